@@ -1,0 +1,169 @@
+"""Pipeline configuration: a pydantic model loaded from YAML.
+
+Relative paths in the file are resolved against the folder that holds the
+config, so `etl run --config sample_data/pipeline.yaml` works from anywhere.
+Validation errors name the file, the line and the key, e.g.
+`pipeline.yaml:7: clean.min_words: Input should be greater than or equal to 0`.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """A config that cannot be read or does not validate; the message says where and how to fix it."""
+
+
+class _Strict(BaseModel):
+    # A typo in a key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Sources(_Strict):
+    """Each entry is a path or a glob, relative to the config file."""
+
+    reviews: str | None = None
+    chats: str | None = None
+    faqs: str | None = None
+    calls: str | None = None
+
+
+class Catalog(_Strict):
+    menu: str | None = None
+    stores: str | None = None
+
+
+class CleanConfig(_Strict):
+    # ISO 639-1 codes of the languages to keep.
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    # Languages the detector chooses among; the kept ones are always added.
+    # A closed set makes short texts far more reliable than "any language".
+    candidate_languages: list[str] = Field(
+        default_factory=lambda: ["en", "es", "fr", "de", "pt", "it", "nl", "zh", "ja", "ko", "vi", "ru", "ar", "hi", "tl"]
+    )
+    # Texts with fewer words than this are not language-checked (too little evidence).
+    language_min_words: int = Field(3, ge=1)
+    min_words: int = Field(3, ge=0)
+    max_chars: int = Field(6000, ge=1)
+    # Share of visible characters that are neither letters nor digits.
+    max_symbol_ratio: float = Field(0.5, ge=0, le=1)
+    max_char_run: int = Field(12, ge=2)
+    # Only judged on texts with at least this many words.
+    min_unique_word_ratio: float = Field(0.25, ge=0, le=1)
+    unique_word_min_words: int = Field(8, ge=1)
+    boilerplate: list[str] = Field(
+        default_factory=lambda: [
+            r"(?i)sent from my (iphone|ipad|android|galaxy|samsung device)",
+            r"(?i)get outlook for (ios|android)",
+            r"(?i)this (review|message) was (collected|submitted) (as part of|via) .{0,40}",
+        ]
+    )
+
+    @field_validator("languages", "candidate_languages")
+    @classmethod
+    def _iso_codes(cls, codes: list[str]) -> list[str]:
+        from etl.langid import known_iso_codes
+
+        unknown = sorted(set(c.lower() for c in codes) - known_iso_codes())
+        if unknown:
+            raise ValueError(f"unknown ISO 639-1 language code(s) {unknown}; use two-letter codes such as 'en', 'es'")
+        return [c.lower() for c in codes]
+
+
+class PipelineConfig(_Strict):
+    dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    store: str = "store"
+    sources: Sources
+    catalog: Catalog = Field(default_factory=Catalog)
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+
+    # Set by the loader, not by the YAML: where relative paths are anchored.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def source_files(self, kind: str) -> list[Path]:
+        """Files of one source kind, sorted; a configured pattern that matches nothing fails fast."""
+        pattern = getattr(self.sources, kind)
+        if pattern is None:
+            return []
+        full = str(self.resolve(pattern))
+        matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
+        if not matches:
+            raise ConfigError(
+                f"sources.{kind}: '{pattern}' matches no file (looked for {full}). "
+                f"Fix the path in the config, or remove sources.{kind} to skip that source."
+            )
+        return matches
+
+    def catalog_file(self, kind: str) -> Path | None:
+        relative = getattr(self.catalog, kind)
+        if relative is None:
+            return None
+        path = self.resolve(relative)
+        if not path.is_file():
+            raise ConfigError(f"catalog.{kind}: file '{relative}' not found (looked for {path}).")
+        return path
+
+    def store_dir(self, override: str | Path | None = None) -> Path:
+        return Path(override).expanduser() if override else self.resolve(self.store)
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' not found. Pass --config with the path to a pipeline YAML.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}.")
+    try:
+        config = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe_error(path, root, err) for err in exc.errors(include_url=False, include_input=False)]
+        raise ConfigError("invalid pipeline config:\n  " + "\n  ".join(lines)) from None
+    config.base_dir = path.resolve().parent
+    return config
+
+
+def _describe_error(path: Path, root: yaml.Node | None, err: dict[str, Any]) -> str:
+    loc = [str(part) for part in err["loc"]]
+    key = ".".join(loc) or "(top level)"
+    line = _line_of(root, loc)
+    where = f"{path}:{line}" if line else str(path)
+    hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
+    return f"{where}: {key}: {err['msg']}{hint}"
+
+
+def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
+    """1-based line of the deepest YAML node on the error's path."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    if line is None and node is not None:
+        line = node.start_mark.line + 1
+    return line

@@ -1,0 +1,78 @@
+"""What every reader shares: decoding a file and collecting records and quarantined rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from etl.records import make_record, quarantine_row
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Decoded:
+    text: str
+    encoding: str
+    had_bom: bool
+
+
+def decode_file(path: Path) -> Decoded:
+    """Text of a file exported by any of the usual tools.
+
+    UTF-8 (with or without a BOM) first; a file that is not valid UTF-8 is
+    read as Windows-1252, the encoding spreadsheet exports on Western machines
+    use, which is a superset of Latin-1's printable range; Latin-1 last, as it
+    decodes any byte. The encoding used is reported, never silently assumed.
+    """
+    data = path.read_bytes()
+    had_bom = data.startswith(UTF8_BOM)
+    if had_bom:
+        data = data[len(UTF8_BOM):]
+    for encoding in ("utf-8", "cp1252", "latin-1"):
+        try:
+            return Decoded(data.decode(encoding), encoding, had_bom)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte sequence")  # pragma: no cover
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Field paths and messages only: pydantic's default text would echo the input value."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(row)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+@dataclass
+class ReadResult:
+    """What one reader got out of one file."""
+
+    source: str
+    source_file: str
+    encoding: str = "utf-8"
+    had_bom: bool = False
+    records: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    _seen_keys: set[str] = field(default_factory=set)
+
+    @property
+    def units(self) -> int:
+        """Raw units seen: each one became a record or a quarantined row."""
+        return len(self.records) + len(self.quarantine)
+
+    def add(self, line: int, native_key: str, turns: list[dict[str, str]], meta: dict[str, Any], raw: str) -> None:
+        if native_key in self._seen_keys:
+            self.reject(line, "duplicate_id", "id already used earlier in this file", raw)
+            return
+        self._seen_keys.add(native_key)
+        meta = {**meta, "encoding": self.encoding}
+        self.records.append(make_record(self.source, self.source_file, line, native_key, turns, meta))
+
+    def reject(self, line: int, code: str, error: str, raw: str) -> None:
+        self.quarantine.append(quarantine_row(self.source, self.source_file, line, code, error, raw))

@@ -1,0 +1,96 @@
+"""FAQs, from Markdown (`### question` then answer paragraphs) or CSV (`question,answer,category`).
+
+In Markdown a `##` heading names the category of the questions under it. An
+FAQ has no natural id, so its key is the question itself (with an occurrence
+number if it repeats, which the dedup stage then handles as a duplicate).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from etl.ingest.common import ReadResult, decode_file
+
+QUESTION = re.compile(r"^###\s+(?P<q>.*?)\s*#*\s*$")
+CATEGORY = re.compile(r"^##\s+(?P<c>[^#].*?)\s*#*\s*$")
+
+
+def read_faqs(path: Path, source_file: str) -> ReadResult:
+    if path.suffix.lower() == ".csv":
+        return _read_faq_csv(path, source_file)
+    return _read_faq_markdown(path, source_file)
+
+
+class _Keys:
+    """Question text as key; a repeated question gets `#2`, `#3`, ..."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def key(self, question: str) -> str:
+        norm = " ".join(question.lower().split())
+        self.counts[norm] = self.counts.get(norm, 0) + 1
+        n = self.counts[norm]
+        return norm if n == 1 else f"{norm}#{n}"
+
+
+def _add_faq(result: ReadResult, keys: _Keys, line: int, question: str, answer: str, category: str | None, raw: str) -> None:
+    if not question.strip():
+        result.reject(line, "missing_question", "FAQ entry has an empty question", raw)
+    elif not answer.strip():
+        result.reject(line, "missing_answer", "FAQ question has no answer", raw)
+    else:
+        turns = [{"role": "user", "text": question.strip()}, {"role": "assistant", "text": answer.strip()}]
+        result.add(line, keys.key(question), turns, {"category": category}, raw)
+
+
+def _read_faq_markdown(path: Path, source_file: str) -> ReadResult:
+    decoded = decode_file(path)
+    result = ReadResult("faq", source_file, decoded.encoding, decoded.had_bom)
+    keys, category = _Keys(), None
+    current: tuple[int, str] | None = None
+    answer: list[str] = []
+
+    def flush() -> None:
+        if current is not None:
+            line, question = current
+            text = "\n".join(answer).strip()
+            # paragraphs stay paragraphs; lines inside a paragraph are joined
+            paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+            raw = "### " + question + ("\n" + text if text else "")
+            _add_faq(result, keys, line, question, "\n\n".join(paragraphs), category, raw)
+
+    for number, line in enumerate(decoded.text.splitlines(), start=1):
+        if match := QUESTION.match(line):
+            flush()
+            current, answer = (number, match["q"]), []
+        elif match := CATEGORY.match(line):
+            flush()
+            current, answer, category = None, [], match["c"]
+        elif current is not None:
+            answer.append(line)
+    flush()
+    return result
+
+
+def _read_faq_csv(path: Path, source_file: str) -> ReadResult:
+    decoded = decode_file(path)
+    result = ReadResult("faq", source_file, decoded.encoding, decoded.had_bom)
+    reader = csv.DictReader(io.StringIO(decoded.text, newline=""))
+    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    if "question" not in fields or "answer" not in fields:
+        result.reject(1, "missing_columns", "header must have question,answer[,category]", ",".join(fields))
+        return result
+    reader.fieldnames = fields
+    keys, previous_end = _Keys(), reader.line_num
+    for row in reader:
+        start, previous_end = previous_end + 1, reader.line_num
+        raw = ",".join(v or "" for v in row.values() if isinstance(v, str))
+        if None in row or any(v is None for v in row.values()):
+            result.reject(start, "wrong_column_count", f"expected {len(fields)} fields", raw)
+            continue
+        _add_faq(result, keys, start, row["question"], row["answer"], row.get("category") or None, raw)
+    return result

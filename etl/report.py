@@ -1,0 +1,84 @@
+"""What a person sees: progress bars while a run works, a table per stage when it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from etl.runner import ProgressHooks, RunSummary
+
+
+class RichProgress(ProgressHooks):
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description:<12}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "RichProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def start(self, stage: str, total: int) -> Callable[[int], None]:
+        task = self.progress.add_task(stage, total=max(total, 1))
+        self.tasks[stage] = task
+        return lambda n: self.progress.advance(task, n)
+
+    def finish(self, stage: str) -> None:
+        task = self.tasks[stage]
+        self.progress.update(task, completed=self.progress.tasks[task].total)
+
+
+def stage_table(summary: RunSummary) -> Table:
+    table = Table(title=f"run {summary.run_id}: {summary.dataset}", title_justify="left")
+    table.add_column("stage")
+    table.add_column("in", justify="right")
+    table.add_column("kept", justify="right")
+    table.add_column("dropped", justify="right")
+    table.add_column("dropped by reason")
+    table.add_column("seconds", justify="right")
+    for report in summary.stages:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in report.dropped_by_reason.items()) or "-"
+        notes = ", ".join(f"{name} {count}" for name, count in report.notes.items() if count)
+        table.add_row(
+            report.stage,
+            f"{report.rows_in:,}",
+            f"{report.kept:,}",
+            f"{report.dropped:,}",
+            reasons + (f"\n[dim]{notes}[/dim]" if notes else ""),
+            f"{report.seconds:.2f}",
+        )
+    table.add_section()
+    table.add_row("total", f"{summary.rows_in:,}", f"{summary.rows_kept:,}", f"{summary.rows_dropped:,}", "", f"{summary.seconds:.2f}")
+    return table
+
+
+def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[str]) -> None:
+    console.print(stage_table(summary))
+    holds = "[green]holds[/green]" if summary.invariant_holds else "[red]BROKEN[/red]"
+    console.print(
+        f"accounting: {summary.rows_in:,} in = {summary.rows_kept:,} kept + {summary.rows_dropped:,} dropped: {holds}"
+    )
+    for kind, tally in summary.sources.items():
+        for encoding, files in tally["decoded_as"].items():
+            console.print(f"[yellow]notice[/yellow] {kind}: {', '.join(files)} not UTF-8, read as {encoding}")
+        if tally["bom_stripped"]:
+            console.print(f"[yellow]notice[/yellow] {kind}: byte-order mark removed from {', '.join(tally['bom_stripped'])}")
+    if quarantine_lines:
+        console.print(f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):")
+        for line in quarantine_lines[:25]:
+            console.print(f"  {line}")
+        if len(quarantine_lines) > 25:
+            console.print(f"  ... and {len(quarantine_lines) - 25} more")
+    console.print(f"run folder: {summary.run_dir}")

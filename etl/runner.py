@@ -1,0 +1,237 @@
+"""The pipeline runner: ordering, timing, progress, outputs, counts and the accounting invariant.
+
+    rows in = rows kept + rows dropped (each with a stage and a reason)
+
+Each run writes a folder `<store>/<dataset>/runs/<run_id>/`:
+
+    stages/NN_<stage>.parquet        what the stage kept (the next stage's input)
+    stages/NN_<stage>.stats.parquet  per-row figures behind its decisions, if any
+    dropped.parquet                  every dropped row: stage, reason, detail, lineage
+    quarantine.parquet               malformed raw input: file, line, error, raw text
+    summary.json                     counts per stage, invariant, timings
+
+Run folders hold raw customer text (personal data): they are working files
+for the operator, never published, and nothing from them is printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from etl import __version__
+from etl.clean import CleanStage
+from etl.config import PipelineConfig
+from etl.ingest import ingest, plan_files
+from etl.stage import DROPPED_SCHEMA, Stage, with_lineage
+
+
+class InvariantError(RuntimeError):
+    """The counts do not add up: some row was lost or counted twice."""
+
+
+@dataclass
+class StageReport:
+    stage: str
+    rows_in: int
+    kept: int
+    dropped: int
+    dropped_by_reason: dict[str, int]
+    seconds: float
+    notes: dict[str, int] = field(default_factory=dict)
+    output: str | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    dataset: str
+    run_dir: str
+    config_hash: str
+    code_version: str
+    started_at: str
+    finished_at: str = ""
+    seconds: float = 0.0
+    rows_in: int = 0
+    rows_kept: int = 0
+    rows_dropped: int = 0
+    invariant_holds: bool = False
+    invariant_errors: list[str] = field(default_factory=list)
+    stages: list[StageReport] = field(default_factory=list)
+    sources: dict[str, dict] = field(default_factory=dict)
+    quarantine: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=False)
+
+
+class ProgressHooks:
+    """What the runner tells a progress display; the default says nothing."""
+
+    def start(self, stage: str, total: int) -> Callable[[int], None]:
+        return lambda n: None
+
+    def finish(self, stage: str) -> None:
+        pass
+
+
+def default_stages(config: PipelineConfig) -> list[Stage]:
+    """The stages after ingest, in order. Later stages are appended here as they are built."""
+    return [CleanStage(config.clean)]
+
+
+def config_hash(config: PipelineConfig) -> str:
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_run_dir(store: Path, dataset: str) -> tuple[str, Path]:
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    run_dir = store / dataset / "runs" / run_id
+    (run_dir / "stages").mkdir(parents=True, exist_ok=False)
+    return run_id, run_dir
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    store: str | Path | None = None,
+    hooks: ProgressHooks | None = None,
+    stages: list[Stage] | None = None,
+) -> RunSummary:
+    hooks = hooks or ProgressHooks()
+    planned = plan_files(config)  # fails fast on a missing source, before any folder is made
+    store_dir = config.store_dir(store)
+    run_id, run_dir = new_run_dir(store_dir, config.dataset)
+    summary = RunSummary(
+        run_id=run_id,
+        dataset=config.dataset,
+        run_dir=str(run_dir),
+        config_hash=config_hash(config),
+        code_version=__version__,
+        started_at=_now(),
+    )
+    clock = time.perf_counter()
+
+    frame, dropped = _run_ingest(config, run_dir, summary, hooks, len(planned))
+    all_dropped = [dropped]
+    for number, stage in enumerate(stages if stages is not None else default_stages(config), start=2):
+        frame, dropped = _run_stage(stage, frame, run_dir, number, summary, hooks)
+        all_dropped.append(dropped)
+
+    dropped_all = pl.concat(all_dropped) if all_dropped else DROPPED_SCHEMA.to_frame()
+    dropped_all.write_parquet(run_dir / "dropped.parquet")
+    summary.rows_kept = frame.height
+    summary.rows_dropped = dropped_all.height
+    summary.invariant_errors = check_invariant(summary, frame, dropped_all)
+    summary.invariant_holds = not summary.invariant_errors
+    summary.finished_at = _now()
+    summary.seconds = round(time.perf_counter() - clock, 3)
+    (run_dir / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    if summary.invariant_errors:
+        raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
+    return summary
+
+
+def _run_ingest(config, run_dir: Path, summary: RunSummary, hooks: ProgressHooks, n_files: int):
+    clock = time.perf_counter()
+    advance = hooks.start("ingest", n_files)
+    result = ingest(config, on_file=lambda: advance(1))
+    hooks.finish("ingest")
+    quarantine = result.quarantine
+    quarantine.write_parquet(run_dir / "quarantine.parquet")
+    output = run_dir / "stages" / "01_ingest.parquet"
+    result.records.write_parquet(output)
+    # A quarantined row is a row dropped by ingest, with its error code as the reason.
+    dropped = quarantine.select(
+        pl.lit(None, dtype=pl.Utf8).alias("record_id"),
+        "source",
+        "source_file",
+        "source_line",
+        pl.lit("ingest").alias("stage"),
+        pl.col("error_code").alias("reason"),
+        pl.col("error").alias("detail"),
+    ).cast(dict(DROPPED_SCHEMA))
+    summary.rows_in = result.rows_in
+    summary.sources = result.sources
+    summary.quarantine = {
+        "rows": quarantine.height,
+        "file": str(run_dir / "quarantine.parquet"),
+        "by_code": _counts(quarantine, "error_code"),
+    }
+    summary.stages.append(
+        StageReport(
+            stage="ingest",
+            rows_in=result.rows_in,
+            kept=result.records.height,
+            dropped=dropped.height,
+            dropped_by_reason=_counts(dropped, "reason"),
+            seconds=round(time.perf_counter() - clock, 3),
+            output=str(output),
+        )
+    )
+    return result.records, dropped
+
+
+def _run_stage(stage: Stage, frame: pl.DataFrame, run_dir: Path, number: int, summary: RunSummary, hooks: ProgressHooks):
+    clock = time.perf_counter()
+    advance = hooks.start(stage.name, stage.total_work(frame))
+    result = stage.apply(frame, advance)
+    hooks.finish(stage.name)
+    dropped = with_lineage(result.dropped, frame, stage.name)
+    output = run_dir / "stages" / f"{number:02d}_{stage.name}.parquet"
+    result.kept.write_parquet(output)
+    if result.stats is not None:
+        result.stats.write_parquet(output.with_suffix(".stats.parquet"))
+    summary.stages.append(
+        StageReport(
+            stage=stage.name,
+            rows_in=frame.height,
+            kept=result.kept.height,
+            dropped=dropped.height,
+            dropped_by_reason=_counts(dropped, "reason"),
+            seconds=round(time.perf_counter() - clock, 3),
+            notes=result.notes,
+            output=str(output),
+        )
+    )
+    return result.kept, dropped
+
+
+def check_invariant(summary: RunSummary, final: pl.DataFrame, dropped: pl.DataFrame) -> list[str]:
+    """Every way the counts could fail to add up, as readable sentences (empty when all hold)."""
+    errors = []
+    for report in summary.stages:
+        if report.rows_in != report.kept + report.dropped:
+            errors.append(f"stage {report.stage}: {report.rows_in} in != {report.kept} kept + {report.dropped} dropped")
+    for before, after in zip(summary.stages, summary.stages[1:]):
+        if after.rows_in != before.kept:
+            errors.append(f"stage {after.stage} got {after.rows_in} rows but {before.stage} kept {before.kept}")
+    if summary.rows_in != final.height + dropped.height:
+        errors.append(f"run: {summary.rows_in} in != {final.height} kept + {dropped.height} dropped")
+    if dropped.filter(pl.col("reason").is_null() | pl.col("stage").is_null()).height:
+        errors.append("some dropped rows have no stage or reason")
+    if final["record_id"].n_unique() != final.height:
+        errors.append("kept record ids are not unique")
+    lost = dropped.filter(pl.col("record_id").is_in(final["record_id"].implode()))
+    if lost.height:
+        errors.append(f"{lost.height} rows are both kept and dropped")
+    return errors
+
+
+def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    if frame.height == 0:
+        return {}
+    counted = frame.group_by(column).len().sort(["len", column], descending=[True, False])
+    return {str(k): int(v) for k, v in counted.iter_rows()}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

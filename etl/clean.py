@@ -167,7 +167,7 @@ def longest_char_runs(texts: list[str], threshold: int) -> list[int]:
 def _languages(text: pl.Series, n_words: pl.Series, config: CleanConfig) -> list[str | None]:
     """Detected language of records long enough to tell; None for the rest."""
     eligible = (n_words >= config.language_min_words).to_list()
-    sample = [t[:1000] for t, ok in zip(text.to_list(), eligible) if ok]
+    sample = [t[:500] for t, ok in zip(text.to_list(), eligible) if ok]
     candidates = sorted(set(config.candidate_languages) | set(config.languages))
     detected = iter(detect_languages(sample, candidates)) if sample else iter(())
     return [next(detected) if ok else None for ok in eligible]

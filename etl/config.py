@@ -114,7 +114,7 @@ class PipelineConfig(_Strict):
         return path
 
     def store_dir(self, override: str | Path | None = None) -> Path:
-        return Path(override).expanduser() if override else self.resolve(self.store)
+        return (Path(override).expanduser() if override else self.resolve(self.store)).resolve()
 
 
 def load_config(path: str | Path) -> PipelineConfig:

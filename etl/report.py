@@ -72,9 +72,9 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
     )
     for kind, tally in summary.sources.items():
         for encoding, files in tally["decoded_as"].items():
-            console.print(f"[yellow]notice[/yellow] {kind}: {', '.join(files)} not UTF-8, read as {encoding}")
+            console.print(f"[yellow]notice[/yellow] {kind}: {_some(files)} not UTF-8, read as {encoding}")
         if tally["bom_stripped"]:
-            console.print(f"[yellow]notice[/yellow] {kind}: byte-order mark removed from {', '.join(tally['bom_stripped'])}")
+            console.print(f"[yellow]notice[/yellow] {kind}: byte-order mark removed from {_some(tally['bom_stripped'])}")
     if quarantine_lines:
         console.print(f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):")
         for line in quarantine_lines[:25]:
@@ -82,3 +82,8 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
         if len(quarantine_lines) > 25:
             console.print(f"  ... and {len(quarantine_lines) - 25} more")
     console.print(f"run folder: {summary.run_dir}")
+
+
+def _some(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more file(s)"

@@ -304,13 +304,13 @@ def write_faqs(out: Path, rng: random.Random, planted: Planted, scale: int) -> i
                 planted.count("faqs: missing_answer")
             lines += [f"### {question}", ""]
             if answer:
-                lines += [_wrap(answer), ""]
+                lines += [*_wrap(answer), ""]
     (out / "faqs.md").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode("utf-8"))
     planted.count("files with a UTF-8 BOM (faqs.md)")
     return total
 
 
-def _wrap(text: str, width: int = 88) -> str:
+def _wrap(text: str, width: int = 88) -> list[str]:
     words, lines, current = text.split(" "), [], ""
     for word in words:
         if current and len(current) + 1 + len(word) > width:
@@ -319,7 +319,7 @@ def _wrap(text: str, width: int = 88) -> str:
         else:
             current = f"{current} {word}".strip()
     lines.append(current)
-    return "\n".join(lines)
+    return lines
 
 
 # ---------------------------------------------------------------- calls

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from etl.config import load_config
+from etl.runner import run_pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data"
+
+
+@pytest.fixture()
+def sample_copy(tmp_path: Path) -> Path:
+    """A private copy of sample_data/ a test may change."""
+    target = tmp_path / "sample_data"
+    shutil.copytree(SAMPLE, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """One pipeline run over the checked-in sample data, shared by the tests that only read it."""
+    store = tmp_path_factory.mktemp("store")
+    summary = run_pipeline(load_config(SAMPLE / "pipeline.yaml"), store=store)
+    return summary
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path

@@ -1,0 +1,114 @@
+"""Each cleaning rule, on real text through the real libraries (ftfy, selectolax, lingua)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from etl.clean import CleanStage
+from etl.config import CleanConfig
+from etl.records import make_record, records_frame
+
+
+def frame(*texts: str | list[tuple[str, str]]) -> pl.DataFrame:
+    rows = []
+    for index, text in enumerate(texts):
+        turns = [{"role": r, "text": t} for r, t in text] if isinstance(text, list) else [{"role": "user", "text": text}]
+        rows.append(make_record("review", "t.csv", index + 2, f"R{index}", turns, {}))
+    return records_frame(rows)
+
+
+def run(*texts, **config):
+    stage = CleanStage(CleanConfig(**config))
+    df = frame(*texts)
+    result = stage.apply(df, lambda n: None)
+    assert result.kept.height + result.dropped.height == df.height
+    assert result.kept.columns == df.columns
+    return result
+
+
+def kept_texts(result) -> list[str]:
+    return [turn["text"] for turns in result.kept["turns"].to_list() for turn in turns]
+
+
+def reasons(result) -> dict[str, str]:
+    return dict(zip(result.dropped["reason"], result.dropped["detail"]))
+
+
+def test_html_is_stripped_and_entities_decoded():
+    result = run("<p>Loved the <b>Paleo Power Bowl</b>!</p><p>Back next week &amp; after.</p>", "Fish &#8212; great &amp; fresh<br/>really good")
+    assert kept_texts(result) == ["Loved the Paleo Power Bowl!\nBack next week & after.", "Fish — great & fresh\nreally good"]
+
+
+def test_text_that_only_looks_like_html_is_untouched():
+    assert kept_texts(run("I <3 this bowl, a < b for sure")) == ["I <3 this bowl, a < b for sure"]
+
+
+def test_mojibake_and_unicode_are_repaired():
+    text = "Didnâ€™t expect much, the cafÃ© bowl is great"
+    assert kept_texts(run(text, "ｆｕｌｌ width text is normalised ok", "zero\u200bwidth spaces gone now")) == [
+        "Didn't expect much, the café bowl is great",
+        "full width text is normalised ok",
+        "zerowidth spaces gone now",
+    ]
+
+
+def test_whitespace_and_boilerplate():
+    result = run("  so   good\t\tbowl \n\n\n\n will order again \n\nSent from my iPhone")
+    assert kept_texts(result) == ["so good bowl\n\nwill order again"]
+
+
+def test_empty_and_too_short_are_dropped_with_counts():
+    result = run("", "   ", "Great", "Great food here")
+    assert result.dropped["reason"].to_list() == ["empty", "empty", "too_short"]
+    assert result.dropped["detail"].to_list()[2] == "words=1"
+    assert kept_texts(result) == ["Great food here"]
+
+
+def test_too_long():
+    result = run("word " * 50, max_chars=100)
+    assert reasons(result) == {"too_long": "chars=249"}
+
+
+def test_junk_symbols_but_not_ordinary_punctuation():
+    result = run("$$$ ### %%% @@@ ^^^ *** &&&", "Loved it!!! 😍😍 so good, $12.95 well spent.")
+    assert list(reasons(result)) == ["junk_symbols"]
+    assert len(kept_texts(result)) == 1
+
+
+def test_repeated_characters_and_repeated_words():
+    result = run("aaaaaaaaaaaaaaaaaah so good", "good good good good good good good good good", "sooooo good bowl here")
+    assert reasons(result) == {"junk_repetition": "char_run=18", "repetitive_words": "unique_word_ratio=0.11"}
+    assert kept_texts(result) == ["sooooo good bowl here"]
+
+
+@pytest.mark.parametrize("languages, dropped", [(["en"], 2), (["en", "es"], 1)])
+def test_language_filter_keeps_configured_languages(languages, dropped):
+    result = run(
+        "The keto bowl was amazing, will order again",
+        "La comida estaba deliciosa y llegó a tiempo, muy recomendado",
+        "Das Essen war kalt und die Lieferung kam viel zu spät an",
+        "ok thx",  # too short to judge: not language-checked, dropped as too_short only
+        languages=languages,
+        min_words=2,
+    )
+    detected = result.dropped.filter(pl.col("reason") == "language_not_kept")["detail"].to_list()
+    assert len(detected) == dropped
+    assert "detected=de" in detected
+    assert "ok thx" in kept_texts(result)
+
+
+def test_empty_turns_are_removed_but_the_conversation_kept():
+    result = run([("user", "hi, is the Vegan Buddha Bowl nut free?"), ("assistant", "<br/>"), ("user", "   "), ("assistant", "It has sesame but no nuts.")])
+    assert result.notes == {"empty_turns_removed": 2}
+    turns = result.kept["turns"].to_list()[0]
+    assert [t["role"] for t in turns] == ["user", "assistant"]
+    assert turns[1]["text"] == "It has sesame but no nuts."
+
+
+def test_stats_explain_every_decision():
+    result = run("Great", "The bowl was great and fresh")
+    stats = result.stats.sort("n_words")
+    assert stats.columns[:3] == ["record_id", "n_chars", "n_words"]
+    assert stats["n_words"].to_list() == [1, 6]
+    assert stats["language"].to_list() == [None, "en"]

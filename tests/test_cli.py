@@ -1,0 +1,75 @@
+"""The `etl` command as a user runs it, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SAMPLE
+
+
+def etl(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "etl.cli", *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_run_prints_table_and_never_raw_customer_text(tmp_path):
+    result = etl("run", "--config", str(SAMPLE / "pipeline.yaml"), "--store", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for column in ("stage", "in", "kept", "dropped", "dropped by reason", "seconds"):
+        assert column in out
+    assert "accounting:" in out and "holds" in out
+    assert "chat_logs.jsonl:" in out and "invalid_json" in out
+    planted = json.loads((SAMPLE / "planted.json").read_text())["pii"]
+    leaked = [v for values in planted.values() for v in values if v in out + result.stderr]
+    assert leaked == []
+    summary = json.loads(next(tmp_path.glob("healthy-bites/runs/*/summary.json")).read_text())
+    assert summary["invariant_holds"]
+    raw = "\n".join(json.dumps(summary) for _ in [0])
+    assert [v for values in planted.values() for v in values if v in raw] == []
+
+
+def test_bad_config_exits_2_with_the_key(tmp_path):
+    config = tmp_path / "p.yaml"
+    config.write_text("dataset: d\nsources:\n  reviews: missing/*.csv\n")
+    result = etl("run", "--config", str(config), "--store", str(tmp_path))
+    assert result.returncode == 2
+    assert "sources.reviews" in result.stderr and "matches no file" in result.stderr
+    assert not (tmp_path / "d").exists()  # failed before making a run folder
+
+
+def test_sample_data_is_reproducible_and_matches_the_checked_in_files(tmp_path):
+    result = etl("sample-data", "--out", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.relative_to(tmp_path / "s") for p in (tmp_path / "s").rglob("*") if p.is_file())
+    checked_in = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file())
+    assert written == checked_in
+    different = [str(p) for p in written if (tmp_path / "s" / p).read_bytes() != (SAMPLE / p).read_bytes()]
+    assert different == []
+
+
+def test_sample_data_sizes_meet_the_brief():
+    import csv
+    import yaml
+
+    menu = yaml.safe_load((SAMPLE / "menu.yaml").read_text())["dishes"]
+    assert len(menu) >= 25
+    assert all({"description", "ingredients", "diet_tags", "allergens", "calories", "protein_g", "price"} <= set(d) for d in menu)
+    assert len(yaml.safe_load((SAMPLE / "stores.yaml").read_text())["stores"]) >= 3
+    with open(SAMPLE / "reviews.csv", newline="", encoding="utf-8") as handle:
+        assert sum(1 for _ in csv.reader(handle)) - 1 >= 400
+    assert sum(1 for line in (SAMPLE / "chat_logs.jsonl").read_text().splitlines() if line.strip()) >= 150
+    assert (SAMPLE / "faqs.md").read_text(encoding="utf-8-sig").count("\n### ") >= 40
+    assert len(list((SAMPLE / "calls").glob("*.txt"))) >= 40
+
+
+def test_scale_multiplies_the_corpus(tmp_path):
+    result = etl("sample-data", "--out", str(tmp_path / "s3"), "--scale", "3")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "s3" / "calls").glob("*.txt"))) == 3 * len(list((SAMPLE / "calls").glob("*.txt")))
+    planted = json.loads((tmp_path / "s3" / "planted.json").read_text())
+    assert len(planted["malformed"]) == 3 * len(json.loads((SAMPLE / "planted.json").read_text())["malformed"]) - 2

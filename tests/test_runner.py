@@ -1,0 +1,77 @@
+"""The runner end to end on the checked-in sample data: outputs, quarantine, the accounting invariant."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl.clean import CleanStage
+from etl.config import load_config
+from etl.runner import InvariantError, run_pipeline
+from etl.stage import StageResult, drop_frame
+from tests.conftest import SAMPLE
+
+
+def test_invariant_holds_and_summary_adds_up(sample_run):
+    summary = json.loads((Path(sample_run.run_dir) / "summary.json").read_text())
+    assert summary["invariant_holds"] is True and summary["invariant_errors"] == []
+    assert summary["rows_in"] == summary["rows_kept"] + summary["rows_dropped"]
+    stages = summary["stages"]
+    assert [s["stage"] for s in stages] == ["ingest", "clean"]
+    for stage in stages:
+        assert stage["rows_in"] == stage["kept"] + stage["dropped"]
+        assert sum(stage["dropped_by_reason"].values()) == stage["dropped"]
+    assert stages[1]["rows_in"] == stages[0]["kept"]
+    dropped = pl.read_parquet(Path(sample_run.run_dir) / "dropped.parquet")
+    assert dropped.height == summary["rows_dropped"]
+    assert dropped["stage"].null_count() == 0 and dropped["reason"].null_count() == 0
+
+
+def test_every_planted_malformed_row_is_quarantined_with_file_and_line(sample_run):
+    planted = json.loads((SAMPLE / "planted.json").read_text())["malformed"]
+    quarantine = pl.read_parquet(Path(sample_run.run_dir) / "quarantine.parquet")
+    found = {(r["source_file"], r["source_line"], r["error_code"]) for r in quarantine.iter_rows(named=True)}
+    expected = {(m["file"], m["line"], m["error_code"]) for m in planted}
+    assert expected == found
+    assert len(planted) >= 12
+
+
+def test_planted_problems_are_dropped_by_clean(sample_run):
+    by_reason = sample_run.stages[1].dropped_by_reason
+    assert by_reason["language_not_kept"] >= 10  # 8 reviews, 2 chats, 1 call planted
+    assert by_reason["empty"] == 4 and by_reason["too_short"] == 7
+    assert {"junk_symbols", "junk_repetition", "repetitive_words"} <= set(by_reason)
+
+
+def test_stage_outputs_are_written_for_later_stages(sample_run):
+    run_dir = Path(sample_run.run_dir)
+    ingest = pl.read_parquet(run_dir / "stages" / "01_ingest.parquet")
+    clean = pl.read_parquet(run_dir / "stages" / "02_clean.parquet")
+    assert ingest.height == sample_run.stages[0].kept and clean.height == sample_run.stages[1].kept
+    assert set(clean["source"].unique()) == {"review", "chat", "faq", "call"}
+    assert (run_dir / "stages" / "02_clean.stats.parquet").exists()
+
+
+@dataclass
+class LosesARow:
+    """A broken stage: keeps all rows but one and reports no drop."""
+
+    name: str = "leaky"
+
+    def total_work(self, df):
+        return df.height
+
+    def apply(self, df, progress):
+        return StageResult(kept=df.slice(1), dropped=drop_frame(pl.Series([], dtype=pl.Utf8), pl.Series([], dtype=pl.Utf8), pl.Series([], dtype=pl.Utf8)))
+
+
+def test_a_lost_row_breaks_the_run(tmp_path):
+    config = load_config(SAMPLE / "pipeline.yaml")
+    with pytest.raises(InvariantError, match="leaky"):
+        run_pipeline(config, store=tmp_path, stages=[CleanStage(config.clean), LosesARow()])
+    summary = json.loads(next(tmp_path.glob("*/runs/*/summary.json")).read_text())
+    assert summary["invariant_holds"] is False

@@ -1,0 +1,1 @@
+"""LoRA fine-tuning on a published dataset version (the training stage; see README "Status")."""

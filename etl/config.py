@@ -76,12 +76,48 @@ class CleanConfig(_Strict):
         return [c.lower() for c in codes]
 
 
+TASKS = ("menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa")
+
+
+class FormatConfig(_Strict):
+    # {business} is replaced by the business name from the menu file.
+    system_prompt: str = (
+        "You are the assistant of {business}, a meal-prep company. Answer questions about the menu "
+        "from the catalog, recommend meals that fit each customer's diet, allergies and goals, and help "
+        "with orders, deliveries and refunds. Be warm, brief and accurate."
+    )
+    tasks: list[str] = Field(default_factory=lambda: list(TASKS))
+    # Questions synthesised from the catalog per dish (menu_qa); 0 turns them off.
+    catalog_questions_per_dish: int = Field(4, ge=0, le=8)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        unknown = sorted(set(tasks) - set(TASKS))
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; known tasks are {list(TASKS)}")
+        return tasks
+
+
+class SplitConfig(_Strict):
+    eval_share: float = Field(0.1, gt=0, lt=1)
+    seed: int = 13
+
+
+class PublishConfig(_Strict):
+    # Seconds to wait for another run that holds the store's lock; 0 fails at once.
+    lock_timeout: float = Field(0, ge=0)
+
+
 class PipelineConfig(_Strict):
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     store: str = "store"
     sources: Sources
     catalog: Catalog = Field(default_factory=Catalog)
     clean: CleanConfig = Field(default_factory=CleanConfig)
+    format: FormatConfig = Field(default_factory=FormatConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
 
     # Set by the loader, not by the YAML: where relative paths are anchored.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -49,19 +49,27 @@ def stage_table(summary: RunSummary) -> Table:
     table.add_column("dropped by reason")
     table.add_column("seconds", justify="right")
     for report in summary.stages:
-        reasons = ", ".join(f"{reason} {count}" for reason, count in report.dropped_by_reason.items()) or "-"
-        notes = ", ".join(f"{name} {count}" for name, count in report.notes.items() if count)
-        table.add_row(
-            report.stage,
-            f"{report.rows_in:,}",
-            f"{report.kept:,}",
-            f"{report.dropped:,}",
-            reasons + (f"\n[dim]{notes}[/dim]" if notes else ""),
-            f"{report.seconds:.2f}",
-        )
+        _add_stage_row(table, report)
     table.add_section()
-    table.add_row("total", f"{summary.rows_in:,}", f"{summary.rows_kept:,}", f"{summary.rows_dropped:,}", "", f"{summary.seconds:.2f}")
+    table.add_row("total", f"{summary.rows_in:,}", f"{summary.rows_kept:,}", f"{summary.rows_dropped:,}", "records", f"{summary.seconds:.2f}")
+    if summary.example_stages:
+        table.add_section()
+        for report in summary.example_stages:
+            _add_stage_row(table, report)
     return table
+
+
+def _add_stage_row(table: Table, report) -> None:
+    reasons = ", ".join(f"{reason} {count}" for reason, count in report.dropped_by_reason.items()) or "-"
+    notes = ", ".join(f"{name} {count}" for name, count in report.notes.items() if count)
+    table.add_row(
+        report.stage if report.unit == "records" else f"{report.stage} [dim](examples)[/dim]",
+        f"{report.rows_in:,}",
+        f"{report.kept:,}",
+        f"{report.dropped:,}",
+        reasons + (f"\n[dim]{notes}[/dim]" if notes else ""),
+        f"{report.seconds:.2f}",
+    )
 
 
 def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[str]) -> None:
@@ -81,6 +89,17 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
             console.print(f"  {line}")
         if len(quarantine_lines) > 25:
             console.print(f"  ... and {len(quarantine_lines) - 25} more")
+    if summary.examples:
+        tasks = ", ".join(f"{task} {sum(splits.values()):,} ({splits.get('train', 0):,}/{splits.get('eval', 0):,})" for task, splits in summary.examples.items())
+        console.print(f"examples (train/eval): {tasks}")
+    for name, count in summary.set_aside.items():
+        console.print(f"set aside: {count:,} conversations ({name}) for a later preference dataset")
+    if summary.publish:
+        p = summary.publish
+        if p["published"]:
+            console.print(f"[green]published[/green] {summary.dataset} {p['version']} at {p['path']} (fingerprint {p['fingerprint'][:12]})")
+        else:
+            console.print(f"nothing new to publish: {p['version']} already holds fingerprint {p['fingerprint'][:12]} ({p['path']})")
     console.print(f"run folder: {summary.run_dir}")
 
 

@@ -28,10 +28,15 @@ from pathlib import Path
 import polars as pl
 
 from etl import __version__
+from etl.card import render_card
+from etl.catalog import Catalog, load_catalog
 from etl.clean import CleanStage
 from etl.config import PipelineConfig
+from etl.format import FormatStage
 from etl.ingest import ingest, plan_files
+from etl.split import assign_splits
 from etl.stage import DROPPED_SCHEMA, Stage, with_lineage
+from etl.store import PublishOutcome, Store, file_sha256
 
 
 class InvariantError(RuntimeError):
@@ -48,6 +53,7 @@ class StageReport:
     seconds: float
     notes: dict[str, int] = field(default_factory=dict)
     output: str | None = None
+    unit: str = "records"
 
 
 @dataclass
@@ -66,8 +72,13 @@ class RunSummary:
     invariant_holds: bool = False
     invariant_errors: list[str] = field(default_factory=list)
     stages: list[StageReport] = field(default_factory=list)
+    # stages after format count examples, not records
+    example_stages: list[StageReport] = field(default_factory=list)
+    examples: dict[str, dict[str, int]] = field(default_factory=dict)
+    set_aside: dict[str, int] = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)
     quarantine: dict = field(default_factory=dict)
+    publish: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -83,9 +94,10 @@ class ProgressHooks:
         pass
 
 
-def default_stages(config: PipelineConfig) -> list[Stage]:
-    """The stages after ingest, in order. Later stages are appended here as they are built."""
-    return [CleanStage(config.clean)]
+def default_stages(config: PipelineConfig, catalog: Catalog) -> list[Stage]:
+    """The record stages after ingest, in order; the last one (format) emits examples."""
+    menu = config.catalog_file("menu")
+    return [CleanStage(config.clean), FormatStage(config.format, catalog, menu.name if menu else "menu.yaml")]
 
 
 def config_hash(config: PipelineConfig) -> str:
@@ -107,7 +119,9 @@ def run_pipeline(
     stages: list[Stage] | None = None,
 ) -> RunSummary:
     hooks = hooks or ProgressHooks()
-    planned = plan_files(config)  # fails fast on a missing source, before any folder is made
+    # fail fast on a missing source or catalog, before any folder is made
+    planned = plan_files(config)
+    catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
     store_dir = config.store_dir(store)
     run_id, run_dir = new_run_dir(store_dir, config.dataset)
     summary = RunSummary(
@@ -121,23 +135,96 @@ def run_pipeline(
     clock = time.perf_counter()
 
     frame, dropped = _run_ingest(config, run_dir, summary, hooks, len(planned))
-    all_dropped = [dropped]
-    for number, stage in enumerate(stages if stages is not None else default_stages(config), start=2):
-        frame, dropped = _run_stage(stage, frame, run_dir, number, summary, hooks)
+    all_dropped, examples = [dropped], None
+    for number, stage in enumerate(stages if stages is not None else default_stages(config, catalog), start=2):
+        frame, dropped, result = _run_stage(stage, frame, run_dir, number, summary, hooks)
         all_dropped.append(dropped)
+        if result.emitted is not None:
+            examples = result.emitted
+            _write_set_aside(result.set_aside, run_dir, summary)
 
     dropped_all = pl.concat(all_dropped) if all_dropped else DROPPED_SCHEMA.to_frame()
     dropped_all.write_parquet(run_dir / "dropped.parquet")
     summary.rows_kept = frame.height
     summary.rows_dropped = dropped_all.height
+    if examples is not None:
+        examples = _run_split(config, examples, run_dir, summary, hooks)
     summary.invariant_errors = check_invariant(summary, frame, dropped_all)
     summary.invariant_holds = not summary.invariant_errors
+    if summary.invariant_holds and examples is not None:
+        outcome = _run_publish(config, store_dir, examples, planned, summary, hooks)
+        summary.publish = {"version": outcome.version, "published": outcome.published, "fingerprint": outcome.fingerprint, "path": str(outcome.path)}
     summary.finished_at = _now()
     summary.seconds = round(time.perf_counter() - clock, 3)
     (run_dir / "summary.json").write_text(summary.to_json(), encoding="utf-8")
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary
+
+
+def _write_set_aside(set_aside: dict[str, pl.DataFrame], run_dir: Path, summary: RunSummary) -> None:
+    for name, rows in set_aside.items():
+        (run_dir / "set_aside").mkdir(exist_ok=True)
+        rows.write_parquet(run_dir / "set_aside" / f"{name}.parquet")
+        summary.set_aside[name] = rows.height
+
+
+def _run_split(config: PipelineConfig, examples: pl.DataFrame, run_dir: Path, summary: RunSummary, hooks: ProgressHooks) -> pl.DataFrame:
+    clock = time.perf_counter()
+    advance = hooks.start("split", examples.height)
+    split = assign_splits(examples, config.split.eval_share, config.split.seed)
+    advance(examples.height)
+    hooks.finish("split")
+    output = run_dir / "stages" / "examples.parquet"
+    split.write_parquet(output)
+    counts = split.group_by("task", "split").len().sort("task", "split")
+    for task, name, n in counts.iter_rows():
+        summary.examples.setdefault(task, {})[name] = int(n)
+    summary.example_stages.append(
+        StageReport("split", examples.height, split.height, 0, {}, round(time.perf_counter() - clock, 3), output=str(output), unit="examples")
+    )
+    return split
+
+
+def _run_publish(config: PipelineConfig, store_dir: Path, examples: pl.DataFrame, planned, summary: RunSummary, hooks: ProgressHooks) -> PublishOutcome:
+    clock = time.perf_counter()
+    hooks.start("publish", 1)
+    store = Store(store_dir, config.dataset)
+    manifest = {
+        "config_hash": summary.config_hash,
+        "code_version": summary.code_version,
+        "run_id": summary.run_id,
+        "created_at": _now(),
+        "inputs": _inputs(config, planned),
+        "counts": {
+            "stages": [asdict(s) | {"output": None} for s in summary.stages + summary.example_stages],
+            "examples": summary.examples,
+            "set_aside": summary.set_aside,
+            "quarantined": summary.quarantine.get("rows", 0),
+        },
+    }
+
+    def write_extras(folder: Path, version: str, parent: str | None, fingerprint: str) -> None:
+        (folder / "README.md").write_text(render_card(config.dataset, version, parent, fingerprint, examples, manifest), encoding="utf-8")
+        (folder / "quality").mkdir()
+        report = {"run_id": summary.run_id, "stages": manifest["counts"]["stages"], "examples": summary.examples, "sources": summary.sources}
+        (folder / "quality" / "curation_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+    outcome = store.publish(examples, write_extras, manifest, lock_timeout=config.publish.lock_timeout)
+    hooks.finish("publish")
+    summary.example_stages.append(
+        StageReport("publish", examples.height, examples.height, 0, {}, round(time.perf_counter() - clock, 3), output=str(outcome.path), unit="examples")
+    )
+    return outcome
+
+
+def _inputs(config: PipelineConfig, planned) -> list[dict]:
+    files = [(name, path) for _, path, name in planned]
+    for kind in ("menu", "stores"):
+        path = config.catalog_file(kind)
+        if path is not None:
+            files.append((getattr(config.catalog, kind), path))
+    return [{"file": name, "sha256": file_sha256(path), "bytes": path.stat().st_size} for name, path in files]
 
 
 def _run_ingest(config, run_dir: Path, summary: RunSummary, hooks: ProgressHooks, n_files: int):
@@ -188,6 +275,8 @@ def _run_stage(stage: Stage, frame: pl.DataFrame, run_dir: Path, number: int, su
     dropped = with_lineage(result.dropped, frame, stage.name)
     output = run_dir / "stages" / f"{number:02d}_{stage.name}.parquet"
     result.kept.write_parquet(output)
+    if result.emitted is not None:
+        result.emitted.write_parquet(output.with_suffix(".emitted.parquet"))
     if result.stats is not None:
         result.stats.write_parquet(output.with_suffix(".stats.parquet"))
     summary.stages.append(
@@ -202,7 +291,7 @@ def _run_stage(stage: Stage, frame: pl.DataFrame, run_dir: Path, number: int, su
             output=str(output),
         )
     )
-    return result.kept, dropped
+    return result.kept, dropped, result
 
 
 def check_invariant(summary: RunSummary, final: pl.DataFrame, dropped: pl.DataFrame) -> list[str]:
@@ -223,6 +312,9 @@ def check_invariant(summary: RunSummary, final: pl.DataFrame, dropped: pl.DataFr
     lost = dropped.filter(pl.col("record_id").is_in(final["record_id"].implode()))
     if lost.height:
         errors.append(f"{lost.height} rows are both kept and dropped")
+    for report in summary.example_stages:
+        if report.rows_in != report.kept + report.dropped:
+            errors.append(f"stage {report.stage}: {report.rows_in} examples in != {report.kept} kept + {report.dropped} dropped")
     return errors
 
 

@@ -39,6 +39,10 @@ class StageResult:
     stats: pl.DataFrame | None = None
     # counts that are not row drops, e.g. empty turns removed inside a chat
     notes: dict[str, int] = field(default_factory=dict)
+    # a stage that turns records into another unit (format: records -> examples)
+    emitted: pl.DataFrame | None = None
+    # rows kept aside for later use, by name (written to the run folder)
+    set_aside: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 class Stage(Protocol):

@@ -1,0 +1,99 @@
+"""The dataset card (README.md of a version): a YAML header `datasets` reads, and prose for people.
+
+The header declares one config per task with its splits, files and features,
+so `datasets.load_dataset("<store>/<dataset>/v<N>", "<task>")` works with no
+code of ours.
+"""
+
+from __future__ import annotations
+
+import datasets
+import polars as pl
+import yaml
+
+from etl.store import SHARD
+from etl.tasks.common import task_columns
+from etl.tasks.review_sentiment import LABELS
+
+TASK_PURPOSE = {
+    "menu_qa": "questions about dishes, ingredients, allergens and prices, answered from FAQs, conversations and the catalog",
+    "recommendation": "a customer's diet, allergy or goal and a catalog dish that fits it, with the reason",
+    "order_support": "multi-turn order handling: placing, changing, delivery problems, refunds",
+    "review_sentiment": "review text to positive / neutral / negative (4-5 stars positive, 3 neutral, 1-2 negative)",
+    "policy_qa": "how ordering, delivery, payments, subscriptions and stores work",
+}
+
+
+def card_header(examples: pl.DataFrame) -> dict:
+    configs, infos = [], []
+    for task in sorted(examples["task"].unique().to_list()):
+        part = examples.filter(pl.col("task") == task).select(task_columns(task))
+        splits = [s for s in ("train", "eval") if part.filter(pl.col("split") == s).height]
+        counts = {s: part.filter(pl.col("split") == s).height for s in splits}
+        sizes = {s: part.filter(pl.col("split") == s).to_arrow().nbytes for s in splits}
+        configs.append(
+            {"config_name": task, "data_files": [{"split": s, "path": f"data/{task}/{SHARD.format(split=s).replace('00000-of-00001', '*')}"} for s in splits]}
+        )
+        features = datasets.Features.from_arrow_schema(part.head(0).to_arrow().schema)
+        infos.append(
+            {"config_name": task, "features": features._to_yaml_list(), "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": counts[s]} for s in splits]}
+        )
+    return {"configs": configs, "dataset_info": infos, "task_categories": ["text-generation"], "language": ["en"]}
+
+
+def render_card(dataset: str, version: str, parent: str | None, fingerprint: str, examples: pl.DataFrame, manifest: dict) -> str:
+    header = yaml.safe_dump(card_header(examples), sort_keys=False, allow_unicode=True)
+    counts = examples.group_by("task", "split").len().sort("task", "split")
+    table = "\n".join(f"| {t} | {s} | {n:,} |" for t, s, n in counts.iter_rows())
+    tasks = "\n".join(f"- `{task}`: {TASK_PURPOSE.get(task, task)}" for task in sorted(examples["task"].unique().to_list()))
+    stages = "\n".join(
+        f"| {s['stage']} | {s['rows_in']:,} | {s['kept']:,} | "
+        + (", ".join(f"{r} {n}" for r, n in s["dropped_by_reason"].items()) or "-")
+        + " |"
+        for s in manifest["counts"]["stages"]
+    )
+    return f"""---
+{header}---
+
+# {dataset} {version}
+
+Instruction examples in chat format (`messages`: a list of `{{role, content}}`,
+a system prompt first), one config per task, `train` and `eval` splits.
+
+```python
+import datasets
+ds = datasets.load_dataset("<path to this folder>", "menu_qa")   # DatasetDict: train, eval
+```
+
+## Tasks
+
+{tasks}
+
+`review_sentiment` examples carry a `label` column ({", ".join(LABELS)}), so a
+model can be scored with accuracy, precision, recall and F1. `recommendation`
+examples carry the `dish` recommended and the `constraints` it was checked
+against: every dish is in the catalog and fits every constraint.
+
+| task | split | examples |
+|---|---|---|
+{table}
+
+Splits are assigned per duplicate cluster (`dup_cluster`), so no cluster has
+examples in both train and eval.
+
+## Lineage
+
+- parent version: {parent or "none (first version)"}
+- run: `{manifest["run_id"]}`, created {manifest["created_at"]}, code {manifest["code_version"]}
+- fingerprint: `{fingerprint}` (sha256 over the examples)
+- inputs: {len(manifest["inputs"])} files, each with its sha256 in `manifest.json`
+- every example has `record_id`, which leads back to its raw unit (`source`, file, line) in the run folder
+
+## Curation
+
+| stage | rows in | kept | dropped by reason |
+|---|---|---|---|
+{stages}
+
+Malformed raw rows are quarantined by the run, never published.
+"""

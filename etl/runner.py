@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -31,12 +32,16 @@ from etl import __version__
 from etl.card import render_card
 from etl.catalog import Catalog, load_catalog
 from etl.clean import CleanStage
+from etl.deidentify import DeidentifyStage
 from etl.config import PipelineConfig
 from etl.format import FormatStage
 from etl.ingest import ingest, plan_files
 from etl.split import assign_splits
 from etl.stage import DROPPED_SCHEMA, Stage, with_lineage
+from etl.pii.surrogates import load_key
 from etl.store import PublishOutcome, Store, file_sha256
+
+logger = logging.getLogger("etl")
 
 
 class InvariantError(RuntimeError):
@@ -79,6 +84,8 @@ class RunSummary:
     sources: dict[str, dict] = field(default_factory=dict)
     quarantine: dict = field(default_factory=dict)
     publish: dict = field(default_factory=dict)
+    # warnings for the operator (e.g. the development key is in use); never a secret or a raw value
+    notices: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -94,10 +101,14 @@ class ProgressHooks:
         pass
 
 
-def default_stages(config: PipelineConfig, catalog: Catalog) -> list[Stage]:
+def default_stages(config: PipelineConfig, catalog: Catalog, key: bytes) -> list[Stage]:
     """The record stages after ingest, in order; the last one (format) emits examples."""
     menu = config.catalog_file("menu")
-    return [CleanStage(config.clean), FormatStage(config.format, catalog, menu.name if menu else "menu.yaml")]
+    return [
+        CleanStage(config.clean),
+        DeidentifyStage(config.deidentify, catalog, key),
+        FormatStage(config.format, catalog, menu.name if menu else "menu.yaml"),
+    ]
 
 
 def config_hash(config: PipelineConfig) -> str:
@@ -122,6 +133,10 @@ def run_pipeline(
     # fail fast on a missing source or catalog, before any folder is made
     planned = plan_files(config)
     catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
+    notices: list[str] = []
+    key = load_key(config.deidentify, warn=notices.append)
+    for notice in notices:
+        logger.warning(notice)
     store_dir = config.store_dir(store)
     run_id, run_dir = new_run_dir(store_dir, config.dataset)
     summary = RunSummary(
@@ -131,12 +146,13 @@ def run_pipeline(
         config_hash=config_hash(config),
         code_version=__version__,
         started_at=_now(),
+        notices=notices,
     )
     clock = time.perf_counter()
 
     frame, dropped = _run_ingest(config, run_dir, summary, hooks, len(planned))
     all_dropped, examples = [dropped], None
-    for number, stage in enumerate(stages if stages is not None else default_stages(config, catalog), start=2):
+    for number, stage in enumerate(stages if stages is not None else default_stages(config, catalog, key), start=2):
         frame, dropped, result = _run_stage(stage, frame, run_dir, number, summary, hooks)
         all_dropped.append(dropped)
         if result.emitted is not None:

@@ -43,6 +43,13 @@ catalog:
 clean:
   languages: [en]
   min_words: 3
+
+deidentify:
+  mode: surrogate
+  # Sample data only: real runs set $ETL_PII_KEY (or deidentify.key_file).
+  allow_dev_key: true
+  order_number_patterns: ['\\bHB-\\d{6}\\b']
+  loyalty_number_patterns: ['\\bHBR-\\d{4}-\\d{4}\\b']
 """
 
 

@@ -1,0 +1,239 @@
+"""Deidentify: find personal data with presidio-analyzer, replace it with presidio-anonymizer.
+
+Speed: presidio's BatchAnalyzerEngine batches only the spaCy step; the
+recognizers then run one text at a time in one process. Here the whole
+analyzer, recognizers included, runs in one worker process per core, each on
+chunks of whole records (so a conversation's pseudonyms are decided in one
+place), with spaCy batched (nlp.pipe) and without its parser.
+
+Fail closed: every anonymised turn is scanned again with the pattern
+recognizers (no NER); a high-confidence hit that is not one of our own
+surrogates drops the record with the reason `pii_residual`.
+
+What the runner sees is counts only: entity counts by type and the ids of
+dropped records. No raw value leaves the workers except inside the
+anonymised text.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from etl.catalog import Catalog
+from etl.config import DeidentifyConfig
+from etl.stage import Progress, StageResult, drop_frame
+
+PERSONAL_META = ["customer_name", "customer_email", "customer_phone", "agent_name", "feedback_comment"]
+# Below this many turns, starting worker processes costs more than it saves.
+PARALLEL_MIN_TURNS = 3000
+CHUNK_RECORDS = 200
+
+
+@dataclass
+class WorkerSetup:
+    config: DeidentifyConfig
+    catalog: Catalog | None
+    key: bytes
+    extra_first: set[str] = field(default_factory=set)
+    extra_last: set[str] = field(default_factory=set)
+
+
+_worker: "_Worker | None" = None
+
+
+class _Worker:
+    """Everything one process needs: the analyzer, the anonymizer, the surrogate generator."""
+
+    def __init__(self, setup: WorkerSetup) -> None:
+        from presidio_anonymizer import AnonymizerEngine
+
+        from etl.pii.surrogates import Surrogates
+
+        self.setup = setup
+        self.analyzer = _analyzer_for(setup)
+        self.anonymizer = AnonymizerEngine()
+        self.surrogates = Surrogates(setup.key)
+
+    def run(self, chunk: list[tuple[str, list[str], list[str]]]) -> list[tuple[str, list[str], dict[str, int], list[str]]]:
+        """(record_id, turn texts, known values) -> (record_id, new texts, entity counts, residual entity types)."""
+        texts = [text for _, turns, _ in chunk for text in turns]
+        known = [values for _, turns, values in chunk for _ in turns]
+        found = self.analyzer.analyze_batch(texts, known, self.setup.config.batch_size)
+        out, position = [], 0
+        for record_id, turns, _ in chunk:
+            results = found[position : position + len(turns)]
+            position += len(turns)
+            out.append((record_id, *self._anonymise_record(turns, results)))
+        return out
+
+    def _anonymise_record(self, turns: list[str], results) -> tuple[list[str], dict[str, int], list[str]]:
+        from presidio_anonymizer.entities import OperatorConfig
+
+        from etl.pii.surrogates import Placeholders
+
+        mode = self.setup.config.mode
+        placeholders = Placeholders()
+        inserted: set[str] = set()
+
+        def replacer(entity: str):
+            def replace(value: str) -> str:
+                new = self.surrogates.replace(entity, value) if mode == "surrogate" else placeholders.replace(entity, value)
+                inserted.add(new)
+                return new
+
+            return replace
+
+        counts: Counter[str] = Counter()
+        new_texts = []
+        for text, found in zip(turns, results):
+            if not found:
+                new_texts.append(text)
+                continue
+            counts.update(r.entity_type for r in found)
+            entities = {r.entity_type for r in found}
+            if mode == "mask":
+                operators = {e: OperatorConfig("mask", {"masking_char": "*", "chars_to_mask": 10_000, "from_end": False}) for e in entities}
+            else:
+                operators = {e: OperatorConfig("custom", {"lambda": replacer(e)}) for e in entities}
+            new_texts.append(self.anonymizer.anonymize(text=text, analyzer_results=found, operators=operators).text)
+        residual = []
+        threshold = self.setup.config.residual_threshold
+        # An unchanged turn went through the same pattern recognizers a moment
+        # ago, and every hit at or above score_threshold was replaced: when the
+        # residual threshold is not lower, only changed turns can hold a new hit.
+        skip_unchanged = threshold >= self.setup.config.score_threshold
+        for original, text in zip(turns, new_texts):
+            if skip_unchanged and text == original:
+                continue
+            for hit in self.analyzer.residual(text, threshold):
+                value = text[hit.start : hit.end]
+                if not any(value in surrogate or surrogate in value for surrogate in inserted):
+                    residual.append(hit.entity_type)
+        return new_texts, dict(counts), residual
+
+
+_analyzers: dict[tuple, object] = {}
+
+
+def _analyzer_for(setup: WorkerSetup):
+    """One analyzer per process and configuration (loading spaCy takes seconds); the key is not part of it."""
+    from etl.pii.engine import build_analyzer
+
+    identity = (
+        setup.config.model_dump_json(),
+        setup.catalog.model_dump_json() if setup.catalog else None,
+        frozenset(setup.extra_first),
+        frozenset(setup.extra_last),
+    )
+    if identity not in _analyzers:
+        _analyzers.clear()
+        _analyzers[identity] = build_analyzer(setup.config, setup.catalog, (setup.extra_first, setup.extra_last))
+    return _analyzers[identity]
+
+
+def _init_worker(setup: WorkerSetup) -> None:
+    global _worker
+    _worker = _Worker(setup)
+
+
+def _run_chunk(chunk):
+    return _worker.run(chunk)
+
+
+@dataclass
+class DeidentifyStage:
+    config: DeidentifyConfig
+    catalog: Catalog | None
+    key: bytes
+    name: str = "deidentify"
+
+    def total_work(self, df: pl.DataFrame) -> int:
+        return df.height
+
+    def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
+        chunks = _chunks(df)
+        setup = WorkerSetup(self.config, self.catalog, self.key, *_corpus_names(df))
+        outputs = list(self._run(chunks, setup, progress))
+        by_id = {record_id: (texts, counts, residual) for record_id, texts, counts, residual in outputs}
+        records = _with_new_turns(df, by_id)
+        residual_ids = [rid for rid, (_, _, residual) in by_id.items() if residual]
+        details = [",".join(sorted(set(by_id[rid][2]))) for rid in residual_ids]
+        dropped = drop_frame(pl.Series(residual_ids, dtype=pl.Utf8), pl.Series(["pii_residual"] * len(residual_ids), dtype=pl.Utf8), pl.Series(details, dtype=pl.Utf8))
+        kept = records.filter(~pl.col("record_id").is_in(pl.Series(residual_ids, dtype=pl.Utf8).implode()))
+        totals: Counter[str] = Counter()
+        for _, counts, _ in by_id.values():
+            totals.update(counts)
+        notes = {f"found_{entity}": count for entity, count in sorted(totals.items())}
+        return StageResult(kept=kept, dropped=dropped, notes=notes)
+
+    def _run(self, chunks, setup: WorkerSetup, progress: Progress):
+        n_turns = sum(len(turns) for chunk in chunks for _, turns, _ in chunk)
+        workers = 1 if n_turns < PARALLEL_MIN_TURNS else self.config.workers or os.cpu_count() or 1
+        with WorkerPool(setup, workers) as pool:
+            for chunk, result in zip(chunks, pool.map(chunks)):
+                yield from result
+                progress(len(chunk))
+
+
+class WorkerPool:
+    """The analyzer on `workers` processes (in this process when 1), chunks in, results out in order."""
+
+    def __init__(self, setup: WorkerSetup, workers: int) -> None:
+        self.setup, self.workers, self.pool = setup, workers, None
+
+    def __enter__(self) -> "WorkerPool":
+        if self.workers > 1:
+            # spawn, not fork: the parent runs polars' thread pool, which fork would copy mid-flight
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker, initargs=(self.setup,))
+        else:
+            _init_worker(self.setup)
+        return self
+
+    def warm_up(self) -> None:
+        """Make every worker load its models now (benchmarks time the steady state)."""
+        if self.pool is not None:
+            list(self.pool.map(_run_chunk, [[("warm-up", ["Hello, this is a warm-up text."], [])]] * self.workers * 2))
+
+    def map(self, chunks):
+        return self.pool.map(_run_chunk, chunks) if self.pool is not None else map(_run_chunk, chunks)
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _chunks(df: pl.DataFrame) -> list[list[tuple[str, list[str], list[str]]]]:
+    meta = df["meta"].struct.unnest()
+    known_columns = [c for c in ("customer_name", "customer_email", "customer_phone", "agent_name") if c in meta.columns]
+    rows = []
+    for record_id, turns, *known in zip(df["record_id"], df["turns"].to_list(), *(meta[c] for c in known_columns)):
+        rows.append((record_id, [t["text"] for t in turns], [v for v in known if v]))
+    return [rows[i : i + CHUNK_RECORDS] for i in range(0, len(rows), CHUNK_RECORDS)]
+
+
+def _corpus_names(df: pl.DataFrame) -> tuple[set[str], set[str]]:
+    """First and last names the business already has on file (customers, staff): a lexicon for lower-case mentions."""
+    meta = df["meta"].struct.unnest()
+    names = pl.concat([meta["customer_name"], meta["agent_name"]]).drop_nulls().unique().to_list()
+    firsts = {n.split()[0].lower() for n in names if n.split()}
+    lasts = {n.split()[-1].lower() for n in names if len(n.split()) > 1}
+    return firsts, lasts
+
+
+def _with_new_turns(df: pl.DataFrame, by_id: dict) -> pl.DataFrame:
+    new_turns = []
+    for record_id, turns in zip(df["record_id"], df["turns"].to_list()):
+        texts = by_id[record_id][0]
+        new_turns.append([{"role": t["role"], "text": text} for t, text in zip(turns, texts)])
+    meta = df["meta"].struct.unnest().with_columns([pl.lit(None, dtype=pl.Utf8).alias(c) for c in PERSONAL_META])
+    return df.with_columns(
+        pl.Series("turns", new_turns, dtype=df.schema["turns"]),
+        meta.select(list(df.schema["meta"].to_schema())).to_struct("meta").cast(df.schema["meta"]),
+    )

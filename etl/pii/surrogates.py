@@ -1,0 +1,161 @@
+"""Replacement values for detected personal data.
+
+surrogate (default): a realistic fake value of the same kind, derived from an
+HMAC-SHA256 of the original under a secret key. The same value gets the same
+surrogate in every turn, record and nightly run with the same key; without
+the key the mapping cannot be reversed or recomputed. Names are replaced word
+by word, so "Jordan" and "Jordan Smith" stay consistent; numbers keep their
+format (digits replaced, separators kept; card numbers stay Luhn-valid, so
+they still look like cards).
+
+placeholder: typed tags numbered per conversation, `<PERSON_1>`, `<PHONE_NUMBER_2>`.
+
+mask: the value's characters replaced by `*` (presidio's mask operator).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import random
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from faker import Faker
+
+from etl.config import ConfigError, DeidentifyConfig
+
+# Public on purpose: it protects nothing, and every run that uses it says so.
+DEVELOPMENT_KEY = b"healthy-bites-development-key-not-secret"
+FAKE_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "aol.com"]
+
+
+def load_key(config: DeidentifyConfig, warn=print) -> bytes:
+    """The surrogate key from the environment or the key file; the development key only where allowed."""
+    value = os.environ.get(config.key_env)
+    if value:
+        return value.encode()
+    if config.key_file:
+        path = Path(config.key_file).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"deidentify.key_file: key file {path} not found. Create it (e.g. `openssl rand -hex 32 > {path}`) outside the store.")
+        key = path.read_bytes().strip()
+        if len(key) < 16:
+            raise ConfigError(f"deidentify.key_file: the key in {path} is shorter than 16 bytes; use a long random key.")
+        return key
+    if config.mode != "surrogate":
+        return DEVELOPMENT_KEY  # placeholders and masks do not depend on the key
+    if config.allow_dev_key:
+        warn(f"DEVELOPMENT KEY in use for pseudonyms: surrogates are reproducible by anyone. Set ${config.key_env} or deidentify.key_file for real data.")
+        return DEVELOPMENT_KEY
+    raise ConfigError(
+        f"deidentify: no surrogate key. Set the environment variable {config.key_env} to a long random secret "
+        "(or point deidentify.key_file at a file holding one, outside the store). "
+        "For a development run on sample data only, set deidentify.allow_dev_key: true."
+    )
+
+
+@lru_cache(maxsize=1)
+def _faker() -> Faker:
+    return Faker("en_US")
+
+
+class Surrogates:
+    """Keyed, consistent fake values; one instance per key (cached per original value)."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.cache: dict[tuple[str, str], str] = {}
+
+    def _seed(self, kind: str, value: str) -> int:
+        digest = hmac.new(self.key, f"{kind}\x1f{value}".encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big")
+
+    def _fake(self, kind: str, value: str) -> Faker:
+        fake = _faker()
+        fake.seed_instance(self._seed(kind, value))
+        return fake
+
+    def replace(self, entity: str, value: str) -> str:
+        cached = self.cache.get((entity, value))
+        if cached is None:
+            cached = self._make(entity, value)
+            self.cache[(entity, value)] = cached
+        return cached
+
+    def _make(self, entity: str, value: str) -> str:
+        if entity == "PERSON":
+            return self.person(value)
+        if entity == "EMAIL_ADDRESS":
+            local = self.person(value.split("@")[0].replace(".", " ").replace("_", " ")).lower().replace(" ", ".")
+            local = re.sub(r"[^a-z0-9.]", "", local) or "customer"
+            return f"{local}@{self._fake('DOMAIN', value.lower()).random_element(FAKE_DOMAINS)}"
+        if entity == "STREET_ADDRESS":
+            fake = self._fake("ADDRESS", " ".join(value.lower().split()))
+            street = fake.street_address()
+            return f"{street}, {fake.city()}, {fake.state_abbr()} {fake.zipcode()}" if re.search(r"\d{5}\s*$", value) else street
+        if entity == "IP_ADDRESS":
+            return self._fake("IP", value).ipv4_public()
+        if entity == "CREDIT_CARD":
+            return self.card(value)
+        # phones, SSNs, order and loyalty numbers: same shape, other digits
+        return self.digits(entity, value)
+
+    def person(self, value: str) -> str:
+        words = value.split()
+        out = []
+        for position, word in enumerate(words):
+            table = "FIRST" if position == 0 and len(words) > 0 else "LAST"
+            fake = self._fake(f"PERSON_{table}", word.lower().strip(".,"))
+            name = fake.first_name() if table == "FIRST" else fake.last_name()
+            out.append(name.lower() if word.islower() else name.upper() if word.isupper() and len(word) > 1 else name)
+        return " ".join(out) if out else value
+
+    def digits(self, kind: str, value: str) -> str:
+        digits = re.sub(r"\D", "", value)
+        rng = random.Random(self._seed(kind, digits))
+        result, first = [], True
+        for char in value:
+            if char.isdigit():
+                # keep phone area codes and SSN areas plausible (never 0 or 1 first)
+                result.append(str(rng.randint(2, 9) if first else rng.randint(0, 9)))
+                first = False
+            else:
+                result.append(char)
+        return "".join(result)
+
+    def card(self, value: str) -> str:
+        masked = self.digits("CREDIT_CARD", value)
+        digits = [int(c) for c in masked if c.isdigit()]
+        if len(digits) < 12:
+            return masked
+        digits[0] = int(re.sub(r"\D", "", value)[0])  # keep the network (4 = Visa, 5 = Mastercard...)
+        check = _luhn_check_digit(digits[:-1])
+        digits[-1] = check
+        it = iter(digits)
+        return "".join(str(next(it)) if c.isdigit() else c for c in masked)
+
+
+def _luhn_check_digit(payload: list[int]) -> int:
+    total = 0
+    for index, digit in enumerate(reversed(payload)):
+        doubled = digit * 2 if index % 2 == 0 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return (10 - total % 10) % 10
+
+
+class Placeholders:
+    """`<TYPE_n>` tags numbered per conversation: the same value keeps its number."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[tuple[str, str], int] = {}
+        self.counts: dict[str, int] = {}
+
+    def replace(self, entity: str, value: str) -> str:
+        key = (entity, " ".join(value.lower().split()))
+        if key not in self.numbers:
+            self.counts[entity] = self.counts.get(entity, 0) + 1
+            self.numbers[key] = self.counts[entity]
+        return f"<{entity}_{self.numbers[key]}>"

@@ -1,0 +1,187 @@
+"""De-identification with the real presidio, spaCy model and Faker, on sample and hand-made data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl.catalog import load_catalog
+from etl.config import ConfigError, DeidentifyConfig, load_config
+from etl.deidentify import DeidentifyStage
+from etl.pii.engine import build_analyzer
+from etl.pii.surrogates import load_key
+from etl.records import make_record, records_frame
+from etl.store import Store
+from tests.conftest import SAMPLE
+
+CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
+SAMPLE_CONFIG = load_config(SAMPLE / "pipeline.yaml").deidentify
+
+
+def planted_values() -> list[str]:
+    """Every personal value the sample plants: in free text, and in the structured columns."""
+    values = {v for values in json.loads((SAMPLE / "planted.json").read_text())["pii"].values() for v in values}
+    for name in ("reviews.csv", "reviews_legacy_export.csv"):
+        encoding = "utf-8" if name == "reviews.csv" else "latin-1"
+        with open(SAMPLE / name, newline="", encoding=encoding) as handle:
+            for row in csv.DictReader(handle):
+                values |= {row["customer_name"], row["customer_email"]}
+    for line in (SAMPLE / "chat_logs.jsonl").read_text().splitlines():
+        try:
+            values |= {v for v in json.loads(line)["customer"].values() if v}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return sorted(v for v in values if v and len(v) > 3)
+
+
+def published_texts(sample_run) -> str:
+    store = Store(Path(sample_run.run_dir).parents[2], sample_run.dataset)
+    files = sorted(store.path("latest").glob("data/*/*.parquet"))
+    assert files
+    texts = []
+    for path in files:
+        frame = pl.read_parquet(path)
+        texts += [m["content"] for messages in frame["messages"].to_list() for m in messages]
+    return "\n".join(texts)
+
+
+def test_no_planted_personal_value_reaches_a_published_example(sample_run):
+    text = published_texts(sample_run)
+    values = planted_values()
+    assert len(values) > 300
+    leaked = [v for v in values if v in text]
+    assert leaked == []
+
+
+def test_catalog_dishes_and_store_addresses_are_unchanged(sample_run):
+    stages = Path(sample_run.run_dir) / "stages"
+    before = pl.read_parquet(stages / "02_clean.parquet")
+    after = pl.read_parquet(stages / "03_deidentify.parquet")
+    terms = [d.name for d in CATALOG.dishes] + [s.address for s in CATALOG.stores] + [CATALOG.business]
+    joined = before.select("record_id", pl.col("turns").alias("before")).join(after.select("record_id", pl.col("turns").alias("after")), on="record_id")
+    checked = 0
+    for old_turns, new_turns in zip(joined["before"].to_list(), joined["after"].to_list()):
+        for old, new in zip(old_turns, new_turns):
+            for term in terms:
+                if term in old["text"]:
+                    assert new["text"].count(term) == old["text"].count(term), (term, new["text"])
+                    checked += 1
+    assert checked > 300
+    published = published_texts(sample_run)
+    assert "Peachtree Power Bowl" in published and "1075 West Peachtree Street NW" in published
+
+
+def conversation(*turns: tuple[str, str], record_id: str = "C1", **meta) -> pl.DataFrame:
+    return records_frame([make_record("chat", "t.jsonl", 1, record_id, [{"role": r, "text": t} for r, t in turns], meta)])
+
+
+def deidentify(frame: pl.DataFrame, key: bytes = b"k" * 32, **config) -> pl.DataFrame:
+    settings = SAMPLE_CONFIG.model_copy(update=config)
+    result = DeidentifyStage(settings, CATALOG, key).apply(frame, lambda n: None)
+    return result
+
+
+def texts_of(result) -> list[str]:
+    return [t["text"] for t in result.kept["turns"].to_list()[0]]
+
+
+def test_same_name_same_surrogate_within_a_conversation_and_across_runs():
+    frame = conversation(
+        ("user", "hi, this is Marcus Johnson, my email is marcus.j@gmail.com"),
+        ("assistant", "Thanks Marcus Johnson! I see your order HB-204981."),
+        ("user", "Marcus Johnson again, call me at 404-321-7788"),
+    )
+    first = texts_of(deidentify(frame))
+    assert not any("Marcus" in t or "Johnson" in t or "404-321-7788" in t or "HB-204981" in t for t in first)
+    surrogate = first[1].split("Thanks ")[1].split("!")[0]
+    assert surrogate in first[0] and first[2].startswith(surrogate)
+    assert texts_of(deidentify(frame)) == first  # the next night, same key: same surrogates
+    other = texts_of(deidentify(frame, key=b"another-key-" * 3))
+    assert other != first and surrogate not in other[0]
+
+
+def test_known_customer_values_are_removed_even_in_lower_case():
+    frame = conversation(("user", "this is aaliyah okafor, reach me at aaliyah.o@yahoo.com"), customer_name="Aaliyah Okafor", customer_email="aaliyah.o@yahoo.com")
+    text = texts_of(deidentify(frame))[0]
+    assert "aaliyah" not in text.lower() and "okafor" not in text.lower()
+    result = deidentify(frame)
+    assert result.kept["meta"].struct.field("customer_name").to_list() == [None]
+
+
+def test_placeholder_and_mask_modes():
+    frame = conversation(("user", "I'm Grace Kim, Grace Kim at 12 Oak St Apt 4"), ("assistant", "Thanks Grace Kim"))
+    tagged = texts_of(deidentify(frame, mode="placeholder"))
+    assert tagged[0].count("<PERSON_1>") == 2 and "<STREET_ADDRESS_1>" in tagged[0] and tagged[1] == "Thanks <PERSON_1>"
+    masked = texts_of(deidentify(frame, mode="mask"))
+    assert "Grace" not in masked[0] and "*****" in masked[0]
+
+
+def test_business_terms_survive_and_customer_addresses_do_not():
+    frame = conversation(
+        ("user", "is the Peachtree Power Bowl at the West Peachtree store? I live at 12 West Peachtree Street"),
+        ("assistant", "Yes! Healthy Bites Midtown at 1075 West Peachtree Street NW has it."),
+    )
+    user, bot = texts_of(deidentify(frame))
+    assert "Peachtree Power Bowl" in user and "12 West Peachtree Street" not in user
+    assert "1075 West Peachtree Street NW" in bot and "Healthy Bites Midtown" in bot
+
+
+def test_fail_closed_drops_a_record_with_a_confident_leftover():
+    # A first pass that keeps only near-certain hits leaves a phone number; the second scan catches it.
+    frame = conversation(("user", "text me at 404-321-7788 about my order"))
+    result = deidentify(frame, score_threshold=0.99, residual_threshold=0.3)
+    assert result.kept.height == 0
+    assert result.dropped.to_dicts() == [{"record_id": frame["record_id"][0], "reason": "pii_residual", "detail": "PHONE_NUMBER"}]
+
+
+def test_missing_key_is_a_clear_error_and_the_development_key_is_announced(monkeypatch, tmp_path):
+    monkeypatch.delenv("ETL_PII_KEY", raising=False)
+    with pytest.raises(ConfigError, match="ETL_PII_KEY"):
+        load_key(DeidentifyConfig())
+    notices: list[str] = []
+    assert load_key(DeidentifyConfig(allow_dev_key=True), warn=notices.append)
+    assert "DEVELOPMENT KEY" in notices[0]
+    monkeypatch.setenv("ETL_PII_KEY", "s3cret-from-env-0123456789")
+    assert load_key(DeidentifyConfig()) == b"s3cret-from-env-0123456789"
+    monkeypatch.delenv("ETL_PII_KEY")
+    key_file = tmp_path / "pii.key"
+    key_file.write_text("file-key-0123456789abcdef\n")
+    assert load_key(DeidentifyConfig(key_file=str(key_file))) == b"file-key-0123456789abcdef"
+    with pytest.raises(ConfigError, match="deidentify.key_file"):
+        load_key(DeidentifyConfig(key_file=str(tmp_path / "missing.key")))
+
+
+def test_a_missing_spacy_model_names_the_config_key():
+    with pytest.raises(ConfigError, match="deidentify.spacy_model"):
+        build_analyzer(DeidentifyConfig(spacy_model="xx_not_installed_model"), CATALOG)
+
+
+def test_no_key_or_personal_value_in_logs_manifests_or_summaries(tmp_path, sample_copy):
+    secret = "correct-horse-battery-staple-4417"
+    env = {**os.environ, "ETL_PII_KEY": secret, "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "etl.cli", "run", "--config", str(sample_copy / "pipeline.yaml"), "--store", str(tmp_path)],
+        capture_output=True, text=True, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DEVELOPMENT KEY" not in done.stdout + done.stderr
+    run_dir = next(tmp_path.glob("healthy-bites/runs/*"))
+    version = tmp_path / "healthy-bites" / "v1"
+    documents = {
+        "stdout": done.stdout, "stderr": done.stderr,
+        "summary": (run_dir / "summary.json").read_text(),
+        "manifest": (version / "manifest.json").read_text(),
+        "card": (version / "README.md").read_text(),
+        "curation report": (version / "quality" / "curation_report.json").read_text(),
+    }
+    values = planted_values()
+    for name, text in documents.items():
+        assert secret not in text, name
+        assert [v for v in values if v in text] == [], name

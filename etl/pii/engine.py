@@ -17,9 +17,19 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from etl.catalog import Catalog
 from etl.config import ConfigError, DeidentifyConfig
 from etl.pii.offline import use_bundled_suffix_list
-from etl.pii.recognizers import CatalogAllowList, NameLexiconRecognizer, StreetAddressRecognizer, blocked_words, identifier_recognizer
+from etl.pii.recognizers import (
+    CatalogAllowList,
+    LuhnCardRecognizer,
+    NameLexiconRecognizer,
+    PhoneFormatRecognizer,
+    RareCapitalisedNameRecognizer,
+    StreetAddressRecognizer,
+    blocked_words,
+    identifier_recognizer,
+)
 
 CACHE_LIMIT = 200_000
+UPPER = re.compile(r"[A-Z]")
 
 # NER needs only tok2vec and ner. The parser, tagger and lemmatizer cost
 # about half of spaCy's time; presidio reads lemmas only to match context
@@ -41,6 +51,10 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
 
         name = self.models[0]["model_name"]
         self.nlp = {"en": spacy.load(name, exclude=self.exclude)}
+
+    def tokenize_only(self, text: str):
+        """Artifacts from the tokenizer alone (no NER): for text with no capital letter."""
+        return self._doc_to_nlp_artifact(self.nlp["en"].make_doc(text), "en")
 
     def _doc_to_nlp_artifact(self, doc, language: str):
         """presidio's artifacts, with token offsets and lower-cased forms read in one
@@ -91,10 +105,15 @@ class Analyzer:
         only over texts not analysed before: bots and agents repeat themselves,
         so a text seen earlier in this process reuses its results."""
         fresh = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        for text, nlp_artifacts in self.engine.nlp_engine.process_batch(fresh, language="en", batch_size=batch_size):
-            self.cache[text] = self.engine.analyze(
-                text=text, language="en", entities=self.entities, nlp_artifacts=nlp_artifacts, score_threshold=self.threshold
-            )
+        # spaCy's NER keys on capitalisation and finds next to nothing in
+        # all-lower-case text; there the name lexicons and known customer
+        # values do the work, and the tokenizer alone serves the recognizers.
+        cased = [t for t in fresh if UPPER.search(t)]
+        lower = [t for t in fresh if not UPPER.search(t)]
+        for text, nlp_artifacts in self.engine.nlp_engine.process_batch(cased, language="en", batch_size=batch_size):
+            self.cache[text] = self._analyze(text, nlp_artifacts)
+        for text in lower:
+            self.cache[text] = self._analyze(text, self.engine.nlp_engine.tokenize_only(text))
         if len(self.cache) > CACHE_LIMIT:
             self.cache.clear()
         results = []
@@ -102,8 +121,11 @@ class Analyzer:
             found = list(self.cache.get(text) or [])
             if known and known[index]:
                 found += known_value_hits(text, tuple(known[index]))
-            results.append(self.allow.filter(text, found))
+            results.append(self.allow.filter(text, drop_nested(expand_names(text, found, self.allow.words))))
         return results
+
+    def _analyze(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
+        return self.engine.analyze(text=text, language="en", entities=self.entities, nlp_artifacts=nlp_artifacts, score_threshold=self.threshold)
 
     def residual(self, text: str, threshold: float) -> list[RecognizerResult]:
         """High-confidence pattern hits (no NER): the fail-closed second scan."""
@@ -113,6 +135,58 @@ class Analyzer:
             if entities:
                 hits += [r for r in recognizer.analyze(text, entities, None) or [] if r.score >= threshold]
         return self.allow.filter(text, hits)
+
+
+# Words that start or end a sentence next to a name without being part of it.
+NOT_NAME_PARTS = {"hi", "hello", "hey", "dear", "thanks", "thank", "yes", "yeah", "no", "ok", "okay", "please", "sorry", "welcome", "bye", "goodbye", "sir", "madam", "maam"}
+NAME_PART = re.compile(r"[A-Z][^\W\d_]+(?:['-][^\W\d_]+)*\.?|[A-Z]\.?(?![\w])", re.UNICODE)
+
+
+def expand_names(text: str, results: list[RecognizerResult], business_words: set[str]) -> list[RecognizerResult]:
+    """Grow each name over the capitalised words and initials right next to it:
+    NER often returns part of a name ("Kadiev" of "Bulat R Kadiev"), and the rest
+    would stay in the text. Stop words and business words end a name."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    def part(match) -> bool:
+        word = match.group(0).lower().strip(".")
+        return word not in STOP_WORDS and word not in NOT_NAME_PARTS and word not in business_words
+
+    grown = []
+    for result in results:
+        if result.entity_type != "PERSON":
+            grown.append(result)
+            continue
+        start, end = result.start, result.end
+        while True:
+            match = NAME_PART.match(text, end + 1) if text[end : end + 1] == " " else None
+            if not match or not part(match) or match.end() - end > 30:
+                break
+            end = match.end()
+        while start > 1 and text[start - 1] == " ":
+            window = text[max(0, start - 31) : start - 1]
+            before = [m for m in NAME_PART.finditer(window) if m.end() == len(window)]
+            if not before or not part(before[-1]) or (before[-1].start() > 0 and window[before[-1].start() - 1].isalnum()):
+                break
+            start = start - 1 - (before[-1].end() - before[-1].start())
+        grown.append(RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata))
+    return grown
+
+
+def drop_nested(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """A name found inside a longer detection of another type is part of it:
+    "Roswell" inside "12 Roswell Road" is the street, not a person. (Only names:
+    a phone number inside a mistaken PERSON span is kept, so it is replaced either way.)"""
+    kept = []
+    for result in results:
+        inside = result.entity_type == "PERSON" and any(
+            other.entity_type != "PERSON" and other.start <= result.start and result.end <= other.end
+            and (other.end - other.start) > (result.end - result.start)
+            for other in results
+        )
+        if not inside:
+            kept.append(result)
+    return kept
 
 
 def known_value_hits(text: str, values: tuple[str, ...]) -> list[RecognizerResult]:
@@ -154,11 +228,17 @@ def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_name
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
     registry.add_recognizer(StreetAddressRecognizer())
+    registry.add_recognizer(LuhnCardRecognizer())
+    registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
+    allow = CatalogAllowList(catalog)
+    rare = RareCapitalisedNameRecognizer(allow.words, *extra_names)
+    rare.load()
+    registry.add_recognizer(rare)
     if config.order_number_patterns:
         registry.add_recognizer(identifier_recognizer("ORDER_NUMBER", config.order_number_patterns, ["order", "confirmation", "number"]))
     if config.loyalty_number_patterns:
         registry.add_recognizer(identifier_recognizer("LOYALTY_NUMBER", config.loyalty_number_patterns, ["rewards", "loyalty", "member", "membership"]))
     engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
     pattern_recognizers = [r for r in registry.recognizers if set(r.supported_entities) & PATTERN_ENTITIES and r.name not in ("SpacyRecognizer",)]
-    return Analyzer(engine, CatalogAllowList(catalog), list(config.entities), config.score_threshold, pattern_recognizers)
+    return Analyzer(engine, allow, list(config.entities), config.score_threshold, pattern_recognizers)

@@ -22,7 +22,13 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from etl.catalog import Catalog
 
-SUFFIXES = (
+def _faker_street_suffixes() -> str:
+    from faker.providers.address.en_US import Provider
+
+    return "|".join(sorted({s.lower() for s in Provider.street_suffixes}, key=len, reverse=True))
+
+
+SUFFIXES = _faker_street_suffixes() + "|" + (
     "street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|circle|cir|place|pl|terrace|ter|"
     "parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|pike|crossing|xing|alley|aly|row|plaza|plz|ridge|point|pt|"
     "walk|cove|cv|path|run|bend|creek|hill|hills|heights|hts|park|pass|glen|grove|harbor|manor|meadow|meadows|mill|"
@@ -37,20 +43,40 @@ STATES = (
 # words (not starting with a common word: "3 bowls way too salty" is no address),
 # a street suffix, an optional direction and unit.
 STREET = (
+    rf"(?:{UNIT}\s+)?"
     r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+"
     r"(?:(?!(?:the|a|an|and|or|of|to|my|your|our|for|in|on|at|with|was|is|it|i|bowls?|meals?|orders?|minutes?|days?|weeks?|times?|stars?)\b)"
     r"[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}"
     rf"(?:{SUFFIXES})\.?"
+    # a second name and suffix ("Pearlman Avenue Satsita Fort")
+    rf"(?:\s+(?:[A-Z][\w'-]*\s+){{1,2}}(?:{SUFFIXES})\b\.?)?"
     r"(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b\.?)?"
-    rf"(?:,?\s*{UNIT})?"
+    rf"(?:,?\s*{UNIT}){{0,2}}"
 )
 # A street named by its suffix alone ("3386 Boulevard", a real Atlanta street)
 # only counts with a unit or a direction after it.
 BARE_STREET = rf"\b\d{{1,6}}\s+(?:{SUFFIXES})\.?(?:\s+(?:NE|NW|SE|SW)\b\.?)?(?:,?\s*{UNIT}|\s+(?:NE|NW|SE|SW)\b)"
+STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|Illinois|"
+    "Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|Missouri|"
+    "Montana|Nebraska|Nevada|New Hampshire|New Jersey|New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|"
+    "Oregon|Pennsylvania|Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
+    "West Virginia|Wisconsin|Wyoming"
+)
+# a city and a state, no ZIP ("Dublin CA", "Quincy Massachusetts")
+CITY_STATE = rf"(?:\s*[,\n]?\s*(?:{UNIT}\s*[,\n]\s*)?[A-Z][A-Za-z.'-]+(?:\s[A-Z][A-Za-z.'-]+){{0,2}}\s*,?\s*(?:(?-i:{STATES})|{STATE_NAMES})\b)"
 # the city, state and ZIP that may follow, on the same line or the next ones
 CITY_STATE_ZIP = rf"(?:\s*[,\n]\s*(?:{UNIT}\s*[,\n]\s*)?[A-Za-z][A-Za-z .'-]{{1,30}}\s*[,\n]?\s*,?\s*(?:{STATES})\b\.?(?:\s*\n?\s*United States)?\s*\d{{5}}(?:-\d{{4}})?)"
-MILITARY = rf"\b(?:PSC|Unit|CMR)\s+\d{{3,5}},?\s+Box\s+\d{{3,5}}\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{{5}}|\bUS[NS]{{1,2}}V?\s+[A-Z][a-z]+\s*\n?\s*FPO\s+(?:AA|AE|AP)\s+\d{{5}}"
+MILITARY = rf"\b(?:PSC|Unit|CMR)\s+\d{{3,5}},?\s+Box\s+\d{{3,5}}\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{{5}}|\b(?:USCGC|USNS|USNV|USS)\s+[^\W\d][\w'-]+\s*\n?\s*FPO\s+(?:AA|AE|AP)\s+\d{{5}}"
 ADDRESS_CONTEXT = ["address", "live", "lives", "deliver", "delivered", "delivery", "street", "apartment", "apt", "ship", "mail", "home"]
+
+
+# A city line and the country, without state or ZIP ("Los Angeles\n United States")
+CITY_COUNTRY = r"(?:[\s,]+(?:" + UNIT + r"[\s,]+)?[A-Za-z][A-Za-z .'-]{1,30}?[\s,]+United States(?:\s*\d{5})?)"
+# "Peachtree and 10 Piedmont Avenue": an intersection written the other way round
+INTERSECTION = r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:and|&)\s+(?=\d)"
+# "the corner of 928 Diamond Street and Osmo Crossing"
+CORNER = rf"\b(?:the\s+)?corner\s+of\s+" + r"\d{1,6}\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}?" + rf"(?:{SUFFIXES})\.?\s+(?:and|&)\s+(?:[^\W\d][\w'.-]*\s+){{1,3}}?(?:{SUFFIXES})\b\.?"
 
 
 class StreetAddressRecognizer(PatternRecognizer):
@@ -60,12 +86,60 @@ class StreetAddressRecognizer(PatternRecognizer):
             name="StreetAddressRecognizer",
             patterns=[
                 Pattern("street with city, state and zip", STREET + CITY_STATE_ZIP, 0.9),
+                Pattern("street with city and country", STREET + CITY_COUNTRY, 0.85),
+                Pattern("street with city and state", STREET + CITY_STATE, 0.8),
                 Pattern("military address", MILITARY, 0.9),
+                Pattern("street corner", CORNER, 0.85),
+                Pattern("intersection", INTERSECTION + STREET, 0.7),
                 Pattern("street named by its suffix", BARE_STREET + f"{CITY_STATE_ZIP}?", 0.7),
                 Pattern("street", STREET, 0.65),
             ],
             context=ADDRESS_CONTEXT,
         )
+
+
+class LuhnCardRecognizer(PatternRecognizer):
+    """Card numbers presidio's pattern misses: 12-19 digits (Maestro, 2-series
+    Mastercard, 19-digit Visa), kept only when the Luhn checksum holds, as
+    presidio's own credit card recognizer does."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="CREDIT_CARD",
+            name="LuhnCardRecognizer",
+            patterns=[Pattern("12-19 digits", r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])", 0.3)],
+            context=["card", "credit", "debit", "visa", "mastercard", "amex", "charged", "cc"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = [int(c) for c in pattern_text if c.isdigit()]
+        total = 0
+        for index, digit in enumerate(reversed(digits)):
+            doubled = digit * 2 if index % 2 else digit
+            total += doubled - 9 if doubled > 9 else doubled
+        return total % 10 == 0 and len(set(digits)) > 2
+
+
+class PhoneFormatRecognizer(PatternRecognizer):
+    """Phone numbers by their written shape, for what the phonenumbers-based
+    recognizer rejects (numbers with unassigned area codes, glued-on words like
+    "302-652-5610-Office", UK national format, international numbers)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="PHONE_NUMBER",
+            name="PhoneFormatRecognizer",
+            patterns=[
+                Pattern("north american", r"(?<![\w+])(?:(?:\+?1|001)[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?!\d)", 0.6),
+                Pattern("international", r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?0?\d{1,4}\)?){1,2}(?:[\s.-]?\d{2,4}){2,4}(?!\d)", 0.55),
+                Pattern("uk national", r"(?<![\w+])\(?0\d{3,4}\)?[\s-]?\d{3}[\s-]?\d{3,4}(?!\d)", 0.5),
+            ],
+            context=["phone", "call", "text", "mobile", "cell", "fax", "office", "tel", "number", "reach"],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = sum(c.isdigit() for c in pattern_text)
+        return None if 10 <= digits <= 15 else False
 
 
 def identifier_recognizer(entity: str, patterns: list[str], context: list[str]) -> PatternRecognizer:
@@ -145,6 +219,67 @@ class NameLexiconRecognizer(EntityRecognizer):
                                 recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
 
 
+CAPITALISED = re.compile(r"[^\W\d_][^\W\d_]*(?:['\u2019-][^\W\d_]+)*|[A-Z]\.")
+SENTENCE_END = re.compile(r"[.!?:;\n]\s*$|^\s*$")
+RARE_ZIPF = 3.0
+# At the start of a sentence a word is capitalised anyway: only near-unknown words count there.
+RARE_ZIPF_AT_START = 1.5
+
+
+class RareCapitalisedNameRecognizer(EntityRecognizer):
+    """Names spaCy's small model misses ("said Josef to Kristy", "Einojuhani Pyysalo"):
+    capitalised words that are rare as English words (wordfreq's Zipf frequency
+    below 3, i.e. under one in a million words) or are known first/last names, in
+    runs of one to four words. A lone one at the start of a sentence is skipped
+    (capitalised for the sentence, not for being a name); business terms never count.
+    """
+
+    def __init__(self, business_words: set[str], extra_first: set[str] | None = None, extra_last: set[str] | None = None) -> None:
+        firsts, lasts = name_lexicon()
+        self.names = firsts | lasts | ({n.lower() for n in (extra_first or set()) | (extra_last or set())} - blocked_words())
+        self.business_words = {w.lower() for w in business_words}
+        super().__init__(supported_entities=["PERSON"], name="RareCapitalisedNameRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        from wordfreq import zipf_frequency
+
+        self.zipf = lru_cache(maxsize=200_000)(zipf_frequency)
+
+    def _rarity(self, word: str) -> float:
+        return self.zipf(word.lower(), "en")
+
+    def _candidate(self, word: str) -> bool:
+        if len(word) == 2 and word.endswith("."):
+            return True  # a middle initial
+        if len(word) < 3 or not word[0].isupper() or word.isupper():
+            return False
+        lower = word.lower()
+        if lower in self.business_words or lower in blocked_words():
+            return False
+        return lower in self.names or self.zipf(lower, "en") < RARE_ZIPF
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        results, run = [], []
+        for match in CAPITALISED.finditer(text):
+            if run and (text[run[-1].end() : match.start()] != " " or not self._candidate(match.group(0))):
+                results += self._close(text, run)
+                run = []
+            if self._candidate(match.group(0)):
+                run.append(match)
+        return results + self._close(text, run)
+
+    def _close(self, text: str, run: list) -> list[RecognizerResult]:
+        while run and run[-1].group(0).endswith(".") and len(run[-1].group(0)) == 2:
+            run = run[:-1]
+        if not run or len(run) > 4:
+            return []
+        if len(run) == 1 and SENTENCE_END.search(text[: run[0].start()]) and self._rarity(run[0].group(0)) >= RARE_ZIPF_AT_START:
+            return []
+        start, end = run[0].start(), run[-1].end()
+        return [RecognizerResult("PERSON", start, end, 0.5, analysis_explanation=None,
+                                 recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})]
+
+
 class CatalogAllowList:
     """Spans of business terms (dishes, business, stores, store addresses and phones) in a text."""
 
@@ -159,6 +294,7 @@ class CatalogAllowList:
                 if store.phone:
                     terms.add(store.phone)
         ordered = sorted((t for t in terms if t), key=len, reverse=True)
+        self.words = {w for t in ordered for w in re.findall(r"[^\W\d_]+", t)}
         self.pattern = re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE) if ordered else None
 
     def spans(self, text: str) -> list[tuple[int, int]]:

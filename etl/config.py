@@ -76,6 +76,31 @@ class CleanConfig(_Strict):
         return [c.lower() for c in codes]
 
 
+class SemanticConfig(_Strict):
+    enabled: bool = True
+    # Any sentence-transformers model name or folder; null = the packaged all-MiniLM-L6-v2 copy.
+    model: str | None = None
+    # Cosine similarity at or above which two user questions of one task are rephrasings.
+    threshold: float = Field(0.93, gt=0, le=1)
+    # Examples kept per cluster of rephrasings; the rest are dropped (semantic_duplicate).
+    keep_per_cluster: int = Field(2, ge=1)
+    batch_size: int = Field(128, ge=1)
+    # Texts per k-means block: neighbours are searched within blocks, never all pairs.
+    block_size: int = Field(256, ge=16)
+
+
+class DedupConfig(_Strict):
+    exact: bool = True
+    near: bool = True
+    shingle: Literal["word", "char"] = "word"
+    shingle_size: int = Field(3, ge=1, le=10)
+    num_perm: int = Field(128, ge=16, le=1024)
+    # Jaccard similarity of shingle sets at or above which two texts are near-duplicates.
+    threshold: float = Field(0.7, gt=0, le=1)
+    seed: int = 42
+    semantic: SemanticConfig = Field(default_factory=SemanticConfig)
+
+
 TASKS = ("menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa")
 
 
@@ -156,6 +181,7 @@ class PipelineConfig(_Strict):
     catalog: Catalog = Field(default_factory=Catalog)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     deidentify: DeidentifyConfig = Field(default_factory=DeidentifyConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
     format: FormatConfig = Field(default_factory=FormatConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)

@@ -32,11 +32,13 @@ from etl import __version__
 from etl.card import render_card
 from etl.catalog import Catalog, load_catalog
 from etl.clean import CleanStage
+from etl.dedup import INDEX_FILE, DedupStage, load_index
 from etl.deidentify import DeidentifyStage
 from etl.config import PipelineConfig
 from etl.format import FormatStage
 from etl.ingest import ingest, plan_files
-from etl.split import assign_splits
+from etl.semantic import SemanticDedupStage
+from etl.split import SplitStage
 from etl.stage import DROPPED_SCHEMA, Stage, with_lineage
 from etl.pii.surrogates import load_key
 from etl.store import PublishOutcome, Store, file_sha256
@@ -79,6 +81,7 @@ class RunSummary:
     stages: list[StageReport] = field(default_factory=list)
     # stages after format count examples, not records
     example_stages: list[StageReport] = field(default_factory=list)
+    examples_built: int = 0
     examples: dict[str, dict[str, int]] = field(default_factory=dict)
     set_aside: dict[str, int] = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)
@@ -101,14 +104,23 @@ class ProgressHooks:
         pass
 
 
-def default_stages(config: PipelineConfig, catalog: Catalog, key: bytes) -> list[Stage]:
+def default_stages(config: PipelineConfig, catalog: Catalog, key: bytes, published: pl.DataFrame) -> list[Stage]:
     """The record stages after ingest, in order; the last one (format) emits examples."""
     menu = config.catalog_file("menu")
     return [
         CleanStage(config.clean),
         DeidentifyStage(config.deidentify, catalog, key),
+        DedupStage(config.dedup, published),
         FormatStage(config.format, catalog, menu.name if menu else "menu.yaml"),
     ]
+
+
+def example_stages(config: PipelineConfig, published: pl.DataFrame) -> list[Stage]:
+    """The stages between format and publish; they count examples."""
+    stages: list[Stage] = [SemanticDedupStage(config.dedup.semantic)] if config.dedup.semantic.enabled else []
+    sticky = published.filter(pl.col("eval"))
+    forced = set(sticky["record_id"].to_list()) | set(sticky["dup_cluster"].to_list())
+    return stages + [SplitStage(config.split, forced)]
 
 
 def config_hash(config: PipelineConfig) -> str:
@@ -138,6 +150,8 @@ def run_pipeline(
     for notice in notices:
         logger.warning(notice)
     store_dir = config.store_dir(store)
+    previous = Store(store_dir, config.dataset)
+    published = load_index(previous.path("latest") if previous.latest() else None)
     run_id, run_dir = new_run_dir(store_dir, config.dataset)
     summary = RunSummary(
         run_id=run_id,
@@ -151,10 +165,11 @@ def run_pipeline(
     clock = time.perf_counter()
 
     frame, dropped = _run_ingest(config, run_dir, summary, hooks, len(planned))
-    all_dropped, examples = [dropped], None
-    for number, stage in enumerate(stages if stages is not None else default_stages(config, catalog, key), start=2):
+    all_dropped, examples, artifacts = [dropped], None, {}
+    for number, stage in enumerate(stages if stages is not None else default_stages(config, catalog, key, published), start=2):
         frame, dropped, result = _run_stage(stage, frame, run_dir, number, summary, hooks)
         all_dropped.append(dropped)
+        artifacts.update(result.artifacts)
         if result.emitted is not None:
             examples = result.emitted
             _write_set_aside(result.set_aside, run_dir, summary)
@@ -164,11 +179,13 @@ def run_pipeline(
     summary.rows_kept = frame.height
     summary.rows_dropped = dropped_all.height
     if examples is not None:
-        examples = _run_split(config, examples, run_dir, summary, hooks)
+        summary.examples_built = examples.height
+        examples = _run_example_stages(example_stages(config, published), examples, run_dir, summary, hooks)
     summary.invariant_errors = check_invariant(summary, frame, dropped_all)
     summary.invariant_holds = not summary.invariant_errors
     if summary.invariant_holds and examples is not None:
-        outcome = _run_publish(config, store_dir, examples, planned, summary, hooks)
+        index = _version_index(artifacts.get("dedup_index"), published, examples)
+        outcome = _run_publish(config, store_dir, examples, index, planned, summary, hooks)
         summary.publish = {"version": outcome.version, "published": outcome.published, "fingerprint": outcome.fingerprint, "path": str(outcome.path)}
     summary.finished_at = _now()
     summary.seconds = round(time.perf_counter() - clock, 3)
@@ -185,24 +202,64 @@ def _write_set_aside(set_aside: dict[str, pl.DataFrame], run_dir: Path, summary:
         summary.set_aside[name] = rows.height
 
 
-def _run_split(config: PipelineConfig, examples: pl.DataFrame, run_dir: Path, summary: RunSummary, hooks: ProgressHooks) -> pl.DataFrame:
-    clock = time.perf_counter()
-    advance = hooks.start("split", examples.height)
-    split = assign_splits(examples, config.split.eval_share, config.split.seed)
-    advance(examples.height)
-    hooks.finish("split")
+def _run_example_stages(stages: list[Stage], examples: pl.DataFrame, run_dir: Path, summary: RunSummary, hooks: ProgressHooks) -> pl.DataFrame:
+    """Stages over examples: each keeps or drops examples; drops are written with their lineage."""
+    dropped_all = []
+    for stage in stages:
+        clock = time.perf_counter()
+        advance = hooks.start(stage.name, stage.total_work(examples))
+        result = stage.apply(examples, advance)
+        hooks.finish(stage.name)
+        dropped = (
+            result.dropped.rename({"record_id": "id"})
+            .join(examples.select("id", "task", "record_id", "source"), on="id", how="left")
+            .with_columns(pl.lit(stage.name).alias("stage"))
+        )
+        dropped_all.append(dropped)
+        summary.example_stages.append(
+            StageReport(stage.name, examples.height, result.kept.height, dropped.height, _counts(dropped, "reason"),
+                        round(time.perf_counter() - clock, 3), notes=result.notes, unit="examples")
+        )
+        examples = result.kept
     output = run_dir / "stages" / "examples.parquet"
-    split.write_parquet(output)
-    counts = split.group_by("task", "split").len().sort("task", "split")
-    for task, name, n in counts.iter_rows():
+    examples.write_parquet(output)
+    summary.example_stages[-1].output = str(output)
+    if dropped_all:
+        pl.concat(dropped_all, how="diagonal_relaxed").write_parquet(run_dir / "dropped_examples.parquet")
+    for task, name, n in examples.group_by("task", "split").len().sort("task", "split").iter_rows():
         summary.examples.setdefault(task, {})[name] = int(n)
-    summary.example_stages.append(
-        StageReport("split", examples.height, split.height, 0, {}, round(time.perf_counter() - clock, 3), output=str(output), unit="examples")
+    return examples
+
+
+def _version_index(tonight: pl.DataFrame | None, published: pl.DataFrame, examples: pl.DataFrame) -> pl.DataFrame | None:
+    """The dedup index a version carries: tonight's records (with whether any of their
+    examples is in eval) plus the earlier records tonight's input no longer holds."""
+    if tonight is None:
+        return None
+    in_eval = examples.filter(pl.col("split") == "eval")
+    eval_ids = in_eval["record_id"].unique().implode()
+    eval_clusters = in_eval["dup_cluster"].unique().implode()
+    current = tonight.with_columns(
+        (pl.col("record_id").is_in(eval_ids) | pl.col("dup_cluster").is_in(eval_clusters)).alias("eval"),
+        pl.lit(None, dtype=pl.Utf8).alias("version"),
     )
-    return split
+    carried = published.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()))
+    # examples with no raw record (synthesised from the catalog) remember their split too
+    synthetic = (
+        examples.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()))
+        .group_by("record_id")
+        .agg(pl.col("dup_cluster").first(), (pl.col("split") == "eval").any().alias("eval"))
+        .filter(~pl.col("record_id").is_in(carried["record_id"].implode()))
+        .with_columns(
+            pl.lit(None, dtype=pl.UInt64).alias("exact_hash"),
+            pl.lit(None, dtype=pl.List(pl.UInt32)).alias("signature"),
+            pl.lit(None, dtype=pl.Utf8).alias("version"),
+        )
+    )
+    return pl.concat([current.select(carried.columns), carried, synthetic.select(carried.columns)], how="vertical_relaxed").sort("record_id")
 
 
-def _run_publish(config: PipelineConfig, store_dir: Path, examples: pl.DataFrame, planned, summary: RunSummary, hooks: ProgressHooks) -> PublishOutcome:
+def _run_publish(config: PipelineConfig, store_dir: Path, examples: pl.DataFrame, index: pl.DataFrame | None, planned, summary: RunSummary, hooks: ProgressHooks) -> PublishOutcome:
     clock = time.perf_counter()
     hooks.start("publish", 1)
     store = Store(store_dir, config.dataset)
@@ -225,6 +282,9 @@ def _run_publish(config: PipelineConfig, store_dir: Path, examples: pl.DataFrame
         (folder / "quality").mkdir()
         report = {"run_id": summary.run_id, "stages": manifest["counts"]["stages"], "examples": summary.examples, "sources": summary.sources}
         (folder / "quality" / "curation_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        if index is not None:
+            (folder / "dedup").mkdir()
+            index.with_columns(pl.col("version").fill_null(version)).write_parquet(folder / INDEX_FILE)
 
     outcome = store.publish(examples, write_extras, manifest, lock_timeout=config.publish.lock_timeout)
     hooks.finish("publish")
@@ -331,6 +391,13 @@ def check_invariant(summary: RunSummary, final: pl.DataFrame, dropped: pl.DataFr
     for report in summary.example_stages:
         if report.rows_in != report.kept + report.dropped:
             errors.append(f"stage {report.stage}: {report.rows_in} examples in != {report.kept} kept + {report.dropped} dropped")
+    for before, after in zip(summary.example_stages, summary.example_stages[1:]):
+        if after.rows_in != before.kept:
+            errors.append(f"stage {after.stage} got {after.rows_in} examples but {before.stage} kept {before.kept}")
+    if summary.example_stages:
+        examples_dropped = sum(r.dropped for r in summary.example_stages)
+        if summary.examples_built != summary.example_stages[-1].kept + examples_dropped:
+            errors.append(f"examples: {summary.examples_built} built != {summary.example_stages[-1].kept} kept + {examples_dropped} dropped")
     return errors
 
 

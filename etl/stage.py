@@ -43,6 +43,8 @@ class StageResult:
     emitted: pl.DataFrame | None = None
     # rows kept aside for later use, by name (written to the run folder)
     set_aside: dict[str, pl.DataFrame] = field(default_factory=dict)
+    # frames later steps need (e.g. the dedup index published with the version)
+    artifacts: dict[str, pl.DataFrame] = field(default_factory=dict)
 
 
 class Stage(Protocol):

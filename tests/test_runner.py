@@ -21,15 +21,17 @@ def test_invariant_holds_and_summary_adds_up(sample_run):
     assert summary["invariant_holds"] is True and summary["invariant_errors"] == []
     assert summary["rows_in"] == summary["rows_kept"] + summary["rows_dropped"]
     stages = summary["stages"]
-    assert [s["stage"] for s in stages] == ["ingest", "clean", "deidentify", "format"]
+    assert [s["stage"] for s in stages] == ["ingest", "clean", "deidentify", "dedup", "format"]
     for stage in stages:
         assert stage["rows_in"] == stage["kept"] + stage["dropped"]
         assert sum(stage["dropped_by_reason"].values()) == stage["dropped"]
     for before, after in zip(stages, stages[1:]):
         assert after["rows_in"] == before["kept"]
     examples = summary["example_stages"]
-    assert [s["stage"] for s in examples] == ["split", "publish"]
-    assert examples[0]["rows_in"] == sum(sum(splits.values()) for splits in summary["examples"].values())
+    assert [s["stage"] for s in examples] == ["semantic", "split", "publish"]
+    assert examples[0]["rows_in"] == summary["examples_built"]
+    assert examples[-1]["kept"] == sum(sum(splits.values()) for splits in summary["examples"].values())
+    assert summary["examples_built"] == examples[-1]["kept"] + sum(s["dropped"] for s in examples)
     dropped = pl.read_parquet(Path(sample_run.run_dir) / "dropped.parquet")
     assert dropped.height == summary["rows_dropped"]
     assert dropped["stage"].null_count() == 0 and dropped["reason"].null_count() == 0

@@ -20,6 +20,14 @@ from etl.runner import run_pipeline
 from etl.store import Store, StoreError, fingerprint
 
 
+@pytest.fixture()
+def sample_copy(sample_copy: Path) -> Path:
+    """The sample copy without semantic dedup: these tests are about publishing, and run the pipeline many times."""
+    with open(sample_copy / "pipeline.yaml", "a", encoding="utf-8") as handle:
+        handle.write("\ndedup:\n  semantic:\n    enabled: false\n")
+    return sample_copy
+
+
 def etl_run(config: Path, store: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "etl.cli", "run", "--config", str(config), "--store", str(store)],

@@ -73,7 +73,7 @@ def write_sample_data(out: Path, scale: int = 1, seed: int = 7) -> dict[str, int
     }
     pii = {kind: sorted(set(values)) for kind, values in planted.pii.items()}
     (out / "planted.json").write_text(
-        json.dumps({"scale": scale, "seed": seed, "counts": planted.counts, "malformed": planted.malformed, "pii": pii}, indent=1),
+        json.dumps({"scale": scale, "seed": seed, "counts": planted.counts, "malformed": planted.malformed, "duplicates": planted.duplicates, "pii": pii}, indent=1),
         encoding="utf-8",
     )
     (out / "README.md").write_text(_readme(scale, seed, counts, planted, pii), encoding="utf-8")
@@ -116,9 +116,13 @@ def write_reviews(out: Path, rng: random.Random, planted: Planted, scale: int) -
             row[7] = row[7].replace(". ", ".\n", 1)  # multi-line reviews, quoted in the CSV
         items += [("row", row, "") for row in regular]
         for source in rng.sample(regular, 8):
-            items.append(("row", next_row(text=source[7]), "exact_duplicate"))
+            copy = next_row(text=source[7])
+            planted.duplicate("review", copy[0], source[0], "exact")
+            items.append(("row", copy, "exact_duplicate"))
         for source in rng.sample(regular, 10):
-            items.append(("row", next_row(text=content.near_duplicate(source[7], rng)), "near_duplicate"))
+            copy = next_row(text=content.near_duplicate(source[7], rng))
+            planted.duplicate("review", copy[0], source[0], "near")
+            items.append(("row", copy, "near_duplicate"))
         for template in content.HTML_REVIEWS:
             items.append(("row", next_row(text=template.format(dish=rng.choice(DISH_NAMES)), rating=4), "html"))
         for _ in range(6):
@@ -193,7 +197,7 @@ def write_legacy_reviews(out: Path, rng: random.Random, planted: Planted, scale:
 
 # ---------------------------------------------------------------- chats
 
-def _chat_object(rng: random.Random, number: int, planted: Planted, turns=None) -> dict:
+def _chat_object(rng: random.Random, number: int, planted: Planted, turns=None, feedback: dict | None = None) -> dict:
     customer = voice.person(rng)
     if turns is None:
         turns, _ = content.chat_turns(rng, customer, planted)
@@ -202,6 +206,8 @@ def _chat_object(rng: random.Random, number: int, planted: Planted, turns=None) 
     for role, text in turns:
         clock += timedelta(seconds=rng.randrange(5, 90))
         messages.append({"role": role, "text": text, "ts": clock.isoformat().replace("+00:00", "Z")})
+    if feedback is not None:  # a re-exported copy carries the original's feedback as it was
+        return _chat_dict(number, start, customer, messages, dict(feedback))
     feedback = {"rating": rng.choices(["up", None, "down"], weights=[55, 30, 15])[0], "comment": None}
     if feedback["rating"] == "down":
         bot = [m for m in messages if m["role"] == "bot"]
@@ -210,6 +216,10 @@ def _chat_object(rng: random.Random, number: int, planted: Planted, turns=None) 
                                                   "Please check our FAQ page for more information.",
                                                   "I can only help with orders. Please call the store."])
         feedback["comment"] = rng.choice([None, "bot was useless", "didn't answer my question", "had to call instead"])
+    return _chat_dict(number, start, customer, messages, feedback)
+
+
+def _chat_dict(number: int, start: datetime, customer: voice.Person, messages: list[dict], feedback: dict) -> dict:
     return {
         "conversation_id": f"CH-{number:06d}",
         "started_at": start.isoformat().replace("+00:00", "Z"),
@@ -233,10 +243,14 @@ def write_chats(out: Path, rng: random.Random, planted: Planted, scale: int) -> 
         regular = [next_chat() for _ in range(160)]
         items += [(dumps(chat), "") for chat in regular]
         for source in rng.sample(regular, 3):
-            items.append((dumps(next_chat(turns=[(m["role"], m["text"]) for m in source["messages"]])), "exact_duplicate"))
+            copy = next_chat(turns=[(m["role"], m["text"]) for m in source["messages"]], feedback=source["feedback"])
+            planted.duplicate("chat", copy["conversation_id"], source["conversation_id"], "exact")
+            items.append((dumps(copy), "exact_duplicate"))
         for source in rng.sample(regular, 4):
             turns = [(m["role"], content.near_duplicate(m["text"], rng) if m["role"] == "customer" else m["text"]) for m in source["messages"]]
-            items.append((dumps(next_chat(turns=turns)), "near_duplicate"))
+            copy = next_chat(turns=turns, feedback=source["feedback"])
+            planted.duplicate("chat", copy["conversation_id"], source["conversation_id"], "near")
+            items.append((dumps(copy), "near_duplicate"))
         for _ in range(2):
             items.append((dumps(next_chat(turns=content.SPANISH_CHAT)), "non_english"))
         for dish in rng.sample(DISH_NAMES, 2):
@@ -295,6 +309,8 @@ def write_faqs(out: Path, rng: random.Random, planted: Planted, scale: int) -> i
     sections["Payments & Refunds"].append(("Do you take cash?", "<p>Cash is accepted at <b>all four stores</b> for pickup orders.<br>Delivery orders are card only.</p>"))
     planted.count("faqs: exact_duplicate")
     planted.count("faqs: near_duplicate")
+    planted.duplicate("faq", "how do i place an order?#2", "how do i place an order?", "exact")
+    planted.duplicate("faq", "where do you deliver to?", "where do you deliver?", "near")
     planted.count("faqs: html")
     for block in range(1, scale):
         for category, entries in content.FAQ_BASE.items():
@@ -357,8 +373,9 @@ def write_calls(out: Path, rng: random.Random, planted: Planted, scale: int) -> 
             lines = content.call_lines(rng, agent, voice.person(rng), planted)
             texts.append((_transcript(rng, f"C-{number:06d}", lines, agent, stamps=rng.random() < 0.8), ""))
         number += 1
-        copy_of = texts[rng.randrange(len(texts))][0].split("\n", 1)[1]
-        texts.append((f"Call-ID: C-{number:06d}\n" + copy_of, "exact_duplicate"))
+        original = texts[rng.randrange(len(texts))][0]
+        planted.duplicate("call", f"C-{number:06d}", original.split("\n", 1)[0].removeprefix("Call-ID: "), "exact")
+        texts.append((f"Call-ID: C-{number:06d}\n" + original.split("\n", 1)[1], "exact_duplicate"))
         number += 1
         spanish = [("AGENT", "Gracias por llamar a Healthy Bites, habla Renee. ¿En qué le puedo ayudar?"),
                    ("CUSTOMER", "hola, quería saber si el pedido de mi esposo ya salió para la casa"),

@@ -27,6 +27,11 @@ class Planted:
     })
     malformed: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # (source, native id of the copy, native id of the original, "exact" | "near")
+    duplicates: list[dict] = field(default_factory=list)
+
+    def duplicate(self, source: str, copy: str, original: str, kind: str) -> None:
+        self.duplicates.append({"source": source, "copy": copy, "original": original, "kind": kind})
 
     def value(self, kind: str, value: str) -> str:
         self.pii[kind].append(value)

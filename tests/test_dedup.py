@@ -1,0 +1,136 @@
+"""Dedup: exact, MinHash near-duplicate and semantic, within a run and across versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from etl.config import DedupConfig, SemanticConfig, load_config
+from etl.dedup import DedupStage
+from etl.minhash import MinHashLSH, optimal_bands, shingle
+from etl.records import make_record, record_id, records_frame
+from etl.runner import run_pipeline
+from etl.semantic import semantic_labels
+from etl.store import Store
+from tests.conftest import SAMPLE
+
+SOURCE_FILES = {"review": "reviews.csv", "chat": "chat_logs.jsonl", "call": None, "faq": "faqs.md"}
+
+
+def test_minhash_estimates_jaccard_and_bands_follow_the_threshold():
+    minhash = MinHashLSH(threshold=0.7, num_perm=256)
+    base = "the keto bowl was amazing and the delivery was fast will order again next week for sure thanks team"
+    edited = base.replace("fast", "super fast")
+    sig = minhash.signatures(pl.Series([base, edited, "a totally different note about refunds and cold food in decatur"]))
+    words_a, words_b = base.split(), edited.split()
+    exact = len({tuple(words_a[i:i + 3]) for i in range(len(words_a) - 2)} & {tuple(words_b[i:i + 3]) for i in range(len(words_b) - 2)}) / len(
+        {tuple(words_a[i:i + 3]) for i in range(len(words_a) - 2)} | {tuple(words_b[i:i + 3]) for i in range(len(words_b) - 2)}
+    )
+    assert abs((sig[0] == sig[1]).mean() - exact) < 0.1
+    assert (sig[0] == sig[2]).mean() < 0.05
+    bands, rows = optimal_bands(0.7, 128)
+    assert bands * rows <= 128 and abs((1 / bands) ** (1 / rows) - 0.7) < 0.1
+
+
+def test_signatures_do_not_depend_on_the_batch():
+    minhash = MinHashLSH()
+    alone = minhash.signatures(pl.Series(["where is my order it was due an hour ago"]))
+    mixed = minhash.signatures(pl.Series(["hello", "", "where is my order it was due an hour ago"]))
+    assert (alone[0] == mixed[2]).all()
+    hashes, doc = shingle(pl.Series(["hi", ""]), 3)
+    assert list(doc) == [0]  # a short text still has one shingle, an empty one none
+
+
+def records(*texts: str, ratings=None) -> pl.DataFrame:
+    rows = [make_record("review", "r.csv", i + 2, f"R{i}", [{"role": "user", "text": t}], {"rating": (ratings or [5] * len(texts))[i]}) for i, t in enumerate(texts)]
+    return records_frame(rows)
+
+
+def test_exact_and_near_duplicates_cluster_and_the_longest_stays():
+    text = (
+        "Honestly the Paleo Power Bowl is so good. The portion is huge for the price and everything tasted fresh, "
+        "not like it sat in a fridge for days. Pickup at the Midtown store was quick and the staff were friendly."
+    )
+    frame = records(text, text.upper() + "!!", text.replace("so good", "really good") + " Thanks!", "Totally unrelated review about a cold delivery in Decatur last week.")
+    result = DedupStage(DedupConfig()).apply(frame, lambda n: None)
+    assert result.kept["record_id"].to_list() == [record_id("review", "r.csv", "R2"), record_id("review", "r.csv", "R3")]
+    reasons = dict(zip(result.dropped["record_id"], result.dropped["reason"]))
+    assert reasons == {record_id("review", "r.csv", "R0"): "near_duplicate", record_id("review", "r.csv", "R1"): "near_duplicate"}
+    assert result.kept["dup_cluster"][0] == record_id("review", "r.csv", "R2")
+
+
+def test_planted_duplicates_in_the_sample_are_removed(sample_run):
+    planted = json.loads((SAMPLE / "planted.json").read_text())["duplicates"]
+    clusters = pl.read_parquet(next((Path(sample_run.run_dir) / "stages").glob("*_dedup.parquet")))
+    kept = set(clusters["record_id"].to_list())
+    dropped = pl.read_parquet(Path(sample_run.run_dir) / "dropped.parquet").filter(pl.col("stage") == "dedup")
+    dropped_ids = set(dropped["record_id"].to_list())
+    checked = 0
+    for pair in planted:
+        ids = []
+        for native in (pair["copy"], pair["original"]):
+            candidates = [record_id(pair["source"], name, native) for name in _files_of(pair["source"], native)]
+            ids.append(next(c for c in candidates if c in kept or c in dropped_ids))
+        assert not (ids[0] in kept and ids[1] in kept), pair
+        checked += 1
+    assert checked == len(planted) >= 25
+
+
+def _files_of(source: str, native: str) -> list[str]:
+    if source == "call":
+        return [p.relative_to(SAMPLE).as_posix() for p in sorted((SAMPLE / "calls").glob("*.txt"))]
+    if source == "review":
+        return ["reviews.csv", "reviews_legacy_export.csv"]
+    return [SOURCE_FILES[source]]
+
+
+def test_semantic_dedup_groups_rephrasings_not_different_dishes():
+    texts = [
+        "What's in the Paleo Power Bowl?",
+        "what's in the paleo power bowl??",
+        "What's in the Vegan Buddha Bowl?",
+        "How do I cancel my subscription?",
+        "how do i cancel my subscription",
+    ]
+    labels = semantic_labels(texts, SemanticConfig(threshold=0.93, block_size=16))
+    assert labels[0] == labels[1] and labels[3] == labels[4]
+    assert labels[0] != labels[2] and labels[0] != labels[3]
+
+
+def test_new_data_repeating_a_published_text_is_dropped(sample_copy, tmp_path):
+    config = load_config(sample_copy / "pipeline.yaml")
+    config.dedup.semantic.enabled = False
+    first = run_pipeline(config, store=tmp_path)
+    store = Store(tmp_path, config.dataset)
+    published = store.examples("v1").filter(pl.col("task") == "review_sentiment")
+    text = published["messages"][0][1]["content"].split("Review: ", 1)[1]
+    with open(sample_copy / "reviews.csv", "a", encoding="utf-8") as handle:
+        handle.write(f'R9999999,2026-11-20T10:00:00+00:00,,new@example.com,5,Paleo Power Bowl,Midtown,"{text}"\n')
+    second = run_pipeline(config, store=tmp_path)
+    dropped = pl.read_parquet(Path(second.run_dir) / "dropped.parquet").filter(pl.col("source_line") > 0)
+    new_id = record_id("review", "reviews.csv", "R9999999")
+    row = dropped.filter(pl.col("record_id") == new_id)
+    assert row["reason"].to_list() == ["duplicate_of_published"]
+    assert second.publish["version"] == first.publish["version"]  # nothing new to publish
+
+
+def test_an_earlier_eval_example_never_becomes_train(sample_copy, tmp_path):
+    config = load_config(sample_copy / "pipeline.yaml")
+    config.dedup.semantic.enabled = False
+    run_pipeline(config, store=tmp_path)
+    store = Store(tmp_path, config.dataset)
+    v1 = store.examples("v1")
+    eval_records = set(v1.filter(pl.col("split") == "eval")["record_id"].to_list())
+    config.split.seed = 999  # a new seed would reshuffle every cluster...
+    second = run_pipeline(config, store=tmp_path)
+    assert second.publish["version"] == "v2"
+    v2 = store.examples("v2")
+    moved = v2.filter(pl.col("record_id").is_in(list(eval_records)) & (pl.col("split") == "train"))
+    assert moved.height == 0  # ...but what was eval stays eval
+    index = pl.read_parquet(store.path("v2") / "dedup" / "index.parquet")
+    assert index["eval"].sum() >= len(eval_records)
+    signatures = index["signature"].drop_nulls().to_list()
+    assert len(signatures) > 500 and {len(s) for s in signatures} == {config.dedup.num_perm}

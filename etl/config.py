@@ -81,9 +81,12 @@ class SemanticConfig(_Strict):
     # Any sentence-transformers model name or folder; null = the packaged all-MiniLM-L6-v2 copy.
     model: str | None = None
     # Cosine similarity at or above which two user questions of one task are rephrasings.
-    threshold: float = Field(0.93, gt=0, le=1)
+    threshold: float = Field(0.90, gt=0, le=1)
     # Examples kept per cluster of rephrasings; the rest are dropped (semantic_duplicate).
     keep_per_cluster: int = Field(2, ge=1)
+    # Tasks whose examples are single customer questions; reviews and whole
+    # dialogues are left to exact and MinHash dedup.
+    tasks: list[str] = Field(default_factory=lambda: ["menu_qa", "policy_qa", "recommendation"])
     batch_size: int = Field(128, ge=1)
     # Texts per k-means block: neighbours are searched within blocks, never all pairs.
     block_size: int = Field(256, ge=16)

@@ -2,7 +2,8 @@
 Paleo Power Bowl?" / "what are the ingredients of the Paleo Power Bowl") found
 with sentence embeddings, so that they do not flood a task.
 
-Per task, the last user message of every example is embedded
+Per task (`dedup.semantic.tasks`: the single-question tasks menu_qa,
+policy_qa and recommendation), the last user message of every example is embedded
 (sentence-transformers; by default the packaged all-MiniLM-L6-v2 copy, on the
 GPU when there is one). Neighbours are searched without an all-pairs matrix
 over the corpus, as SemDeDup does: k-means splits the embeddings into blocks
@@ -106,6 +107,10 @@ class SemanticDedupStage:
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
         parts = []
         for (task,), part in df.group_by(["task"], maintain_order=True):
+            if task not in self.config.tasks:
+                parts.append(part.with_columns(pl.col("id").alias("semantic")))  # every example its own cluster
+                progress(1)
+                continue
             questions = part["messages"].list.eval(pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.last().fill_null("")
             labels = semantic_labels(questions.to_list(), self.config)
             parts.append(part.with_columns(pl.Series("semantic", [f"{task}:{label}" for label in labels], dtype=pl.Utf8)))

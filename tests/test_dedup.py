@@ -95,7 +95,7 @@ def test_semantic_dedup_groups_rephrasings_not_different_dishes():
         "How do I cancel my subscription?",
         "how do i cancel my subscription",
     ]
-    labels = semantic_labels(texts, SemanticConfig(threshold=0.93, block_size=16))
+    labels = semantic_labels(texts, SemanticConfig(block_size=16))
     assert labels[0] == labels[1] and labels[3] == labels[4]
     assert labels[0] != labels[2] and labels[0] != labels[3]
 

@@ -59,8 +59,9 @@ def test_review_sentiment_labels_follow_the_rating_rule(sample_run, published):
     reviews = pl.read_parquet(Path(sample_run.run_dir) / "stages" / "02_clean.parquet").filter(pl.col("source") == "review")
     ratings = dict(zip(reviews["record_id"], reviews["meta"].struct.field("rating")))
     sentiment = published.filter(pl.col("task") == "review_sentiment")
-    # every review that survives dedup gives one example (semantic dedup may thin out look-alikes)
-    assert 0.7 * reviews.height < sentiment.height <= reviews.height
+    # every review that survives dedup gives one example
+    deduplicated = pl.read_parquet(next((Path(sample_run.run_dir) / "stages").glob("*_dedup.parquet"))).filter(pl.col("source") == "review")
+    assert sentiment.height == deduplicated.height
     for record_id, label in zip(sentiment["record_id"], sentiment["label"]):
         assert label == label_for(ratings[record_id])
     assert set(sentiment["label"]) == {"positive", "neutral", "negative"}

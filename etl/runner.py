@@ -372,13 +372,7 @@ def _run_stage(stage: Stage, frame: pl.DataFrame, run_dir: Path, number: int, su
 
 def check_invariant(summary: RunSummary, final: pl.DataFrame, dropped: pl.DataFrame) -> list[str]:
     """Every way the counts could fail to add up, as readable sentences (empty when all hold)."""
-    errors = []
-    for report in summary.stages:
-        if report.rows_in != report.kept + report.dropped:
-            errors.append(f"stage {report.stage}: {report.rows_in} in != {report.kept} kept + {report.dropped} dropped")
-    for before, after in zip(summary.stages, summary.stages[1:]):
-        if after.rows_in != before.kept:
-            errors.append(f"stage {after.stage} got {after.rows_in} rows but {before.stage} kept {before.kept}")
+    errors = _chain_errors(summary.stages, "rows") + _chain_errors(summary.example_stages, "examples")
     if summary.rows_in != final.height + dropped.height:
         errors.append(f"run: {summary.rows_in} in != {final.height} kept + {dropped.height} dropped")
     if dropped.filter(pl.col("reason").is_null() | pl.col("stage").is_null()).height:
@@ -388,16 +382,23 @@ def check_invariant(summary: RunSummary, final: pl.DataFrame, dropped: pl.DataFr
     lost = dropped.filter(pl.col("record_id").is_in(final["record_id"].implode()))
     if lost.height:
         errors.append(f"{lost.height} rows are both kept and dropped")
-    for report in summary.example_stages:
-        if report.rows_in != report.kept + report.dropped:
-            errors.append(f"stage {report.stage}: {report.rows_in} examples in != {report.kept} kept + {report.dropped} dropped")
-    for before, after in zip(summary.example_stages, summary.example_stages[1:]):
-        if after.rows_in != before.kept:
-            errors.append(f"stage {after.stage} got {after.rows_in} examples but {before.stage} kept {before.kept}")
     if summary.example_stages:
         examples_dropped = sum(r.dropped for r in summary.example_stages)
         if summary.examples_built != summary.example_stages[-1].kept + examples_dropped:
             errors.append(f"examples: {summary.examples_built} built != {summary.example_stages[-1].kept} kept + {examples_dropped} dropped")
+    return errors
+
+
+def _chain_errors(reports: list[StageReport], unit: str) -> list[str]:
+    """Each stage: in = kept + dropped; each stage's input is the previous stage's output."""
+    errors = [
+        f"stage {r.stage}: {r.rows_in} {unit} in != {r.kept} kept + {r.dropped} dropped" for r in reports if r.rows_in != r.kept + r.dropped
+    ]
+    errors += [
+        f"stage {after.stage} got {after.rows_in} {unit} but {before.stage} kept {before.kept}"
+        for before, after in zip(reports, reports[1:])
+        if after.rows_in != before.kept
+    ]
     return errors
 
 

@@ -73,7 +73,7 @@ def _at_least_one_of_each(frame: pl.DataFrame) -> pl.DataFrame:
             fixes.append((task, part.sort("bucket")["dup_cluster"][0], "eval"))
         elif not (part["split"] == "train").any():
             fixes.append((task, part.sort("bucket", descending=True)["dup_cluster"][0], "train"))
-    for task, cluster, split in fixes:
+    for _task, cluster, split in fixes:
         # the whole cluster moves, in every task, so clusters never straddle splits
         frame = frame.with_columns(pl.when(pl.col("dup_cluster") == cluster).then(pl.lit(split)).otherwise(pl.col("split")).alias("split"))
     return frame

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from etl.config import DedupConfig, SemanticConfig, load_config

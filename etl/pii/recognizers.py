@@ -67,7 +67,7 @@ STATE_NAMES = (
 CITY_STATE = rf"(?:\s*[,\n]?\s*(?:{UNIT}\s*[,\n]\s*)?[A-Z][A-Za-z.'-]+(?:\s[A-Z][A-Za-z.'-]+){{0,2}}\s*,?\s*(?:(?-i:{STATES})|{STATE_NAMES})\b)"
 # the city, state and ZIP that may follow, on the same line or the next ones
 CITY_STATE_ZIP = rf"(?:\s*[,\n]\s*(?:{UNIT}\s*[,\n]\s*)?[A-Za-z][A-Za-z .'-]{{1,30}}\s*[,\n]?\s*,?\s*(?:{STATES})\b\.?(?:\s*\n?\s*United States)?\s*\d{{5}}(?:-\d{{4}})?)"
-MILITARY = rf"\b(?:PSC|Unit|CMR)\s+\d{{3,5}},?\s+Box\s+\d{{3,5}}\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{{5}}|\b(?:USCGC|USNS|USNV|USS)\s+[^\W\d][\w'-]+\s*\n?\s*FPO\s+(?:AA|AE|AP)\s+\d{{5}}"
+MILITARY = r"\b(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{5}|\b(?:USCGC|USNS|USNV|USS)\s+[^\W\d][\w'-]+\s*\n?\s*FPO\s+(?:AA|AE|AP)\s+\d{5}"
 ADDRESS_CONTEXT = ["address", "live", "lives", "deliver", "delivered", "delivery", "street", "apartment", "apt", "ship", "mail", "home"]
 
 
@@ -76,7 +76,7 @@ CITY_COUNTRY = r"(?:[\s,]+(?:" + UNIT + r"[\s,]+)?[A-Za-z][A-Za-z .'-]{1,30}?[\s
 # "Peachtree and 10 Piedmont Avenue": an intersection written the other way round
 INTERSECTION = r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:and|&)\s+(?=\d)"
 # "the corner of 928 Diamond Street and Osmo Crossing"
-CORNER = rf"\b(?:the\s+)?corner\s+of\s+" + r"\d{1,6}\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}?" + rf"(?:{SUFFIXES})\.?\s+(?:and|&)\s+(?:[^\W\d][\w'.-]*\s+){{1,3}}?(?:{SUFFIXES})\b\.?"
+CORNER = r"\b(?:the\s+)?corner\s+of\s+" + r"\d{1,6}\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}?" + rf"(?:{SUFFIXES})\.?\s+(?:and|&)\s+(?:[^\W\d][\w'.-]*\s+){{1,3}}?(?:{SUFFIXES})\b\.?"
 
 
 class StreetAddressRecognizer(PatternRecognizer):

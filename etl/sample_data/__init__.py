@@ -312,7 +312,7 @@ def write_faqs(out: Path, rng: random.Random, planted: Planted, scale: int) -> i
     planted.duplicate("faq", "how do i place an order?#2", "how do i place an order?", "exact")
     planted.duplicate("faq", "where do you deliver to?", "where do you deliver?", "near")
     planted.count("faqs: html")
-    for block in range(1, scale):
+    for _ in range(1, scale):
         for category, entries in content.FAQ_BASE.items():
             base = rng.sample(entries, min(8, len(entries)))
             sections[category] += [(rng.choice(FAQ_VARIANTS).format(q=q), a) for q, a in base]

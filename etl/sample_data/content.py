@@ -307,7 +307,7 @@ def call_lines(rng: random.Random, agent: str, customer: voice.Person, planted: 
         lines += [("CUSTOMER", f"{rng.choice(FILLERS)}my rewards points didn't post, my member number is {loyalty}"),
                   ("AGENT", "Let me look that up. I see the last two orders didn't sync, I'll add those points now."),
                   ("CUSTOMER", "thank you so much"),
-                  ("AGENT", f"Of course! Anything else I can do for you today?"),
+                  ("AGENT", "Of course! Anything else I can do for you today?"),
                   ("CUSTOMER", "no that's all, bye")]
     return [(speaker, voice.casual(text, rng, 0.02) if speaker == "CUSTOMER" else text) for speaker, text in lines]
 

@@ -36,7 +36,7 @@ def build(records: list[dict], ctx: BuildContext) -> list[dict]:
                 current = reviewed.get(dish.id)
                 if current is None or record["record_id"] < current["record_id"]:
                     reviewed[dish.id] = record
-    for dish_id, record in sorted(reviewed.items()):
+    for _, record in sorted(reviewed.items()):
         examples += _from_review(record, ctx.catalog.by_name[record["meta"]["item"].lower()], ctx)
     return examples
 

@@ -151,6 +151,9 @@ class DeidentifyConfig(_Strict):
     score_threshold: float = Field(0.35, ge=0, le=1)
     # Fail closed: after anonymisation a pattern hit at or above this score drops the record (pii_residual).
     residual_threshold: float = Field(0.8, ge=0, le=1)
+    # Business words that are not in the catalog but are no one's personal data
+    # (delivery areas, neighbourhoods, landmarks): never replaced.
+    allow_terms: list[str] = Field(default_factory=list)
     # Business identifiers as regexes, e.g. order numbers "\\bHB-\\d{6}\\b".
     order_number_patterns: list[str] = Field(default_factory=list)
     loyalty_number_patterns: list[str] = Field(default_factory=list)

@@ -32,7 +32,7 @@ from etl.stage import Progress, StageResult, drop_frame
 PERSONAL_META = ["customer_name", "customer_email", "customer_phone", "agent_name", "feedback_comment"]
 # Below this many turns, starting worker processes costs more than it saves.
 PARALLEL_MIN_TURNS = 3000
-CHUNK_RECORDS = 200
+CHUNK_RECORDS = 100
 
 
 @dataclass

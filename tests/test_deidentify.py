@@ -185,3 +185,14 @@ def test_no_key_or_personal_value_in_logs_manifests_or_summaries(tmp_path, sampl
     for name, text in documents.items():
         assert secret not in text, name
         assert [v for v in values if v in text] == [], name
+
+
+def test_faq_answers_hold_no_personal_data_and_stay_unchanged(sample_run):
+    """The business's own FAQ text (days, states, ingredients, delivery areas) is not mistaken for names."""
+    stages = Path(sample_run.run_dir) / "stages"
+    before = pl.read_parquet(stages / "02_clean.parquet").filter(pl.col("source") == "faq")
+    after = pl.read_parquet(stages / "03_deidentify.parquet").filter(pl.col("source") == "faq")
+    joined = before.select("record_id", pl.col("turns").alias("before")).join(after.select("record_id", pl.col("turns").alias("after")), on="record_id")
+    changed = [(old["text"], new["text"]) for b, a in zip(joined["before"].to_list(), joined["after"].to_list()) for old, new in zip(b, a) if old["text"] != new["text"]]
+    assert len(joined) > 40
+    assert changed == []

@@ -12,6 +12,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
 from etl.catalog import Catalog
@@ -227,11 +228,16 @@ def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_name
     nlp_engine.load()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+    # presidio's phone recognizer runs the phonenumbers matcher once per region
+    # (eight by default); US customers need one, international numbers written
+    # with "+" parse in any region, and PhoneFormatRecognizer covers the rest.
+    registry.remove_recognizer("PhoneRecognizer")
+    registry.add_recognizer(PhoneRecognizer(supported_regions=("US",)))
     registry.add_recognizer(StreetAddressRecognizer())
     registry.add_recognizer(LuhnCardRecognizer())
     registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
-    allow = CatalogAllowList(catalog)
+    allow = CatalogAllowList(catalog, config.allow_terms)
     rare = RareCapitalisedNameRecognizer(allow.words, *extra_names)
     rare.load()
     registry.add_recognizer(rare)

@@ -22,15 +22,26 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from etl.catalog import Catalog
 
+# Faker's street suffixes that are everyday words too ("50 reward points",
+# "1 point per dollar", "the key", "a fork"): never a suffix on their own here.
+GENERIC_SUFFIXES = {
+    "point", "points", "key", "keys", "rest", "course", "well", "wells", "common", "union", "unions", "lock", "locks",
+    "club", "field", "fields", "loaf", "mission", "bottom", "branch", "fork", "forks", "trace", "track", "wall", "light",
+    "lights", "view", "views", "ways", "spring", "springs", "star", "camp", "dam", "divide", "flat", "flats", "port",
+    "ports", "rapid", "rapids", "shore", "shores", "ramp", "radial", "oval", "mall", "neck", "burg", "burgs", "mews",
+}
+
+
 def _faker_street_suffixes() -> str:
     from faker.providers.address.en_US import Provider
 
-    return "|".join(sorted({s.lower() for s in Provider.street_suffixes}, key=len, reverse=True))
+    suffixes = {s.lower() for s in Provider.street_suffixes} - GENERIC_SUFFIXES
+    return "|".join(sorted(suffixes, key=len, reverse=True))
 
 
 SUFFIXES = _faker_street_suffixes() + "|" + (
     "street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|circle|cir|place|pl|terrace|ter|"
-    "parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|pike|crossing|xing|alley|aly|row|plaza|plz|ridge|point|pt|"
+    "parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|pike|crossing|xing|alley|aly|row|plaza|plz|ridge|"
     "walk|cove|cv|path|run|bend|creek|hill|hills|heights|hts|park|pass|glen|grove|harbor|manor|meadow|meadows|mill|"
     "valley|view|vista|commons|green|station|turnpike|expressway|expy|freeway|fwy|center|ctr"
 )
@@ -47,7 +58,7 @@ STREET = (
     r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+"
     r"(?:(?!(?:the|a|an|and|or|of|to|my|your|our|for|in|on|at|with|was|is|it|i|bowls?|meals?|orders?|minutes?|days?|weeks?|times?|stars?)\b)"
     r"[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}"
-    rf"(?:{SUFFIXES})\.?"
+    rf"(?:{SUFFIXES})\b\.?"
     # a second name and suffix ("Pearlman Avenue Satsita Fort")
     rf"(?:\s+(?:[A-Z][\w'-]*\s+){{1,2}}(?:{SUFFIXES})\b\.?)?"
     r"(?:\s+(?:NE|NW|SE|SW|N|S|E|W)\b\.?)?"
@@ -55,7 +66,7 @@ STREET = (
 )
 # A street named by its suffix alone ("3386 Boulevard", a real Atlanta street)
 # only counts with a unit or a direction after it.
-BARE_STREET = rf"\b\d{{1,6}}\s+(?:{SUFFIXES})\.?(?:\s+(?:NE|NW|SE|SW)\b\.?)?(?:,?\s*{UNIT}|\s+(?:NE|NW|SE|SW)\b)"
+BARE_STREET = rf"\b\d{{1,6}}\s+(?:{SUFFIXES})\b\.?(?:\s+(?:NE|NW|SE|SW)\b\.?)?(?:,?\s*{UNIT}|\s+(?:NE|NW|SE|SW)\b)"
 STATE_NAMES = (
     "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|Illinois|"
     "Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|Missouri|"
@@ -76,7 +87,7 @@ CITY_COUNTRY = r"(?:[\s,]+(?:" + UNIT + r"[\s,]+)?[A-Za-z][A-Za-z .'-]{1,30}?[\s
 # "Peachtree and 10 Piedmont Avenue": an intersection written the other way round
 INTERSECTION = r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:and|&)\s+(?=\d)"
 # "the corner of 928 Diamond Street and Osmo Crossing"
-CORNER = r"\b(?:the\s+)?corner\s+of\s+" + r"\d{1,6}\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}?" + rf"(?:{SUFFIXES})\.?\s+(?:and|&)\s+(?:[^\W\d][\w'.-]*\s+){{1,3}}?(?:{SUFFIXES})\b\.?"
+CORNER = r"\b(?:the\s+)?corner\s+of\s+" + r"\d{1,6}\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}?" + rf"(?:{SUFFIXES})\b\.?\s+(?:and|&)\s+(?:[^\W\d][\w'.-]*\s+){{1,3}}?(?:{SUFFIXES})\b\.?"
 
 
 class StreetAddressRecognizer(PatternRecognizer):
@@ -160,6 +171,11 @@ COMMON_WORDS = {
     "lamb", "page", "ward", "hall", "bell", "lane", "street", "way", "cash", "card", "joy", "faith", "chance", "guy",
     "man", "major", "miles", "frank", "earnest", "constant", "noble", "rich", "son", "sonny", "august", "april",
     "christian", "don", "dean", "dawn", "van", "ray", "ben", "sal", "drew", "jack", "max", "gene", "pat", "kit", "cat",
+    # days, months and US states are names in Faker's lists, and everyday words in orders and FAQs
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+    "june", "july", "august", "september", "october", "november", "december", "alabama", "alaska", "arizona",
+    "california", "carolina", "dakota", "florida", "georgia", "virginia", "indiana", "montana", "nevada", "tennessee",
+    "texas", "kansas",
 }
 INTRO = re.compile(r"\b(?:this is|my name is|name is|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you)[,:]?\s+", re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -231,12 +247,14 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
     capitalised words that are rare as English words (wordfreq's Zipf frequency
     below 3, i.e. under one in a million words) or are known first/last names, in
     runs of one to four words. A lone one at the start of a sentence is skipped
-    (capitalised for the sentence, not for being a name); business terms never count.
+    (capitalised for the sentence, not for being a name) unless it is a known
+    first name or nearly unknown as a word; business terms never count.
     """
 
     def __init__(self, business_words: set[str], extra_first: set[str] | None = None, extra_last: set[str] | None = None) -> None:
         firsts, lasts = name_lexicon()
-        self.names = firsts | lasts | ({n.lower() for n in (extra_first or set()) | (extra_last or set())} - blocked_words())
+        self.firsts = firsts | ({n.lower() for n in extra_first or set()} - blocked_words())
+        self.names = self.firsts | lasts | ({n.lower() for n in extra_last or set()} - blocked_words())
         self.business_words = {w.lower() for w in business_words}
         super().__init__(supported_entities=["PERSON"], name="RareCapitalisedNameRecognizer", supported_language="en")
 
@@ -273,8 +291,11 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
             run = run[:-1]
         if not run or len(run) > 4:
             return []
-        if len(run) == 1 and SENTENCE_END.search(text[: run[0].start()]) and self._rarity(run[0].group(0)) >= RARE_ZIPF_AT_START:
-            return []
+        if len(run) == 1 and SENTENCE_END.search(text[: run[0].start()]):
+            word = run[0].group(0)
+            # "Dennis, ..." / "Rosetta shouted": a known first name opening a sentence is still a name
+            if word.lower() not in self.firsts and self._rarity(word) >= RARE_ZIPF_AT_START:
+                return []
         start, end = run[0].start(), run[-1].end()
         return [RecognizerResult("PERSON", start, end, 0.5, analysis_explanation=None,
                                  recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})]
@@ -283,18 +304,22 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
 class CatalogAllowList:
     """Spans of business terms (dishes, business, stores, store addresses and phones) in a text."""
 
-    def __init__(self, catalog: Catalog | None) -> None:
-        terms: set[str] = set()
+    def __init__(self, catalog: Catalog | None, extra_terms: list[str] | None = None) -> None:
+        terms: set[str] = set(extra_terms or [])
+        described: set[str] = set()
         if catalog is not None:
             terms.add(catalog.business)
             for dish in catalog.dishes:
                 terms.add(dish.name)
+                # "jasmine rice" is an ingredient, not Jasmine Rice
+                terms |= {i for i in dish.ingredients if len(i) > 3}
+                described |= set(re.findall(r"[^\W\d_]+", " ".join([dish.description, *dish.diet_tags, *dish.allergens])))
             for store in catalog.stores:
                 terms |= {store.name, store.address, store.full_address, f"{store.address}, {store.city}", store.city}
                 if store.phone:
                     terms.add(store.phone)
         ordered = sorted((t for t in terms if t), key=len, reverse=True)
-        self.words = {w for t in ordered for w in re.findall(r"[^\W\d_]+", t)}
+        self.words = {w.lower() for t in ordered for w in re.findall(r"[^\W\d_]+", t)} | {w.lower() for w in described}
         self.pattern = re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE) if ordered else None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -302,6 +327,8 @@ class CatalogAllowList:
 
     def filter(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
         """Drop detections that lie mostly (>= half their length) inside a business term."""
+        if not results:
+            return results
         spans = self.spans(text)
         if not spans:
             return results

@@ -50,6 +50,8 @@ deidentify:
   allow_dev_key: true
   order_number_patterns: ['\\bHB-\\d{6}\\b']
   loyalty_number_patterns: ['\\bHBR-\\d{4}-\\d{4}\\b']
+  # delivery areas and landmarks the FAQs name: business words, not personal data
+  allow_terms: [Smyrna, East Point, Piedmont Park, I-285]
 """
 
 

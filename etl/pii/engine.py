@@ -238,7 +238,7 @@ def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_name
     registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
     allow = CatalogAllowList(catalog, config.allow_terms)
-    rare = RareCapitalisedNameRecognizer(allow.words, *extra_names)
+    rare = RareCapitalisedNameRecognizer(allow.words, *extra_names, dish_words=allow.dish_words)
     rare.load()
     registry.add_recognizer(rare)
     if config.order_number_patterns:

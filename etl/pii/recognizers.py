@@ -251,11 +251,14 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
     first name or nearly unknown as a word; business terms never count.
     """
 
-    def __init__(self, business_words: set[str], extra_first: set[str] | None = None, extra_last: set[str] | None = None) -> None:
+    def __init__(
+        self, business_words: set[str], extra_first: set[str] | None = None, extra_last: set[str] | None = None, dish_words: set[str] | None = None
+    ) -> None:
         firsts, lasts = name_lexicon()
         self.firsts = firsts | ({n.lower() for n in extra_first or set()} - blocked_words())
         self.names = self.firsts | lasts | ({n.lower() for n in extra_last or set()} - blocked_words())
         self.business_words = {w.lower() for w in business_words}
+        self.dish_words = {w.lower() for w in dish_words or set()}
         super().__init__(supported_entities=["PERSON"], name="RareCapitalisedNameRecognizer", supported_language="en")
 
     def load(self) -> None:
@@ -291,6 +294,9 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
             run = run[:-1]
         if not run or len(run) > 4:
             return []
+        following = CAPITALISED.match(text, run[-1].end() + 1) if text[run[-1].end() : run[-1].end() + 1] == " " else None
+        if following and following.group(0)[0].isupper() and following.group(0).lower() in self.dish_words:
+            return []  # the start of a (misspelt) dish name: "Tai Peanut Noodle Bowl"
         if len(run) == 1 and SENTENCE_END.search(text[: run[0].start()]):
             word = run[0].group(0)
             # "Dennis, ..." / "Rosetta shouted": a known first name opening a sentence is still a name
@@ -320,6 +326,8 @@ class CatalogAllowList:
                     terms.add(store.phone)
         ordered = sorted((t for t in terms if t), key=len, reverse=True)
         self.words = {w.lower() for t in ordered for w in re.findall(r"[^\W\d_]+", t)} | {w.lower() for w in described}
+        # words of dish names only: what a misspelt dish name is made of
+        self.dish_words = {w.lower() for d in (catalog.dishes if catalog else []) for w in re.findall(r"[^\W\d_]+", d.name) if len(w) > 2}
         self.pattern = re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE) if ordered else None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -330,11 +338,16 @@ class CatalogAllowList:
         if not results:
             return results
         spans = self.spans(text)
-        if not spans:
-            return results
         kept = []
         for result in results:
             covered = sum(max(0, min(result.end, e) - max(result.start, s)) for s, e in spans)
-            if covered * 2 < (result.end - result.start):
+            if covered * 2 < (result.end - result.start) and not self._mostly_business_words(text, result):
                 kept.append(result)
         return kept
+
+    def _mostly_business_words(self, text: str, result: RecognizerResult) -> bool:
+        """A "name" made mostly of menu words is a misspelt dish ("Tai Peanut Noodle Bowl")."""
+        if result.entity_type != "PERSON":
+            return False
+        words = re.findall(r"[^\W\d_]+", text[result.start : result.end].lower())
+        return bool(words) and 2 * sum(w in self.dish_words for w in words) > len(words)

@@ -55,11 +55,13 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 MAX32 = np.uint64(0xFFFFFFFF)
 POLY = np.uint64(1_000_003)
 MAX_WORD_BYTES = 32
-SHINGLE_CHUNK = 250_000  # shingles per block of the (shingles x num_perm) matrix: 128 MB of uint32 at 128 perms
+SHINGLE_CHUNK = 65_536  # shingles per block of the (num_perm x shingles) matrix: 32 MB of uint32 at 128 perms
 
 
 @lru_cache(maxsize=16)
@@ -112,14 +114,25 @@ def word_hashes_and_docs(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     starts = np.flatnonzero(is_word & ~np.r_[False, is_word[:-1]])
     ends = np.flatnonzero(is_word & ~np.r_[is_word[1:], False]) + 1
     doc = np.searchsorted(np.flatnonzero(data == 0), starts)  # separators before each word
-    # Horner's rule, one byte position at a time over the words still that long
-    # (arrays the size of the word count, not of the text: no big temporaries).
-    lengths = np.minimum(ends - starts, MAX_WORD_BYTES)
-    hashes = np.zeros(len(starts), dtype=np.uint64)
-    active = np.arange(len(starts))
+    # Horner's rule, one byte position at a time. With the words sorted longest
+    # first (a radix sort on the uint8 length), the words still that long are a
+    # prefix of the array at every step: in-place work on slices of one array,
+    # no temporaries the size of the corpus.
+    lengths = np.minimum(ends - starts, MAX_WORD_BYTES).astype(np.uint8)
+    order = np.argsort(MAX_WORD_BYTES - lengths, kind="stable")
+    sorted_starts = starts[order]
+    longer_than = np.bincount(lengths, minlength=MAX_WORD_BYTES + 1)[::-1].cumsum()[::-1]  # words with length >= k
+    sorted_hashes = np.zeros(len(starts), dtype=np.uint64)
+    byte = np.empty(len(starts), dtype=np.uint8)
     for position in range(int(lengths.max()) if len(lengths) else 0):
-        active = active[lengths[active] > position]
-        hashes[active] = (hashes[active] * POLY + data[starts[active] + position]) & MAX32
+        n = int(longer_than[position + 1])  # words with more than `position` bytes
+        head = sorted_hashes[:n]
+        np.take(data, sorted_starts[:n] + position, out=byte[:n])
+        head *= POLY
+        head += byte[:n]  # uint8 widens to uint64
+        head &= MAX32
+    hashes = np.empty_like(sorted_hashes)
+    hashes[order] = sorted_hashes
     # a word cut at MAX_WORD_BYTES is told apart by its full length
     long_words = (ends - starts) > MAX_WORD_BYTES
     hashes[long_words] = (hashes[long_words] * POLY + (ends - starts)[long_words].astype(np.uint64)) & MAX32
@@ -254,9 +267,6 @@ def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, chunk: int = 200_000) 
 
 def components(n_docs: int, pairs: np.ndarray) -> np.ndarray:
     """Cluster label per text: connected components of the verified pairs."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     if len(pairs) == 0:
         return np.arange(n_docs)
     graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n_docs, n_docs))

@@ -28,6 +28,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from etl.config import CleanConfig
 from etl.langid import detect_languages
+from etl.records import record_text
 from etl.stage import Progress, StageResult, drop_frame
 
 # A tag (<p>, </b>, <br/>, <!-- -->) or an entity (&amp; &#39;): worth an HTML parse.
@@ -136,7 +137,7 @@ def fix_unicode(text: str) -> str:
 
 def compute_stats(records: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
     """Per-record figures the filters judge; kept next to the stage output for reports."""
-    text = records["turns"].list.eval(pl.element().struct.field("text")).list.join("\n")
+    text = record_text(records)
     frame = pl.DataFrame({"record_id": records["record_id"], "text": text})
     stats = frame.select(
         "record_id",

@@ -35,16 +35,13 @@ import polars as pl
 
 from etl.config import DedupConfig
 from etl.minhash import MinHashLSH, candidate_pairs, band_keys, components, estimated_jaccard, normalise
+from etl.records import record_text
 from etl.stage import Progress, StageResult, drop_frame
 
 INDEX_FILE = "dedup/index.parquet"
 INDEX_SCHEMA = pl.Schema(
     {"record_id": pl.Utf8, "exact_hash": pl.UInt64, "signature": pl.List(pl.UInt32), "dup_cluster": pl.Utf8, "eval": pl.Boolean, "version": pl.Utf8}
 )
-
-
-def record_texts(df: pl.DataFrame) -> pl.Series:
-    return df["turns"].list.eval(pl.element().struct.field("text")).list.join("\n")
 
 
 def exact_hashes(texts: pl.Series) -> np.ndarray:
@@ -74,7 +71,7 @@ class DedupStage:
         return 3
 
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
-        texts = record_texts(df)
+        texts = record_text(df)
         minhash = MinHashLSH(self.config.threshold, self.config.num_perm, self.config.shingle_size, self.config.shingle, self.config.seed)
         hashes = exact_hashes(texts)
         sig = minhash.signatures(texts)

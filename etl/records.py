@@ -62,6 +62,11 @@ QUARANTINE_SCHEMA = pl.Schema(
 )
 
 
+def record_text(records: pl.DataFrame) -> pl.Series:
+    """All turns of each record, one text per record (what filters and dedup judge)."""
+    return records["turns"].list.eval(pl.element().struct.field("text")).list.join("\n")
+
+
 def record_id(source: str, source_file: str, native_key: str) -> str:
     """Stable id from source kind + source file name + native key (DESIGN.md)."""
     digest = hashlib.sha256(f"{source}\x1f{source_file}\x1f{native_key}".encode()).hexdigest()

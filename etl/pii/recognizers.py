@@ -173,7 +173,7 @@ COMMON_WORDS = {
     "christian", "don", "dean", "dawn", "van", "ray", "ben", "sal", "drew", "jack", "max", "gene", "pat", "kit", "cat",
     # days, months and US states are names in Faker's lists, and everyday words in orders and FAQs
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
-    "june", "july", "august", "september", "october", "november", "december", "alabama", "alaska", "arizona",
+    "july", "september", "october", "november", "december", "alabama", "alaska", "arizona",
     "california", "carolina", "dakota", "florida", "georgia", "virginia", "indiana", "montana", "nevada", "tennessee",
     "texas", "kansas",
 }

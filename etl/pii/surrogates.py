@@ -6,7 +6,9 @@ surrogate in every turn, record and nightly run with the same key; without
 the key the mapping cannot be reversed or recomputed. Names are replaced word
 by word, so "Jordan" and "Jordan Smith" stay consistent; numbers keep their
 format (digits replaced, separators kept; card numbers stay Luhn-valid, so
-they still look like cards).
+they still look like cards). E-mails use the reserved example.com/org/net
+domains, phone numbers the fictional 555-01xx range and IP addresses the
+documentation networks, so a leak scan can tell a surrogate from a real value.
 
 placeholder: typed tags numbered per conversation, `<PERSON_1>`, `<PHONE_NUMBER_2>`.
 
@@ -29,7 +31,14 @@ from etl.config import ConfigError, DeidentifyConfig
 
 # Public on purpose: it protects nothing, and every run that uses it says so.
 DEVELOPMENT_KEY = b"healthy-bites-development-key-not-secret"
-FAKE_DOMAINS = ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "aol.com"]
+# Surrogates must not look like leaks: a scan of a published version can tell them
+# from real values because they sit where no real value can.
+# E-mail: the domains RFC 2606 reserves for documentation.
+FAKE_DOMAINS = ["example.com", "example.org", "example.net"]
+# Phones: 555-0100..555-0199, the North American range set aside for fiction.
+FICTIONAL_EXCHANGE = "55501"
+# IP addresses: the documentation networks of RFC 5737.
+DOCUMENTATION_NETWORKS = ["192.0.2", "198.51.100", "203.0.113"]
 
 
 def load_key(config: DeidentifyConfig, warn=print) -> bytes:
@@ -97,9 +106,12 @@ class Surrogates:
             street = fake.street_address()
             return f"{street}, {fake.city()}, {fake.state_abbr()} {fake.zipcode()}" if re.search(r"\d{5}\s*$", value) else street
         if entity == "IP_ADDRESS":
-            return self._fake("IP", value).ipv4_public()
+            rng = random.Random(self._seed("IP", value))
+            return f"{rng.choice(DOCUMENTATION_NETWORKS)}.{rng.randint(1, 254)}"
         if entity == "CREDIT_CARD":
             return self.card(value)
+        if entity == "PHONE_NUMBER":
+            return self.phone(value)
         # phones, SSNs, order and loyalty numbers: same shape, other digits
         return self.digits(entity, value)
 
@@ -125,6 +137,18 @@ class Surrogates:
             else:
                 result.append(char)
         return "".join(result)
+
+    def phone(self, value: str) -> str:
+        """Same shape, other digits, and the last seven in 555-01xx: a number no one has."""
+        masked = self.digits("PHONE_NUMBER", value)
+        digits = [c for c in masked if c.isdigit()]
+        if len(digits) < 7:
+            return masked
+        if len(digits) == 11 and re.sub(r"\D", "", value).startswith("1"):
+            digits[0] = "1"  # keep the country code
+        digits[-7:-2] = FICTIONAL_EXCHANGE
+        it = iter(digits)
+        return "".join(next(it) if c.isdigit() else c for c in masked)
 
     def card(self, value: str) -> str:
         masked = self.digits("CREDIT_CARD", value)

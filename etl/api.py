@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import datasets
+import polars as pl
 
 from etl.store import Store, StoreError
-from etl.tasks.common import BASE_COLUMNS
+from etl.tasks.common import BASE_COLUMNS, TASK_EXTRAS
 
 
 def default_store() -> Path:
@@ -20,17 +21,18 @@ def load(dataset: str, version: str = "latest", task: str | None = None, store: 
     """A published version as a `datasets.DatasetDict` of its splits.
 
     With `task`, that task's config, exactly what `datasets.load_dataset(<version
-    folder>, task)` gives. Without, every task's examples per split, with the
-    columns all tasks share (the `task` column tells them apart).
+    folder>, task)` gives. Without, every task's examples per split, with every
+    column of every task: the shared ones, and the task-specific ones (`label`,
+    `dish`, `constraints`) left null on the rows of tasks that have none.
     """
-    folder = Store(store or default_store(), dataset).path(version)
+    target = Store(store or default_store(), dataset)
+    folder = target.path(version)
     tasks = sorted(p.name for p in (folder / "data").iterdir() if p.is_dir())
     if task is not None:
         if task not in tasks:
             raise StoreError(f"{dataset} {folder.name} has no task '{task}'; tasks: {', '.join(tasks)}.")
         return datasets.load_dataset(str(folder), task)
-    per_split: dict[str, list[datasets.Dataset]] = {}
-    for name in tasks:
-        for split, part in datasets.load_dataset(str(folder), name).items():
-            per_split.setdefault(split, []).append(part.select_columns(BASE_COLUMNS))
-    return datasets.DatasetDict({split: datasets.concatenate_datasets(parts) for split, parts in per_split.items()})
+    examples = target.examples(folder.name)
+    columns = BASE_COLUMNS + [c for task_name in tasks for c in TASK_EXTRAS.get(task_name, []) if c in examples.columns]
+    ordered = examples.sort("task", "id").select(list(dict.fromkeys(columns)))
+    return datasets.DatasetDict({split: datasets.Dataset(part.to_arrow()) for (split,), part in ordered.group_by(["split"], maintain_order=True)})

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from etl.config import ConfigError, load_config
+from etl.config import load_config
+from etl.errors import ConfigError, EtlError, StoreAccessError, describe_os_error
 
 app = typer.Typer(
     name="etl",
@@ -22,40 +26,97 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def _say_error(message: str) -> None:
+    # soft_wrap: one message is one line, whatever the terminal width (scripts grep for it)
+    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def handled(command):
+    """Every command ends in one line and a documented exit code on a user error or Ctrl-C,
+    never a traceback (exit codes: etl/errors.py, and the README)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except EtlError as exc:
+            _say_error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:
+            _say_error(describe_os_error(exc, "cannot use"))
+            raise typer.Exit(StoreAccessError.exit_code) from None
+        except KeyboardInterrupt:
+            errors.print(f"interrupted: {escape(_interrupted_state())}", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+# what `etl run` was about to change, for the line printed on Ctrl-C
+_RUN_TARGET: dict[str, object] = {}
+
+
+def _interrupted_state() -> str:
+    store, before = _RUN_TARGET.get("store"), _RUN_TARGET.get("latest")
+    if store is None:
+        return "nothing was published."
+    after = store.latest()
+    if after != before:
+        return f"stopped after publishing {store.dataset} {after}; it is complete and latest points to it."
+    return f"nothing was published; latest is still {before or 'unset'}."
+
+
 @app.command()
+@handled
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML.")] = Path("sample_data/pipeline.yaml"),
     store: Annotated[Path | None, typer.Option(help="Store folder; overrides `store:` in the config.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the run summary as JSON to this file ('-' for stdout).")] = None,
 ) -> None:
     """Run the pipeline on the configured sources and print a table per stage."""
-    from etl.report import RichProgress, print_summary
-    from etl.runner import InvariantError, run_pipeline
-    from etl.store import StoreError
-
     import logging
 
     from rich.logging import RichHandler
 
+    from etl.report import RichProgress, print_summary
+    from etl.runner import run_pipeline
+    from etl.store import Store
+
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=errors, show_path=False)], force=True)
-    try:
-        pipeline = load_config(config)
-        with RichProgress(console) as hooks:
-            summary = run_pipeline(pipeline, store=store, hooks=hooks)
-    except ConfigError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    except InvariantError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(3) from None
-    except StoreError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(4) from None
+    pipeline = load_config(config)
+    _check_json_target(json_out)
+    target = Store(pipeline.store_dir(store), pipeline.dataset)
+    _RUN_TARGET.update(store=target, latest=target.latest())
+    with RichProgress(console) as hooks:
+        summary = run_pipeline(pipeline, store=store, hooks=hooks)
     quarantine = pl.read_parquet(Path(summary.run_dir) / "quarantine.parquet")
     lines = [f"{r['source_file']}:{r['source_line']}  {r['error_code']}" for r in quarantine.iter_rows(named=True)]
     print_summary(console, summary, lines)
+    if json_out is not None:
+        _write_json(json_out, summary.to_json())
+
+
+def _check_json_target(path: Path | None) -> None:
+    """A --json file that cannot be written fails before the run, not after it."""
+    if path is None or str(path) == "-":
+        return
+    if path.is_dir():
+        raise ConfigError(f"--json {path}: is a folder; give a file name, e.g. {path / 'summary.json'}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--json {path}: folder {path.parent} does not exist; create it or choose another file")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"--json {path}: cannot be written by this user; choose another file")
+
+
+def _write_json(path: Path, text: str) -> None:
+    if str(path) == "-":
+        print(text)
+    else:
+        path.write_text(text + "\n", encoding="utf-8")
 
 
 @app.command("sample-data")
+@handled
 def sample_data(
     out: Annotated[Path, typer.Option(help="Folder to write the raw inputs into.")] = Path("sample_data"),
     scale: Annotated[int, typer.Option(min=1, help="Multiplier on the default sizes; 1 writes the checked-in files.")] = 1,
@@ -64,10 +125,12 @@ def sample_data(
     """Write a realistic raw corpus of a meal-prep company (reviews, chats, FAQs, calls, menu, stores)."""
     from etl.sample_data import write_sample_data
 
+    if out.exists() and not out.is_dir():
+        raise StoreAccessError(f"--out {out} is a file, not a folder; choose a folder (it is made if missing)")
     counts = write_sample_data(out, scale=scale, seed=seed)
     for name, count in counts.items():
         console.print(f"{name:<16} {count:>8,}")
-    console.print(f"written to {out}")
+    console.print(f"written to {out}; run it with: etl run --config {out / 'pipeline.yaml'}")
 
 
 StoreOption = Annotated[Path | None, typer.Option("--store", help="Store folder (default: the config's store, $ETL_STORE, or ./store).")]
@@ -76,26 +139,28 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 
 
 def _store_root(store: Path | None, config: Path | None) -> Path:
+    """--store, else the config's store, else $ETL_STORE or ./store; an error when it is not a folder."""
     from etl.api import default_store
 
-    if store is not None:
-        return store
-    if config is not None:
-        return load_config(config).store_dir()
-    return default_store()
+    root = store if store is not None else load_config(config).store_dir() if config is not None else default_store()
+    if root.exists() and not root.is_dir():
+        raise StoreAccessError(f"store {root} is a file, not a folder. Pass --store with the store folder.")
+    if not root.exists():
+        raise ConfigError(f"store {root} does not exist. Pass --store (or --config) with the folder `etl run` published to.")
+    return root
 
 
-def _split_ref(ref: str) -> tuple[str, str]:
+def _open_version(ref: str, store: Path | None, config: Path | None):
+    """(Store, version name) for DATASET[@VERSION]; a clear error when there is no such version."""
+    from etl.store import Store
+
     dataset, _, version = ref.partition("@")
-    return dataset, version or "latest"
-
-
-def _fail(message: str, code: int = 2) -> None:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+    target = Store(_store_root(store, config), dataset)
+    return target, target.resolve(version or "latest")
 
 
 @app.command()
+@handled
 def versions(
     dataset: Annotated[str | None, typer.Argument(help="Dataset name; all datasets when left out.")] = None,
     store: StoreOption = None,
@@ -105,12 +170,13 @@ def versions(
     """List published versions: created, examples, fingerprint, parent."""
     import json
 
+    from rich import box
     from rich.table import Table
 
     from etl.store import Store
 
     root = _store_root(store, config)
-    names = [dataset] if dataset else sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    names = [dataset] if dataset else sorted(p.name for p in root.iterdir() if p.is_dir())
     rows = []
     for name in names:
         target = Store(root, name)
@@ -121,21 +187,28 @@ def versions(
             rows.append({"dataset": name, "version": version, "latest": version == latest, "created_at": manifest["created_at"],
                          "examples": total, "fingerprint": manifest["fingerprint"], "parent": manifest["parent"]})
     if as_json:
-        console.print_json(json.dumps(rows))
+        print(json.dumps(rows, indent=2))
         return
     if not rows:
         console.print(f"no published versions in {root}")
         return
-    table = Table()
-    for column in ("dataset", "version", "created", "examples", "fingerprint", "parent"):
-        table.add_column(column, justify="right" if column == "examples" else "left")
+    # fits 80 columns: no side borders, a short date, "*" for latest; names and dates never wrap
+    table = Table(box=box.SIMPLE_HEAD, caption="* latest", caption_justify="left")
+    table.add_column("dataset", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("examples", justify="right", no_wrap=True)
+    table.add_column("fingerprint", overflow="ellipsis", no_wrap=True)
+    table.add_column("parent", no_wrap=True)
     for row in rows:
-        table.add_row(row["dataset"], row["version"] + (" (latest)" if row["latest"] else ""), row["created_at"],
+        created = row["created_at"][:16].replace("T", " ")
+        table.add_row(row["dataset"], row["version"] + ("*" if row["latest"] else ""), created,
                       f"{row['examples']:,}", row["fingerprint"][:12], row["parent"] or "-")
     console.print(table)
 
 
 @app.command()
+@handled
 def show(
     ref: Annotated[str, typer.Argument(metavar="DATASET[@VERSION]", help="e.g. healthy-bites@v2; latest when no version.")],
     store: StoreOption = None,
@@ -144,18 +217,12 @@ def show(
     """Counts per task and split, lineage and the curation summary of one version."""
     from rich.table import Table
 
-    from etl.store import Store, StoreError
-
-    dataset, version = _split_ref(ref)
-    target = Store(_store_root(store, config), dataset)
-    try:
-        name = target.resolve(version)
-        manifest = target.manifest(name)
-    except StoreError as exc:
-        _fail(str(exc))
-    console.print(f"[bold]{dataset} {name}[/bold]{' (latest)' if target.latest() == name else ''}  {target.path(name)}")
+    target, name = _open_version(ref, store, config)
+    manifest = target.manifest(name)
+    console.print(f"[bold]{target.dataset} {name}[/bold]{' (latest)' if target.latest() == name else ''}  {target.path(name)}")
     console.print(f"created {manifest['created_at']} by run {manifest['run_id']}, code {manifest['code_version']}")
-    console.print(f"parent {manifest['parent'] or '-'}   fingerprint {manifest['fingerprint']}   config {manifest['config_hash'][:12]}")
+    console.print(f"parent {manifest['parent'] or '-'}, config {manifest['config_hash'][:12]}")
+    console.print(f"fingerprint {manifest['fingerprint']}", soft_wrap=True)
     console.print(f"inputs: {len(manifest['inputs'])} files, {sum(i['bytes'] for i in manifest['inputs']):,} bytes")
     table = Table(title="examples")
     for column in ("task", "train", "eval", "total"):
@@ -175,6 +242,7 @@ def show(
 
 
 @app.command()
+@handled
 def diff(
     a: Annotated[str, typer.Argument(metavar="DATASET@A")],
     b: Annotated[str, typer.Argument(metavar="DATASET@B")],
@@ -183,37 +251,39 @@ def diff(
     as_json: JsonOption = False,
     ids: Annotated[int, typer.Option(help="Example ids to list per task and kind.")] = 5,
 ) -> None:
-    """Examples added, removed and changed per task between two versions."""
+    """Examples added, removed, moved between splits and changed, per task, between two versions."""
     import json
 
     from rich.table import Table
 
-    from etl.diff import diff_versions
-    from etl.store import Store, StoreError
+    from etl.diff import KINDS, diff_versions
 
-    (dataset_a, version_a), (dataset_b, version_b) = _split_ref(a), _split_ref(b)
-    if dataset_a != dataset_b:
-        _fail(f"both sides must be versions of one dataset, got '{dataset_a}' and '{dataset_b}'")
-    target = Store(_store_root(store, config), dataset_a)
-    try:
-        old, new = target.resolve(version_a), target.resolve(version_b)
-        changes = diff_versions(target, old, new)
-    except StoreError as exc:
-        _fail(str(exc))
+    if a.partition("@")[0] != b.partition("@")[0]:
+        raise ConfigError(f"both sides must be versions of one dataset, got '{a.partition('@')[0]}' and '{b.partition('@')[0]}'")
+    target, old = _open_version(a, store, config)
+    _, new = _open_version(b, store, config)
+    changes = diff_versions(target, old, new)
     if as_json:
-        console.print_json(json.dumps({"dataset": dataset_a, "from": old, "to": new, "tasks": changes}))
+        print(json.dumps({"dataset": target.dataset, "from": old, "to": new, "tasks": changes}, indent=2))
         return
     if not changes:
-        console.print(f"{dataset_a} {old} and {new} hold the same examples")
+        console.print(f"{target.dataset} {old} and {new} hold the same examples")
         return
-    table = Table(title=f"{dataset_a} {old} -> {new}")
-    for column in ("task", "added", "removed", "changed", "example ids"):
-        table.add_column(column, justify="right" if column in ("added", "removed", "changed") else "left")
+    table = Table(title=f"{target.dataset} {old} -> {new}")
+    table.add_column("task")
+    for kind in KINDS:
+        table.add_column(kind, justify="right")
+    table.add_column("example ids")
+    marks = {"added": "+", "removed": "-", "moved": ">", "changed": "~"}
     for task, kinds in sorted(changes.items()):
-        marks = {"added": "+", "removed": "-", "changed": "~"}
-        shown = "\n".join(f"{marks[kind]} {i}" for kind in marks for i in kinds[kind][:ids])
-        table.add_row(task, str(len(kinds["added"])), str(len(kinds["removed"])), str(len(kinds["changed"])), shown)
+        shown = [f"{marks[kind]} {_describe(item)}" for kind in KINDS for item in kinds[kind][:ids]]
+        table.add_row(task, *(str(len(kinds[kind])) for kind in KINDS), "\n".join(shown))
     console.print(table)
+    console.print("+ added  - removed  > moved between splits  ~ content changed", style="dim")
+
+
+def _describe(item) -> str:
+    return f"{item['id']} ({item['from']} -> {item['to']})" if isinstance(item, dict) else item
 
 
 if __name__ == "__main__":

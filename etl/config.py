@@ -15,9 +15,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from etl.errors import ConfigError
 
-class ConfigError(Exception):
-    """A config that cannot be read or does not validate; the message says where and how to fix it."""
+__all__ = ["ConfigError", "PipelineConfig", "load_config"]
+
+
 
 
 class _Strict(BaseModel):
@@ -184,6 +186,13 @@ class PipelineConfig(_Strict):
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     store: str = "store"
     sources: Sources
+    # A whole input file that cannot be used (missing or unknown columns, empty,
+    # unreadable): `fail` stops the run before publishing (exit 5); `skip` publishes
+    # without that file's rows and says so in the run's notices.
+    on_source_error: Literal["fail", "skip"] = "fail"
+    # A source kind whose records fall by more than this share against the previous
+    # version gets a notice (a truncated export is not an error a reader can see).
+    warn_source_fall: float = Field(0.5, gt=0, le=1)
     catalog: Catalog = Field(default_factory=Catalog)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     deidentify: DeidentifyConfig = Field(default_factory=DeidentifyConfig)
@@ -244,7 +253,8 @@ def load_config(path: str | Path) -> PipelineConfig:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         lines = [_describe_error(path, root, err) for err in exc.errors(include_url=False, include_input=False)]
-        raise ConfigError("invalid pipeline config:\n  " + "\n  ".join(lines)) from None
+        # one problem, one line; several, one line each
+        raise ConfigError(lines[0] if len(lines) == 1 else "invalid pipeline config:\n  " + "\n  ".join(lines)) from None
     config.base_dir = path.resolve().parent
     return config
 

@@ -6,7 +6,8 @@
 2. Near: MinHash LSH on word shingles (etl/minhash.py), pairs verified
    against the estimated Jaccard similarity.
 3. Across versions: the latest version stores, for every record it holds,
-   its hash, signature, cluster and whether it is in an eval split
+   its hash, signature, cluster and its split (train, eval, or null when it
+   gave no example)
    (`dedup/index.parquet`). Those records join tonight's graph, so a new
    record that repeats one already published is dropped as
    `duplicate_of_published`, and published clusters keep their ids.
@@ -40,7 +41,7 @@ from etl.stage import Progress, StageResult, drop_frame
 
 INDEX_FILE = "dedup/index.parquet"
 INDEX_SCHEMA = pl.Schema(
-    {"record_id": pl.Utf8, "exact_hash": pl.UInt64, "signature": pl.List(pl.UInt32), "dup_cluster": pl.Utf8, "eval": pl.Boolean, "version": pl.Utf8}
+    {"record_id": pl.Utf8, "exact_hash": pl.UInt64, "signature": pl.List(pl.UInt32), "dup_cluster": pl.Utf8, "split": pl.Utf8, "version": pl.Utf8}
 )
 
 
@@ -57,7 +58,10 @@ def exact_hashes(texts: pl.Series) -> np.ndarray:
 def load_index(version_dir: Path | None) -> pl.DataFrame:
     if version_dir is None or not (version_dir / INDEX_FILE).is_file():
         return INDEX_SCHEMA.to_frame()
-    return pl.read_parquet(version_dir / INDEX_FILE).cast(dict(INDEX_SCHEMA))
+    index = pl.read_parquet(version_dir / INDEX_FILE)
+    if "eval" in index.columns:  # versions before the split was remembered both ways
+        index = index.with_columns(pl.when(pl.col("eval")).then(pl.lit("eval")).otherwise(pl.lit("train")).alias("split")).drop("eval")
+    return index.select(list(INDEX_SCHEMA)).cast(dict(INDEX_SCHEMA))
 
 
 @dataclass

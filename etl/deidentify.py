@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -191,7 +192,7 @@ class WorkerPool:
         if self.workers > 1:
             # spawn, not fork: the parent runs polars' thread pool, which fork would copy mid-flight
             context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker, initargs=(self.setup,))
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_pool_worker, initargs=(self.setup,))
         else:
             _init_worker(self.setup)
         return self
@@ -206,7 +207,15 @@ class WorkerPool:
 
     def __exit__(self, *exc) -> None:
         if self.pool is not None:
-            self.pool.shutdown()
+            # on Ctrl-C or an error, queued chunks are cancelled instead of awaited
+            self.pool.shutdown(cancel_futures=exc[0] is not None)
+
+
+def _init_pool_worker(setup: WorkerSetup) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides what to do (and says
+    # so in one line); a worker that raised KeyboardInterrupt too would print a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(setup)
 
 
 def _chunks(df: pl.DataFrame) -> list[list[tuple[str, list[str], list[str]]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -78,6 +79,8 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
     console.print(
         f"accounting: {summary.rows_in:,} in = {summary.rows_kept:,} kept + {summary.rows_dropped:,} dropped: {holds}"
     )
+    for notice in summary.notices:
+        console.print(f"[yellow]notice[/yellow] {escape(notice)}", highlight=False, soft_wrap=True)
     for kind, tally in summary.sources.items():
         for encoding, files in tally["decoded_as"].items():
             console.print(f"[yellow]notice[/yellow] {kind}: {_some(files)} not UTF-8, read as {encoding}")

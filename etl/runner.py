@@ -33,6 +33,7 @@ from etl.card import render_card
 from etl.catalog import Catalog, load_catalog
 from etl.clean import CleanStage
 from etl.dedup import INDEX_FILE, DedupStage, load_index
+from etl.errors import InvariantError, SourceError, StoreAccessError, describe_os_error
 from etl.deidentify import DeidentifyStage
 from etl.config import PipelineConfig
 from etl.format import FormatStage
@@ -44,10 +45,6 @@ from etl.pii.surrogates import load_key
 from etl.store import PublishOutcome, Store, file_sha256
 
 logger = logging.getLogger("etl")
-
-
-class InvariantError(RuntimeError):
-    """The counts do not add up: some row was lost or counted twice."""
 
 
 @dataclass
@@ -85,6 +82,8 @@ class RunSummary:
     examples: dict[str, dict[str, int]] = field(default_factory=dict)
     set_aside: dict[str, int] = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)
+    # whole input files that could not be used: {file, kind, code, problem, fix}
+    source_errors: list[dict[str, str]] = field(default_factory=list)
     quarantine: dict = field(default_factory=dict)
     publish: dict = field(default_factory=dict)
     # warnings for the operator (e.g. the development key is in use); never a secret or a raw value
@@ -115,12 +114,11 @@ def default_stages(config: PipelineConfig, catalog: Catalog, key: bytes, publish
     ]
 
 
-def example_stages(config: PipelineConfig, published: pl.DataFrame) -> list[Stage]:
+def example_stages(config: PipelineConfig, published: pl.DataFrame, published_ids: set[str]) -> list[Stage]:
     """The stages between format and publish; they count examples."""
-    stages: list[Stage] = [SemanticDedupStage(config.dedup.semantic)] if config.dedup.semantic.enabled else []
-    sticky = published.filter(pl.col("eval"))
-    forced = set(sticky["record_id"].to_list()) | set(sticky["dup_cluster"].to_list())
-    return stages + [SplitStage(config.split, forced)]
+    known = dict(published.filter(pl.col("split").is_not_null()).select("record_id", "split").iter_rows())
+    stages: list[Stage] = [SemanticDedupStage(config.dedup.semantic, published_ids)] if config.dedup.semantic.enabled else []
+    return stages + [SplitStage(config.split, known)]
 
 
 def config_hash(config: PipelineConfig) -> str:
@@ -147,24 +145,29 @@ def run_pipeline(
     catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
     notices: list[str] = []
     key = load_key(config.deidentify, warn=notices.append)
-    for notice in notices:
-        logger.warning(notice)
-    store_dir = config.store_dir(store)
-    previous = Store(store_dir, config.dataset)
-    published = load_index(previous.path("latest") if previous.latest() else None)
-    run_id, run_dir = new_run_dir(store_dir, config.dataset)
-    summary = RunSummary(
-        run_id=run_id,
-        dataset=config.dataset,
-        run_dir=str(run_dir),
-        config_hash=config_hash(config),
-        code_version=__version__,
-        started_at=_now(),
-        notices=notices,
-    )
+    target = Store(config.store_dir(store), config.dataset)
+    # the lock is held for the whole run: a second run fails in seconds, not after its work
+    with target.lock(config.publish.lock_timeout):
+        for notice in notices:
+            logger.warning(notice)
+        return _run_locked(config, target, planned, catalog, key, notices, hooks, stages)
+
+
+def _run_locked(config, target: Store, planned, catalog, key, notices, hooks, stages) -> RunSummary:
+    latest = target.latest()
+    published = load_index(target.path(latest) if latest else None)
+    published_ids = target.example_ids(latest) if latest else set()
+    try:
+        run_id, run_dir = new_run_dir(target.root, config.dataset)
+    except OSError as exc:
+        raise StoreAccessError(describe_os_error(exc, "cannot write the run folder in the store:")) from None
+    summary = RunSummary(run_id=run_id, dataset=config.dataset, run_dir=str(run_dir), config_hash=config_hash(config),
+                         code_version=__version__, started_at=_now(), notices=notices)
     clock = time.perf_counter()
 
     frame, dropped = _run_ingest(config, run_dir, summary, hooks, len(planned))
+    summary.notices += _source_falls(summary.sources, target.manifest(latest) if latest else None, latest, config.warn_source_fall)
+    _gate_source_errors(config, summary, run_dir, clock)
     all_dropped, examples, artifacts = [dropped], None, {}
     for number, stage in enumerate(stages if stages is not None else default_stages(config, catalog, key, published), start=2):
         frame, dropped, result = _run_stage(stage, frame, run_dir, number, summary, hooks)
@@ -180,19 +183,48 @@ def run_pipeline(
     summary.rows_dropped = dropped_all.height
     if examples is not None:
         summary.examples_built = examples.height
-        examples = _run_example_stages(example_stages(config, published), examples, run_dir, summary, hooks)
+        examples = _run_example_stages(example_stages(config, published, published_ids), examples, run_dir, summary, hooks, artifacts)
     summary.invariant_errors = check_invariant(summary, frame, dropped_all)
     summary.invariant_holds = not summary.invariant_errors
     if summary.invariant_holds and examples is not None:
-        index = _version_index(artifacts.get("dedup_index"), published, examples)
-        outcome = _run_publish(config, store_dir, examples, index, planned, summary, hooks)
+        index = _version_index(artifacts.get("dedup_index"), published, artifacts["record_splits"])
+        outcome = _run_publish(config, target, examples, index, planned, summary, hooks)
         summary.publish = {"version": outcome.version, "published": outcome.published, "fingerprint": outcome.fingerprint, "path": str(outcome.path)}
-    summary.finished_at = _now()
-    summary.seconds = round(time.perf_counter() - clock, 3)
-    (run_dir / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    _write_summary(summary, run_dir, clock)
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary
+
+
+def _write_summary(summary: RunSummary, run_dir: Path, clock: float) -> None:
+    summary.finished_at = _now()
+    summary.seconds = round(time.perf_counter() - clock, 3)
+    (run_dir / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+
+
+def _gate_source_errors(config: PipelineConfig, summary: RunSummary, run_dir: Path, clock: float) -> None:
+    """Whole files that cannot be used stop the run before any work (exit 5), unless
+    `on_source_error: skip`, which goes on without them and says so."""
+    if not summary.source_errors:
+        return
+    lines = [f"{e['file']}: {e['problem']} [{e['code']}]; {e['fix']}." for e in summary.source_errors]
+    if config.on_source_error == "skip":
+        summary.notices += [f"published without {line} (on_source_error: skip)" for line in lines]
+        return
+    _write_summary(summary, run_dir, clock)
+    lines[-1] += " Nothing was published (on_source_error: skip would publish without the file)."
+    raise SourceError("\n".join(lines))
+
+
+def _source_falls(sources: dict[str, dict], manifest: dict | None, version: str | None, limit: float) -> list[str]:
+    """A notice per source kind whose records fell by more than `limit` against the previous version."""
+    before = (manifest or {}).get("counts", {}).get("sources", {})
+    notices = []
+    for kind, old in before.items():
+        new = sources.get(kind, {}).get("records", 0)
+        if old and (old - new) / old > limit:
+            notices.append(f"{kind}: {new:,} records tonight against {old:,} in {version} ({(new - old) / old:+.1%}); is an export missing or cut short?")
+    return notices
 
 
 def _write_set_aside(set_aside: dict[str, pl.DataFrame], run_dir: Path, summary: RunSummary) -> None:
@@ -202,7 +234,9 @@ def _write_set_aside(set_aside: dict[str, pl.DataFrame], run_dir: Path, summary:
         summary.set_aside[name] = rows.height
 
 
-def _run_example_stages(stages: list[Stage], examples: pl.DataFrame, run_dir: Path, summary: RunSummary, hooks: ProgressHooks) -> pl.DataFrame:
+def _run_example_stages(
+    stages: list[Stage], examples: pl.DataFrame, run_dir: Path, summary: RunSummary, hooks: ProgressHooks, artifacts: dict
+) -> pl.DataFrame:
     """Stages over examples: each keeps or drops examples; drops are written with their lineage."""
     dropped_all = []
     for stage in stages:
@@ -210,6 +244,7 @@ def _run_example_stages(stages: list[Stage], examples: pl.DataFrame, run_dir: Pa
         advance = hooks.start(stage.name, stage.total_work(examples))
         result = stage.apply(examples, advance)
         hooks.finish(stage.name)
+        artifacts.update(result.artifacts)
         dropped = (
             result.dropped.rename({"record_id": "id"})
             .join(examples.select("id", "task", "record_id", "source"), on="id", how="left")
@@ -231,25 +266,30 @@ def _run_example_stages(stages: list[Stage], examples: pl.DataFrame, run_dir: Pa
     return examples
 
 
-def _version_index(tonight: pl.DataFrame | None, published: pl.DataFrame, examples: pl.DataFrame) -> pl.DataFrame | None:
-    """The dedup index a version carries: tonight's records (with whether any of their
-    examples is in eval) plus the earlier records tonight's input no longer holds."""
+def _version_index(tonight: pl.DataFrame | None, published: pl.DataFrame, record_splits: pl.DataFrame) -> pl.DataFrame | None:
+    """The dedup index a version carries: tonight's records with the side the split stage put
+    them on (null when they gave no example), plus the earlier records tonight's input no longer holds."""
     if tonight is None:
         return None
-    in_eval = examples.filter(pl.col("split") == "eval")
-    eval_ids = in_eval["record_id"].unique().implode()
-    eval_clusters = in_eval["dup_cluster"].unique().implode()
-    current = tonight.with_columns(
-        (pl.col("record_id").is_in(eval_ids) | pl.col("dup_cluster").is_in(eval_clusters)).alias("eval"),
-        pl.lit(None, dtype=pl.Utf8).alias("version"),
+    split_of = record_splits.select("record_id", "split", "dup_cluster")
+    # a record that gives no example tonight keeps the side an earlier version gave it,
+    # so it can never come back on the other side
+    earlier = published.select("record_id", pl.col("split").alias("earlier"))
+    current = (
+        tonight.join(split_of.select("record_id", "split"), on="record_id", how="left")
+        .join(earlier, on="record_id", how="left")
+        .with_columns(pl.coalesce("split", "earlier").alias("split"), pl.lit(None, dtype=pl.Utf8).alias("version"))
+        .drop("earlier")
     )
-    carried = published.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()))
+    carried = (
+        published.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()))
+        .join(split_of.select("record_id", pl.col("split").alias("tonight")), on="record_id", how="left")
+        .with_columns(pl.coalesce("tonight", "split").alias("split"))
+        .drop("tonight")
+    )
     # examples with no raw record (synthesised from the catalog) remember their split too
     synthetic = (
-        examples.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()))
-        .group_by("record_id")
-        .agg(pl.col("dup_cluster").first(), (pl.col("split") == "eval").any().alias("eval"))
-        .filter(~pl.col("record_id").is_in(carried["record_id"].implode()))
+        split_of.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()) & ~pl.col("record_id").is_in(carried["record_id"].implode()))
         .with_columns(
             pl.lit(None, dtype=pl.UInt64).alias("exact_hash"),
             pl.lit(None, dtype=pl.List(pl.UInt32)).alias("signature"),
@@ -259,10 +299,9 @@ def _version_index(tonight: pl.DataFrame | None, published: pl.DataFrame, exampl
     return pl.concat([current.select(carried.columns), carried, synthetic.select(carried.columns)], how="vertical_relaxed").sort("record_id")
 
 
-def _run_publish(config: PipelineConfig, store_dir: Path, examples: pl.DataFrame, index: pl.DataFrame | None, planned, summary: RunSummary, hooks: ProgressHooks) -> PublishOutcome:
+def _run_publish(config: PipelineConfig, store: Store, examples: pl.DataFrame, index: pl.DataFrame | None, planned, summary: RunSummary, hooks: ProgressHooks) -> PublishOutcome:
     clock = time.perf_counter()
     hooks.start("publish", 1)
-    store = Store(store_dir, config.dataset)
     manifest = {
         "config_hash": summary.config_hash,
         "code_version": summary.code_version,
@@ -274,6 +313,8 @@ def _run_publish(config: PipelineConfig, store_dir: Path, examples: pl.DataFrame
             "examples": summary.examples,
             "set_aside": summary.set_aside,
             "quarantined": summary.quarantine.get("rows", 0),
+            # records read per source kind: the next run compares against them
+            "sources": {kind: tally["records"] for kind, tally in summary.sources.items()},
         },
     }
 
@@ -324,6 +365,7 @@ def _run_ingest(config, run_dir: Path, summary: RunSummary, hooks: ProgressHooks
     ).cast(dict(DROPPED_SCHEMA))
     summary.rows_in = result.rows_in
     summary.sources = result.sources
+    summary.source_errors = result.source_errors
     summary.quarantine = {
         "rows": quarantine.height,
         "file": str(run_dir / "quarantine.parquet"),

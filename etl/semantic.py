@@ -10,8 +10,9 @@ over the corpus, as SemDeDup does: k-means splits the embeddings into blocks
 of about `block_size`, and only pairs inside a block are compared (cosine of
 normalised vectors). Pairs at or above the threshold are edges; connected
 components are clusters of rephrasings. Every example of a cluster gets one
-`dup_cluster` (so the split keeps them together), and at most
-`keep_per_cluster` of them are kept, preferring FAQ and catalog answers (the
+`dup_cluster`, the smallest of its kept members' (so the split keeps them together), and at most
+`keep_per_cluster` of them are kept, preferring examples the latest
+version published (so new data never displaces them), then FAQ and catalog answers (the
 business's own words), then chats, calls and reviews, then the smallest id.
 The others are dropped with the reason `semantic_duplicate`.
 """
@@ -19,7 +20,7 @@ The others are dropped with the reason `semantic_duplicate`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -99,6 +100,9 @@ def semantic_labels(texts: list[str], config: SemanticConfig) -> np.ndarray:
 @dataclass
 class SemanticDedupStage:
     config: SemanticConfig
+    # ids of the examples the latest version holds: kept first, so new rephrasings
+    # never displace published examples (and a rerun is a fixed point)
+    published_ids: set[str] = field(default_factory=set)
     name: str = "semantic"
 
     def total_work(self, df: pl.DataFrame) -> int:
@@ -117,15 +121,15 @@ class SemanticDedupStage:
             progress(1)
         labelled = pl.concat(parts) if parts else df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("semantic"))
         ranked = labelled.with_columns(
-            pl.col("source").replace_strict(SOURCE_PRIORITY, default=9, return_dtype=pl.Int32).alias("priority")
-        ).sort("semantic", "priority", "id")
-        ranked = ranked.with_columns(
-            pl.int_range(pl.len()).over("semantic").alias("rank"),
-            # one dup_cluster per cluster of rephrasings: the smallest of its members' clusters
-            pl.col("dup_cluster").min().over("semantic").alias("dup_cluster"),
-            pl.len().over("semantic").alias("size"),
-        )
-        keep = ranked["rank"] < self.config.keep_per_cluster
+            (~pl.col("id").is_in(list(self.published_ids))).alias("new"),
+            pl.col("source").replace_strict(SOURCE_PRIORITY, default=9, return_dtype=pl.Int32).alias("priority"),
+        ).sort("semantic", "new", "priority", "id")
+        ranked = ranked.with_columns(pl.int_range(pl.len()).over("semantic").alias("rank"), pl.len().over("semantic").alias("size"))
+        ranked = ranked.with_columns((pl.col("rank") < self.config.keep_per_cluster).alias("keep"))
+        # one dup_cluster per cluster of rephrasings: the smallest of its *kept* members'
+        # clusters (a dropped member's id would tie unrelated records together in the split)
+        ranked = ranked.with_columns(pl.when("keep").then(pl.col("dup_cluster")).min().over("semantic").alias("dup_cluster"))
+        keep = ranked["keep"]
         kept = ranked.filter(keep).select(df.columns).sort("task", "id")
         gone = ranked.filter(~keep)
         details = pl.Series([f"cluster_size={n}" for n in gone["size"]], dtype=pl.Utf8)

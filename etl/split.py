@@ -1,79 +1,173 @@
-"""Split: deterministic train/eval assignment per task, by duplicate cluster.
+"""Split: one train/eval decision per record, stable across runs and versions.
 
-A cluster's split depends only on the seed and the cluster id:
+Every example of a record is on the record's side, whatever task built it,
+and rephrasings (examples sharing a `dup_cluster`, from semantic dedup) are
+kept on one side too. The decision is made once and remembered: each
+version's dedup index stores every record's split, and the next run reads it.
 
-    bucket(cluster) = first 8 bytes of sha256(f"{seed}:{cluster}") / 2**64   in [0, 1)
-    split = "eval" if bucket < eval_share else "train"
+1. A record an earlier version placed keeps its side. So a rerun on
+   unchanged inputs reproduces every split exactly and publishes nothing
+   new, and an eval example never becomes a train example later.
+2. New records are grouped into *units*: connected components of the graph
+   whose nodes are new records and clusters and whose edges are their
+   examples (a cluster of rephrasings can hold examples of several records).
+   A unit whose rephrasings of earlier records are all in train goes to
+   train with them.
+3. The other new units (including any that rephrases an eval record) are
+   placed so that each task's eval share approaches `split.eval_share`. They are visited in a seeded pseudo-random order
+   (sha256 of the seed and the unit's smallest record id), and a unit goes
+   to eval when that brings its tasks' eval shares closer to the target:
 
-so every example of a cluster lands in the same split, in every task and in
-every nightly run. On top of that, a record or cluster that was in eval in
-the previous version is forced into eval (the version's dedup index says
-which), so an eval example never becomes a train example later. A task with
-at least two clusters gets at least one eval and one train cluster (first
-version only: later versions never move a cluster out of eval).
-"""
+       gain(u) = sum over tasks t of u:  (d_t^2 - (d_t - n_ut)^2) / N_t^2
+       d_t     = target_t - eval examples of t so far,   target_t = share * N_t
+       eval if gain(u) > 0
+
+   n_ut is the unit's number of examples of task t and N_t the task's
+   examples. For a unit of one task this is "eval while the deficit exceeds
+   half the unit", i.e. rounding to the nearest count, so each task lands
+   within about one unit of its target (a plain hash threshold would leave a
+   task of 40 examples at 10% +- 4.7%, and drift further as versions grow).
+   A task with at least two units gets a target of at least one example, so
+   small tasks still have an eval side.
+4. Decontamination: a cluster that holds examples on both sides loses the
+   examples that are not on the side of its earlier records (eval, if it
+   holds earlier records of both sides), dropped with the reason
+   `rephrases_other_split`. New data never moves or removes a published
+   example; the one exception is two published examples of different sides
+   that new data makes rephrasings of each other (new data reshapes the
+   semantic clusters), where the train one goes.
+
+A new unit never *follows* eval: one record often yields several examples (a
+review: a sentiment example and a recommendation per constraint), so
+rephrasings chain many records together, and following eval along the chains
+pulls more of each task into eval with every version. Placed by quota, the
+unit's few examples that rephrase an eval example are dropped instead.
+Earlier records are never merged into units for the same reason."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from etl.config import SplitConfig
+from etl.minhash import components
 from etl.stage import Progress, StageResult, drop_frame
 
+DECONTAMINATED = "rephrases_other_split"
 
-def cluster_buckets(clusters: list[str], seed: int) -> list[float]:
-    return [int.from_bytes(hashlib.sha256(f"{seed}:{c}".encode()).digest()[:8], "big") / 2**64 for c in clusters]
+
+def unit_bucket(key: str, seed: int) -> float:
+    """A number in [0, 1) that depends only on the seed and the unit key."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
 
 
 @dataclass
 class SplitStage:
     config: SplitConfig
-    # record ids and clusters that were in eval in an earlier version: they stay in eval
-    forced_eval: set[str] = field(default_factory=set)
+    # record id -> "train" | "eval": where an earlier version placed each record
+    known: dict[str, str] = field(default_factory=dict)
     name: str = "split"
 
     def total_work(self, df: pl.DataFrame) -> int:
         return df.height
 
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
-        split = assign_splits(df, self.config.eval_share, self.config.seed, self.forced_eval)
+        split, leaking, notes = assign_splits(df, self.config.eval_share, self.config.seed, self.known)
         progress(df.height)
-        none = pl.Series([], dtype=pl.Utf8)
-        forced = int(df.filter(pl.col("record_id").is_in(list(self.forced_eval)) | pl.col("dup_cluster").is_in(list(self.forced_eval))).height)
-        return StageResult(kept=split, dropped=drop_frame(none, none, none), notes={"kept_in_eval_from_earlier_versions": forced})
+        # every record's side, decontaminated ones included: the version's index remembers them all
+        record_splits = split.group_by("record_id").agg(pl.col("split").first(), pl.col("dup_cluster").first())
+        gone = split.filter(pl.col("id").is_in(leaking.implode()))
+        details = gone.select(pl.format("dup_cluster={}", "dup_cluster")).to_series()
+        dropped = drop_frame(gone["id"], pl.Series([DECONTAMINATED] * gone.height, dtype=pl.Utf8), details)
+        kept = split.filter(~pl.col("id").is_in(leaking.implode()))
+        return StageResult(kept=kept, dropped=dropped, notes=notes, artifacts={"record_splits": record_splits})
 
 
-def assign_splits(examples: pl.DataFrame, eval_share: float, seed: int, forced_eval: set[str] | None = None) -> pl.DataFrame:
-    """Split per cluster; a cluster holding a record or cluster id in `forced_eval` goes to eval whole."""
-    clusters = examples.select("dup_cluster").unique()
-    clusters = clusters.with_columns(pl.Series("bucket", cluster_buckets(clusters["dup_cluster"].to_list(), seed), dtype=pl.Float64))
-    with_bucket = examples.join(clusters, on="dup_cluster", how="left", maintain_order="left")
-    split = pl.when(pl.col("bucket") < eval_share).then(pl.lit("eval")).otherwise(pl.lit("train"))
-    with_bucket = with_bucket.with_columns(split.alias("split"))
-    if forced_eval:
-        forced = list(forced_eval)
-        sticky = with_bucket.filter(pl.col("record_id").is_in(forced) | pl.col("dup_cluster").is_in(forced))["dup_cluster"].unique().implode()
-        with_bucket = with_bucket.with_columns(
-            pl.when(pl.col("dup_cluster").is_in(sticky)).then(pl.lit("eval")).otherwise(pl.col("split")).alias("split")
-        )
-        return with_bucket.drop("bucket")
-    return _at_least_one_of_each(with_bucket).drop("bucket")
+def assign_splits(
+    examples: pl.DataFrame, eval_share: float, seed: int, known: dict[str, str] | None = None
+) -> tuple[pl.DataFrame, pl.Series, dict[str, int]]:
+    """Examples with `split` set; the ids of examples to drop as rephrasings of the other
+    side (step 4); notes: records remembered, new units, units that followed earlier records."""
+    if examples.height == 0:
+        return examples.with_columns(pl.lit(None, dtype=pl.Utf8).alias("split")), pl.Series("id", [], dtype=pl.Utf8), {}
+    frame = examples.with_columns(pl.col("dup_cluster").fill_null(pl.col("record_id")))
+    known_frame = pl.DataFrame(
+        {"record_id": list((known or {}).keys()), "known": list((known or {}).values())}, schema={"record_id": pl.Utf8, "known": pl.Utf8}
+    )
+    frame = frame.join(known_frame, on="record_id", how="left", maintain_order="left")
+    # the side of the earlier records in each cluster (eval wins if a cluster holds both)
+    anchors = frame.filter(pl.col("known").is_not_null()).group_by("dup_cluster").agg(
+        pl.when((pl.col("known") == "eval").any()).then(pl.lit("eval")).otherwise(pl.lit("train")).alias("anchor")
+    )
+    frame = frame.join(anchors, on="dup_cluster", how="left", maintain_order="left")
+    record_unit, units = _new_units(frame)
+    placed = _place_by_quota(units, record_unit, frame, eval_share, seed)
+    by_record = record_unit.join(placed, on="unit", how="left").select("record_id", pl.col("split").alias("placed"))
+    result = frame.join(by_record, on="record_id", how="left", maintain_order="left").with_columns(pl.coalesce("known", "placed").alias("split"))
+    spanning = result.group_by("dup_cluster").agg(pl.col("split").n_unique().alias("sides")).filter(pl.col("sides") > 1)["dup_cluster"]
+    # in a cluster on both sides, what differs from the earlier records' side goes (new
+    # data never removes a published example); with no earlier records, train goes
+    leaking = result.filter(
+        pl.col("dup_cluster").is_in(spanning.implode()), pl.col("split") != pl.coalesce("anchor", pl.lit("eval"))
+    )["id"]
+    notes = {
+        "records_remembered": int(frame.filter(pl.col("known").is_not_null())["record_id"].n_unique()),
+        "new_units": units.height,
+        "new_units_following_earlier_records": int(units["follows"].is_not_null().sum()),
+    }
+    return result.select(examples.columns), leaking, notes
 
 
-def _at_least_one_of_each(frame: pl.DataFrame) -> pl.DataFrame:
-    """Tiny tasks: move the lowest-bucket cluster to eval, or the highest to train, if a split is empty."""
-    fixes = []
-    for (task,), part in frame.group_by(["task"], maintain_order=True):
-        if part["dup_cluster"].n_unique() < 2:
-            continue
-        if not (part["split"] == "eval").any():
-            fixes.append((task, part.sort("bucket")["dup_cluster"][0], "eval"))
-        elif not (part["split"] == "train").any():
-            fixes.append((task, part.sort("bucket", descending=True)["dup_cluster"][0], "train"))
-    for _task, cluster, split in fixes:
-        # the whole cluster moves, in every task, so clusters never straddle splits
-        frame = frame.with_columns(pl.when(pl.col("dup_cluster") == cluster).then(pl.lit(split)).otherwise(pl.col("split")).alias("split"))
-    return frame
+def _new_units(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(record_id -> unit) for the new records, and one row per unit: key (smallest record id)
+    and follows ("train" when all the earlier records it rephrases are in train)."""
+    new = frame.filter(pl.col("known").is_null()).select("record_id", "dup_cluster", "anchor")
+    if new.height == 0:
+        return pl.DataFrame(schema={"record_id": pl.Utf8, "unit": pl.Int64}), pl.DataFrame(schema={"unit": pl.Int64, "key": pl.Utf8, "follows": pl.Utf8})
+    nodes = pl.concat([new["record_id"], new["dup_cluster"]]).unique().sort()
+    index = pl.DataFrame({"node": nodes, "i": np.arange(len(nodes), dtype=np.int64)})
+    left = new.select(pl.col("record_id").alias("node")).join(index, on="node", how="left", maintain_order="left")["i"].to_numpy()
+    right = new.select(pl.col("dup_cluster").alias("node")).join(index, on="node", how="left", maintain_order="left")["i"].to_numpy()
+    labels = components(len(nodes), np.column_stack([left, right]))
+    new = new.with_columns(pl.Series("unit", labels[left], dtype=pl.Int64))
+    # only train is followed: following eval lets chains of rephrasings pull ever more into eval
+    only_train = (pl.col("anchor") == "train").any() & ~(pl.col("anchor") == "eval").any()
+    units = new.group_by("unit").agg(
+        pl.col("record_id").min().alias("key"),
+        pl.when(only_train).then(pl.lit("train")).otherwise(pl.lit(None, dtype=pl.Utf8)).alias("follows"),
+    )
+    return new.select("record_id", "unit").unique(), units
+
+
+def _place_by_quota(units: pl.DataFrame, record_unit: pl.DataFrame, frame: pl.DataFrame, eval_share: float, seed: int) -> pl.DataFrame:
+    """unit -> split: units that follow earlier records take their side, the rest fill each task's eval quota."""
+    with_units = frame.join(record_unit, on="record_id", how="left", maintain_order="left")
+    per_task = with_units.group_by("task").agg(
+        pl.len().alias("total"),
+        # an earlier record counts as a unit of its own
+        pl.coalesce(pl.format("unit:{}", "unit"), "record_id").n_unique().alias("units"),
+    )
+    total = {t: n for t, n, _ in per_task.iter_rows()}
+    target = {t: max(eval_share * n, 1.0 if u >= 2 else 0.0) for t, n, u in per_task.iter_rows()}
+    side = with_units.join(units.select("unit", "follows"), on="unit", how="left").with_columns(pl.coalesce("known", "follows").alias("side"))
+    in_eval = {t: 0 for t in total} | dict(side.filter(pl.col("side") == "eval").group_by("task").len().iter_rows())
+    open_units = units.filter(pl.col("follows").is_null())
+    buckets = pl.Series("bucket", [unit_bucket(k, seed) for k in open_units["key"].to_list()], dtype=pl.Float64)
+    open_units = open_units.with_columns(buckets).sort("bucket", "key")
+    counts = with_units.filter(pl.col("unit").is_in(open_units["unit"].implode())).group_by("unit", "task").len("n")
+    tasks_of = counts.group_by("unit").agg("task", "n")
+    tasks_of = dict(zip(tasks_of["unit"].to_list(), zip(tasks_of["task"].to_list(), tasks_of["n"].to_list())))
+    placed = []
+    for unit in open_units["unit"].to_list():
+        tasks, sizes = tasks_of[unit]
+        gain = sum(((target[t] - in_eval[t]) ** 2 - (target[t] - in_eval[t] - n) ** 2) / total[t] ** 2 for t, n in zip(tasks, sizes))
+        if gain > 0:
+            for t, n in zip(tasks, sizes):
+                in_eval[t] += n
+        placed.append("eval" if gain > 0 else "train")
+    chosen = pl.DataFrame({"unit": open_units["unit"], "split": pl.Series(placed, dtype=pl.Utf8)})
+    following = units.filter(pl.col("follows").is_not_null()).select("unit", pl.col("follows").alias("split"))
+    return pl.concat([following, chosen])

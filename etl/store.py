@@ -34,12 +34,12 @@ from pathlib import Path
 import filelock
 import polars as pl
 
+from etl.errors import StoreAccessError, StoreError, StoreLockedError, describe_os_error
+
+__all__ = ["PublishOutcome", "Store", "StoreError", "fingerprint", "file_sha256"]
+
 VERSION_DIR = re.compile(r"^v(\d+)$")
 SHARD = "{split}-00000-of-00001.parquet"
-
-
-class StoreError(Exception):
-    """A store problem the user can act on; the message says what to do."""
 
 
 @dataclass
@@ -79,6 +79,7 @@ class Store:
 
     def versions(self) -> list[str]:
         """Published versions, oldest first (a folder without a manifest is not a version)."""
+        self.check_readable()
         if not self.dir.is_dir():
             return []
         found = [(int(m.group(1)), p.name) for p in self.dir.iterdir() if (m := VERSION_DIR.match(p.name)) and (p / "manifest.json").is_file()]
@@ -115,6 +116,11 @@ class Store:
         files = sorted((self.path(version) / "data").glob("*/*.parquet"))
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
 
+    def example_ids(self, version: str | None = "latest") -> set[str]:
+        """The ids of every example of a version (reads one column)."""
+        files = sorted((self.path(version) / "data").glob("*/*.parquet"))
+        return set(pl.concat([pl.read_parquet(f, columns=["id"]) for f in files])["id"].to_list()) if files else set()
+
     def find_fingerprint(self, value: str) -> str | None:
         for version in self.versions():
             if json.loads((self.dir / version / "manifest.json").read_text()).get("fingerprint") == value:
@@ -123,17 +129,29 @@ class Store:
 
     # ------------------------------------------------------------ writing
 
+    def check_readable(self) -> None:
+        """A store path that is a file (or a dataset path that is) is an error, not an empty store."""
+        for path in (self.root, self.dir):
+            if path.exists() and not path.is_dir():
+                raise StoreAccessError(f"store {path} is a file, not a folder. Pass --store with a folder (it is made if missing).")
+
     @contextmanager
     def lock(self, timeout: float = 0) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(self.dir / ".publish.lock"), timeout=timeout)
+        """Hold the store's publish lock; re-entrant in one process (a run holds it from its
+        start, so a second run fails in seconds, and publishing inside the run re-enters it)."""
+        self.check_readable()
         try:
-            lock.acquire()
+            self.dir.mkdir(parents=True, exist_ok=True)
+            # is_singleton: one lock object per path in this process, so re-entry counts up instead of deadlocking
+            lock = filelock.FileLock(str(self.dir / ".publish.lock"), is_singleton=True)
+            lock.acquire(timeout=timeout)
         except filelock.Timeout:
-            raise StoreError(
+            raise StoreLockedError(
                 f"another run is publishing to {self.dir} (lock {self.dir / '.publish.lock'} is held). "
                 "Wait for it to finish, or set publish.lock_timeout to wait longer."
             ) from None
+        except OSError as exc:
+            raise StoreAccessError(describe_os_error(exc, "cannot write to the store:")) from None
         try:
             yield
         finally:

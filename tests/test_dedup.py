@@ -122,14 +122,18 @@ def test_an_earlier_eval_example_never_becomes_train(sample_copy, tmp_path):
     run_pipeline(config, store=tmp_path)
     store = Store(tmp_path, config.dataset)
     v1 = store.examples("v1")
-    eval_records = set(v1.filter(pl.col("split") == "eval")["record_id"].to_list())
     config.split.seed = 999  # a new seed would reshuffle every cluster...
+    again = run_pipeline(config, store=tmp_path)
+    assert again.publish["version"] == "v1" and not again.publish["published"]  # ...but placed records keep their side
+    with open(sample_copy / "reviews.csv", "a", encoding="utf-8") as handle:
+        handle.write('R9999998,2026-11-20T10:00:00+00:00,,,2,Paleo Power Bowl,Midtown,"The bowl came cold and the sauce had leaked all over the bag."\n')
     second = run_pipeline(config, store=tmp_path)
     assert second.publish["version"] == "v2"
     v2 = store.examples("v2")
-    moved = v2.filter(pl.col("record_id").is_in(list(eval_records)) & (pl.col("split") == "train"))
-    assert moved.height == 0  # ...but what was eval stays eval
+    joined = v1.select("id", "split").join(v2.select("id", pl.col("split").alias("later")), on="id")
+    assert joined.height == v1.height and joined.filter(pl.col("split") != pl.col("later")).height == 0
     index = pl.read_parquet(store.path("v2") / "dedup" / "index.parquet")
-    assert index["eval"].sum() >= len(eval_records)
+    eval_records = set(v1.filter(pl.col("split") == "eval")["record_id"].to_list())
+    assert set(index.filter(pl.col("split") == "eval")["record_id"].to_list()) >= eval_records
     signatures = index["signature"].drop_nulls().to_list()
     assert len(signatures) > 500 and {len(s) for s in signatures} == {config.dedup.num_perm}

@@ -103,7 +103,7 @@ def test_rerun_publishes_nothing_and_one_changed_review_makes_v2(sample_copy, tm
     assert done.returncode == 0, done.stderr
     changes = json.loads(done.stdout)["tasks"]
     assert list(changes) == ["review_sentiment"]
-    assert {k: len(v) for k, v in changes["review_sentiment"].items()} == {"added": 0, "removed": 0, "changed": 1}
+    assert {k: len(v) for k, v in changes["review_sentiment"].items()} == {"added": 0, "removed": 0, "moved": 0, "changed": 1}
     changed_id = changes["review_sentiment"]["changed"][0]
     row = store.examples("v2").filter(pl.col("id") == changed_id)
     assert "Truly the " in row["messages"][0][1]["content"]

@@ -24,6 +24,10 @@ READERS: dict[str, Callable[[Path, str], ReadResult]] = {
 }
 
 
+# the `source` value each kind's records carry
+SOURCE_OF = {"reviews": "review", "chats": "chat", "faqs": "faq", "calls": "call"}
+
+
 @dataclass
 class IngestOutput:
     records: pl.DataFrame
@@ -32,6 +36,8 @@ class IngestOutput:
     # per source kind: files read, rows, records, quarantined, and the files
     # that needed a notice (not UTF-8, or a byte-order mark)
     sources: dict[str, dict] = field(default_factory=dict)
+    # problems with whole files: {file, kind, code, problem, fix}
+    source_errors: list[dict[str, str]] = field(default_factory=list)
 
 
 def plan_files(config: PipelineConfig) -> list[tuple[str, Path, str]]:
@@ -44,17 +50,41 @@ def plan_files(config: PipelineConfig) -> list[tuple[str, Path, str]]:
 
 
 def ingest(config: PipelineConfig, on_file: Callable[[], None] | None = None) -> IngestOutput:
-    records, quarantined, rows_in = [], [], 0
+    records, quarantined, rows_in, errors = [], [], 0, []
     sources: dict[str, dict] = {}
     for kind, path, name in plan_files(config):
-        result = READERS[kind](path, name)
+        result = _read(kind, path, name)
         records.extend(result.records)
         quarantined.extend(result.quarantine)
         rows_in += result.units
         _tally(sources.setdefault(kind, _empty_tally()), name, result)
+        if result.file_error:
+            errors.append({"file": name, "kind": kind, **result.file_error})
         if on_file:
             on_file()
-    return IngestOutput(records_frame(records), quarantine_frame(quarantined), rows_in, sources)
+    errors += _silent_kinds(sources, errors)
+    return IngestOutput(records_frame(records), quarantine_frame(quarantined), rows_in, sources, errors)
+
+
+def _read(kind: str, path: Path, name: str) -> ReadResult:
+    try:
+        return READERS[kind](path, name)
+    except OSError as exc:  # gone since planning, no permission, a device error
+        result = ReadResult(SOURCE_OF[kind], name)
+        result.fail_file("unreadable", f"cannot read the file: {exc.strerror or exc}", "check the file exists and this user may read it")
+        return result
+
+
+def _silent_kinds(sources: dict[str, dict], errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A configured source kind that gave no record at all, with no file to blame (say every
+    call transcript is empty), is a source error of its own."""
+    blamed = {e["kind"] for e in errors}
+    return [
+        {"file": f"{tally['files']} {kind} file(s)", "kind": kind, "code": "no_valid_rows",
+         "problem": f"none of the {tally['rows']} {kind} units could be read", "fix": "check the files are the right export; the quarantine lists each error"}
+        for kind, tally in sources.items()
+        if tally["records"] == 0 and kind not in blamed
+    ]
 
 
 def _empty_tally() -> dict:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from etl.ingest.common import ReadResult, decode_file, describe_validation_error
+from etl.ingest.common import EMPTY_FIX, ReadResult, decode_file, describe_validation_error
 
 # customer -> user; both the website bot and a human agent speak for the business.
 ROLE_MAP = {"customer": "user", "bot": "assistant", "agent": "assistant"}
@@ -72,4 +72,7 @@ def read_chats(path: Path, source_file: str) -> ReadResult:
             "customer_phone": chat.customer.phone,
         }
         result.add(number, chat.conversation_id, turns, meta, line)
+    if result.units == 0:
+        result.fail_file("empty_file", "the file holds no conversation (no non-blank line)", EMPTY_FIX, "")
+    result.check_some_rows("lines")
     return result

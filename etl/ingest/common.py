@@ -59,6 +59,9 @@ class ReadResult:
     had_bom: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
+    # a problem with the whole file (missing columns, empty, unreadable): the run stops
+    # before publishing unless on_source_error: skip; {code, problem, fix}
+    file_error: dict[str, str] | None = None
     _seen_keys: set[str] = field(default_factory=set)
 
     @property
@@ -76,3 +79,28 @@ class ReadResult:
 
     def reject(self, line: int, code: str, error: str, raw: str) -> None:
         self.quarantine.append(quarantine_row(self.source, self.source_file, line, code, error, raw))
+
+    def fail_file(self, code: str, problem: str, fix: str, raw: str | None = None) -> None:
+        """The whole file is unusable. With `raw`, it also counts as one quarantined unit
+        (a file with no readable row still came in as something)."""
+        if raw is not None:
+            self.reject(1, code, problem, raw)
+        self.file_error = {"code": code, "problem": problem, "fix": fix}
+
+    def check_some_rows(self, what: str) -> None:
+        """A file that held rows but gave no record at all is most likely the wrong file or format."""
+        if self.file_error is None and not self.records and self.quarantine:
+            codes = sorted({row["error_code"] for row in self.quarantine})
+            self.fail_file(
+                "no_valid_rows",
+                f"none of its {len(self.quarantine)} {what} could be read ({', '.join(codes)})",
+                "check that the file is the right export in the expected format; the quarantine lists each row's error",
+            )
+
+
+EMPTY_FIX = "an empty export usually means the export job failed: export it again, or remove the file"
+
+
+def raw_lines(text: str, first: int, last: int) -> str:
+    """Lines first..last (1-based, inclusive) of a file's text: the raw text of a row."""
+    return "\n".join(text.splitlines()[first - 1 : last])

@@ -12,7 +12,8 @@ import io
 import re
 from pathlib import Path
 
-from etl.ingest.common import ReadResult, decode_file
+from etl.ingest.common import EMPTY_FIX, ReadResult, decode_file
+from etl.ingest.reviews import header_problem
 
 QUESTION = re.compile(r"^###\s+(?P<q>.*?)\s*#*\s*$")
 CATEGORY = re.compile(r"^##\s+(?P<c>[^#].*?)\s*#*\s*$")
@@ -73,6 +74,13 @@ def _read_faq_markdown(path: Path, source_file: str) -> ReadResult:
         elif current is not None:
             answer.append(line)
     flush()
+    if result.units == 0:
+        if decoded.text.strip():
+            fix = "each question is a '### question' heading followed by its answer; check the file is the FAQ document"
+            result.fail_file("no_valid_rows", "no '### question' heading found", fix, decoded.text[:2000])
+        else:
+            result.fail_file("empty_file", "the file is empty", EMPTY_FIX, "")
+    result.check_some_rows("entries")
     return result
 
 
@@ -81,8 +89,12 @@ def _read_faq_csv(path: Path, source_file: str) -> ReadResult:
     result = ReadResult("faq", source_file, decoded.encoding, decoded.had_bom)
     reader = csv.DictReader(io.StringIO(decoded.text, newline=""))
     fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-    if "question" not in fields or "answer" not in fields:
-        result.reject(1, "missing_columns", "header must have question,answer[,category]", ",".join(fields))
+    if not fields:
+        result.fail_file("empty_file", "the file is empty (no header row)", EMPTY_FIX, "")
+        return result
+    if problem := header_problem(fields, ["question", "answer"], optional=("category",)):
+        code, text = problem
+        result.fail_file(code, text, "the header must be question,answer[,category]; fix the export or rename the column(s)", ",".join(fields))
         return result
     reader.fieldnames = fields
     keys, previous_end = _Keys(), reader.line_num
@@ -93,4 +105,7 @@ def _read_faq_csv(path: Path, source_file: str) -> ReadResult:
             result.reject(start, "wrong_column_count", f"expected {len(fields)} fields", raw)
             continue
         _add_faq(result, keys, start, row["question"], row["answer"], row.get("category") or None, raw)
+    if result.units == 0:
+        result.fail_file("empty_file", "the file has a header but no rows", EMPTY_FIX, ",".join(fields))
+    result.check_some_rows("rows")
     return result

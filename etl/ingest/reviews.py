@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from etl.ingest.common import ReadResult, decode_file, describe_validation_error
+from etl.ingest.common import EMPTY_FIX, ReadResult, decode_file, describe_validation_error, raw_lines
 
 COLUMNS = ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
 
@@ -45,12 +45,12 @@ def read_reviews(path: Path, source_file: str) -> ReadResult:
     try:
         header = next(reader)
     except StopIteration:
-        result.reject(1, "empty_file", "file has no header row", "")
+        result.fail_file("empty_file", "the file is empty (no header row)", EMPTY_FIX, "")
         return result
     header = [h.strip().lower() for h in header]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        result.reject(1, "missing_columns", f"header lacks column(s) {missing}; expected {COLUMNS}", ",".join(header))
+    if problem := header_problem(header, COLUMNS):
+        code, text = problem
+        result.fail_file(code, text, f"the header must be {','.join(COLUMNS)}; fix the export or rename the column(s)", ",".join(header))
         return result
 
     previous_end = reader.line_num
@@ -61,7 +61,7 @@ def read_reviews(path: Path, source_file: str) -> ReadResult:
             break
         except csv.Error as exc:
             start = previous_end + 1
-            result.reject(start, "csv_error", f"unparseable CSV: {exc}", "")
+            result.reject(start, "csv_error", f"unparseable CSV: {exc}", raw_lines(decoded.text, start, max(start, reader.line_num)))
             previous_end = reader.line_num
             continue
         start, previous_end = previous_end + 1, reader.line_num
@@ -85,7 +85,23 @@ def read_reviews(path: Path, source_file: str) -> ReadResult:
             "customer_email": row.customer_email,
         }
         result.add(start, row.review_id, [{"role": "user", "text": row.text}], meta, raw)
+    if result.units == 0:
+        result.fail_file("empty_file", "the file has a header but no rows", EMPTY_FIX, ",".join(header))
+    result.check_some_rows("rows")
     return result
+
+
+def header_problem(header: list[str], expected: list[str], optional: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """(code, problem) when a CSV header lacks an expected column or has one nobody reads."""
+    missing = [c for c in expected if c not in header]
+    unknown = [c for c in header if c not in expected and c not in optional]
+    if missing and unknown:
+        return "missing_columns", f"the header lacks column(s) {missing} and has unknown column(s) {unknown} (renamed?)"
+    if missing:
+        return "missing_columns", f"the header lacks column(s) {missing}"
+    if unknown:
+        return "unknown_columns", f"the header has unknown column(s) {unknown}"
+    return None
 
 
 def _raw_line(fields: list[str]) -> str:

@@ -28,7 +28,8 @@ EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 PIPELINE_YAML = """\
 # Pipeline config for the sample corpus. Paths are relative to this file.
 dataset: healthy-bites
-store: ../store
+# published versions and run folders go inside this folder, so it is self-contained
+store: store
 
 sources:
   reviews: reviews*.csv

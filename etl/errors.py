@@ -1,0 +1,57 @@
+"""Errors a user can act on. Each carries the `etl` exit code it ends a command with,
+and a message that says what is wrong and how to fix it (never a traceback).
+
+    2  ConfigError       the config, a command-line argument or a version name is wrong
+    3  InvariantError    the accounting invariant broke (a bug: rows were lost); nothing published
+    4  StoreLockedError  another run holds the store's lock
+    5  SourceError       an input file is unusable (missing or unknown columns, empty, unreadable)
+    6  StoreAccessError  a folder or file the command needs cannot be read or written
+  130  interrupted (Ctrl-C); the command says whether anything was published
+"""
+
+from __future__ import annotations
+
+
+class EtlError(Exception):
+    exit_code = 1
+
+
+class ConfigError(EtlError):
+    """A config, argument or name that cannot be used; the message says where and how to fix it."""
+
+    exit_code = 2
+
+
+class InvariantError(EtlError):
+    """The counts do not add up: some row was lost or counted twice."""
+
+    exit_code = 3
+
+
+class StoreError(ConfigError):
+    """A store question with no answer (no such dataset, version or task): exit 2."""
+
+
+class StoreLockedError(StoreError):
+    exit_code = 4
+
+
+class SourceError(EtlError):
+    """One or more input files cannot be used; the message names each file, the problem and the fix."""
+
+    exit_code = 5
+
+
+class StoreAccessError(StoreError):
+    exit_code = 6
+
+
+def describe_os_error(exc: OSError, what: str) -> str:
+    """One sentence for a file-system error: which path, what went wrong, what to do."""
+    path = exc.filename or "?"
+    reason = exc.strerror or exc.__class__.__name__
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        return f"{what} {path}: a file is in the way where a folder is needed ({reason}). Point it at a folder, or move the file."
+    if isinstance(exc, PermissionError):
+        return f"{what} {path}: permission denied. Give this user write access, or choose another folder."
+    return f"{what} {path}: {reason}."

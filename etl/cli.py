@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -83,6 +84,8 @@ def run(
     from etl.store import Store
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=errors, show_path=False)], force=True)
+    # a scheduler's SIGTERM (a timeout, a cancelled task) ends the run like Ctrl-C: one line, exit 130
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     pipeline = load_config(config)
     _check_json_target(json_out)
     target = Store(pipeline.store_dir(store), pipeline.dataset)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -215,7 +217,21 @@ def _init_pool_worker(setup: WorkerSetup) -> None:
     # Ctrl-C reaches the whole process group: the parent decides what to do (and says
     # so in one line); a worker that raised KeyboardInterrupt too would print a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     _init_worker(setup)
+
+
+def _exit_with_parent() -> None:
+    """A worker whose parent was killed (a scheduler's SIGKILL) would wait forever holding
+    its models in memory: a daemon thread ends it once it has been re-parented."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _chunks(df: pl.DataFrame) -> list[list[tuple[str, list[str], list[str]]]]:

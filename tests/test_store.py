@@ -63,6 +63,12 @@ def test_published_version_loads_with_plain_datasets_in_a_fresh_interpreter(samp
     assert {s: sorted(ours[s]["id"]) for s in ours} == loaded
     everything = etl.load(sample_run.dataset, store=folder.parents[1])
     assert sum(everything.num_rows.values()) == sum(sum(s.values()) for s in sample_run.examples.values())
+    # every task's columns survive loading all tasks together, null where a task has none
+    train = everything["train"].to_polars()
+    assert {"label", "dish", "constraints"} <= set(train.columns)
+    assert train.filter(pl.col("task") == "review_sentiment")["label"].null_count() == 0
+    assert train.filter(pl.col("task") == "recommendation")["dish"].null_count() == 0
+    assert train.filter(pl.col("task") == "menu_qa")["label"].null_count() == train.filter(pl.col("task") == "menu_qa").height
     with pytest.raises(StoreError, match="no task 'nope'"):
         etl.load(sample_run.dataset, task="nope", store=folder.parents[1])
 

@@ -12,9 +12,15 @@ Reasons, in the order they are checked (the first that applies is recorded):
     too_short           fewer than clean.min_words words
     too_long            more than clean.max_chars characters
     junk_symbols        share of symbol characters above clean.max_symbol_ratio
-    junk_repetition     one character repeated clean.max_char_run times or more
-    repetitive_words    unique-word share below clean.min_unique_word_ratio
-    language_not_kept   detected language not in clean.languages
+    junk_repetition     one character repeated clean.max_char_run times or more (after
+                        runs over clean.collapse_runs_over are collapsed: only digits remain)
+    repetitive_words    most judged words in turns whose unique-word share is below
+                        clean.min_unique_word_ratio (judged per turn, never over a dialogue)
+    language_not_kept   detected language not in clean.languages, and fewer than
+                        clean.language_word_share of the words are words of a kept language
+
+Normalisation also removes transcription markers ("[noise]", "<sil>", a turn that
+is only "noise") and collapses runs of one repeated character ("!!!!!!!" -> "!!!").
 """
 
 from __future__ import annotations
@@ -36,10 +42,15 @@ HTML_HINT = r"<[A-Za-z/!][^>]*>|&(?:[A-Za-z]{2,8}|#\d{2,5}|#x[0-9A-Fa-f]{2,4});"
 NON_ASCII = r"[^\x00-\x7F]"
 INVISIBLE = r"[\u200B-\u200F\u2060\uFEFF\u00AD]"
 CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
-# Anything but letters, digits and whitespace: punctuation, emoji, symbols.
-SYMBOL = r"[^\p{L}\p{N}\s]"
+# Anything but letters, digits, whitespace and emoji (emoji carry sentiment: not junk): punctuation, symbols.
+SYMBOL = r"[^\p{L}\p{N}\s\p{Extended_Pictographic}\x{FE0F}\x{200D}]"
 BLOCK_TAG = re.compile(r"(?i)<\s*(?:br|/p|/div|/li|/tr|/td|/h[1-6])\s*/?\s*>")
 CHAR_RUN_CACHE: dict[int, re.Pattern[str]] = {}
+# lingua's ISO codes that wordfreq names otherwise
+WORDFREQ_CODES = {"tl": "fil"}
+RUN_CACHE: dict[int, re.Pattern[str]] = {}
+# lingua's ISO codes that wordfreq names otherwise
+WORDFREQ_CODES = {"tl": "fil"}
 BATCH = 20_000
 
 
@@ -105,6 +116,8 @@ def normalise_texts(turns: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
     )
     for pattern in config.boilerplate:
         text = text.str.replace_all(pattern, "")
+    text = remove_markers(text, config.transcription_markers)
+    text = _apply_where(text, text.str.contains(run_hint(config.collapse_runs_over)), lambda t: collapse_runs(t, config.collapse_runs_over))
     text = (
         text.str.replace_all(r"[ \t\u00A0\u2000-\u200A\u3000]+", " ")
         .str.replace_all(r" *\r?\n *", "\n")
@@ -112,6 +125,30 @@ def normalise_texts(turns: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
         .str.strip_chars()
     )
     return turns.with_columns(text.alias("text"))
+
+
+def remove_markers(text: pl.Series, markers: list[str]) -> pl.Series:
+    """Transcription markers out: bracketed anywhere ("[noise]", "<sil>"), bare when they are the whole turn."""
+    if not markers:
+        return text
+    words = "|".join(re.escape(m) for m in markers)
+    bracketed = rf"(?i)[\[<{{(]\s*(?:{words})\s*[\]>}})]"
+    return text.str.replace_all(bracketed, " ").str.replace(rf"(?i)^\s*(?:{words})\s*[.!]?\s*$", "")
+
+
+def run_hint(limit: int) -> str:
+    """A polars regex for texts that may hold a run to collapse (it has no backreferences:
+    any symbols in a row, or one ASCII letter repeated), so Python only sees those."""
+    n = limit + 1
+    return r"(?i)[^\p{L}\p{N}\s]{%d,}|" % n + "|".join(f"{c}{{{n},}}" for c in "abcdefghijklmnopqrstuvwxyz")
+
+
+def collapse_runs(text: str, limit: int) -> str:
+    """One character repeated more than `limit` times is cut to `limit` ("!!!!!!" -> "!!!"); digits are kept."""
+    pattern = RUN_CACHE.get(limit)
+    if pattern is None:
+        pattern = RUN_CACHE[limit] = re.compile(r"([^\d\s])\1{%d,}" % limit)
+    return pattern.sub(lambda m: m.group(1) * limit, text)
 
 
 def _apply_where(text: pl.Series, mask: pl.Series, fix) -> pl.Series:
@@ -152,7 +189,60 @@ def compute_stats(records: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
         (pl.col("n_unique_words") / pl.col("n_word_tokens").clip(lower_bound=1)).alias("unique_word_ratio"),
         pl.Series("max_char_run", longest_char_runs(frame["text"].to_list(), config.max_char_run), dtype=pl.Int32),
     )
-    return stats.with_columns(pl.Series("language", _languages(frame["text"], stats["n_words"], config), dtype=pl.Utf8))
+    stats = stats.join(turn_repetition(records, config), on="record_id", how="left", maintain_order="left")
+    languages = pl.Series("language", _languages(frame["text"], stats["n_words"], config), dtype=pl.Utf8)
+    # the customer's own words decide (a business replies in its language whatever the customer writes)
+    shares = kept_language_word_shares(customer_text(records, frame["text"]), languages, config.languages)
+    return stats.with_columns(languages, shares)
+
+
+def customer_text(records: pl.DataFrame, whole: pl.Series) -> pl.Series:
+    """The user turns of each record joined, or the whole text where a record has none."""
+    user = (
+        explode_turns(records).filter(pl.col("role") == "user")
+        .group_by("record_id", maintain_order=True).agg(pl.col("text").str.join("\n"))
+    )
+    joined = records.select("record_id").join(user, on="record_id", how="left", maintain_order="left")["text"]
+    return joined.fill_null(whole)
+
+
+def turn_repetition(records: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
+    """Share of a record's judged words that sit in repetitive turns. Judged per turn: a long
+    call repeats its words over the whole dialogue without any turn being junk."""
+    turns = explode_turns(records).select(
+        "record_id",
+        pl.col("text").str.count_matches(r"\w+").alias("words"),
+        pl.col("text").str.to_lowercase().str.extract_all(r"\w+").list.n_unique().alias("unique"),
+    )
+    judged = pl.col("words") >= config.unique_word_min_words
+    repetitive = judged & (pl.col("unique") / pl.col("words").clip(lower_bound=1) < config.min_unique_word_ratio)
+    return turns.group_by("record_id").agg(
+        (pl.col("words").filter(repetitive).sum() / pl.col("words").filter(judged).sum().clip(lower_bound=1)).alias("repetitive_share")
+    )
+
+
+def kept_language_word_shares(text: pl.Series, languages: pl.Series, kept: list[str]) -> pl.Series:
+    """For records detected as a language not kept: the share of their words that are at least
+    as common in a kept language as in the detected one (wordfreq). Short, shouted or misspelt
+    English the detector misreads scores high; real Spanish or German scores low. Null elsewhere."""
+    from wordfreq import zipf_frequency
+
+    def frequency(word: str, language: str) -> float:
+        try:
+            return zipf_frequency(word, WORDFREQ_CODES.get(language, language))
+        except LookupError:  # a language wordfreq has no list for
+            return 0.0
+
+    def share(value: str, detected: str) -> float:
+        words = re.findall(r"[^\W\d_]{2,}", value.lower())
+        own = [max(frequency(w, k) for k in kept) for w in words]
+        return sum(o > 0 and o >= frequency(w, detected) for w, o in zip(words, own)) / max(len(words), 1)
+
+    values = [
+        share(value, detected) if detected is not None and detected not in kept else None
+        for value, detected in zip(text.to_list(), languages.to_list())
+    ]
+    return pl.Series("kept_language_word_share", values, dtype=pl.Float64)
 
 
 def longest_char_runs(texts: list[str], threshold: int) -> list[int]:
@@ -187,15 +277,16 @@ def decide(stats: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
         ),
         (pl.col("max_char_run") > 0, "junk_repetition", pl.format("char_run={}", "max_char_run")),
         (
-            (pl.col("n_word_tokens") >= config.unique_word_min_words)
-            & (pl.col("unique_word_ratio") < config.min_unique_word_ratio),
+            pl.col("repetitive_share") > 0.5,
             "repetitive_words",
-            pl.format("unique_word_ratio={}", pl.col("unique_word_ratio").round(2)),
+            pl.format("repetitive_share={}", pl.col("repetitive_share").round(2)),
         ),
         (
-            pl.col("language").is_not_null() & ~pl.col("language").is_in(config.languages),
+            pl.col("language").is_not_null()
+            & ~pl.col("language").is_in(config.languages)
+            & (pl.col("kept_language_word_share") < config.language_word_share),
             "language_not_kept",
-            pl.format("detected={}", "language"),
+            pl.format("detected={} kept_language_words={}", "language", pl.col("kept_language_word_share").round(2)),
         ),
     ]
     reason = pl.when(rules[0][0]).then(pl.lit(rules[0][1]))

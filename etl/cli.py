@@ -73,6 +73,7 @@ def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML.")] = Path("sample_data/pipeline.yaml"),
     store: Annotated[Path | None, typer.Option(help="Store folder; overrides `store:` in the config.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the run summary as JSON to this file ('-' for stdout).")] = None,
+    work: Annotated[Path | None, typer.Option(help="Work folder for run folders; overrides `work_dir:` (default: <store>-work).")] = None,
 ) -> None:
     """Run the pipeline on the configured sources and print a table per stage."""
     import logging
@@ -89,9 +90,10 @@ def run(
     pipeline = load_config(config)
     _check_json_target(json_out)
     target = Store(pipeline.store_dir(store), pipeline.dataset)
+    pipeline.work_root(target.root, work)  # a work folder inside the store is refused before any work
     _RUN_TARGET.update(store=target, latest=target.latest())
     with RichProgress(console) as hooks:
-        summary = run_pipeline(pipeline, store=store, hooks=hooks)
+        summary = run_pipeline(pipeline, store=store, hooks=hooks, work=work)
     quarantine = pl.read_parquet(Path(summary.run_dir) / "quarantine.parquet")
     lines = [f"{r['source_file']}:{r['source_line']}  {r['error_code']}" for r in quarantine.iter_rows(named=True)]
     print_summary(console, summary, lines)
@@ -134,6 +136,24 @@ def sample_data(
     for name, count in counts.items():
         console.print(f"{name:<16} {count:>8,}")
     console.print(f"written to {out}; run it with: etl run --config {out / 'pipeline.yaml'}")
+
+
+@app.command("purge-runs")
+@handled
+def purge_runs_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML whose work folder to purge.")] = Path("sample_data/pipeline.yaml"),
+    store: Annotated[Path | None, typer.Option(help="Store folder, if it overrides the config's.")] = None,
+    work: Annotated[Path | None, typer.Option(help="Work folder, if it overrides the config's.")] = None,
+    keep: Annotated[int, typer.Option(min=0, help="Newest run folders to keep.")] = 0,
+) -> None:
+    """Remove run folders (raw text, quarantine, dropped rows) of the config's dataset, all but the newest KEEP."""
+    from etl.runner import purge_runs, run_folders
+
+    pipeline = load_config(config)
+    root = pipeline.work_root(pipeline.store_dir(store), work)
+    before = len(run_folders(root, pipeline.dataset))
+    removed = purge_runs(root, pipeline.dataset, keep)
+    console.print(f"removed {len(removed)} of {before} run folder(s) of {pipeline.dataset} in {root / pipeline.dataset / 'runs'}")
 
 
 StoreOption = Annotated[Path | None, typer.Option("--store", help="Store folder (default: the config's store, $ETL_STORE, or ./store).")]

@@ -51,12 +51,28 @@ class CleanConfig(_Strict):
     )
     # Texts with fewer words than this are not language-checked (too little evidence).
     language_min_words: int = Field(3, ge=1)
-    min_words: int = Field(3, ge=0)
+    # A record the detector gives to another language is still kept when at least this
+    # share of its words are common words of a kept language (wordfreq): short, shouted
+    # and misspelt English is often guessed as something else.
+    language_word_share: float = Field(0.5, ge=0, le=1)
+    # Records with fewer words are dropped as too_short. 1: a two-word review with a
+    # rating ("Terrible service!") is a good sentiment example; tasks set their own minimums.
+    min_words: int = Field(1, ge=0)
+    # Runs of one repeated character longer than this are cut to this length
+    # ("!!!!!!!" -> "!!!", "soooooo" -> "sooo"); digits are never touched.
+    collapse_runs_over: int = Field(3, ge=1)
+    # Transcription markers removed from every turn, in brackets anywhere ("[noise]",
+    # "<sil>", "(inaudible)") or as a whole turn ("noise").
+    transcription_markers: list[str] = Field(
+        default_factory=lambda: ["noise", "sil", "silence", "laughter", "laughs", "laugh", "inaudible", "unintelligible",
+                                 "crosstalk", "music", "pause", "cough", "breath", "breathing", "static", "overlap", "unk", "beep"]
+    )
     max_chars: int = Field(6000, ge=1)
     # Share of visible characters that are neither letters nor digits.
     max_symbol_ratio: float = Field(0.5, ge=0, le=1)
     max_char_run: int = Field(12, ge=2)
-    # Only judged on texts with at least this many words.
+    # Judged per turn, on turns with at least unique_word_min_words words; a record is
+    # repetitive when most of its judged words are in repetitive turns.
     min_unique_word_ratio: float = Field(0.25, ge=0, le=1)
     unique_word_min_words: int = Field(8, ge=1)
     boilerplate: list[str] = Field(
@@ -141,6 +157,7 @@ class PublishConfig(_Strict):
 
 DEFAULT_ENTITIES = [
     "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER",
+    "SOCIAL_HANDLE",
 ]
 
 
@@ -156,6 +173,10 @@ class DeidentifyConfig(_Strict):
     # Business words that are not in the catalog but are no one's personal data
     # (delivery areas, neighbourhoods, landmarks): never replaced.
     allow_terms: list[str] = Field(default_factory=list)
+    # The business's own e-mail, phone, web and social handles: kept as they are (store
+    # addresses and phones from the catalog are kept too), so a published answer still
+    # tells customers where to write.
+    business_contacts: list[str] = Field(default_factory=list)
     # Business identifiers as regexes, e.g. order numbers "\\bHB-\\d{6}\\b".
     order_number_patterns: list[str] = Field(default_factory=list)
     loyalty_number_patterns: list[str] = Field(default_factory=list)
@@ -193,6 +214,12 @@ class PipelineConfig(_Strict):
     # A source kind whose records fall by more than this share against the previous
     # version gets a notice (a truncated export is not an error a reader can see).
     warn_source_fall: float = Field(0.5, gt=0, le=1)
+    # Run folders (raw text per stage, quarantine, dropped rows, summaries: personal
+    # data) live here, never in the store that is synced to trainers. Default: a
+    # sibling of the store, `<store>-work`. Folders are owner-only.
+    work_dir: str | None = None
+    # Run folders kept per dataset; older ones are removed when a run starts.
+    keep_runs: int = Field(20, ge=1)
     catalog: Catalog = Field(default_factory=Catalog)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     deidentify: DeidentifyConfig = Field(default_factory=DeidentifyConfig)
@@ -233,6 +260,15 @@ class PipelineConfig(_Strict):
 
     def store_dir(self, override: str | Path | None = None) -> Path:
         return (Path(override).expanduser() if override else self.resolve(self.store)).resolve()
+
+    def work_root(self, store: Path, override: str | Path | None = None) -> Path:
+        """Where run folders go: --work, else `work_dir`, else `<store>-work` beside the store.
+        Never inside the store (it is synced to trainers) and never around it."""
+        work = (Path(override).expanduser() if override else self.resolve(self.work_dir) if self.work_dir else store.parent / f"{store.name}-work").resolve()
+        if work == store or work.is_relative_to(store) or store.is_relative_to(work):
+            key = "--work" if override else "work_dir"
+            raise ConfigError(f"{key}: {work} overlaps the store {store}; run folders hold raw personal data and must live outside the store.")
+        return work
 
 
 def load_config(path: str | Path) -> PipelineConfig:

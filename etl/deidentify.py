@@ -161,7 +161,10 @@ class DeidentifyStage:
 
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
         chunks = _chunks(df)
-        setup = WorkerSetup(self.config, self.catalog, self.key, *_corpus_names(df))
+        # known customer and agent names are matched only inside their own record (see
+        # etl.pii.engine.known_value_hits), never added to a global list: a display name
+        # like "Dog Food Lover" must not make "dog food" personal data everywhere
+        setup = WorkerSetup(self.config, self.catalog, self.key)
         outputs = list(self._run(chunks, setup, progress))
         by_id = {record_id: (texts, counts, residual) for record_id, texts, counts, residual in outputs}
         records = _with_new_turns(df, by_id)
@@ -241,15 +244,6 @@ def _chunks(df: pl.DataFrame) -> list[list[tuple[str, list[str], list[str]]]]:
     for record_id, turns, *known in zip(df["record_id"], df["turns"].to_list(), *(meta[c] for c in known_columns)):
         rows.append((record_id, [t["text"] for t in turns], [v for v in known if v]))
     return [rows[i : i + CHUNK_RECORDS] for i in range(0, len(rows), CHUNK_RECORDS)]
-
-
-def _corpus_names(df: pl.DataFrame) -> tuple[set[str], set[str]]:
-    """First and last names the business already has on file (customers, staff): a lexicon for lower-case mentions."""
-    meta = df["meta"].struct.unnest()
-    names = pl.concat([meta["customer_name"], meta["agent_name"]]).drop_nulls().unique().to_list()
-    firsts = {n.split()[0].lower() for n in names if n.split()}
-    lasts = {n.split()[-1].lower() for n in names if len(n.split()) > 1}
-    return firsts, lasts
 
 
 def _with_new_turns(df: pl.DataFrame, by_id: dict) -> pl.DataFrame:

@@ -2,7 +2,8 @@
 
     rows in = rows kept + rows dropped (each with a stage and a reason)
 
-Each run writes a folder `<store>/<dataset>/runs/<run_id>/`:
+Each run writes a folder `<work>/<dataset>/runs/<run_id>/` (owner-only; `<work>`
+is `work_dir`, by default `<store>-work` beside the store, never inside it):
 
     stages/NN_<stage>.parquet        what the stage kept (the next stage's input)
     stages/NN_<stage>.stats.parquet  per-row figures behind its decisions, if any
@@ -20,6 +21,7 @@ import hashlib
 import json
 import logging
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -65,6 +67,7 @@ class RunSummary:
     run_id: str
     dataset: str
     run_dir: str
+    store_dir: str
     config_hash: str
     code_version: str
     started_at: str
@@ -126,11 +129,30 @@ def config_hash(config: PipelineConfig) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def new_run_dir(store: Path, dataset: str) -> tuple[str, Path]:
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-    run_dir = store / dataset / "runs" / run_id
-    (run_dir / "stages").mkdir(parents=True, exist_ok=False)
+def new_run_dir(work: Path, dataset: str) -> tuple[str, Path]:
+    # microseconds: run ids sort in the order runs started (retention keeps the newest by name)
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
+    run_dir = work / dataset / "runs" / run_id
+    for folder in (work, work / dataset, run_dir.parent, run_dir, run_dir / "stages"):
+        if folder == run_dir or not folder.exists():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=False)
+            folder.chmod(0o700)  # owner-only whatever the umask (only folders made here: never a shared /tmp)
     return run_id, run_dir
+
+
+def run_folders(work: Path, dataset: str) -> list[Path]:
+    """A dataset's run folders, oldest first (run ids start with their UTC time)."""
+    runs = work / dataset / "runs"
+    return sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+
+
+def purge_runs(work: Path, dataset: str, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` run folders; returns what was removed."""
+    folders = run_folders(work, dataset)
+    removed = folders[: max(len(folders) - keep, 0)]
+    for folder in removed:
+        shutil.rmtree(folder)
+    return removed
 
 
 def run_pipeline(
@@ -138,6 +160,7 @@ def run_pipeline(
     store: str | Path | None = None,
     hooks: ProgressHooks | None = None,
     stages: list[Stage] | None = None,
+    work: str | Path | None = None,
 ) -> RunSummary:
     hooks = hooks or ProgressHooks()
     # fail fast on a missing source or catalog, before any folder is made
@@ -146,22 +169,24 @@ def run_pipeline(
     notices: list[str] = []
     key = load_key(config.deidentify, warn=notices.append)
     target = Store(config.store_dir(store), config.dataset)
+    work_root = config.work_root(target.root, work)
     # the lock is held for the whole run: a second run fails in seconds, not after its work
     with target.lock(config.publish.lock_timeout):
         for notice in notices:
             logger.warning(notice)
-        return _run_locked(config, target, planned, catalog, key, notices, hooks, stages)
+        return _run_locked(config, target, work_root, planned, catalog, key, notices, hooks, stages)
 
 
-def _run_locked(config, target: Store, planned, catalog, key, notices, hooks, stages) -> RunSummary:
+def _run_locked(config, target: Store, work_root: Path, planned, catalog, key, notices, hooks, stages) -> RunSummary:
     latest = target.latest()
     published = load_index(target.path(latest) if latest else None)
     published_ids = target.example_ids(latest) if latest else set()
     try:
-        run_id, run_dir = new_run_dir(target.root, config.dataset)
+        purge_runs(work_root, config.dataset, keep=config.keep_runs - 1)  # retention, counting tonight's
+        run_id, run_dir = new_run_dir(work_root, config.dataset)
     except OSError as exc:
-        raise StoreAccessError(describe_os_error(exc, "cannot write the run folder in the store:")) from None
-    summary = RunSummary(run_id=run_id, dataset=config.dataset, run_dir=str(run_dir), config_hash=config_hash(config),
+        raise StoreAccessError(describe_os_error(exc, "cannot write the run folder in the work folder:")) from None
+    summary = RunSummary(run_id=run_id, dataset=config.dataset, run_dir=str(run_dir), store_dir=str(target.root), config_hash=config_hash(config),
                          code_version=__version__, started_at=_now(), notices=notices)
     clock = time.perf_counter()
 

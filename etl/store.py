@@ -3,11 +3,11 @@
     <store>/<dataset>/
       v1/ v2/ ...        published versions, read-only once written
       latest             text file naming the newest published version ("v2")
-      runs/              run folders (etl.runner)
       .publish.lock      held while a run publishes
       .tmp-v3-<token>/   a version being written; never read, removed by the next publish
 
-A version is written into a temporary folder, `manifest.json` last, then
+The store holds only what may be published: run folders, with their raw
+text, live in a separate work folder (etl.runner). A version is written into a temporary folder, `manifest.json` last, then
 renamed into place in one `rename`, and only then does `latest` move (an
 atomic `os.replace` of a small file). A crash at any moment leaves either the
 old state or the new one. The fingerprint is a sha256 over the examples'

@@ -27,7 +27,7 @@ def test_run_prints_table_and_never_raw_customer_text(tmp_path):
     planted = json.loads((SAMPLE / "planted.json").read_text())["pii"]
     leaked = [v for values in planted.values() for v in values if v in out + result.stderr]
     assert leaked == []
-    summary = json.loads(next(tmp_path.glob("healthy-bites/runs/*/summary.json")).read_text())
+    summary = json.loads(next(tmp_path.parent.glob(f"{tmp_path.name}-work/healthy-bites/runs/*/summary.json")).read_text())
     assert summary["invariant_holds"]
     raw = "\n".join(json.dumps(summary) for _ in [0])
     assert [v for values in planted.values() for v in values if v in raw] == []

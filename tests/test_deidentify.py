@@ -42,7 +42,7 @@ def planted_values() -> list[str]:
 
 
 def published_texts(sample_run) -> str:
-    store = Store(Path(sample_run.run_dir).parents[2], sample_run.dataset)
+    store = Store(sample_run.store_dir, sample_run.dataset)
     files = sorted(store.path("latest").glob("data/*/*.parquet"))
     assert files
     texts = []
@@ -172,7 +172,7 @@ def test_no_key_or_personal_value_in_logs_manifests_or_summaries(tmp_path, sampl
     )
     assert done.returncode == 0, done.stderr
     assert "DEVELOPMENT KEY" not in done.stdout + done.stderr
-    run_dir = next(tmp_path.glob("healthy-bites/runs/*"))
+    run_dir = next(tmp_path.parent.glob(f"{tmp_path.name}-work/healthy-bites/runs/*"))
     version = tmp_path / "healthy-bites" / "v1"
     documents = {
         "stdout": done.stdout, "stderr": done.stderr,

@@ -17,7 +17,7 @@ from tests.conftest import SAMPLE
 
 @pytest.fixture(scope="module")
 def published(sample_run) -> pl.DataFrame:
-    store = Store(Path(sample_run.run_dir).parents[2], sample_run.dataset)
+    store = Store(sample_run.store_dir, sample_run.dataset)
     return store.examples("latest")
 
 

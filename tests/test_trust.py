@@ -150,7 +150,7 @@ def test_a_reviews_file_missing_a_column_stops_the_run_unless_skipped(sample_cop
     assert "Nothing was published" in message and "on_source_error: skip" in message
     assert "Traceback" not in broken.stderr
     assert store.versions() == ["v1"] and store.latest() == "v1"
-    summary = json.loads(sorted(store_dir.glob("healthy-bites/runs/*/summary.json"))[-1].read_text())
+    summary = json.loads(sorted(tmp_path.glob("store-work/healthy-bites/runs/*/summary.json"))[-1].read_text())
     assert summary["source_errors"][0]["file"] == "reviews.csv" and not summary["publish"]
 
     with open(config, "a", encoding="utf-8") as handle:
@@ -199,7 +199,7 @@ def test_every_command_gives_one_line_and_its_exit_code_for_a_store_that_is_a_fi
     store_file = tmp_path / "store-is-a-file"
     store_file.write_text("not a folder")
     bad_config = tmp_path / "pipeline.yaml"
-    bad_config.write_text((SAMPLE / "pipeline.yaml").read_text().replace("min_words: 3", "min_wrds: 3"))
+    bad_config.write_text((SAMPLE / "pipeline.yaml").read_text().replace("  min_words:", "  min_wrds:"))
     commands = [
         ["run", "--config", str(SAMPLE / "pipeline.yaml")],
         ["versions"],
@@ -217,7 +217,7 @@ def test_every_command_gives_one_line_and_its_exit_code_for_a_store_that_is_a_fi
 
 
 def test_a_missing_version_a_missing_store_and_a_bad_json_target_are_one_line_each(sample_run, tmp_path):
-    store_dir = str(Path(sample_run.run_dir).parents[2])
+    store_dir = sample_run.store_dir
     assert_one_line_error(etl("show", "healthy-bites@v9", "--store", store_dir), 2, "no version v9", "versions: v1")
     assert_one_line_error(etl("diff", "healthy-bites@v1", "healthy-bites@v7", "--store", store_dir), 2, "no version v7")
     assert_one_line_error(etl("versions", "--store", str(tmp_path / "nowhere")), 2, "does not exist")
@@ -231,7 +231,7 @@ def test_a_second_run_fails_at_once_while_the_lock_is_held(tmp_path):
     with store.lock():
         done = etl("run", "--config", str(SAMPLE / "pipeline.yaml"), "--store", str(store.root))
     assert_one_line_error(done, 4, "another run is publishing")
-    assert not (store.dir / "runs").exists()  # it stopped before reading a single input
+    assert not (store.root.parent / "store-work").exists()  # it stopped before reading a single input
 
 
 def test_ctrl_c_exits_130_and_says_nothing_was_published(tmp_path):
@@ -241,7 +241,7 @@ def test_ctrl_c_exits_130_and_says_nothing_was_published(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
     )
     deadline = time.monotonic() + 120
-    while not list(store_dir.glob("healthy-bites/runs/*/stages/02_clean.parquet")) and time.monotonic() < deadline:
+    while not list(tmp_path.glob("store-work/healthy-bites/runs/*/stages/02_clean.parquet")) and time.monotonic() < deadline:
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -258,7 +258,7 @@ PHONE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?(\d{3})\)?[\s.-]?(\d{3})[\s.-]?(\
 
 
 def test_published_emails_and_phones_are_reserved_or_the_business_own(sample_run):
-    store = Store(Path(sample_run.run_dir).parents[2], sample_run.dataset)
+    store = Store(sample_run.store_dir, sample_run.dataset)
     texts = store.examples("latest")["messages"].list.eval(pl.element().struct.field("content")).explode().drop_nulls().to_list()
     stores = yaml.safe_load((SAMPLE / "stores.yaml").read_text())["stores"]
     business_phones = {re.sub(r"\D", "", s["phone"])[-10:] for s in stores}

@@ -24,9 +24,11 @@ from etl.pii.recognizers import (
     NameLexiconRecognizer,
     PhoneFormatRecognizer,
     RareCapitalisedNameRecognizer,
+    SocialHandleRecognizer,
     StreetAddressRecognizer,
     blocked_words,
     identifier_recognizer,
+    name_lexicon,
 )
 
 CACHE_LIMIT = 200_000
@@ -37,7 +39,7 @@ UPPER = re.compile(r"[A-Z]")
 # words ("phone", "address"), for which the lower-cased token serves
 # (context lists here carry the inflected forms too).
 EXCLUDED_COMPONENTS = ["parser", "senter", "tagger", "attribute_ruler", "lemmatizer"]
-PATTERN_ENTITIES = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER"}
+PATTERN_ENTITIES = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER", "SOCIAL_HANDLE"}
 
 
 class LeanSpacyNlpEngine(SpacyNlpEngine):
@@ -119,10 +121,11 @@ class Analyzer:
             self.cache.clear()
         results = []
         for index, text in enumerate(texts):
-            found = list(self.cache.get(text) or [])
+            found = [r for r in self.cache.get(text) or [] if not shouted_word(text, r)]
             if known and known[index]:
                 found += known_value_hits(text, tuple(known[index]))
-            results.append(self.allow.filter(text, drop_nested(expand_names(text, found, self.allow.words))))
+            found = self.allow.filter(text, drop_nested(expand_names(text, found, self.allow.words)))
+            results.append([trimmed for r in found if (trimmed := trim_to_word(text, r)) is not None])
         return results
 
     def _analyze(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
@@ -136,6 +139,30 @@ class Analyzer:
             if entities:
                 hits += [r for r in recognizer.analyze(text, entities, None) or [] if r.score >= threshold]
         return self.allow.filter(text, hits)
+
+
+def shouted_word(text: str, result: RecognizerResult) -> bool:
+    """An all-caps "name" is emphasis ("the food was AMAZING", "NEVER AGAIN"), not a person."""
+    value = text[result.start : result.end]
+    letters = [c for c in value if c.isalpha()]
+    return result.entity_type == "PERSON" and len(letters) > 1 and all(c.isupper() for c in letters)
+
+
+def trim_to_word(text: str, result: RecognizerResult) -> RecognizerResult | None:
+    """A name span starts and ends on a letter or digit: the spaces, punctuation and emoji
+    around it stay in the text ("Flats Jeffrey" never becomes "FlatsJeffrey")."""
+    if result.entity_type != "PERSON":
+        return result
+    start, end = result.start, result.end
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    if start == end:
+        return None
+    if (start, end) == (result.start, result.end):
+        return result
+    return RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata)
 
 
 # Words that start or end a sentence next to a name without being part of it.
@@ -201,11 +228,17 @@ def known_value_hits(text: str, values: tuple[str, ...]) -> list[RecognizerResul
 
 @lru_cache(maxsize=4096)
 def _known_pattern(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Whole known values; of a name, also its first word when a name lexicon confirms it is a
+    first name ("Jordan" of "Jordan Smith"), never other words ("dog" of "Dog Food Lover")."""
+    firsts = name_lexicon()[0]
     words = set()
     for value in values:
         words.add(value)
-        if "@" not in value and not any(c.isdigit() for c in value):
-            words |= {token for token in value.split() if len(token) > 2 and token.lower() not in blocked_words()}
+        tokens = value.split()
+        if "@" not in value and not any(c.isdigit() for c in value) and len(tokens) > 1:
+            first = tokens[0].strip(".,")
+            if len(first) > 2 and first.lower() in firsts and first.lower() not in blocked_words():
+                words.add(first)
     ordered = sorted((w for w in words if w.strip()), key=len, reverse=True)
     if not ordered:
         return None
@@ -237,7 +270,8 @@ def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_name
     registry.add_recognizer(LuhnCardRecognizer())
     registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
-    allow = CatalogAllowList(catalog, config.allow_terms)
+    registry.add_recognizer(SocialHandleRecognizer())
+    allow = CatalogAllowList(catalog, config.allow_terms, config.business_contacts)
     rare = RareCapitalisedNameRecognizer(allow.words, *extra_names, dish_words=allow.dish_words)
     rare.load()
     registry.add_recognizer(rare)

@@ -307,11 +307,24 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
                                  recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})]
 
 
-class CatalogAllowList:
-    """Spans of business terms (dishes, business, stores, store addresses and phones) in a text."""
+class SocialHandleRecognizer(PatternRecognizer):
+    """@usernames ("@jenny_smith91 my order never came"); not the @ of an e-mail address."""
 
-    def __init__(self, catalog: Catalog | None, extra_terms: list[str] | None = None) -> None:
-        terms: set[str] = set(extra_terms or [])
+    def __init__(self) -> None:
+        pattern = Pattern("social handle", r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])", 0.85)
+        super().__init__(supported_entity="SOCIAL_HANDLE", patterns=[pattern], name="SocialHandleRecognizer")
+
+
+# A link, from its scheme or "www." to the first space (trailing punctuation is the sentence's).
+URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
+
+
+class CatalogAllowList:
+    """Spans of business terms (dishes, business, stores, store addresses and phones, the
+    business's own contacts) in a text, and links, which are never cut."""
+
+    def __init__(self, catalog: Catalog | None, extra_terms: list[str] | None = None, contacts: list[str] | None = None) -> None:
+        terms: set[str] = set(extra_terms or []) | set(contacts or [])
         described: set[str] = set()
         if catalog is not None:
             terms.add(catalog.business)
@@ -334,14 +347,17 @@ class CatalogAllowList:
         return [m.span() for m in self.pattern.finditer(text)] if self.pattern else []
 
     def filter(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
-        """Drop detections that lie mostly (>= half their length) inside a business term."""
+        """Drop detections that lie mostly (>= half their length) inside a business term, and
+        any that touches a link: a link is kept whole, never cut mid-path."""
         if not results:
             return results
         spans = self.spans(text)
+        links = [m.span() for m in URL.finditer(text)] if "www." in text.lower() or "://" in text else []
         kept = []
         for result in results:
             covered = sum(max(0, min(result.end, e) - max(result.start, s)) for s, e in spans)
-            if covered * 2 < (result.end - result.start) and not self._mostly_business_words(text, result):
+            in_link = any(result.start < e and s < result.end for s, e in links)
+            if covered * 2 < (result.end - result.start) and not in_link and not self._mostly_business_words(text, result):
                 kept.append(result)
         return kept
 

@@ -112,6 +112,9 @@ class Surrogates:
             return self.card(value)
         if entity == "PHONE_NUMBER":
             return self.phone(value)
+        if entity == "SOCIAL_HANDLE":
+            name = re.sub(r"[^a-z0-9_]", "", self._fake("HANDLE", value.lower()).user_name().lower())
+            return f"@{name or 'customer'}"
         # phones, SSNs, order and loyalty numbers: same shape, other digits
         return self.digits(entity, value)
 

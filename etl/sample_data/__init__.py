@@ -43,7 +43,7 @@ catalog:
 
 clean:
   languages: [en]
-  min_words: 3
+  min_words: 1
 
 deidentify:
   mode: surrogate

@@ -189,27 +189,28 @@ def compute_stats(records: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
         (pl.col("n_unique_words") / pl.col("n_word_tokens").clip(lower_bound=1)).alias("unique_word_ratio"),
         pl.Series("max_char_run", longest_char_runs(frame["text"].to_list(), config.max_char_run), dtype=pl.Int32),
     )
-    stats = stats.join(turn_repetition(records, config), on="record_id", how="left", maintain_order="left")
+    turns = explode_turns(records)  # once, for both per-turn figures below
+    stats = stats.join(turn_repetition(turns, config), on="record_id", how="left", maintain_order="left")
     languages = pl.Series("language", _languages(frame["text"], stats["n_words"], config), dtype=pl.Utf8)
     # the customer's own words decide (a business replies in its language whatever the customer writes)
-    shares = kept_language_word_shares(customer_text(records, frame["text"]), languages, config.languages)
+    shares = kept_language_word_shares(customer_text(records, turns, frame["text"]), languages, config.languages)
     return stats.with_columns(languages, shares)
 
 
-def customer_text(records: pl.DataFrame, whole: pl.Series) -> pl.Series:
+def customer_text(records: pl.DataFrame, turns: pl.DataFrame, whole: pl.Series) -> pl.Series:
     """The user turns of each record joined, or the whole text where a record has none."""
     user = (
-        explode_turns(records).filter(pl.col("role") == "user")
+        turns.filter(pl.col("role") == "user")
         .group_by("record_id", maintain_order=True).agg(pl.col("text").str.join("\n"))
     )
     joined = records.select("record_id").join(user, on="record_id", how="left", maintain_order="left")["text"]
     return joined.fill_null(whole)
 
 
-def turn_repetition(records: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
+def turn_repetition(turns: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
     """Share of a record's judged words that sit in repetitive turns. Judged per turn: a long
     call repeats its words over the whole dialogue without any turn being junk."""
-    turns = explode_turns(records).select(
+    turns = turns.select(
         "record_id",
         pl.col("text").str.count_matches(r"\w+").alias("words"),
         pl.col("text").str.to_lowercase().str.extract_all(r"\w+").list.n_unique().alias("unique"),

@@ -17,9 +17,11 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
 from etl.catalog import Catalog
 from etl.config import ConfigError, DeidentifyConfig
+from etl.pii.names import NameEvidence
 from etl.pii.offline import use_bundled_suffix_list
 from etl.pii.recognizers import (
     CatalogAllowList,
+    InternationalAddressRecognizer,
     LuhnCardRecognizer,
     NameLexiconRecognizer,
     PhoneFormatRecognizer,
@@ -100,6 +102,7 @@ class Analyzer:
     allow: CatalogAllowList
     entities: list[str]
     threshold: float
+    names: NameEvidence
     pattern_recognizers: list = field(default_factory=list)
     cache: dict[str, list[RecognizerResult]] = field(default_factory=dict)
 
@@ -121,15 +124,21 @@ class Analyzer:
             self.cache.clear()
         results = []
         for index, text in enumerate(texts):
-            found = [r for r in self.cache.get(text) or [] if not shouted_word(text, r)]
+            found = self.cache.get(text) or []
             if known and known[index]:
-                found += known_value_hits(text, tuple(known[index]))
-            found = self.allow.filter(text, drop_nested(expand_names(text, found, self.allow.words)))
+                found = found + known_value_hits(text, tuple(known[index]))
+            found = self.allow.filter(text, drop_nested(expand_names(text, found, self.names.could_be_name_part)))
             results.append([trimmed for r in found if (trimmed := trim_to_word(text, r)) is not None])
         return results
 
     def _analyze(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
-        return self.engine.analyze(text=text, language="en", entities=self.entities, nlp_artifacts=nlp_artifacts, score_threshold=self.threshold)
+        """presidio's results, with PERSON spans kept only where the text gives evidence of a name."""
+        found = self.engine.analyze(text=text, language="en", entities=self.entities, nlp_artifacts=nlp_artifacts, score_threshold=self.threshold)
+        found = [r for r in found if not shouted_word(text, r)]
+        if not any(r.entity_type == "PERSON" for r in found):
+            return found
+        ner_spans = [(e.start_char, e.end_char) for e in nlp_artifacts.entities if e.label_ == "PERSON"]
+        return self.names.keep(text, found, ner_spans)
 
     def residual(self, text: str, threshold: float) -> list[RecognizerResult]:
         """High-confidence pattern hits (no NER): the fail-closed second scan."""
@@ -167,18 +176,25 @@ def trim_to_word(text: str, result: RecognizerResult) -> RecognizerResult | None
 
 # Words that start or end a sentence next to a name without being part of it.
 NOT_NAME_PARTS = {"hi", "hello", "hey", "dear", "thanks", "thank", "yes", "yeah", "no", "ok", "okay", "please", "sorry", "welcome", "bye", "goodbye", "sir", "madam", "maam"}
-NAME_PART = re.compile(r"[A-Z][^\W\d_]+(?:['-][^\W\d_]+)*\.?|[A-Z]\.?(?![\w])", re.UNICODE)
+NAME_PART = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*\.?", re.UNICODE)
 
 
-def expand_names(text: str, results: list[RecognizerResult], business_words: set[str]) -> list[RecognizerResult]:
-    """Grow each name over the capitalised words and initials right next to it:
-    NER often returns part of a name ("Kadiev" of "Bulat R Kadiev"), and the rest
-    would stay in the text. Stop words and business words end a name."""
+def expand_names(text: str, results: list[RecognizerResult], name_part) -> list[RecognizerResult]:
+    """Grow each name over the name words and initials right next to it: NER often
+    returns part of a name ("Kadiev" of "Bulat R Kadiev"), and the rest would stay in
+    the text. Only words that may be part of a name count (`name_part`: a known first
+    or last name, an initial, a rare word no food, place or company list holds), so a
+    name never grows over "Flats", "Latte" or the next sentence's first word."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    def part(match) -> bool:
-        word = match.group(0).lower().strip(".")
-        return word not in STOP_WORDS and word not in NOT_NAME_PARTS and word not in business_words
+    def part(match, name: str) -> bool:
+        value = match.group(0)
+        word = value.lower().strip(".")
+        if not value[0].isupper() and not name.islower():
+            return False  # a capitalised name grows over capitalised words; "jordan brown" over lower-case ones
+        if len(word) == 1:
+            return True  # an initial ("Anne-Lise A. Frederiksen"), though "A" is a stop word
+        return word not in STOP_WORDS and word not in NOT_NAME_PARTS and name_part(value)
 
     grown = []
     for result in results:
@@ -188,13 +204,13 @@ def expand_names(text: str, results: list[RecognizerResult], business_words: set
         start, end = result.start, result.end
         while True:
             match = NAME_PART.match(text, end + 1) if text[end : end + 1] == " " else None
-            if not match or not part(match) or match.end() - end > 30:
+            if not match or not part(match, text[start:end]) or match.end() - end > 30:
                 break
             end = match.end()
         while start > 1 and text[start - 1] == " ":
             window = text[max(0, start - 31) : start - 1]
             before = [m for m in NAME_PART.finditer(window) if m.end() == len(window)]
-            if not before or not part(before[-1]) or (before[-1].start() > 0 and window[before[-1].start() - 1].isalnum()):
+            if not before or not part(before[-1], text[start:end]) or (before[-1].start() > 0 and window[before[-1].start() - 1].isalnum()):
                 break
             start = start - 1 - (before[-1].end() - before[-1].start())
         grown.append(RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata))
@@ -267,6 +283,7 @@ def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_name
     registry.remove_recognizer("PhoneRecognizer")
     registry.add_recognizer(PhoneRecognizer(supported_regions=("US",)))
     registry.add_recognizer(StreetAddressRecognizer())
+    registry.add_recognizer(InternationalAddressRecognizer())
     registry.add_recognizer(LuhnCardRecognizer())
     registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
@@ -281,4 +298,7 @@ def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_name
         registry.add_recognizer(identifier_recognizer("LOYALTY_NUMBER", config.loyalty_number_patterns, ["rewards", "loyalty", "member", "membership"]))
     engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
     pattern_recognizers = [r for r in registry.recognizers if set(r.supported_entities) & PATTERN_ENTITIES and r.name not in ("SpacyRecognizer",)]
-    return Analyzer(engine, allow, list(config.entities), config.score_threshold, pattern_recognizers)
+    firsts, lasts = name_lexicon()
+    dish_names = [d.name for d in catalog.dishes] if catalog else []
+    names = NameEvidence(firsts, lasts, allow.words, dish_names)
+    return Analyzer(engine, allow, list(config.entities), config.score_threshold, names, pattern_recognizers)

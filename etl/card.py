@@ -18,7 +18,8 @@ from etl.tasks.review_sentiment import LABELS
 TASK_PURPOSE = {
     "menu_qa": "questions about dishes, ingredients, allergens and prices, answered from FAQs, conversations and the catalog",
     "recommendation": "a customer's diet, allergy or goal and a catalog dish that fits it, with the reason",
-    "order_support": "multi-turn order handling: placing, changing, delivery problems, refunds",
+    "order_support": "multi-turn order taking and handling: placing, changing, delivery problems, refunds",
+    "customer_service": "multi-turn conversations about anything else the business answers: drinks, dishes, stock, stores",
     "review_sentiment": "review text to positive / neutral / negative (4-5 stars positive, 3 neutral, 1-2 negative)",
     "policy_qa": "how ordering, delivery, payments, subscriptions and stores work",
 }

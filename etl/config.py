@@ -122,7 +122,7 @@ class DedupConfig(_Strict):
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
 
 
-TASKS = ("menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa")
+TASKS = ("menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa", "customer_service")
 
 
 class FormatConfig(_Strict):

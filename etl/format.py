@@ -4,7 +4,9 @@ Record-level accounting: a record is kept when at least one example is built
 from it. Conversations whose bot answers a customer rated "down" are not
 examples of good answers: they are set aside (written to the run folder for a
 later preference dataset) and counted as dropped with the reason
-`feedback_down`. A record no builder can use is dropped as `no_task_match`.
+`feedback_down`. A chat or call in which the business never answers the customer
+is dropped as `no_business_reply`; any other record no builder can use as
+`no_task_match`.
 Examples synthesised from the catalog have no raw record; they are counted
 as examples, not as records.
 """
@@ -52,8 +54,17 @@ class FormatStage:
         dropped = pl.concat(
             [
                 drop_frame(set_aside["record_id"], pl.Series(["feedback_down"] * set_aside.height), pl.Series(["set aside for preference data"] * set_aside.height)),
-                drop_frame(unused["record_id"], pl.Series(["no_task_match"] * unused.height), pl.Series([None] * unused.height, dtype=pl.Utf8)),
+                drop_frame(unused["record_id"], unused_reasons(unused), pl.Series([None] * unused.height, dtype=pl.Utf8)),
             ]
         )
         notes = {"examples": examples.height, **ctx.notes}
         return StageResult(kept=kept, dropped=dropped, notes=notes, emitted=examples, set_aside={"feedback_down": set_aside})
+
+
+def unused_reasons(unused: pl.DataFrame) -> pl.Series:
+    """Why a record built no example: a conversation with no business reply after a customer
+    turn, or nothing any task can use."""
+    roles = unused["turns"].list.eval(pl.element().struct.field("role")).list.join(",")
+    replied = roles.str.contains("user,assistant")
+    unanswered = unused["source"].is_in(["chat", "call"]) & ~replied
+    return unanswered.replace_strict({True: "no_business_reply", False: "no_task_match"}, return_dtype=pl.Utf8)

@@ -4,6 +4,7 @@ pipeline publishes keeps every fact and word that is not personal data."""
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import polars as pl
 import pytest
 
 from etl.config import ConfigError, load_config
-from etl.runner import run_folders
-from tests.conftest import SAMPLE
+from etl.runner import run_folders, run_pipeline
+from tests.conftest import SAMPLE, write
 
 
 def file_text(path: Path) -> str:
@@ -193,3 +194,43 @@ def test_phone_numbers_of_every_format_and_multi_line_addresses_do_not_survive()
     for text, (original, value) in zip(out, leaks.items()):
         assert value not in text, (original, text)
     assert "Apt 2B" not in out[6] and out[6].endswith(" please")
+
+
+# ------------------------------------------------------------------ every real conversation becomes training data
+
+def test_real_ordering_dialogs_become_examples_and_the_rest_have_reasons(tmp_path):
+    """The 1,000 Taskmaster-4 coffee-ordering dialogs as a chat export, through the whole
+    pipeline: at least 80% reach a published example (order_support or customer_service,
+    the barista's turns as targets), and every one that does not is in the run's dropped
+    rows (records or examples) with a reason."""
+    import json
+
+    from etl.store import Store
+
+    chats = []
+    for line in REALTEXT.read_text(encoding="utf-8").splitlines():
+        dialog = json.loads(line)
+        messages = [{"role": "customer" if u["speaker"] == "user" else "agent", "text": u["text"]} for u in dialog["utterances"]]
+        chats.append(json.dumps({"conversation_id": dialog["conversation_id"], "started_at": "2024-03-01T09:00:00Z", "messages": messages}))
+    write(tmp_path / "chats.jsonl", "\n".join(chats) + "\n")
+    for name in ("menu.yaml", "stores.yaml"):
+        shutil.copy(SAMPLE / name, tmp_path / name)
+    write(tmp_path / "pipeline.yaml", "dataset: coffee\nstore: store\nsources:\n  chats: chats.jsonl\n"
+          "catalog:\n  menu: menu.yaml\n  stores: stores.yaml\ndeidentify:\n  allow_dev_key: true\n")
+    summary = run_pipeline(load_config(tmp_path / "pipeline.yaml"))
+    assert summary.invariant_holds, summary.invariant_errors
+
+    published = Store(tmp_path / "store", "coffee").examples("latest")
+    dialog_ids = {json.loads(c)["conversation_id"] for c in chats}
+    records = pl.read_parquet(Path(summary.run_dir) / "stages" / "01_ingest.parquet").select(
+        "record_id", source_id=pl.col("meta").struct.field("native_id"))
+    used = set(records.join(published.select("record_id").unique(), on="record_id")["source_id"])
+    assert len(used & dialog_ids) >= 0.8 * len(dialog_ids), (len(used & dialog_ids), [(s.stage, s.dropped_by_reason) for s in summary.stages])
+    assert set(published["task"]) >= {"order_support", "customer_service"}
+
+    dropped = pl.read_parquet(Path(summary.run_dir) / "dropped.parquet")
+    dropped_examples = pl.read_parquet(Path(summary.run_dir) / "dropped_examples.parquet")
+    explained = set(records.join(dropped.select("record_id"), on="record_id")["source_id"])
+    explained |= set(records.join(dropped_examples.select("record_id").unique(), on="record_id")["source_id"])
+    assert dialog_ids - used <= explained
+    assert dropped["reason"].null_count() == 0 and dropped_examples["reason"].null_count() == 0

@@ -28,7 +28,7 @@ def catalog():
 
 def test_every_task_is_published_with_both_splits(published):
     counts = published.group_by("task", "split").len()
-    assert set(counts["task"]) == {"menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa"}
+    assert set(counts["task"]) == {"menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa", "customer_service"}
     for task in counts["task"].unique():
         assert set(counts.filter(pl.col("task") == task)["split"]) == {"train", "eval"}
 
@@ -127,3 +127,22 @@ def test_records_placed_earlier_keep_their_side_and_new_rephrasings_of_eval_are_
     side = split["split"][3]
     assert leaking.to_list() == ([] if side == "eval" else ["e3"])
     assert notes["records_remembered"] == 3 and notes["new_units"] == 1
+
+
+def test_conversations_are_routed_by_what_the_customer_is_about():
+    from etl.tasks.intents import conversation_intent
+
+    assert conversation_intent(["Hi, what is the address of the restaurant?"]) == "store_info"
+    assert conversation_intent(["Can I get the address of the restaurant on Peachtree?"]) == "store_info"
+    assert conversation_intent(["Can I get an mocha for Jean?"]) == "order"  # no "order" keyword, still an order
+    assert conversation_intent(["One latte please."]) == "order"
+    assert conversation_intent(["where is my order? it's HB-336575"]) == "order"
+    assert conversation_intent(["please change the delivery address on my order"]) == "order"
+    assert conversation_intent(["What kinds of herbal tea do you have?"]) == "service"
+
+
+def test_every_sample_conversation_becomes_one_multi_turn_example(published, sample_run):
+    """Each chat and call the business answered is one order_support or customer_service example."""
+    conversations = published.filter(pl.col("task").is_in(["order_support", "customer_service"]))
+    assert conversations.group_by("record_id").len()["len"].max() == 1
+    assert all(m[-1]["role"] == "assistant" and sum(x["role"] == "user" for x in m) >= 1 for m in conversations["messages"].to_list())

@@ -106,10 +106,6 @@ def pairs(turns: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
 
 QUESTION = re.compile(r"\?|^(what|what's|whats|how|does|do|is|are|any|can|which)\b", re.IGNORECASE)
 STORE_INFO = re.compile(r"\b(open|close|closes|hours|located|location|address of|directions|parking)\b", re.IGNORECASE)
-ORDER_HANDLING = re.compile(
-    r"\border(s|ed)?\b|deliver|refund|cancel|missing|\blate\b|address|charged|\bcard\b|pick ?up|points|rewards|\badd \d|\bcart\b",
-    re.IGNORECASE,
-)
 
 
 def classify_pair(user: str, reply: str, catalog: Catalog) -> str | None:

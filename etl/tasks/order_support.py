@@ -1,13 +1,16 @@
-"""order_support: multi-turn order handling (placing, changing, delivery problems, refunds).
+"""order_support: multi-turn order taking and handling (placing, changing, delivery problems, refunds).
 
-From chats and calls in which the customer deals with an order. The whole
-conversation is one example, from the first customer turn to the last
-business turn, consecutive turns of one speaker joined.
+From chats and calls in which the customer places or deals with an order, judged on
+the customer's turns by etl.tasks.intents (not by one keyword: "the address of the
+restaurant" is not an order). The whole conversation is one example, from the first
+customer turn to the last business turn, consecutive turns of one speaker joined.
+Conversations about anything else become customer_service examples.
 """
 
 from __future__ import annotations
 
-from etl.tasks.common import ORDER_HANDLING, BuildContext, example, merged_turns, trimmed_dialogue
+from etl.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
+from etl.tasks.intents import conversation_intent
 
 TASK = "order_support"
 MIN_TURNS = 2  # a customer turn and the business answering it
@@ -19,6 +22,6 @@ def build(records: list[dict], ctx: BuildContext) -> list[dict]:
         if record["source"] not in ("chat", "call"):
             continue
         dialogue = trimmed_dialogue(merged_turns(record))
-        if len(dialogue) >= MIN_TURNS and any(role == "user" and ORDER_HANDLING.search(text) for role, text in dialogue):
+        if len(dialogue) >= MIN_TURNS and conversation_intent([t for r, t in dialogue if r == "user"]) == "order":
             examples.append(example(ctx, TASK, record, "dialogue", dialogue))
     return examples

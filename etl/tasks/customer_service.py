@@ -1,0 +1,27 @@
+"""customer_service: every other conversation in which the business serves a customer.
+
+A chat or call that is not about an order (order_support) is still the business
+answering a customer in its own voice: questions about drinks and dishes, what is in
+stock, store information, small talk handled politely. The whole conversation is one
+example, from the first customer turn to the last business turn, consecutive turns of
+one speaker joined; every business turn is a target.
+"""
+
+from __future__ import annotations
+
+from etl.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
+from etl.tasks.intents import conversation_intent
+
+TASK = "customer_service"
+MIN_TURNS = 2  # a customer turn and the business answering it
+
+
+def build(records: list[dict], ctx: BuildContext) -> list[dict]:
+    examples = []
+    for record in records:
+        if record["source"] not in ("chat", "call"):
+            continue
+        dialogue = trimmed_dialogue(merged_turns(record))
+        if len(dialogue) >= MIN_TURNS and conversation_intent([t for r, t in dialogue if r == "user"]) != "order":
+            examples.append(example(ctx, TASK, record, "dialogue", dialogue))
+    return examples

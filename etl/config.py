@@ -135,6 +135,22 @@ class FormatConfig(_Strict):
     tasks: list[str] = Field(default_factory=lambda: list(TASKS))
     # Questions synthesised from the catalog per dish (menu_qa); 0 turns them off.
     catalog_questions_per_dish: int = Field(4, ge=0, le=8)
+    # Fewest words the customer's side of an example may have, per task (tasks not listed: 1).
+    # A two-word review with a clear rating ("Terrible service!") teaches sentiment; a
+    # one-word question ("menu?") teaches no menu answer.
+    min_customer_words: dict[str, int] = Field(
+        default_factory=lambda: {"review_sentiment": 1, "menu_qa": 2, "recommendation": 2, "policy_qa": 2, "order_support": 1, "customer_service": 1}
+    )
+
+    @field_validator("min_customer_words")
+    @classmethod
+    def _known_task_minimums(cls, minimums: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(minimums) - set(TASKS))
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; known tasks are {list(TASKS)}")
+        if any(n < 0 for n in minimums.values()):
+            raise ValueError("minimums are word counts, 0 or more")
+        return minimums
 
     @field_validator("tasks")
     @classmethod

@@ -4,9 +4,11 @@ Record-level accounting: a record is kept when at least one example is built
 from it. Conversations whose bot answers a customer rated "down" are not
 examples of good answers: they are set aside (written to the run folder for a
 later preference dataset) and counted as dropped with the reason
-`feedback_down`. A chat or call in which the business never answers the customer
-is dropped as `no_business_reply`; any other record no builder can use as
-`no_task_match`.
+`feedback_down`. Examples whose customer side is shorter than their task's
+minimum (`format.min_customer_words`) are not kept; a record left with none is
+dropped as `too_short_for_task`. A chat or call in which the business never
+answers the customer is dropped as `no_business_reply`; any other record no
+builder can use as `no_task_match`.
 Examples synthesised from the catalog have no raw record; they are counted
 as examples, not as records.
 """
@@ -47,24 +49,41 @@ class FormatStage:
                 built += catalog_examples(ctx, self.catalog_name)
             progress(1)
         examples = pl.DataFrame(built, schema=EXAMPLE_SCHEMA) if built else EXAMPLE_SCHEMA.to_frame()
+        short = too_short(examples, self.config.min_customer_words)
+        built_from = examples["record_id"].unique().implode()
+        examples = examples.filter(~short)
         used = examples["record_id"].unique().implode()
         kept = usable.filter(pl.col("record_id").is_in(used))
         unused = usable.filter(~pl.col("record_id").is_in(used))
+        only_short = unused["record_id"].is_in(built_from)
         set_aside = df.filter(rated_down)
         dropped = pl.concat(
             [
                 drop_frame(set_aside["record_id"], pl.Series(["feedback_down"] * set_aside.height), pl.Series(["set aside for preference data"] * set_aside.height)),
-                drop_frame(unused["record_id"], unused_reasons(unused), pl.Series([None] * unused.height, dtype=pl.Utf8)),
+                drop_frame(unused["record_id"], unused_reasons(unused, only_short), pl.Series([None] * unused.height, dtype=pl.Utf8)),
             ]
         )
-        notes = {"examples": examples.height, **ctx.notes}
+        notes = {"examples": examples.height, "too_short_for_task": int(short.sum()), **ctx.notes}
         return StageResult(kept=kept, dropped=dropped, notes=notes, emitted=examples, set_aside={"feedback_down": set_aside})
 
 
-def unused_reasons(unused: pl.DataFrame) -> pl.Series:
-    """Why a record built no example: a conversation with no business reply after a customer
-    turn, or nothing any task can use."""
+def too_short(examples: pl.DataFrame, minimums: dict[str, int]) -> pl.Series:
+    """Examples whose customer side has fewer words than their task's minimum. A sentiment
+    example wraps the review in an instruction: only the review counts."""
+    customer = examples.select(
+        task=pl.col("task"),
+        text=pl.col("messages").list.eval(pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.join(" "),
+    )
+    text = pl.when(pl.col("task") == "review_sentiment").then(pl.col("text").str.extract(r"(?s)Review: (.*)$")).otherwise(pl.col("text"))
+    words = text.fill_null("").str.count_matches(r"\w+")
+    minimum = pl.col("task").replace_strict(minimums, default=1, return_dtype=pl.Int64)
+    return customer.select(words < minimum).to_series()
+
+
+def unused_reasons(unused: pl.DataFrame, only_short: pl.Series) -> pl.Series:
+    """Why a record built no example: every example it gave was too short for its task, a
+    conversation with no business reply after a customer turn, or nothing any task can use."""
     roles = unused["turns"].list.eval(pl.element().struct.field("role")).list.join(",")
-    replied = roles.str.contains("user,assistant")
-    unanswered = unused["source"].is_in(["chat", "call"]) & ~replied
-    return unanswered.replace_strict({True: "no_business_reply", False: "no_task_match"}, return_dtype=pl.Utf8)
+    unanswered = unused["source"].is_in(["chat", "call"]) & ~roles.str.contains("user,assistant")
+    reasons = unanswered.replace_strict({True: "no_business_reply", False: "no_task_match"}, return_dtype=pl.Utf8)
+    return pl.select(pl.when(only_short).then(pl.lit("too_short_for_task")).otherwise(reasons)).to_series()

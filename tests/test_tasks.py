@@ -146,3 +146,21 @@ def test_every_sample_conversation_becomes_one_multi_turn_example(published, sam
     conversations = published.filter(pl.col("task").is_in(["order_support", "customer_service"]))
     assert conversations.group_by("record_id").len()["len"].max() == 1
     assert all(m[-1]["role"] == "assistant" and sum(x["role"] == "user" for x in m) >= 1 for m in conversations["messages"].to_list())
+
+
+def test_each_task_has_its_own_minimum_length(catalog):
+    """A two-word review with a clear rating is a sentiment example; a one-word question teaches
+    no menu answer and its record is dropped with the reason too_short_for_task."""
+    from etl.config import FormatConfig
+    from etl.format import FormatStage
+    from etl.records import make_record, records_frame
+
+    records = records_frame([
+        make_record("review", "r.csv", 2, "R1", [{"role": "user", "text": "Terrible service!"}], {"rating": 1}),
+        make_record("faq", "faqs.md", 3, "F1", [{"role": "user", "text": "Keto?"},
+                                                 {"role": "assistant", "text": "The Keto Salmon Caesar has 9 g of net carbs."}], {}),
+    ])
+    result = FormatStage(FormatConfig(catalog_questions_per_dish=0), catalog).apply(records, lambda n: None)
+    assert result.emitted.filter(pl.col("task") == "review_sentiment")["label"].to_list() == ["negative"]
+    assert result.dropped["reason"].to_list() == ["too_short_for_task"]
+    assert result.notes["too_short_for_task"] == 1

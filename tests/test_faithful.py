@@ -196,6 +196,21 @@ def test_phone_numbers_of_every_format_and_multi_line_addresses_do_not_survive()
     assert "Apt 2B" not in out[6] and out[6].endswith(" please")
 
 
+def test_street_addresses_of_other_countries_do_not_survive_and_place_names_in_prose_do():
+    leaks = {
+        "Send it to 42486 Stensås terrasse 38\n Apt. 114\n ARENDAL\n Norway 69239": "Stensås",
+        "I moved to Rákóczi út 41. last spring": "Rákóczi",
+        "The shop is at 46 rue Nationale, 75013 Paris": "Nationale",
+        "Mail it to P.O. Box 7788, Springfield": "7788",
+        "My place is on Amelia Center Street, near the park": "Amelia Center",
+    }
+    out = deidentify(*leaks)
+    for text, (original, value) in zip(out, leaks.items()):
+        assert value not in text, (original, text)
+    kept = ["We drove up Peachtree Street to the Midtown store", "Lunch on Main Street was great, the ramen in Paris too"]
+    assert deidentify(*kept) == kept
+
+
 # ------------------------------------------------------------------ every real conversation becomes training data
 
 def test_real_ordering_dialogs_become_examples_and_the_rest_have_reasons(tmp_path):

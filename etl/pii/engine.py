@@ -137,7 +137,10 @@ class Analyzer:
         found = [r for r in found if not shouted_word(text, r)]
         if not any(r.entity_type == "PERSON" for r in found):
             return found
-        ner_spans = [(e.start_char, e.end_char) for e in nlp_artifacts.entities if e.label_ == "PERSON"]
+        # a name ends at the end of its line ("Teake Tuininga \nKURODA PRECISION")
+        found = [first_line(text, r) for r in found]
+        ner_spans = [(r.start, r.end) for e in nlp_artifacts.entities if e.label_ == "PERSON"
+                     for r in [first_line(text, RecognizerResult("PERSON", e.start_char, e.end_char, 1.0))]]
         return self.names.keep(text, found, ner_spans)
 
     def residual(self, text: str, threshold: float) -> list[RecognizerResult]:
@@ -148,6 +151,15 @@ class Analyzer:
             if entities:
                 hits += [r for r in recognizer.analyze(text, entities, None) or [] if r.score >= threshold]
         return self.allow.filter(text, hits)
+
+
+def first_line(text: str, result: RecognizerResult) -> RecognizerResult:
+    """A PERSON span cut at its first line break, trailing spaces left out."""
+    newline = text.find("\n", result.start, result.end)
+    if result.entity_type != "PERSON" or newline < 0:
+        return result
+    end = len(text[result.start : newline].rstrip()) + result.start
+    return RecognizerResult(result.entity_type, result.start, max(end, result.start + 1), result.score, result.analysis_explanation, result.recognition_metadata)
 
 
 def shouted_word(text: str, result: RecognizerResult) -> bool:

@@ -34,6 +34,8 @@ COMMON_ZIPF = 4.5
 CORE_FIRST_ZIPF = 5.0
 # Names of rare words only, for a full name the NER model found and no lexicon knows.
 RARE_ZIPF = 3.0
+# Words English hardly ever uses (under one in 100 million words): capitalised, a name.
+NEARLY_UNKNOWN_ZIPF = 2.0
 # After "a latte for ...", a capitalised word is a name unless it is very common ("for Here").
 ORDERED_FOR_ZIPF = 5.0
 # After "my name is", only the commonest words are not names ("Will" is, "Back" is not).
@@ -44,7 +46,7 @@ LONGEST_PHRASE = 5
 INTRODUCTION = re.compile(
     r"(?:\b(?:my name is|my name's|name is|name's|names|the name|under the name|with the name|named(?: him| her| them)?|call me|"
     r"ask for|asked for|speak to|speak with|spoke to|spoke with|talk to|talked to|thanks to|"
-    r"regards|sincerely|cheers|signed|mr|mrs|ms|miss|mx|dr|prof)\.?[,:]?|(?:^|\n)\s*[-\u2013\u2014~])\s*$",
+    r"regards|sincerely|cheers|signed|mr|mrs|ms|miss|mx|dr|prof|(?:first|last|full) name\??)\.?[,:]?|(?:^|\n)\s*[-\u2013\u2014~])\s*$",
     re.IGNORECASE,
 )
 # Weaker: a first name the lexicon knows after these ("I'm Marge", "hi Dan").
@@ -61,9 +63,17 @@ ROLE_AFTER = re.compile(
 )
 ROLE = re.compile(
     r"\b(?:server|waiter|waitress|bartender|manager|driver|cashier|host|hostess|chef|agent|rep|representative|"
-    r"barista|courier|owner|colleague|coworker|friend|husband|wife|son|daughter|mom|dad|brother|sister)\s*,?\s*$",
+    r"barista|courier|owner|colleague|coworker|friend|husband|wife|son|daughter|mom|dad|brother|sister|"
+    r"kid|child|grandson|granddaughter|nephew|niece|partner|boss|boyfriend|girlfriend)\s*,?\s*$",
     re.IGNORECASE,
 )
+# Reported speech: "says Koupil.", "said Eser to David", "Jaromir shouted at Beth", "told Mika".
+SPEECH_BEFORE = re.compile(r"\b(?:says|said|asked|told|shouted at|yelled at|wrote|replied)\s+$", re.IGNORECASE)
+SPEECH_AFTER = re.compile(r"\s+(?:says|said|asked|told|shouted|yelled|wrote|replied|whispered)\b", re.IGNORECASE)
+# "Bibulat Z. Sultygov", "Jakobine A Zeeb": a word, an initial, a word is the shape of a full name.
+WITH_INITIAL = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)? [A-Z]\.? [^\W\d_]+(?:-[^\W\d_]+)*(?:'s)?")
+# A transcript's speaker label: a word alone at the start of a line, then a colon.
+SPEAKER = re.compile(r"(?:^|\n)[ \t]*([^\W\d_]+):", re.UNICODE)
 # "a latte for Jean, please": the name ends the order.
 FOR = re.compile(r"\bfor\s*$", re.IGNORECASE)
 ORDER_TAIL = re.compile(r"\s*(?:$|[.,!?;:)\-]|please\b|pls\b|thanks?\b|thank you\b|to go\b|and\b|today\b)", re.IGNORECASE)
@@ -244,6 +254,11 @@ class NameEvidence:
         introduces_self = VOCATIVE_BEFORE.search(before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."
         if introduced or ROLE.search(before) or ROLE_AFTER.match(text, end) or introduces_self:
             return looks_like_a_name and not self._ordinary(span_words[0])
+        if WITH_INITIAL.fullmatch(text[start:end]) and text[start].isupper() and not any(self._ordinary(w) for w in span_words):
+            return True
+        if SPEECH_BEFORE.search(before) or SPEECH_AFTER.match(text, end) or self._speaker_label(text, start, end):
+            # a rare word or a known name that speaks or is spoken to is a person
+            return text[start].isupper() and all(w.removesuffix("'s") in self.firsts or w.removesuffix("'s") in self.any_lasts or self.zipf(w) < RARE_ZIPF for w in span_words)
         if FOR.search(before) and ORDER_TAIL.match(text, end):
             return first_name or (text[start].isupper() and self.zipf(span_words[0]) < ORDERED_FOR_ZIPF)
         surname = span_words[-1].removesuffix("'s")
@@ -285,7 +300,16 @@ class NameEvidence:
         # "Elbio Navarrete": rare capitalised words, one of them a known name
         if capitalised and any(known) and all(k or self.zipf(w) < RARE_ZIPF for k, w in zip(known, words)):
             return True
+        # "Czcibor Borkowski": a full name of words English hardly ever uses
+        if capitalised and all(self.zipf(w) < NEARLY_UNKNOWN_ZIPF for w in words):
+            return True
         return found_by_ner and capitalised and all(self.zipf(w) < RARE_ZIPF for w in words)
+
+    @staticmethod
+    def _speaker_label(text: str, start: int, end: int) -> bool:
+        """The span is a speaker label and the text is a transcript: two or more lines start with one."""
+        label = SPEAKER.match(text, max(0, start - 1)) if start == 0 or text[start - 1] in "\n \t" else None
+        return label is not None and label.end(1) == end and len(SPEAKER.findall(text)) >= 2
 
     def _ordinary(self, word: str) -> bool:
         """A word too common to be named after an introduction ("call me Back", "my friend Loved it")."""

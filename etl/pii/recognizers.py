@@ -528,7 +528,8 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
         if len(run) == 1 and SENTENCE_END.search(text[: run[0].start()]):
             word = run[0].group(0)
             # "Dennis, ..." / "Rosetta shouted": a known first name opening a sentence is still a name
-            if word.lower() not in self.firsts and self._rarity(word) >= RARE_ZIPF_AT_START:
+            speaker_label = text[run[0].end() : run[0].end() + 1] == ":"  # "Ksenia: What a wife."
+            if word.lower() not in self.firsts and self._rarity(word) >= RARE_ZIPF_AT_START and not speaker_label:
                 return []
         start, end = run[0].start(), run[-1].end()
         return [RecognizerResult("PERSON", start, end, 0.5, analysis_explanation=None,

@@ -10,7 +10,7 @@ punctuation changed). Template-generated customer text would be full of
 accidental near-duplicates; this corpus keeps the truth clean.
 
 Near-duplicate: word 3-gram shingles, 128 permutations, Jaccard threshold 0.7,
-bands and rows solved from the threshold (etl/minhash.py). Both
+bands and rows solved from the threshold (etl/stages/dedup/minhash.py). Both
 implementations get the same shingles (the same word 3-grams of the same
 normalised text), the same affine32 permutations (a, b) and the same
 (bands, rows); datasketch hashes shingle strings with its default SHA-1
@@ -98,7 +98,7 @@ def jaccard(a: str, b: str) -> float:
 
 
 def ours(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from etl.minhash import MinHashLSH, components
+    from etl.stages.dedup.minhash import MinHashLSH, components
 
     minhash = MinHashLSH(THRESHOLD, NUM_PERM, SHINGLE, "word", seed=42)
     sig = minhash.signatures(pl.Series(texts))
@@ -109,7 +109,7 @@ def ours(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def with_datasketch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     from datasketch import MinHash, MinHashLSH as DatasketchLSH
 
-    from etl.minhash import components, optimal_bands, permutations
+    from etl.stages.dedup.minhash import components, optimal_bands, permutations
 
     a, b = permutations(NUM_PERM, 42)
     index = DatasketchLSH(threshold=THRESHOLD, num_perm=NUM_PERM, params=optimal_bands(THRESHOLD, NUM_PERM))
@@ -163,8 +163,8 @@ PHRASINGS = [
 def semantic_benchmark(n: int, seed: int) -> None:
     from etl.catalog import load_catalog
     from etl.config import SemanticConfig
-    from etl.minhash import components
-    from etl.semantic import embed, neighbour_pairs
+    from etl.stages.dedup.minhash import components
+    from etl.stages.dedup.semantic import embed, neighbour_pairs
 
     rng = random.Random(seed)
     dishes = [d.name for d in load_catalog(ROOT / "sample_data" / "menu.yaml", None).dishes]
@@ -209,7 +209,7 @@ def main() -> None:
     texts, planted = corpus(args.texts, args.planted, args.seed)
     print(f"machine: {os.cpu_count()} cores; corpus: {len(texts):,} texts, {len(planted):,} planted near-duplicates, "
           f"mean {np.mean([len(t.split()) for t in texts]):.0f} words")
-    from etl.minhash import optimal_bands
+    from etl.stages.dedup.minhash import optimal_bands
 
     print(f"word {SHINGLE}-grams, {NUM_PERM} permutations, threshold {THRESHOLD}, (bands, rows) = {optimal_bands(THRESHOLD, NUM_PERM)}")
 

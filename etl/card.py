@@ -12,8 +12,8 @@ import polars as pl
 import yaml
 
 from etl.store import SHARD
-from etl.tasks.common import task_columns
-from etl.tasks.review_sentiment import LABELS
+from etl.stages.tasks.common import task_columns
+from etl.stages.tasks.review_sentiment import LABELS
 
 TASK_PURPOSE = {
     "menu_qa": "questions about dishes, ingredients, allergens and prices, answered from FAQs, conversations and the catalog",

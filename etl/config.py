@@ -86,7 +86,7 @@ class CleanConfig(_Strict):
     @field_validator("languages", "candidate_languages")
     @classmethod
     def _iso_codes(cls, codes: list[str]) -> list[str]:
-        from etl.langid import known_iso_codes
+        from etl.stages.langid import known_iso_codes
 
         unknown = sorted(set(c.lower() for c in codes) - known_iso_codes())
         if unknown:

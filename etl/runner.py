@@ -33,17 +33,17 @@ import polars as pl
 from etl import __version__
 from etl.card import render_card
 from etl.catalog import Catalog, load_catalog
-from etl.clean import CleanStage
-from etl.dedup import INDEX_FILE, DedupStage, load_index
+from etl.stages.clean import CleanStage
+from etl.stages.dedup import INDEX_FILE, DedupStage, load_index
 from etl.errors import InvariantError, SourceError, StoreAccessError, describe_os_error
-from etl.deidentify import DeidentifyStage
+from etl.stages.deidentify import DeidentifyStage
 from etl.config import PipelineConfig
-from etl.format import FormatStage
-from etl.ingest import ingest, plan_files
-from etl.semantic import SemanticDedupStage
-from etl.split import SplitStage
-from etl.stage import DROPPED_SCHEMA, Stage, with_lineage
-from etl.pii.surrogates import load_key
+from etl.stages.format import FormatStage
+from etl.stages.ingest import ingest, plan_files
+from etl.stages.dedup.semantic import SemanticDedupStage
+from etl.stages.split import SplitStage
+from etl.stages.base import DROPPED_SCHEMA, Stage, with_lineage
+from etl.stages.deidentify.surrogates import load_key
 from etl.store import PublishOutcome, Store, file_sha256
 
 logger = logging.getLogger("etl")

@@ -192,7 +192,7 @@ class Store:
             return PublishOutcome(version, value, True, self.dir / version)
 
     def _write_data(self, folder: Path, examples: pl.DataFrame) -> None:
-        from etl.tasks.common import task_columns
+        from etl.stages.tasks.common import task_columns
 
         for (task, split), part in examples.sort("id").group_by(["task", "split"], maintain_order=True):
             target = folder / "data" / task / SHARD.format(split=split)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from etl.clean import CleanStage
+from etl.stages.clean import CleanStage
 from etl.config import CleanConfig
 from etl.records import make_record, records_frame
 

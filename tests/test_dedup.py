@@ -8,11 +8,11 @@ from pathlib import Path
 import polars as pl
 
 from etl.config import DedupConfig, SemanticConfig, load_config
-from etl.dedup import DedupStage
-from etl.minhash import MinHashLSH, optimal_bands, shingle
+from etl.stages.dedup import DedupStage
+from etl.stages.dedup.minhash import MinHashLSH, optimal_bands, shingle
 from etl.records import make_record, record_id, records_frame
 from etl.runner import run_pipeline
-from etl.semantic import semantic_labels
+from etl.stages.dedup.semantic import semantic_labels
 from etl.store import Store
 from tests.conftest import SAMPLE
 

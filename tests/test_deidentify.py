@@ -14,9 +14,9 @@ import pytest
 
 from etl.catalog import load_catalog
 from etl.config import ConfigError, DeidentifyConfig, load_config
-from etl.deidentify import DeidentifyStage
-from etl.pii.engine import build_analyzer
-from etl.pii.surrogates import load_key
+from etl.stages.deidentify import DeidentifyStage
+from etl.stages.deidentify.engine import build_analyzer
+from etl.stages.deidentify.surrogates import load_key
 from etl.records import make_record, records_frame
 from etl.store import Store
 from tests.conftest import SAMPLE

@@ -71,7 +71,7 @@ def test_old_run_folders_are_removed_beyond_keep_runs(sample_copy, tmp_path):
 # ------------------------------------------------------------------ de-identification keeps the text whole
 
 from etl.catalog import load_catalog  # noqa: E402
-from etl.deidentify import DeidentifyStage  # noqa: E402
+from etl.stages.deidentify import DeidentifyStage  # noqa: E402
 from etl.records import make_record, records_frame  # noqa: E402
 
 CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
@@ -158,7 +158,7 @@ def test_cleaning_drops_no_real_dialog_and_no_first_customer_turn():
     """1,000 crowd-written coffee orders (Taskmaster-4, CC BY 4.0): short, misspelt, lower-case
     English that a language guesser misreads. Each dialog, and its first customer turn alone
     (as short as a review gets), must survive cleaning."""
-    from etl.clean import CleanStage
+    from etl.stages.clean import CleanStage
     from etl.config import CleanConfig
 
     records = []
@@ -182,7 +182,7 @@ def test_real_reviews_and_dialogs_lose_their_names_and_keep_everything_else():
     replaced spans are names (precision >= 0.9) and the names are replaced (recall >= 0.95)."""
     import json
 
-    from etl.pii.engine import build_analyzer
+    from etl.stages.deidentify.engine import build_analyzer
 
     rows = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
     found = build_analyzer(DEID, CATALOG).analyze_batch([r["text"] for r in rows])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from etl.ingest.calls import read_calls
-from etl.ingest.chats import read_chats
-from etl.ingest.faqs import read_faqs
-from etl.ingest.reviews import read_reviews
+from etl.stages.ingest.calls import read_calls
+from etl.stages.ingest.chats import read_chats
+from etl.stages.ingest.faqs import read_faqs
+from etl.stages.ingest.reviews import read_reviews
 from etl.records import records_frame
 from tests.conftest import write
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from etl.clean import CleanStage
+from etl.stages.clean import CleanStage
 from etl.config import load_config
 from etl.runner import InvariantError, run_pipeline
-from etl.stage import StageResult, drop_frame
+from etl.stages.base import StageResult, drop_frame
 from tests.conftest import SAMPLE
 
 

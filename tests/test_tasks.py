@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 
 from etl.catalog import Constraint, load_catalog, needs_in
-from etl.split import assign_splits
+from etl.stages.split import assign_splits
 from etl.store import Store
-from etl.tasks.common import EXAMPLE_SCHEMA
-from etl.tasks.review_sentiment import label_for
+from etl.stages.tasks.common import EXAMPLE_SCHEMA
+from etl.stages.tasks.review_sentiment import label_for
 from tests.conftest import SAMPLE
 
 
@@ -130,7 +130,7 @@ def test_records_placed_earlier_keep_their_side_and_new_rephrasings_of_eval_are_
 
 
 def test_conversations_are_routed_by_what_the_customer_is_about():
-    from etl.tasks.intents import conversation_intent
+    from etl.stages.tasks.intents import conversation_intent
 
     assert conversation_intent(["Hi, what is the address of the restaurant?"]) == "store_info"
     assert conversation_intent(["Can I get the address of the restaurant on Peachtree?"]) == "store_info"
@@ -152,7 +152,7 @@ def test_each_task_has_its_own_minimum_length(catalog):
     """A two-word review with a clear rating is a sentiment example; a one-word question teaches
     no menu answer and its record is dropped with the reason too_short_for_task."""
     from etl.config import FormatConfig
-    from etl.format import FormatStage
+    from etl.stages.format import FormatStage
     from etl.records import make_record, records_frame
 
     records = records_frame([

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from etl.config import load_config
-from etl.ingest import ingest
+from etl.stages.ingest import ingest
 from etl.runner import run_pipeline
-from etl.sample_data import write_sample_data
+from etl.generator import write_sample_data
 from etl.store import Store
 from tests.conftest import SAMPLE
 
@@ -108,7 +108,7 @@ def test_splits_are_stable_and_near_the_eval_share_as_versions_grow(sample_copy,
 
 def test_diff_lists_examples_that_changed_split_as_moves(tmp_path):
     from etl.diff import diff_versions
-    from etl.tasks.common import EXAMPLE_SCHEMA
+    from etl.stages.tasks.common import EXAMPLE_SCHEMA
 
     def examples(splits: list[str]) -> pl.DataFrame:
         rows = [

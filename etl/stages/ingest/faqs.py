@@ -12,8 +12,8 @@ import io
 import re
 from pathlib import Path
 
-from etl.ingest.common import EMPTY_FIX, ReadResult, decode_file
-from etl.ingest.reviews import header_problem
+from etl.stages.ingest.common import EMPTY_FIX, ReadResult, decode_file
+from etl.stages.ingest.reviews import header_problem
 
 QUESTION = re.compile(r"^###\s+(?P<q>.*?)\s*#*\s*$")
 CATEGORY = re.compile(r"^##\s+(?P<c>[^#].*?)\s*#*\s*$")

@@ -27,8 +27,8 @@ import numpy as np
 import polars as pl
 
 from etl.config import ConfigError, SemanticConfig
-from etl.minhash import components
-from etl.stage import Progress, StageResult, drop_frame
+from etl.stages.dedup.minhash import components
+from etl.stages.base import Progress, StageResult, drop_frame
 
 SOURCE_PRIORITY = {"faq": 0, "catalog": 1, "chat": 2, "call": 3, "review": 4}
 

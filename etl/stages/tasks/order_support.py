@@ -1,7 +1,7 @@
 """order_support: multi-turn order taking and handling (placing, changing, delivery problems, refunds).
 
 From chats and calls in which the customer places or deals with an order, judged on
-the customer's turns by etl.tasks.intents (not by one keyword: "the address of the
+the customer's turns by etl.stages.tasks.intents (not by one keyword: "the address of the
 restaurant" is not an order). The whole conversation is one example, from the first
 customer turn to the last business turn, consecutive turns of one speaker joined.
 Conversations about anything else become customer_service examples.
@@ -9,8 +9,8 @@ Conversations about anything else become customer_service examples.
 
 from __future__ import annotations
 
-from etl.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
-from etl.tasks.intents import conversation_intent
+from etl.stages.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
+from etl.stages.tasks.intents import conversation_intent
 
 TASK = "order_support"
 MIN_TURNS = 2  # a customer turn and the business answering it

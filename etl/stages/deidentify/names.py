@@ -156,7 +156,7 @@ class PhraseSet:
 
 
 def _lexicon_lines(name: str) -> list[str]:
-    text = resources.files("etl.pii.lexicons").joinpath(name).read_text(encoding="utf-8")
+    text = resources.files("etl.stages.deidentify.lexicons").joinpath(name).read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
@@ -195,7 +195,7 @@ class NameEvidence:
     def __init__(self, firsts: frozenset[str], lasts: frozenset[str], business_words: set[str], dish_names: list[str]) -> None:
         from wordfreq import zipf_frequency
 
-        from etl.pii.recognizers import name_lexicon
+        from etl.stages.deidentify.recognizers import name_lexicon
 
         self.firsts, self.lasts = firsts, lasts
         # first names of English- and Spanish-speaking customers: alone, evidence of a name even

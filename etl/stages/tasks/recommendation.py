@@ -11,7 +11,7 @@ grounding can be checked on the published data.
 from __future__ import annotations
 
 from etl.catalog import Constraint, Dish, needs_in
-from etl.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs, stable_pick
+from etl.stages.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs, stable_pick
 
 TASK = "recommendation"
 WELL_RATED = 4

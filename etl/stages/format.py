@@ -1,4 +1,4 @@
-"""Format: canonical records -> chat instruction examples, one builder per task (etl/tasks/).
+"""Format: canonical records -> chat instruction examples, one builder per task (etl/stages/tasks/).
 
 Record-level accounting: a record is kept when at least one example is built
 from it. Conversations whose bot answers a customer rated "down" are not
@@ -21,10 +21,10 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import FormatConfig
-from etl.stage import Progress, StageResult, drop_frame
-from etl.tasks import BUILDERS
-from etl.tasks.common import EXAMPLE_SCHEMA, BuildContext
-from etl.tasks.menu_qa import catalog_examples
+from etl.stages.base import Progress, StageResult, drop_frame
+from etl.stages.tasks import BUILDERS
+from etl.stages.tasks.common import EXAMPLE_SCHEMA, BuildContext
+from etl.stages.tasks.menu_qa import catalog_examples
 
 
 @dataclass

@@ -33,9 +33,9 @@ import polars as pl
 from selectolax.lexbor import LexborHTMLParser
 
 from etl.config import CleanConfig
-from etl.langid import detect_languages
+from etl.stages.langid import detect_languages
 from etl.records import record_text
-from etl.stage import Progress, StageResult, drop_frame
+from etl.stages.base import Progress, StageResult, drop_frame
 
 # A tag (<p>, </b>, <br/>, <!-- -->) or an entity (&amp; &#39;): worth an HTML parse.
 HTML_HINT = r"<[A-Za-z/!][^>]*>|&(?:[A-Za-z]{2,8}|#\d{2,5}|#x[0-9A-Fa-f]{2,4});"

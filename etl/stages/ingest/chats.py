@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from etl.ingest.common import EMPTY_FIX, ReadResult, decode_file, describe_validation_error
+from etl.stages.ingest.common import EMPTY_FIX, ReadResult, decode_file, describe_validation_error
 
 # customer -> user; both the website bot and a human agent speak for the business.
 ROLE_MAP = {"customer": "user", "bot": "assistant", "agent": "assistant"}

@@ -6,8 +6,8 @@ about store hours and locations.
 
 from __future__ import annotations
 
-from etl.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs
-from etl.tasks.menu_qa import is_menu_faq
+from etl.stages.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs
+from etl.stages.tasks.menu_qa import is_menu_faq
 
 TASK = "policy_qa"
 

@@ -9,7 +9,7 @@ The label comes from the star rating the customer gave, by a fixed rule:
 
 from __future__ import annotations
 
-from etl.tasks.common import BuildContext, example
+from etl.stages.tasks.common import BuildContext, example
 
 TASK = "review_sentiment"
 LABELS = ("positive", "neutral", "negative")

@@ -3,7 +3,7 @@
 1. Exact: a 64-bit BLAKE2b hash of the normalised text (lower case, every
    run of non-alphanumerics collapsed to one space), computed once per
    distinct text.
-2. Near: MinHash LSH on word shingles (etl/minhash.py), pairs verified
+2. Near: MinHash LSH on word shingles (etl/stages/dedup/minhash.py), pairs verified
    against the estimated Jaccard similarity.
 3. Across versions: the latest version stores, for every record it holds,
    its hash, signature, cluster and its split (train, eval, or null when it
@@ -35,9 +35,9 @@ import numpy as np
 import polars as pl
 
 from etl.config import DedupConfig
-from etl.minhash import MinHashLSH, candidate_pairs, band_keys, components, estimated_jaccard, normalise
+from etl.stages.dedup.minhash import MinHashLSH, candidate_pairs, band_keys, components, estimated_jaccard, normalise
 from etl.records import record_text
-from etl.stage import Progress, StageResult, drop_frame
+from etl.stages.base import Progress, StageResult, drop_frame
 
 INDEX_FILE = "dedup/index.parquet"
 INDEX_SCHEMA = pl.Schema(

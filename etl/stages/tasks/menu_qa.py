@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from etl.catalog import Dish
-from etl.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs, stable_pick
+from etl.stages.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs, stable_pick
 
 TASK = "menu_qa"
 MENU_CATEGORY = re.compile(r"menu|nutrition|allerg|diet|ingredient|food", re.IGNORECASE)

@@ -17,9 +17,9 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
 from etl.catalog import Catalog
 from etl.config import ConfigError, DeidentifyConfig
-from etl.pii.names import NameEvidence
-from etl.pii.offline import use_bundled_suffix_list
-from etl.pii.recognizers import (
+from etl.stages.deidentify.names import NameEvidence
+from etl.stages.deidentify.offline import use_bundled_suffix_list
+from etl.stages.deidentify.recognizers import (
     CatalogAllowList,
     InternationalAddressRecognizer,
     LuhnCardRecognizer,

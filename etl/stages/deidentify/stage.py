@@ -30,7 +30,7 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import DeidentifyConfig
-from etl.stage import Progress, StageResult, drop_frame
+from etl.stages.base import Progress, StageResult, drop_frame
 
 PERSONAL_META = ["customer_name", "customer_email", "customer_phone", "agent_name", "feedback_comment"]
 # Below this many turns, starting worker processes costs more than it saves.
@@ -56,7 +56,7 @@ class _Worker:
     def __init__(self, setup: WorkerSetup) -> None:
         from presidio_anonymizer import AnonymizerEngine
 
-        from etl.pii.surrogates import Surrogates
+        from etl.stages.deidentify.surrogates import Surrogates
 
         self.setup = setup
         self.analyzer = _analyzer_for(setup)
@@ -78,7 +78,7 @@ class _Worker:
     def _anonymise_record(self, turns: list[str], results) -> tuple[list[str], dict[str, int], list[str]]:
         from presidio_anonymizer.entities import OperatorConfig
 
-        from etl.pii.surrogates import Placeholders
+        from etl.stages.deidentify.surrogates import Placeholders
 
         mode = self.setup.config.mode
         placeholders = Placeholders()
@@ -126,7 +126,7 @@ _analyzers: dict[tuple, object] = {}
 
 def _analyzer_for(setup: WorkerSetup):
     """One analyzer per process and configuration (loading spaCy takes seconds); the key is not part of it."""
-    from etl.pii.engine import build_analyzer
+    from etl.stages.deidentify.engine import build_analyzer
 
     identity = (
         setup.config.model_dump_json(),
@@ -162,7 +162,7 @@ class DeidentifyStage:
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
         chunks = _chunks(df)
         # known customer and agent names are matched only inside their own record (see
-        # etl.pii.engine.known_value_hits), never added to a global list: a display name
+        # etl.stages.deidentify.engine.known_value_hits), never added to a global list: a display name
         # like "Dog Food Lover" must not make "dog food" personal data everywhere
         setup = WorkerSetup(self.config, self.catalog, self.key)
         outputs = list(self._run(chunks, setup, progress))

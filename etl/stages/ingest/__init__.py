@@ -9,11 +9,11 @@ from pathlib import Path
 import polars as pl
 
 from etl.config import PipelineConfig
-from etl.ingest.calls import read_calls
-from etl.ingest.chats import read_chats
-from etl.ingest.common import ReadResult
-from etl.ingest.faqs import read_faqs
-from etl.ingest.reviews import read_reviews
+from etl.stages.ingest.calls import read_calls
+from etl.stages.ingest.chats import read_chats
+from etl.stages.ingest.common import ReadResult
+from etl.stages.ingest.faqs import read_faqs
+from etl.stages.ingest.reviews import read_reviews
 from etl.records import quarantine_frame, records_frame
 
 READERS: dict[str, Callable[[Path, str], ReadResult]] = {

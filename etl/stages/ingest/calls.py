@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from etl.ingest.common import ReadResult, decode_file
+from etl.stages.ingest.common import ReadResult, decode_file
 
 HEADER = re.compile(r"^(?P<key>[A-Za-z][A-Za-z -]{0,30}):\s*(?P<value>.*)$")
 TURN = re.compile(r"^(?:\[(?P<ts>\d{1,2}:\d{2}(?::\d{2})?)\]\s*)?(?P<speaker>[A-Za-z]+)\s*:\s?(?P<text>.*)$")

@@ -9,8 +9,8 @@ one speaker joined; every business turn is a target.
 
 from __future__ import annotations
 
-from etl.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
-from etl.tasks.intents import conversation_intent
+from etl.stages.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
+from etl.stages.tasks.intents import conversation_intent
 
 TASK = "customer_service"
 MIN_TURNS = 2  # a customer turn and the business answering it

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from etl.ingest.common import EMPTY_FIX, ReadResult, decode_file, describe_validation_error, raw_lines
+from etl.stages.ingest.common import EMPTY_FIX, ReadResult, decode_file, describe_validation_error, raw_lines
 
 COLUMNS = ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
 

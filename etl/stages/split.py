@@ -53,8 +53,8 @@ import numpy as np
 import polars as pl
 
 from etl.config import SplitConfig
-from etl.minhash import components
-from etl.stage import Progress, StageResult, drop_frame
+from etl.stages.dedup.minhash import components
+from etl.stages.base import Progress, StageResult, drop_frame
 
 DECONTAMINATED = "rephrases_other_split"
 

@@ -1,6 +1,6 @@
 """Task builders: canonical records -> chat examples, one module per task."""
 
-from etl.tasks import customer_service, menu_qa, order_support, policy_qa, recommendation, review_sentiment
+from etl.stages.tasks import customer_service, menu_qa, order_support, policy_qa, recommendation, review_sentiment
 
 BUILDERS = {
     "menu_qa": menu_qa.build,

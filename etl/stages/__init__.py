@@ -1,0 +1,6 @@
+"""The pipeline's stages, one module (or package) a stage, in run order:
+
+    ingest -> clean -> deidentify -> dedup -> format -> semantic -> split -> publish
+
+Each follows the contract in `etl/stages/base.py`; `etl/registry.py` names them.
+"""

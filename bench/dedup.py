@@ -107,7 +107,8 @@ def ours(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_datasketch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from datasketch import MinHash, MinHashLSH as DatasketchLSH
+    from datasketch import MinHash
+    from datasketch import MinHashLSH as DatasketchLSH
 
     from etl.stages.dedup.minhash import components, optimal_bands, permutations
 
@@ -131,8 +132,12 @@ def with_datasketch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def quality(texts, planted, pairs, labels) -> tuple[float, float, int]:
     truth = [(i, j) for i, j in planted if jaccard(texts[i], texts[j]) >= THRESHOLD]
     recall = sum(labels[i] == labels[j] for i, j in truth) / len(truth) if truth else float("nan")
-    sample = pairs if len(pairs) <= 20_000 else pairs[np.random.default_rng(0).choice(len(pairs), 20_000, replace=False)]
-    precision = float(np.mean([jaccard(texts[i], texts[j]) >= THRESHOLD for i, j in sample])) if len(sample) else float("nan")
+    sample = (
+        pairs if len(pairs) <= 20_000 else pairs[np.random.default_rng(0).choice(len(pairs), 20_000, replace=False)]
+    )
+    precision = (
+        float(np.mean([jaccard(texts[i], texts[j]) >= THRESHOLD for i, j in sample])) if len(sample) else float("nan")
+    )
     return precision, recall, len(truth)
 
 
@@ -154,7 +159,11 @@ def peak_memory_of_ours(texts: list[str]) -> tuple[float, float]:
 
 PHRASINGS = [
     ["What's in the {d}?", "What are the ingredients of the {d}?", "what comes in the {d}", "whats in the {d}??"],
-    ["How many calories are in the {d}?", "how many calories does the {d} have", "What's the calorie count of the {d}?"],
+    [
+        "How many calories are in the {d}?",
+        "how many calories does the {d} have",
+        "What's the calorie count of the {d}?",
+    ],
     ["How much is the {d}?", "What does the {d} cost?", "price of the {d}?", "how much does the {d} cost"],
     ["Does the {d} have any allergens?", "what allergens are in the {d}", "Is the {d} safe for food allergies?"],
 ]
@@ -193,8 +202,10 @@ def semantic_benchmark(n: int, seed: int) -> None:
         frame = pl.DataFrame({"g": groups, "c": labels})
         truth_pairs = frame.group_by("g").len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
         found = frame.group_by("g", "c").len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
-        print(f"  threshold {threshold:.2f}{' (default)' if threshold == config.threshold else ''}: {n / seconds:,.0f} texts/s, "
-              f"pair precision {precision:.3f}, pair recall {found / truth_pairs:.3f}")
+        print(
+            f"  threshold {threshold:.2f}{' (default)' if threshold == config.threshold else ''}: {n / seconds:,.0f} texts/s, "
+            f"pair precision {precision:.3f}, pair recall {found / truth_pairs:.3f}"
+        )
 
 
 def main() -> None:
@@ -207,11 +218,15 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     texts, planted = corpus(args.texts, args.planted, args.seed)
-    print(f"machine: {os.cpu_count()} cores; corpus: {len(texts):,} texts, {len(planted):,} planted near-duplicates, "
-          f"mean {np.mean([len(t.split()) for t in texts]):.0f} words")
+    print(
+        f"machine: {os.cpu_count()} cores; corpus: {len(texts):,} texts, {len(planted):,} planted near-duplicates, "
+        f"mean {np.mean([len(t.split()) for t in texts]):.0f} words"
+    )
     from etl.stages.dedup.minhash import optimal_bands
 
-    print(f"word {SHINGLE}-grams, {NUM_PERM} permutations, threshold {THRESHOLD}, (bands, rows) = {optimal_bands(THRESHOLD, NUM_PERM)}")
+    print(
+        f"word {SHINGLE}-grams, {NUM_PERM} permutations, threshold {THRESHOLD}, (bands, rows) = {optimal_bands(THRESHOLD, NUM_PERM)}"
+    )
 
     ours(texts[:1000])  # imports
     our_runs, ds_runs = [], []
@@ -224,15 +239,26 @@ def main() -> None:
         ds_pairs, ds_labels = with_datasketch(texts)
         ds_runs.append(time.perf_counter() - clock)
     our_seconds, ds_seconds = min(our_runs), min(ds_runs)
-    print(f"runs (s): ours {', '.join(f'{t:.2f}' for t in our_runs)}; datasketch {', '.join(f'{t:.2f}' for t in ds_runs)}; the best of each is used")
+    print(
+        f"runs (s): ours {', '.join(f'{t:.2f}' for t in our_runs)}; datasketch {', '.join(f'{t:.2f}' for t in ds_runs)}; the best of each is used"
+    )
 
-    for name, pairs, labels, seconds in (("ours", our_pairs, our_labels, our_seconds), ("datasketch", ds_pairs, ds_labels, ds_seconds)):
+    for name, pairs, labels, seconds in (
+        ("ours", our_pairs, our_labels, our_seconds),
+        ("datasketch", ds_pairs, ds_labels, ds_seconds),
+    ):
         precision, recall, truth = quality(texts, planted, pairs, labels)
-        print(f"{name:<11} {len(texts) / seconds:>10,.0f} texts/s ({seconds:.2f} s)  pairs {len(pairs):,}  precision {precision:.3f}  "
-              f"recall {recall:.3f} (of {truth:,} planted pairs with Jaccard >= {THRESHOLD})")
-    print(f"ratio ours/datasketch: {ds_seconds / our_seconds:.2f}x best-of (first runs: {ds_runs[0] / our_runs[0]:.2f}x) (goal >= 10x)")
+        print(
+            f"{name:<11} {len(texts) / seconds:>10,.0f} texts/s ({seconds:.2f} s)  pairs {len(pairs):,}  precision {precision:.3f}  "
+            f"recall {recall:.3f} (of {truth:,} planted pairs with Jaccard >= {THRESHOLD})"
+        )
+    print(
+        f"ratio ours/datasketch: {ds_seconds / our_seconds:.2f}x best-of (first runs: {ds_runs[0] / our_runs[0]:.2f}x) (goal >= 10x)"
+    )
     seconds, peak = peak_memory_of_ours(texts)
-    print(f"our near-duplicate stage alone, in a fresh process: {seconds:.2f} s, peak RSS {peak:,.0f} MiB (goal < 2048 MiB)")
+    print(
+        f"our near-duplicate stage alone, in a fresh process: {seconds:.2f} s, peak RSS {peak:,.0f} MiB (goal < 2048 MiB)"
+    )
     if args.semantic:
         semantic_benchmark(args.semantic, args.seed)
 

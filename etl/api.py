@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import datasets
-import polars as pl
 
-from etl.store import Store, StoreError
 from etl.stages.tasks.common import BASE_COLUMNS, TASK_EXTRAS
+from etl.store import Store, StoreError
 
 
 def default_store() -> Path:
@@ -17,7 +16,9 @@ def default_store() -> Path:
     return Path(os.environ.get("ETL_STORE", "store"))
 
 
-def load(dataset: str, version: str = "latest", task: str | None = None, store: str | Path | None = None) -> datasets.DatasetDict:
+def load(
+    dataset: str, version: str = "latest", task: str | None = None, store: str | Path | None = None
+) -> datasets.DatasetDict:
     """A published version as a `datasets.DatasetDict` of its splits.
 
     With `task`, that task's config, exactly what `datasets.load_dataset(<version
@@ -33,6 +34,13 @@ def load(dataset: str, version: str = "latest", task: str | None = None, store: 
             raise StoreError(f"{dataset} {folder.name} has no task '{task}'; tasks: {', '.join(tasks)}.")
         return datasets.load_dataset(str(folder), task)
     examples = target.examples(folder.name)
-    columns = BASE_COLUMNS + [c for task_name in tasks for c in TASK_EXTRAS.get(task_name, []) if c in examples.columns]
+    columns = BASE_COLUMNS + [
+        c for task_name in tasks for c in TASK_EXTRAS.get(task_name, []) if c in examples.columns
+    ]
     ordered = examples.sort("task", "id").select(list(dict.fromkeys(columns)))
-    return datasets.DatasetDict({split: datasets.Dataset(part.to_arrow()) for (split,), part in ordered.group_by(["split"], maintain_order=True)})
+    return datasets.DatasetDict(
+        {
+            split: datasets.Dataset(part.to_arrow())
+            for (split,), part in ordered.group_by(["split"], maintain_order=True)
+        }
+    )

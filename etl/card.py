@@ -11,9 +11,9 @@ import datasets
 import polars as pl
 import yaml
 
-from etl.store import SHARD
 from etl.stages.tasks.common import task_columns
 from etl.stages.tasks.review_sentiment import LABELS
+from etl.store import SHARD
 
 TASK_PURPOSE = {
     "menu_qa": "questions about dishes, ingredients, allergens and prices, answered from FAQs, conversations and the catalog",
@@ -33,20 +33,34 @@ def card_header(examples: pl.DataFrame) -> dict:
         counts = {s: part.filter(pl.col("split") == s).height for s in splits}
         sizes = {s: part.filter(pl.col("split") == s).to_arrow().nbytes for s in splits}
         configs.append(
-            {"config_name": task, "data_files": [{"split": s, "path": f"data/{task}/{SHARD.format(split=s).replace('00000-of-00001', '*')}"} for s in splits]}
+            {
+                "config_name": task,
+                "data_files": [
+                    {"split": s, "path": f"data/{task}/{SHARD.format(split=s).replace('00000-of-00001', '*')}"}
+                    for s in splits
+                ],
+            }
         )
         features = datasets.Features.from_arrow_schema(part.head(0).to_arrow().schema)
         infos.append(
-            {"config_name": task, "features": features._to_yaml_list(), "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": counts[s]} for s in splits]}
+            {
+                "config_name": task,
+                "features": features._to_yaml_list(),
+                "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": counts[s]} for s in splits],
+            }
         )
     return {"configs": configs, "dataset_info": infos, "task_categories": ["text-generation"], "language": ["en"]}
 
 
-def render_card(dataset: str, version: str, parent: str | None, fingerprint: str, examples: pl.DataFrame, manifest: dict) -> str:
+def render_card(
+    dataset: str, version: str, parent: str | None, fingerprint: str, examples: pl.DataFrame, manifest: dict
+) -> str:
     header = yaml.safe_dump(card_header(examples), sort_keys=False, allow_unicode=True)
     counts = examples.group_by("task", "split").len().sort("task", "split")
     table = "\n".join(f"| {t} | {s} | {n:,} |" for t, s, n in counts.iter_rows())
-    tasks = "\n".join(f"- `{task}`: {TASK_PURPOSE.get(task, task)}" for task in sorted(examples["task"].unique().to_list()))
+    tasks = "\n".join(
+        f"- `{task}`: {TASK_PURPOSE.get(task, task)}" for task in sorted(examples["task"].unique().to_list())
+    )
     stages = "\n".join(
         f"| {s['stage']} | {s['rows_in']:,} | {s['kept']:,} | "
         + (", ".join(f"{r} {n}" for r, n in s["dropped_by_reason"].items()) or "-")

@@ -59,7 +59,7 @@ class Constraint(BaseModel):
         return self.value if self.kind == "diet" else f"no {self.value}"
 
     @classmethod
-    def parse(cls, text: str) -> "Constraint":
+    def parse(cls, text: str) -> Constraint:
         return cls(kind="allergen", value=text[3:]) if text.startswith("no ") else cls(kind="diet", value=text)
 
 
@@ -115,7 +115,9 @@ class Catalog(BaseModel):
         for constraint in constraints:
             if constraint.kind == "diet" and constraint.value not in dish.diet_tags:
                 return False
-            if constraint.kind == "allergen" and constraint.value.rstrip("s") in {a.rstrip("s") for a in dish.allergens}:
+            if constraint.kind == "allergen" and constraint.value.rstrip("s") in {
+                a.rstrip("s") for a in dish.allergens
+            }:
                 return False
         return True
 
@@ -145,8 +147,12 @@ def load_catalog(menu: Path | None, stores: Path | None) -> Catalog:
             stores=store_doc.get("stores", []),
         )
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False))
-        raise ConfigError(f"catalog files {menu}{', ' + str(stores) if stores else ''} are invalid: {problems}") from None
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False, include_input=False)
+        )
+        raise ConfigError(
+            f"catalog files {menu}{', ' + str(stores) if stores else ''} are invalid: {problems}"
+        ) from None
 
 
 def _read_yaml(path: Path, key: str) -> dict:

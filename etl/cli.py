@@ -72,8 +72,12 @@ def _interrupted_state() -> str:
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML.")] = Path("sample_data/pipeline.yaml"),
     store: Annotated[Path | None, typer.Option(help="Store folder; overrides `store:` in the config.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the run summary as JSON to this file ('-' for stdout).")] = None,
-    work: Annotated[Path | None, typer.Option(help="Work folder for run folders; overrides `work_dir:` (default: <store>-work).")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the run summary as JSON to this file ('-' for stdout).")
+    ] = None,
+    work: Annotated[
+        Path | None, typer.Option(help="Work folder for run folders; overrides `work_dir:` (default: <store>-work).")
+    ] = None,
 ) -> None:
     """Run the pipeline on the configured sources and print a table per stage."""
     import logging
@@ -84,7 +88,12 @@ def run(
     from etl.runner import run_pipeline
     from etl.store import Store
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=errors, show_path=False)], force=True)
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=errors, show_path=False)],
+        force=True,
+    )
     # a scheduler's SIGTERM (a timeout, a cancelled task) ends the run like Ctrl-C: one line, exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     pipeline = load_config(config)
@@ -124,7 +133,9 @@ def _write_json(path: Path, text: str) -> None:
 @handled
 def sample_data(
     out: Annotated[Path, typer.Option(help="Folder to write the raw inputs into.")] = Path("sample_data"),
-    scale: Annotated[int, typer.Option(min=1, help="Multiplier on the default sizes; 1 writes the checked-in files.")] = 1,
+    scale: Annotated[
+        int, typer.Option(min=1, help="Multiplier on the default sizes; 1 writes the checked-in files.")
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Random seed; same seed and scale, same files.")] = 7,
 ) -> None:
     """Write a realistic raw corpus of a meal-prep company (reviews, chats, FAQs, calls, menu, stores)."""
@@ -141,7 +152,9 @@ def sample_data(
 @app.command("purge-runs")
 @handled
 def purge_runs_command(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML whose work folder to purge.")] = Path("sample_data/pipeline.yaml"),
+    config: Annotated[Path, typer.Option("--config", "-c", help="Pipeline YAML whose work folder to purge.")] = Path(
+        "sample_data/pipeline.yaml"
+    ),
     store: Annotated[Path | None, typer.Option(help="Store folder, if it overrides the config's.")] = None,
     work: Annotated[Path | None, typer.Option(help="Work folder, if it overrides the config's.")] = None,
     keep: Annotated[int, typer.Option(min=0, help="Newest run folders to keep.")] = 0,
@@ -153,10 +166,14 @@ def purge_runs_command(
     root = pipeline.work_root(pipeline.store_dir(store), work)
     before = len(run_folders(root, pipeline.dataset))
     removed = purge_runs(root, pipeline.dataset, keep)
-    console.print(f"removed {len(removed)} of {before} run folder(s) of {pipeline.dataset} in {root / pipeline.dataset / 'runs'}")
+    console.print(
+        f"removed {len(removed)} of {before} run folder(s) of {pipeline.dataset} in {root / pipeline.dataset / 'runs'}"
+    )
 
 
-StoreOption = Annotated[Path | None, typer.Option("--store", help="Store folder (default: the config's store, $ETL_STORE, or ./store).")]
+StoreOption = Annotated[
+    Path | None, typer.Option("--store", help="Store folder (default: the config's store, $ETL_STORE, or ./store).")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline YAML whose store to use.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -169,7 +186,9 @@ def _store_root(store: Path | None, config: Path | None) -> Path:
     if root.exists() and not root.is_dir():
         raise StoreAccessError(f"store {root} is a file, not a folder. Pass --store with the store folder.")
     if not root.exists():
-        raise ConfigError(f"store {root} does not exist. Pass --store (or --config) with the folder `etl run` published to.")
+        raise ConfigError(
+            f"store {root} does not exist. Pass --store (or --config) with the folder `etl run` published to."
+        )
     return root
 
 
@@ -207,8 +226,17 @@ def versions(
         for version in target.versions():
             manifest = target.manifest(version)
             total = sum(sum(splits.values()) for splits in manifest["counts"]["examples"].values())
-            rows.append({"dataset": name, "version": version, "latest": version == latest, "created_at": manifest["created_at"],
-                         "examples": total, "fingerprint": manifest["fingerprint"], "parent": manifest["parent"]})
+            rows.append(
+                {
+                    "dataset": name,
+                    "version": version,
+                    "latest": version == latest,
+                    "created_at": manifest["created_at"],
+                    "examples": total,
+                    "fingerprint": manifest["fingerprint"],
+                    "parent": manifest["parent"],
+                }
+            )
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -225,15 +253,23 @@ def versions(
     table.add_column("parent", no_wrap=True)
     for row in rows:
         created = row["created_at"][:16].replace("T", " ")
-        table.add_row(row["dataset"], row["version"] + ("*" if row["latest"] else ""), created,
-                      f"{row['examples']:,}", row["fingerprint"][:12], row["parent"] or "-")
+        table.add_row(
+            row["dataset"],
+            row["version"] + ("*" if row["latest"] else ""),
+            created,
+            f"{row['examples']:,}",
+            row["fingerprint"][:12],
+            row["parent"] or "-",
+        )
     console.print(table)
 
 
 @app.command()
 @handled
 def show(
-    ref: Annotated[str, typer.Argument(metavar="DATASET[@VERSION]", help="e.g. healthy-bites@v2; latest when no version.")],
+    ref: Annotated[
+        str, typer.Argument(metavar="DATASET[@VERSION]", help="e.g. healthy-bites@v2; latest when no version.")
+    ],
     store: StoreOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -242,7 +278,9 @@ def show(
 
     target, name = _open_version(ref, store, config)
     manifest = target.manifest(name)
-    console.print(f"[bold]{target.dataset} {name}[/bold]{' (latest)' if target.latest() == name else ''}  {target.path(name)}")
+    console.print(
+        f"[bold]{target.dataset} {name}[/bold]{' (latest)' if target.latest() == name else ''}  {target.path(name)}"
+    )
     console.print(f"created {manifest['created_at']} by run {manifest['run_id']}, code {manifest['code_version']}")
     console.print(f"parent {manifest['parent'] or '-'}, config {manifest['config_hash'][:12]}")
     console.print(f"fingerprint {manifest['fingerprint']}", soft_wrap=True)
@@ -282,7 +320,9 @@ def diff(
     from etl.diff import KINDS, diff_versions
 
     if a.partition("@")[0] != b.partition("@")[0]:
-        raise ConfigError(f"both sides must be versions of one dataset, got '{a.partition('@')[0]}' and '{b.partition('@')[0]}'")
+        raise ConfigError(
+            f"both sides must be versions of one dataset, got '{a.partition('@')[0]}' and '{b.partition('@')[0]}'"
+        )
     target, old = _open_version(a, store, config)
     _, new = _open_version(b, store, config)
     changes = diff_versions(target, old, new)

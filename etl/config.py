@@ -20,8 +20,6 @@ from etl.errors import ConfigError
 __all__ = ["ConfigError", "PipelineConfig", "load_config"]
 
 
-
-
 class _Strict(BaseModel):
     # A typo in a key is an error, not a silently ignored setting.
     model_config = ConfigDict(extra="forbid")
@@ -47,7 +45,23 @@ class CleanConfig(_Strict):
     # Languages the detector chooses among; the kept ones are always added.
     # A closed set makes short texts far more reliable than "any language".
     candidate_languages: list[str] = Field(
-        default_factory=lambda: ["en", "es", "fr", "de", "pt", "it", "nl", "zh", "ja", "ko", "vi", "ru", "ar", "hi", "tl"]
+        default_factory=lambda: [
+            "en",
+            "es",
+            "fr",
+            "de",
+            "pt",
+            "it",
+            "nl",
+            "zh",
+            "ja",
+            "ko",
+            "vi",
+            "ru",
+            "ar",
+            "hi",
+            "tl",
+        ]
     )
     # Texts with fewer words than this are not language-checked (too little evidence).
     language_min_words: int = Field(3, ge=1)
@@ -64,8 +78,26 @@ class CleanConfig(_Strict):
     # Transcription markers removed from every turn, in brackets anywhere ("[noise]",
     # "<sil>", "(inaudible)") or as a whole turn ("noise").
     transcription_markers: list[str] = Field(
-        default_factory=lambda: ["noise", "sil", "silence", "laughter", "laughs", "laugh", "inaudible", "unintelligible",
-                                 "crosstalk", "music", "pause", "cough", "breath", "breathing", "static", "overlap", "unk", "beep"]
+        default_factory=lambda: [
+            "noise",
+            "sil",
+            "silence",
+            "laughter",
+            "laughs",
+            "laugh",
+            "inaudible",
+            "unintelligible",
+            "crosstalk",
+            "music",
+            "pause",
+            "cough",
+            "breath",
+            "breathing",
+            "static",
+            "overlap",
+            "unk",
+            "beep",
+        ]
     )
     max_chars: int = Field(6000, ge=1)
     # Share of visible characters that are neither letters nor digits.
@@ -109,6 +141,12 @@ class SemanticConfig(_Strict):
     # Texts per k-means block: neighbours are searched within blocks, never all pairs.
     block_size: int = Field(256, ge=16)
 
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        _unknown_tasks(tasks)
+        return tasks
+
 
 class DedupConfig(_Strict):
     exact: bool = True
@@ -119,10 +157,23 @@ class DedupConfig(_Strict):
     # Jaccard similarity of shingle sets at or above which two texts are near-duplicates.
     threshold: float = Field(0.7, gt=0, le=1)
     seed: int = 42
+    # When the published dedup index was made with other MinHash settings or hashing code:
+    # rebuild (rehash tonight's records; earlier records leave the near-duplicate graph) or stop.
+    on_index_change: Literal["rebuild", "stop"] = "rebuild"
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
 
 
-TASKS = ("menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa", "customer_service")
+def _registered_tasks() -> list[str]:
+    # the registry imports the task builders, which import this module: read it when validating
+    from etl.registry import task_names
+
+    return list(task_names())
+
+
+def _unknown_tasks(names) -> None:
+    unknown = sorted(set(names) - set(_registered_tasks()))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; known tasks are {_registered_tasks()}")
 
 
 class FormatConfig(_Strict):
@@ -132,22 +183,27 @@ class FormatConfig(_Strict):
         "from the catalog, recommend meals that fit each customer's diet, allergies and goals, and help "
         "with orders, deliveries and refunds. Be warm, brief and accurate."
     )
-    tasks: list[str] = Field(default_factory=lambda: list(TASKS))
+    tasks: list[str] = Field(default_factory=_registered_tasks)
     # Questions synthesised from the catalog per dish (menu_qa); 0 turns them off.
     catalog_questions_per_dish: int = Field(4, ge=0, le=8)
     # Fewest words the customer's side of an example may have, per task (tasks not listed: 1).
     # A two-word review with a clear rating ("Terrible service!") teaches sentiment; a
     # one-word question ("menu?") teaches no menu answer.
     min_customer_words: dict[str, int] = Field(
-        default_factory=lambda: {"review_sentiment": 1, "menu_qa": 2, "recommendation": 2, "policy_qa": 2, "order_support": 1, "customer_service": 1}
+        default_factory=lambda: {
+            "review_sentiment": 1,
+            "menu_qa": 2,
+            "recommendation": 2,
+            "policy_qa": 2,
+            "order_support": 1,
+            "customer_service": 1,
+        }
     )
 
     @field_validator("min_customer_words")
     @classmethod
     def _known_task_minimums(cls, minimums: dict[str, int]) -> dict[str, int]:
-        unknown = sorted(set(minimums) - set(TASKS))
-        if unknown:
-            raise ValueError(f"unknown task(s) {unknown}; known tasks are {list(TASKS)}")
+        _unknown_tasks(minimums)
         if any(n < 0 for n in minimums.values()):
             raise ValueError("minimums are word counts, 0 or more")
         return minimums
@@ -155,9 +211,7 @@ class FormatConfig(_Strict):
     @field_validator("tasks")
     @classmethod
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
-        unknown = sorted(set(tasks) - set(TASKS))
-        if unknown:
-            raise ValueError(f"unknown task(s) {unknown}; known tasks are {list(TASKS)}")
+        _unknown_tasks(tasks)
         return tasks
 
 
@@ -172,7 +226,15 @@ class PublishConfig(_Strict):
 
 
 DEFAULT_ENTITIES = [
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER",
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IP_ADDRESS",
+    "STREET_ADDRESS",
+    "ORDER_NUMBER",
+    "LOYALTY_NUMBER",
     "SOCIAL_HANDLE",
 ]
 
@@ -280,10 +342,18 @@ class PipelineConfig(_Strict):
     def work_root(self, store: Path, override: str | Path | None = None) -> Path:
         """Where run folders go: --work, else `work_dir`, else `<store>-work` beside the store.
         Never inside the store (it is synced to trainers) and never around it."""
-        work = (Path(override).expanduser() if override else self.resolve(self.work_dir) if self.work_dir else store.parent / f"{store.name}-work").resolve()
+        work = (
+            Path(override).expanduser()
+            if override
+            else self.resolve(self.work_dir)
+            if self.work_dir
+            else store.parent / f"{store.name}-work"
+        ).resolve()
         if work == store or work.is_relative_to(store) or store.is_relative_to(work):
             key = "--work" if override else "work_dir"
-            raise ConfigError(f"{key}: {work} overlaps the store {store}; run folders hold raw personal data and must live outside the store.")
+            raise ConfigError(
+                f"{key}: {work} overlaps the store {store}; run folders hold raw personal data and must live outside the store."
+            )
         return work
 
 
@@ -306,7 +376,9 @@ def load_config(path: str | Path) -> PipelineConfig:
     except ValidationError as exc:
         lines = [_describe_error(path, root, err) for err in exc.errors(include_url=False, include_input=False)]
         # one problem, one line; several, one line each
-        raise ConfigError(lines[0] if len(lines) == 1 else "invalid pipeline config:\n  " + "\n  ".join(lines)) from None
+        raise ConfigError(
+            lines[0] if len(lines) == 1 else "invalid pipeline config:\n  " + "\n  ".join(lines)
+        ) from None
     config.base_dir = path.resolve().parent
     return config
 

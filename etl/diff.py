@@ -12,12 +12,25 @@ from etl.store import Store
 
 KINDS = ("added", "removed", "moved", "changed")
 # everything an example holds but its id, task and split
-CONTENT = ["messages", "label", "dish", "constraints", "source", "record_id", "parent_id", "augmentation", "dup_cluster"]
+CONTENT = [
+    "messages",
+    "label",
+    "dish",
+    "constraints",
+    "source",
+    "record_id",
+    "parent_id",
+    "augmentation",
+    "dup_cluster",
+]
 
 
 def content_hashes(examples: pl.DataFrame) -> pl.DataFrame:
     columns = [c for c in CONTENT if c in examples.columns]
-    hashes = [hashlib.sha256(json.dumps(row, default=str).encode()).hexdigest() for row in examples.select(columns).iter_rows()]
+    hashes = [
+        hashlib.sha256(json.dumps(row, default=str).encode()).hexdigest()
+        for row in examples.select(columns).iter_rows()
+    ]
     return examples.select("id", "task", "split").with_columns(pl.Series("content", hashes))
 
 

@@ -24,7 +24,7 @@ class RichProgress(ProgressHooks):
         )
         self.tasks: dict[str, int] = {}
 
-    def __enter__(self) -> "RichProgress":
+    def __enter__(self) -> RichProgress:
         self.progress.start()
         return self
 
@@ -51,24 +51,37 @@ def stage_table(summary: RunSummary) -> Table:
     table.add_column("seconds", justify="right")
     for report in summary.stages:
         _add_stage_row(table, report)
+        if report.produces:  # format: the stages after it count examples
+            table.add_row(
+                f"[dim]-> {report.produces}[/dim]",
+                "",
+                f"{report.handed_on:,}",
+                "",
+                f"[dim]{report.produces} built[/dim]",
+                "",
+            )
+            table.add_section()
     table.add_section()
-    table.add_row("total", f"{summary.rows_in:,}", f"{summary.rows_kept:,}", f"{summary.rows_dropped:,}", "records", f"{summary.seconds:.2f}")
-    if summary.example_stages:
-        table.add_section()
-        for report in summary.example_stages:
-            _add_stage_row(table, report)
+    table.add_row(
+        "total",
+        f"{summary.rows_in:,}",
+        f"{summary.rows_kept:,}",
+        f"{summary.rows_dropped:,}",
+        "raw rows and records",
+        f"{summary.seconds:.2f}",
+    )
     return table
 
 
 def _add_stage_row(table: Table, report) -> None:
     reasons = ", ".join(f"{reason} {count}" for reason, count in report.dropped_by_reason.items()) or "-"
-    notes = ", ".join(f"{name} {count}" for name, count in report.notes.items() if count)
+    counts = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
     table.add_row(
-        report.stage if report.unit == "records" else f"{report.stage} [dim](examples)[/dim]",
+        report.stage if report.unit == "records" else f"{report.stage} [dim]({report.unit})[/dim]",
         f"{report.rows_in:,}",
         f"{report.kept:,}",
         f"{report.dropped:,}",
-        reasons + (f"\n[dim]{notes}[/dim]" if notes else ""),
+        reasons + (f"\n[dim]{counts}[/dim]" if counts else ""),
         f"{report.seconds:.2f}",
     )
 
@@ -85,24 +98,35 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
         for encoding, files in tally["decoded_as"].items():
             console.print(f"[yellow]notice[/yellow] {kind}: {_some(files)} not UTF-8, read as {encoding}")
         if tally["bom_stripped"]:
-            console.print(f"[yellow]notice[/yellow] {kind}: byte-order mark removed from {_some(tally['bom_stripped'])}")
+            console.print(
+                f"[yellow]notice[/yellow] {kind}: byte-order mark removed from {_some(tally['bom_stripped'])}"
+            )
     if quarantine_lines:
-        console.print(f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):")
+        console.print(
+            f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):"
+        )
         for line in quarantine_lines[:25]:
             console.print(f"  {line}")
         if len(quarantine_lines) > 25:
             console.print(f"  ... and {len(quarantine_lines) - 25} more")
     if summary.examples:
-        tasks = ", ".join(f"{task} {sum(splits.values()):,} ({splits.get('train', 0):,}/{splits.get('eval', 0):,})" for task, splits in summary.examples.items())
+        tasks = ", ".join(
+            f"{task} {sum(splits.values()):,} ({splits.get('train', 0):,}/{splits.get('eval', 0):,})"
+            for task, splits in summary.examples.items()
+        )
         console.print(f"examples (train/eval): {tasks}")
     for name, count in summary.set_aside.items():
         console.print(f"set aside: {count:,} conversations ({name}) for a later preference dataset")
     if summary.publish:
         p = summary.publish
         if p["published"]:
-            console.print(f"[green]published[/green] {summary.dataset} {p['version']} at {p['path']} (fingerprint {p['fingerprint'][:12]})")
+            console.print(
+                f"[green]published[/green] {summary.dataset} {p['version']} at {p['path']} (fingerprint {p['fingerprint'][:12]})"
+            )
         else:
-            console.print(f"nothing new to publish: {p['version']} already holds fingerprint {p['fingerprint'][:12]} ({p['path']})")
+            console.print(
+                f"nothing new to publish: {p['version']} already holds fingerprint {p['fingerprint'][:12]} ({p['path']})"
+            )
     console.print(f"run folder: {summary.run_dir}")
 
 

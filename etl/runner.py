@@ -2,13 +2,19 @@
 
     rows in = rows kept + rows dropped (each with a stage and a reason)
 
+Every stage, ingest and publish included, goes through one loop (`_run_stage`):
+set up, apply, tear down, then the same tally, checks and outputs for each. A
+stage counts in its own unit (raw rows, records, examples) and hands the next
+stage its kept rows; format turns records into examples.
+
 Each run writes a folder `<work>/<dataset>/runs/<run_id>/` (owner-only; `<work>`
 is `work_dir`, by default `<store>-work` beside the store, never inside it):
 
     stages/NN_<stage>.parquet        what the stage kept (the next stage's input)
     stages/NN_<stage>.stats.parquet  per-row figures behind its decisions, if any
-    dropped.parquet                  every dropped row: stage, reason, detail, lineage
+    dropped.parquet                  every dropped row: stage, unit, ids, reason, detail, lineage
     quarantine.parquet               malformed raw input: file, line, error, raw text
+    set_aside/, dedup_index.parquet, record_splits.parquet   what stages leave for later
     summary.json                     counts per stage, invariant, timings
 
 Run folders hold raw customer text (personal data): they are working files
@@ -25,26 +31,21 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from etl import __version__
-from etl.card import render_card
-from etl.catalog import Catalog, load_catalog
-from etl.stages.clean import CleanStage
-from etl.stages.dedup import INDEX_FILE, DedupStage, load_index
-from etl.errors import InvariantError, SourceError, StoreAccessError, describe_os_error
-from etl.stages.deidentify import DeidentifyStage
+from etl.catalog import load_catalog
 from etl.config import PipelineConfig
-from etl.stages.format import FormatStage
-from etl.stages.ingest import ingest, plan_files
-from etl.stages.dedup.semantic import SemanticDedupStage
-from etl.stages.split import SplitStage
+from etl.errors import EtlError, InvariantError, StoreAccessError, describe_os_error
+from etl.registry import RunContext, build_stages
 from etl.stages.base import DROPPED_SCHEMA, Stage, with_lineage
+from etl.stages.dedup.index import load_index, reconcile
 from etl.stages.deidentify.surrogates import load_key
-from etl.store import PublishOutcome, Store, file_sha256
+from etl.stages.ingest import IngestStage, plan_files
+from etl.store import Store
 
 logger = logging.getLogger("etl")
 
@@ -52,14 +53,17 @@ logger = logging.getLogger("etl")
 @dataclass
 class StageReport:
     stage: str
+    unit: str
     rows_in: int
     kept: int
     dropped: int
     dropped_by_reason: dict[str, int]
     seconds: float
-    notes: dict[str, int] = field(default_factory=dict)
+    # what the next stage receives, in `produces` units when the stage changes the unit
+    handed_on: int = 0
+    produces: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
     output: str | None = None
-    unit: str = "records"
 
 
 @dataclass
@@ -73,14 +77,14 @@ class RunSummary:
     started_at: str
     finished_at: str = ""
     seconds: float = 0.0
+    # raw rows read; records that gave examples; raw rows and records dropped
     rows_in: int = 0
     rows_kept: int = 0
     rows_dropped: int = 0
     invariant_holds: bool = False
     invariant_errors: list[str] = field(default_factory=list)
+    # one report per stage, in run order, whatever its unit
     stages: list[StageReport] = field(default_factory=list)
-    # stages after format count examples, not records
-    example_stages: list[StageReport] = field(default_factory=list)
     examples_built: int = 0
     examples: dict[str, dict[str, int]] = field(default_factory=dict)
     set_aside: dict[str, int] = field(default_factory=dict)
@@ -95,6 +99,14 @@ class RunSummary:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
 
+    def absorb(self, fields: dict) -> None:
+        """What a stage tells the summary: lists are appended to, anything else is set."""
+        for name, value in fields.items():
+            if isinstance(value, list):
+                getattr(self, name).extend(value)
+            else:
+                setattr(self, name, value)
+
 
 class ProgressHooks:
     """What the runner tells a progress display; the default says nothing."""
@@ -106,24 +118,6 @@ class ProgressHooks:
         pass
 
 
-def default_stages(config: PipelineConfig, catalog: Catalog, key: bytes, published: pl.DataFrame) -> list[Stage]:
-    """The record stages after ingest, in order; the last one (format) emits examples."""
-    menu = config.catalog_file("menu")
-    return [
-        CleanStage(config.clean),
-        DeidentifyStage(config.deidentify, catalog, key),
-        DedupStage(config.dedup, published),
-        FormatStage(config.format, catalog, menu.name if menu else "menu.yaml"),
-    ]
-
-
-def example_stages(config: PipelineConfig, published: pl.DataFrame, published_ids: set[str]) -> list[Stage]:
-    """The stages between format and publish; they count examples."""
-    known = dict(published.filter(pl.col("split").is_not_null()).select("record_id", "split").iter_rows())
-    stages: list[Stage] = [SemanticDedupStage(config.dedup.semantic, published_ids)] if config.dedup.semantic.enabled else []
-    return stages + [SplitStage(config.split, known)]
-
-
 def config_hash(config: PipelineConfig) -> str:
     canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -131,7 +125,7 @@ def config_hash(config: PipelineConfig) -> str:
 
 def new_run_dir(work: Path, dataset: str) -> tuple[str, Path]:
     # microseconds: run ids sort in the order runs started (retention keeps the newest by name)
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
     run_dir = work / dataset / "runs" / run_id
     for folder in (work, work / dataset, run_dir.parent, run_dir, run_dir / "stages"):
         if folder == run_dir or not folder.exists():
@@ -159,9 +153,11 @@ def run_pipeline(
     config: PipelineConfig,
     store: str | Path | None = None,
     hooks: ProgressHooks | None = None,
-    stages: list[Stage] | None = None,
+    stages: Callable[[RunContext], list[Stage]] | None = None,
     work: str | Path | None = None,
 ) -> RunSummary:
+    """Run every stage (by default the registry's, `etl.registry.build_stages`; `stages`
+    builds another list from the run's context, ingest first) and publish."""
     hooks = hooks or ProgressHooks()
     # fail fast on a missing source or catalog, before any folder is made
     planned = plan_files(config)
@@ -179,294 +175,158 @@ def run_pipeline(
 
 def _run_locked(config, target: Store, work_root: Path, planned, catalog, key, notices, hooks, stages) -> RunSummary:
     latest = target.latest()
-    published = load_index(target.path(latest) if latest else None)
-    published_ids = target.example_ids(latest) if latest else set()
+    stored = load_index(target.path(latest) if latest else None)
+    published, rebuilt = reconcile(stored, config.dedup, latest)
     try:
         purge_runs(work_root, config.dataset, keep=config.keep_runs - 1)  # retention, counting tonight's
         run_id, run_dir = new_run_dir(work_root, config.dataset)
     except OSError as exc:
         raise StoreAccessError(describe_os_error(exc, "cannot write the run folder in the work folder:")) from None
-    summary = RunSummary(run_id=run_id, dataset=config.dataset, run_dir=str(run_dir), store_dir=str(target.root), config_hash=config_hash(config),
-                         code_version=__version__, started_at=_now(), notices=notices)
+    summary = RunSummary(
+        run_id=run_id,
+        dataset=config.dataset,
+        run_dir=str(run_dir),
+        store_dir=str(target.root),
+        config_hash=config_hash(config),
+        code_version=__version__,
+        started_at=_now(),
+        notices=notices + ([rebuilt] if rebuilt else []),
+    )
+    if rebuilt:
+        logger.warning(rebuilt)
+    context = RunContext(
+        config,
+        catalog,
+        key,
+        target,
+        planned,
+        summary,
+        latest,
+        target.manifest(latest) if latest else None,
+        published,
+        target.example_ids(latest) if latest else set(),
+    )
     clock = time.perf_counter()
-
-    frame, dropped = _run_ingest(config, run_dir, summary, hooks, len(planned))
-    summary.notices += _source_falls(summary.sources, target.manifest(latest) if latest else None, latest, config.warn_source_fall)
-    _gate_source_errors(config, summary, run_dir, clock)
-    all_dropped, examples, artifacts = [dropped], None, {}
-    for number, stage in enumerate(stages if stages is not None else default_stages(config, catalog, key, published), start=2):
-        frame, dropped, result = _run_stage(stage, frame, run_dir, number, summary, hooks)
-        all_dropped.append(dropped)
-        artifacts.update(result.artifacts)
-        if result.emitted is not None:
-            examples = result.emitted
-            _write_set_aside(result.set_aside, run_dir, summary)
-
-    dropped_all = pl.concat(all_dropped) if all_dropped else DROPPED_SCHEMA.to_frame()
-    dropped_all.write_parquet(run_dir / "dropped.parquet")
-    summary.rows_kept = frame.height
-    summary.rows_dropped = dropped_all.height
-    if examples is not None:
-        summary.examples_built = examples.height
-        examples = _run_example_stages(example_stages(config, published, published_ids), examples, run_dir, summary, hooks, artifacts)
-    summary.invariant_errors = check_invariant(summary, frame, dropped_all)
-    summary.invariant_holds = not summary.invariant_errors
-    if summary.invariant_holds and examples is not None:
-        index = _version_index(artifacts.get("dedup_index"), published, artifacts["record_splits"])
-        outcome = _run_publish(config, target, examples, index, planned, summary, hooks)
-        summary.publish = {"version": outcome.version, "published": outcome.published, "fingerprint": outcome.fingerprint, "path": str(outcome.path)}
-    _write_summary(summary, run_dir, clock)
+    frame, dropped = IngestStage.planned_frame(planned), []
+    try:
+        for number, stage in enumerate((stages or build_stages)(context), start=1):
+            frame = _run_stage(stage, frame, number, run_dir, summary, hooks, dropped)
+            if summary.invariant_errors:
+                break
+    finally:
+        all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
+        all_dropped.write_parquet(run_dir / "dropped.parquet")
+        _total(summary, all_dropped)
+        _write_summary(summary, run_dir, clock)
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary
+
+
+def _run_stage(
+    stage: Stage,
+    frame: pl.DataFrame,
+    number: int,
+    run_dir: Path,
+    summary: RunSummary,
+    hooks: ProgressHooks,
+    dropped: list,
+) -> pl.DataFrame:
+    """The one path every stage takes: set up, apply, tear down; then its tally, checks and outputs."""
+    clock = time.perf_counter()
+    advance = hooks.start(stage.name, stage.total_work(frame))
+    try:
+        stage.setup(frame)
+        result = stage.apply(frame, advance)
+    except EtlError:
+        summary.absorb(stage.summary_fields())
+        raise
+    finally:
+        stage.teardown()
+        hooks.finish(stage.name)
+    tally = stage.tally(frame, result)
+    stage_dropped = with_lineage(result.dropped, frame, stage)
+    dropped.append(stage_dropped)
+    output = run_dir / "stages" / f"{number:02d}_{stage.name}.parquet"
+    result.kept.write_parquet(output)
+    if result.stats is not None:
+        result.stats.write_parquet(output.with_suffix(".stats.parquet"))
+    for name, rows in stage.run_outputs().items():
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        rows.write_parquet(run_dir / f"{name}.parquet")
+    report = StageReport(
+        stage=stage.name,
+        unit=stage.unit,
+        rows_in=tally.rows_in,
+        kept=tally.kept,
+        dropped=tally.dropped,
+        dropped_by_reason=_counts(stage_dropped, "reason"),
+        seconds=round(time.perf_counter() - clock, 3),
+        handed_on=tally.handed_on,
+        produces=stage.produces,
+        counts=result.counts,
+        output=str(output),
+    )
+    summary.invariant_errors += stage_errors(
+        report, summary.stages[-1] if summary.stages else None, stage_dropped, result.kept, stage
+    )
+    summary.stages.append(report)
+    summary.absorb(stage.summary_fields())
+    if stage.name == "ingest":
+        summary.quarantine["file"] = str(run_dir / "quarantine.parquet")
+    return result.kept
+
+
+def stage_errors(
+    report: StageReport, before: StageReport | None, dropped: pl.DataFrame, kept: pl.DataFrame, stage: Stage
+) -> list[str]:
+    """Every way one stage's counts could fail to add up, as readable sentences (empty when all hold)."""
+    unit = report.unit
+    errors = []
+    if report.rows_in != report.kept + report.dropped:
+        errors.append(
+            f"stage {report.stage}: {report.rows_in} {unit} in != {report.kept} kept + {report.dropped} dropped"
+        )
+    if before is not None and report.rows_in != before.handed_on:
+        errors.append(
+            f"stage {report.stage} got {report.rows_in} {unit} but {before.stage} handed on {before.handed_on}"
+        )
+    if report.dropped != dropped.height or dropped.filter(pl.col("reason").is_null()).height:
+        errors.append(f"stage {report.stage}: some dropped rows have no reason")
+    if stage.produces is None and stage.id_column in kept.columns:
+        if kept[stage.id_column].n_unique() != kept.height:
+            errors.append(f"stage {report.stage}: kept {stage.id_column}s are not unique")
+        both = dropped.filter(pl.col("id").is_in(kept[stage.id_column].implode())).height
+        if both:
+            errors.append(f"stage {report.stage}: {both} {unit} both kept and dropped")
+    return errors
+
+
+def _total(summary: RunSummary, dropped: pl.DataFrame) -> None:
+    """The run's totals, from the stage reports: raw rows in, records that gave examples, rows
+    and records dropped before the examples, examples built."""
+    reports = summary.stages
+    if not reports:
+        return
+    summary.rows_in = reports[0].rows_in
+    turned = next((r for r in reports if r.produces == "examples"), None)
+    before_examples = reports[: reports.index(turned) + 1] if turned else reports
+    summary.rows_kept = turned.kept if turned else reports[-1].kept
+    summary.rows_dropped = sum(r.dropped for r in before_examples)
+    summary.examples_built = turned.handed_on if turned else 0
+    summary.invariant_holds = (
+        not summary.invariant_errors and summary.rows_in == summary.rows_kept + summary.rows_dropped
+    )
+    if summary.rows_in != summary.rows_kept + summary.rows_dropped and not summary.invariant_errors:
+        summary.invariant_errors.append(
+            f"run: {summary.rows_in} in != {summary.rows_kept} kept + {summary.rows_dropped} dropped"
+        )
 
 
 def _write_summary(summary: RunSummary, run_dir: Path, clock: float) -> None:
     summary.finished_at = _now()
     summary.seconds = round(time.perf_counter() - clock, 3)
     (run_dir / "summary.json").write_text(summary.to_json(), encoding="utf-8")
-
-
-def _gate_source_errors(config: PipelineConfig, summary: RunSummary, run_dir: Path, clock: float) -> None:
-    """Whole files that cannot be used stop the run before any work (exit 5), unless
-    `on_source_error: skip`, which goes on without them and says so."""
-    if not summary.source_errors:
-        return
-    lines = [f"{e['file']}: {e['problem']} [{e['code']}]; {e['fix']}." for e in summary.source_errors]
-    if config.on_source_error == "skip":
-        summary.notices += [f"published without {line} (on_source_error: skip)" for line in lines]
-        return
-    _write_summary(summary, run_dir, clock)
-    lines[-1] += " Nothing was published (on_source_error: skip would publish without the file)."
-    raise SourceError("\n".join(lines))
-
-
-def _source_falls(sources: dict[str, dict], manifest: dict | None, version: str | None, limit: float) -> list[str]:
-    """A notice per source kind whose records fell by more than `limit` against the previous version."""
-    before = (manifest or {}).get("counts", {}).get("sources", {})
-    notices = []
-    for kind, old in before.items():
-        new = sources.get(kind, {}).get("records", 0)
-        if old and (old - new) / old > limit:
-            notices.append(f"{kind}: {new:,} records tonight against {old:,} in {version} ({(new - old) / old:+.1%}); is an export missing or cut short?")
-    return notices
-
-
-def _write_set_aside(set_aside: dict[str, pl.DataFrame], run_dir: Path, summary: RunSummary) -> None:
-    for name, rows in set_aside.items():
-        (run_dir / "set_aside").mkdir(exist_ok=True)
-        rows.write_parquet(run_dir / "set_aside" / f"{name}.parquet")
-        summary.set_aside[name] = rows.height
-
-
-def _run_example_stages(
-    stages: list[Stage], examples: pl.DataFrame, run_dir: Path, summary: RunSummary, hooks: ProgressHooks, artifacts: dict
-) -> pl.DataFrame:
-    """Stages over examples: each keeps or drops examples; drops are written with their lineage."""
-    dropped_all = []
-    for stage in stages:
-        clock = time.perf_counter()
-        advance = hooks.start(stage.name, stage.total_work(examples))
-        result = stage.apply(examples, advance)
-        hooks.finish(stage.name)
-        artifacts.update(result.artifacts)
-        dropped = (
-            result.dropped.rename({"record_id": "id"})
-            .join(examples.select("id", "task", "record_id", "source"), on="id", how="left")
-            .with_columns(pl.lit(stage.name).alias("stage"))
-        )
-        dropped_all.append(dropped)
-        summary.example_stages.append(
-            StageReport(stage.name, examples.height, result.kept.height, dropped.height, _counts(dropped, "reason"),
-                        round(time.perf_counter() - clock, 3), notes=result.notes, unit="examples")
-        )
-        examples = result.kept
-    output = run_dir / "stages" / "examples.parquet"
-    examples.write_parquet(output)
-    summary.example_stages[-1].output = str(output)
-    if dropped_all:
-        pl.concat(dropped_all, how="diagonal_relaxed").write_parquet(run_dir / "dropped_examples.parquet")
-    for task, name, n in examples.group_by("task", "split").len().sort("task", "split").iter_rows():
-        summary.examples.setdefault(task, {})[name] = int(n)
-    return examples
-
-
-def _version_index(tonight: pl.DataFrame | None, published: pl.DataFrame, record_splits: pl.DataFrame) -> pl.DataFrame | None:
-    """The dedup index a version carries: tonight's records with the side the split stage put
-    them on (null when they gave no example), plus the earlier records tonight's input no longer holds."""
-    if tonight is None:
-        return None
-    split_of = record_splits.select("record_id", "split", "dup_cluster")
-    # a record that gives no example tonight keeps the side an earlier version gave it,
-    # so it can never come back on the other side
-    earlier = published.select("record_id", pl.col("split").alias("earlier"))
-    current = (
-        tonight.join(split_of.select("record_id", "split"), on="record_id", how="left")
-        .join(earlier, on="record_id", how="left")
-        .with_columns(pl.coalesce("split", "earlier").alias("split"), pl.lit(None, dtype=pl.Utf8).alias("version"))
-        .drop("earlier")
-    )
-    carried = (
-        published.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()))
-        .join(split_of.select("record_id", pl.col("split").alias("tonight")), on="record_id", how="left")
-        .with_columns(pl.coalesce("tonight", "split").alias("split"))
-        .drop("tonight")
-    )
-    # examples with no raw record (synthesised from the catalog) remember their split too
-    synthetic = (
-        split_of.filter(~pl.col("record_id").is_in(tonight["record_id"].implode()) & ~pl.col("record_id").is_in(carried["record_id"].implode()))
-        .with_columns(
-            pl.lit(None, dtype=pl.UInt64).alias("exact_hash"),
-            pl.lit(None, dtype=pl.List(pl.UInt32)).alias("signature"),
-            pl.lit(None, dtype=pl.Utf8).alias("version"),
-        )
-    )
-    return pl.concat([current.select(carried.columns), carried, synthetic.select(carried.columns)], how="vertical_relaxed").sort("record_id")
-
-
-def _run_publish(config: PipelineConfig, store: Store, examples: pl.DataFrame, index: pl.DataFrame | None, planned, summary: RunSummary, hooks: ProgressHooks) -> PublishOutcome:
-    clock = time.perf_counter()
-    hooks.start("publish", 1)
-    manifest = {
-        "config_hash": summary.config_hash,
-        "code_version": summary.code_version,
-        "run_id": summary.run_id,
-        "created_at": _now(),
-        "inputs": _inputs(config, planned),
-        "counts": {
-            "stages": [asdict(s) | {"output": None} for s in summary.stages + summary.example_stages],
-            "examples": summary.examples,
-            "set_aside": summary.set_aside,
-            "quarantined": summary.quarantine.get("rows", 0),
-            # records read per source kind: the next run compares against them
-            "sources": {kind: tally["records"] for kind, tally in summary.sources.items()},
-        },
-    }
-
-    def write_extras(folder: Path, version: str, parent: str | None, fingerprint: str) -> None:
-        (folder / "README.md").write_text(render_card(config.dataset, version, parent, fingerprint, examples, manifest), encoding="utf-8")
-        (folder / "quality").mkdir()
-        report = {"run_id": summary.run_id, "stages": manifest["counts"]["stages"], "examples": summary.examples, "sources": summary.sources}
-        (folder / "quality" / "curation_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        if index is not None:
-            (folder / "dedup").mkdir()
-            index.with_columns(pl.col("version").fill_null(version)).write_parquet(folder / INDEX_FILE)
-
-    outcome = store.publish(examples, write_extras, manifest, lock_timeout=config.publish.lock_timeout)
-    hooks.finish("publish")
-    summary.example_stages.append(
-        StageReport("publish", examples.height, examples.height, 0, {}, round(time.perf_counter() - clock, 3), output=str(outcome.path), unit="examples")
-    )
-    return outcome
-
-
-def _inputs(config: PipelineConfig, planned) -> list[dict]:
-    files = [(name, path) for _, path, name in planned]
-    for kind in ("menu", "stores"):
-        path = config.catalog_file(kind)
-        if path is not None:
-            files.append((getattr(config.catalog, kind), path))
-    return [{"file": name, "sha256": file_sha256(path), "bytes": path.stat().st_size} for name, path in files]
-
-
-def _run_ingest(config, run_dir: Path, summary: RunSummary, hooks: ProgressHooks, n_files: int):
-    clock = time.perf_counter()
-    advance = hooks.start("ingest", n_files)
-    result = ingest(config, on_file=lambda: advance(1))
-    hooks.finish("ingest")
-    quarantine = result.quarantine
-    quarantine.write_parquet(run_dir / "quarantine.parquet")
-    output = run_dir / "stages" / "01_ingest.parquet"
-    result.records.write_parquet(output)
-    # A quarantined row is a row dropped by ingest, with its error code as the reason.
-    dropped = quarantine.select(
-        pl.lit(None, dtype=pl.Utf8).alias("record_id"),
-        "source",
-        "source_file",
-        "source_line",
-        pl.lit("ingest").alias("stage"),
-        pl.col("error_code").alias("reason"),
-        pl.col("error").alias("detail"),
-    ).cast(dict(DROPPED_SCHEMA))
-    summary.rows_in = result.rows_in
-    summary.sources = result.sources
-    summary.source_errors = result.source_errors
-    summary.quarantine = {
-        "rows": quarantine.height,
-        "file": str(run_dir / "quarantine.parquet"),
-        "by_code": _counts(quarantine, "error_code"),
-    }
-    summary.stages.append(
-        StageReport(
-            stage="ingest",
-            rows_in=result.rows_in,
-            kept=result.records.height,
-            dropped=dropped.height,
-            dropped_by_reason=_counts(dropped, "reason"),
-            seconds=round(time.perf_counter() - clock, 3),
-            output=str(output),
-        )
-    )
-    return result.records, dropped
-
-
-def _run_stage(stage: Stage, frame: pl.DataFrame, run_dir: Path, number: int, summary: RunSummary, hooks: ProgressHooks):
-    clock = time.perf_counter()
-    advance = hooks.start(stage.name, stage.total_work(frame))
-    result = stage.apply(frame, advance)
-    hooks.finish(stage.name)
-    dropped = with_lineage(result.dropped, frame, stage.name)
-    output = run_dir / "stages" / f"{number:02d}_{stage.name}.parquet"
-    result.kept.write_parquet(output)
-    if result.emitted is not None:
-        result.emitted.write_parquet(output.with_suffix(".emitted.parquet"))
-    if result.stats is not None:
-        result.stats.write_parquet(output.with_suffix(".stats.parquet"))
-    summary.stages.append(
-        StageReport(
-            stage=stage.name,
-            rows_in=frame.height,
-            kept=result.kept.height,
-            dropped=dropped.height,
-            dropped_by_reason=_counts(dropped, "reason"),
-            seconds=round(time.perf_counter() - clock, 3),
-            notes=result.notes,
-            output=str(output),
-        )
-    )
-    return result.kept, dropped, result
-
-
-def check_invariant(summary: RunSummary, final: pl.DataFrame, dropped: pl.DataFrame) -> list[str]:
-    """Every way the counts could fail to add up, as readable sentences (empty when all hold)."""
-    errors = _chain_errors(summary.stages, "rows") + _chain_errors(summary.example_stages, "examples")
-    if summary.rows_in != final.height + dropped.height:
-        errors.append(f"run: {summary.rows_in} in != {final.height} kept + {dropped.height} dropped")
-    if dropped.filter(pl.col("reason").is_null() | pl.col("stage").is_null()).height:
-        errors.append("some dropped rows have no stage or reason")
-    if final["record_id"].n_unique() != final.height:
-        errors.append("kept record ids are not unique")
-    lost = dropped.filter(pl.col("record_id").is_in(final["record_id"].implode()))
-    if lost.height:
-        errors.append(f"{lost.height} rows are both kept and dropped")
-    if summary.example_stages:
-        examples_dropped = sum(r.dropped for r in summary.example_stages)
-        if summary.examples_built != summary.example_stages[-1].kept + examples_dropped:
-            errors.append(f"examples: {summary.examples_built} built != {summary.example_stages[-1].kept} kept + {examples_dropped} dropped")
-    return errors
-
-
-def _chain_errors(reports: list[StageReport], unit: str) -> list[str]:
-    """Each stage: in = kept + dropped; each stage's input is the previous stage's output."""
-    errors = [
-        f"stage {r.stage}: {r.rows_in} {unit} in != {r.kept} kept + {r.dropped} dropped" for r in reports if r.rows_in != r.kept + r.dropped
-    ]
-    errors += [
-        f"stage {after.stage} got {after.rows_in} {unit} but {before.stage} kept {before.kept}"
-        for before, after in zip(reports, reports[1:])
-        if after.rows_in != before.kept
-    ]
-    return errors
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
@@ -477,4 +337,4 @@ def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -82,7 +82,11 @@ class Store:
         self.check_readable()
         if not self.dir.is_dir():
             return []
-        found = [(int(m.group(1)), p.name) for p in self.dir.iterdir() if (m := VERSION_DIR.match(p.name)) and (p / "manifest.json").is_file()]
+        found = [
+            (int(m.group(1)), p.name)
+            for p in self.dir.iterdir()
+            if (m := VERSION_DIR.match(p.name)) and (p / "manifest.json").is_file()
+        ]
         return [name for _, name in sorted(found)]
 
     def latest(self) -> str | None:
@@ -98,11 +102,15 @@ class Store:
         if version in (None, "latest"):
             latest = self.latest()
             if latest is None:
-                raise StoreError(f"dataset '{self.dataset}' has no published version in {self.root}. Run `etl run` first.")
+                raise StoreError(
+                    f"dataset '{self.dataset}' has no published version in {self.root}. Run `etl run` first."
+                )
             return latest
         name = version if version.startswith("v") else f"v{version}"
         if name not in available:
-            raise StoreError(f"dataset '{self.dataset}' has no version {name} in {self.root}; versions: {', '.join(available) or 'none'}.")
+            raise StoreError(
+                f"dataset '{self.dataset}' has no version {name} in {self.root}; versions: {', '.join(available) or 'none'}."
+            )
         return name
 
     def path(self, version: str | None = "latest") -> Path:
@@ -133,7 +141,9 @@ class Store:
         """A store path that is a file (or a dataset path that is) is an error, not an empty store."""
         for path in (self.root, self.dir):
             if path.exists() and not path.is_dir():
-                raise StoreAccessError(f"store {path} is a file, not a folder. Pass --store with a folder (it is made if missing).")
+                raise StoreAccessError(
+                    f"store {path} is a file, not a folder. Pass --store with a folder (it is made if missing)."
+                )
 
     @contextmanager
     def lock(self, timeout: float = 0) -> Iterator[None]:
@@ -180,7 +190,13 @@ class Store:
             _checkpoint("data_written")
             write_extras(temporary, version, parent, value)
             _checkpoint("card_written")
-            full_manifest = {"version": version, "dataset": self.dataset, "fingerprint": value, "parent": parent, **manifest}
+            full_manifest = {
+                "version": version,
+                "dataset": self.dataset,
+                "fingerprint": value,
+                "parent": parent,
+                **manifest,
+            }
             _write_durably(temporary / "manifest.json", json.dumps(full_manifest, indent=2, ensure_ascii=False))
             _checkpoint("manifest_written")
             _make_read_only(temporary)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from etl.stages.clean import CleanStage
 from etl.config import CleanConfig
 from etl.records import make_record, records_frame
+from etl.stages.clean import CleanStage
 
 
 def frame(*texts: str | list[tuple[str, str]]) -> pl.DataFrame:
     rows = []
     for index, text in enumerate(texts):
-        turns = [{"role": r, "text": t} for r, t in text] if isinstance(text, list) else [{"role": "user", "text": text}]
+        turns = (
+            [{"role": r, "text": t} for r, t in text] if isinstance(text, list) else [{"role": "user", "text": text}]
+        )
         rows.append(make_record("review", "t.csv", index + 2, f"R{index}", turns, {}))
     return records_frame(rows)
 
@@ -36,8 +38,14 @@ def reasons(result) -> dict[str, str]:
 
 
 def test_html_is_stripped_and_entities_decoded():
-    result = run("<p>Loved the <b>Paleo Power Bowl</b>!</p><p>Back next week &amp; after.</p>", "Fish &#8212; great &amp; fresh<br/>really good")
-    assert kept_texts(result) == ["Loved the Paleo Power Bowl!\nBack next week & after.", "Fish — great & fresh\nreally good"]
+    result = run(
+        "<p>Loved the <b>Paleo Power Bowl</b>!</p><p>Back next week &amp; after.</p>",
+        "Fish &#8212; great &amp; fresh<br/>really good",
+    )
+    assert kept_texts(result) == [
+        "Loved the Paleo Power Bowl!\nBack next week & after.",
+        "Fish — great & fresh\nreally good",
+    ]
 
 
 def test_text_that_only_looks_like_html_is_untouched():
@@ -63,7 +71,9 @@ def test_empty_and_too_short_are_dropped_with_counts():
     assert result.dropped["reason"].to_list() == ["empty", "empty", "too_short"]
     assert result.dropped["detail"].to_list()[2] == "words=1"
     assert kept_texts(result) == ["Great food here"]
-    assert kept_texts(run("", "Great")) == ["Great"]  # the default keeps one-word reviews: tasks set their own minimums
+    assert kept_texts(run("", "Great")) == [
+        "Great"
+    ]  # the default keeps one-word reviews: tasks set their own minimums
 
 
 def test_too_long():
@@ -78,30 +88,61 @@ def test_junk_symbols_but_not_ordinary_punctuation():
 
 
 def test_repeated_characters_are_collapsed_and_repeated_words_dropped():
-    result = run("aaaaaaaaaaaaaaaaaah so good", "good good good good good good good good good", "sooooo good bowl here", "0000000000000000 000")
+    result = run(
+        "aaaaaaaaaaaaaaaaaah so good",
+        "good good good good good good good good good",
+        "sooooo good bowl here",
+        "0000000000000000 000",
+    )
     assert reasons(result) == {"repetitive_words": "repetitive_share=1.0", "junk_repetition": "char_run=16"}
     assert kept_texts(result) == ["aaah so good", "sooo good bowl here"]
 
 
 def test_short_shouted_and_exclaimed_english_survives():
-    texts = ["Terrible service!", "GREAT FOOD!!!!!!!!!!", "AMAZING", "Yummy!!! 😍😍😍😍😍😍😍", "ths bowl was sooo gud lol", "Best. Burrito. Ever.",
-             "iced caramel macchiato venti", "NEVER AGAIN. COLD AND LATE."]
+    texts = [
+        "Terrible service!",
+        "GREAT FOOD!!!!!!!!!!",
+        "AMAZING",
+        "Yummy!!! 😍😍😍😍😍😍😍",
+        "ths bowl was sooo gud lol",
+        "Best. Burrito. Ever.",
+        "iced caramel macchiato venti",
+        "NEVER AGAIN. COLD AND LATE.",
+    ]
     result = run(*texts)
     assert result.dropped.height == 0, result.dropped.to_dicts()
     assert kept_texts(result)[1:4] == ["GREAT FOOD!!!", "AMAZING", "Yummy!!! 😍😍😍"]
 
 
 def test_transcription_markers_are_removed():
-    turns = [("user", "[noise] hi, can I get a large latte <sil>"), ("assistant", "sure, anything else?"), ("user", "noise"), ("assistant", "(inaudible) okay, that's $4.50")]
-    result = CleanStage(CleanConfig()).apply(records_frame([make_record("call", "c.txt", 1, "c1", [{"role": r, "text": t} for r, t in turns], {})]), lambda n: None)
-    assert [t["text"] for t in result.kept["turns"][0]] == ["hi, can I get a large latte", "sure, anything else?", "okay, that's $4.50"]
+    turns = [
+        ("user", "[noise] hi, can I get a large latte <sil>"),
+        ("assistant", "sure, anything else?"),
+        ("user", "noise"),
+        ("assistant", "(inaudible) okay, that's $4.50"),
+    ]
+    result = CleanStage(CleanConfig()).apply(
+        records_frame([make_record("call", "c.txt", 1, "c1", [{"role": r, "text": t} for r, t in turns], {})]),
+        lambda n: None,
+    )
+    assert [t["text"] for t in result.kept["turns"][0]] == [
+        "hi, can I get a large latte",
+        "sure, anything else?",
+        "okay, that's $4.50",
+    ]
 
 
 def test_repetition_is_judged_per_turn_not_over_a_dialogue():
     # a long call says "yes", "okay" and the order back many times: no turn is junk
-    turns = [("user", "yes okay the chicken bowl please"), ("assistant", "okay the chicken bowl, yes"), ("user", "yes okay")] * 12
+    turns = [
+        ("user", "yes okay the chicken bowl please"),
+        ("assistant", "okay the chicken bowl, yes"),
+        ("user", "yes okay"),
+    ] * 12
     call = make_record("call", "c.txt", 1, "c1", [{"role": r, "text": t} for r, t in turns], {})
-    junk = make_record("call", "d.txt", 1, "d1", [{"role": "user", "text": "bowl " * 20}, {"role": "assistant", "text": "okay"}], {})
+    junk = make_record(
+        "call", "d.txt", 1, "d1", [{"role": "user", "text": "bowl " * 20}, {"role": "assistant", "text": "okay"}], {}
+    )
     result = CleanStage(CleanConfig()).apply(records_frame([call, junk]), lambda n: None)
     assert result.kept["record_id"].to_list() == [call["record_id"]]
     assert result.dropped["reason"].to_list() == ["repetitive_words"]
@@ -124,8 +165,15 @@ def test_language_filter_keeps_configured_languages(languages, dropped):
 
 
 def test_empty_turns_are_removed_but_the_conversation_kept():
-    result = run([("user", "hi, is the Vegan Buddha Bowl nut free?"), ("assistant", "<br/>"), ("user", "   "), ("assistant", "It has sesame but no nuts.")])
-    assert result.notes == {"empty_turns_removed": 2}
+    result = run(
+        [
+            ("user", "hi, is the Vegan Buddha Bowl nut free?"),
+            ("assistant", "<br/>"),
+            ("user", "   "),
+            ("assistant", "It has sesame but no nuts."),
+        ]
+    )
+    assert result.counts == {"empty_turns_removed": 2}
     turns = result.kept["turns"].to_list()[0]
     assert [t["role"] for t in turns] == ["user", "assistant"]
     assert turns[1]["text"] == "It has sesame but no nuts."

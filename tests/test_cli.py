@@ -27,7 +27,9 @@ def test_run_prints_table_and_never_raw_customer_text(tmp_path):
     planted = json.loads((SAMPLE / "planted.json").read_text())["pii"]
     leaked = [v for values in planted.values() for v in values if v in out + result.stderr]
     assert leaked == []
-    summary = json.loads(next(tmp_path.parent.glob(f"{tmp_path.name}-work/healthy-bites/runs/*/summary.json")).read_text())
+    summary = json.loads(
+        next(tmp_path.parent.glob(f"{tmp_path.name}-work/healthy-bites/runs/*/summary.json")).read_text()
+    )
     assert summary["invariant_holds"]
     raw = "\n".join(json.dumps(summary) for _ in [0])
     assert [v for values in planted.values() for v in values if v in raw] == []
@@ -47,7 +49,9 @@ def test_sample_data_is_reproducible_and_matches_the_checked_in_files(tmp_path):
     assert result.returncode == 0, result.stderr
     written = sorted(p.relative_to(tmp_path / "s") for p in (tmp_path / "s").rglob("*") if p.is_file())
     # sample_data/store/ is where the README's first command publishes (git ignores it)
-    checked_in = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file() and p.relative_to(SAMPLE).parts[0] != "store")
+    checked_in = sorted(
+        p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file() and p.relative_to(SAMPLE).parts[0] != "store"
+    )
     assert written == checked_in
     different = [str(p) for p in written if (tmp_path / "s" / p).read_bytes() != (SAMPLE / p).read_bytes()]
     assert different == []
@@ -55,11 +59,15 @@ def test_sample_data_is_reproducible_and_matches_the_checked_in_files(tmp_path):
 
 def test_sample_data_sizes_meet_the_brief():
     import csv
+
     import yaml
 
     menu = yaml.safe_load((SAMPLE / "menu.yaml").read_text())["dishes"]
     assert len(menu) >= 25
-    assert all({"description", "ingredients", "diet_tags", "allergens", "calories", "protein_g", "price"} <= set(d) for d in menu)
+    assert all(
+        {"description", "ingredients", "diet_tags", "allergens", "calories", "protein_g", "price"} <= set(d)
+        for d in menu
+    )
     assert len(yaml.safe_load((SAMPLE / "stores.yaml").read_text())["stores"]) >= 3
     with open(SAMPLE / "reviews.csv", newline="", encoding="utf-8") as handle:
         assert sum(1 for _ in csv.reader(handle)) - 1 >= 400
@@ -83,4 +91,7 @@ def test_sample_data_writes_a_self_contained_folder(tmp_path):
     assert etl("sample-data", "--out", str(out)).returncode == 0
     config = load_config(out / "pipeline.yaml")
     assert config.store_dir() == (out / "store").resolve()  # the store lands inside the folder
-    assert all(config.resolve(p).resolve().is_relative_to(out.resolve()) for p in (config.sources.reviews, config.catalog.menu))
+    assert all(
+        config.resolve(p).resolve().is_relative_to(out.resolve())
+        for p in (config.sources.reviews, config.catalog.menu)
+    )

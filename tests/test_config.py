@@ -23,7 +23,9 @@ def test_unknown_key_names_file_line_and_key(tmp_path):
 
 
 def test_invalid_value_names_its_line(tmp_path):
-    path = write(tmp_path / "p.yaml", "dataset: d\nsources: {}\nclean:\n  languages: [en, english]\n  max_symbol_ratio: 2\n")
+    path = write(
+        tmp_path / "p.yaml", "dataset: d\nsources: {}\nclean:\n  languages: [en, english]\n  max_symbol_ratio: 2\n"
+    )
     with pytest.raises(ConfigError) as err:
         load_config(path)
     message = str(err.value)

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 
 from etl.config import DedupConfig, SemanticConfig, load_config
-from etl.stages.dedup import DedupStage
-from etl.stages.dedup.minhash import MinHashLSH, optimal_bands, shingle
 from etl.records import make_record, record_id, records_frame
 from etl.runner import run_pipeline
+from etl.stages.dedup import DedupStage
+from etl.stages.dedup.minhash import MinHashLSH, optimal_bands, shingle
 from etl.stages.dedup.semantic import semantic_labels
 from etl.store import Store
 from tests.conftest import SAMPLE
@@ -23,10 +23,16 @@ def test_minhash_estimates_jaccard_and_bands_follow_the_threshold():
     minhash = MinHashLSH(threshold=0.7, num_perm=256)
     base = "the keto bowl was amazing and the delivery was fast will order again next week for sure thanks team"
     edited = base.replace("fast", "super fast")
-    sig = minhash.signatures(pl.Series([base, edited, "a totally different note about refunds and cold food in decatur"]))
+    sig = minhash.signatures(
+        pl.Series([base, edited, "a totally different note about refunds and cold food in decatur"])
+    )
     words_a, words_b = base.split(), edited.split()
-    exact = len({tuple(words_a[i:i + 3]) for i in range(len(words_a) - 2)} & {tuple(words_b[i:i + 3]) for i in range(len(words_b) - 2)}) / len(
-        {tuple(words_a[i:i + 3]) for i in range(len(words_a) - 2)} | {tuple(words_b[i:i + 3]) for i in range(len(words_b) - 2)}
+    exact = len(
+        {tuple(words_a[i : i + 3]) for i in range(len(words_a) - 2)}
+        & {tuple(words_b[i : i + 3]) for i in range(len(words_b) - 2)}
+    ) / len(
+        {tuple(words_a[i : i + 3]) for i in range(len(words_a) - 2)}
+        | {tuple(words_b[i : i + 3]) for i in range(len(words_b) - 2)}
     )
     assert abs((sig[0] == sig[1]).mean() - exact) < 0.1
     assert (sig[0] == sig[2]).mean() < 0.05
@@ -44,7 +50,17 @@ def test_signatures_do_not_depend_on_the_batch():
 
 
 def records(*texts: str, ratings=None) -> pl.DataFrame:
-    rows = [make_record("review", "r.csv", i + 2, f"R{i}", [{"role": "user", "text": t}], {"rating": (ratings or [5] * len(texts))[i]}) for i, t in enumerate(texts)]
+    rows = [
+        make_record(
+            "review",
+            "r.csv",
+            i + 2,
+            f"R{i}",
+            [{"role": "user", "text": t}],
+            {"rating": (ratings or [5] * len(texts))[i]},
+        )
+        for i, t in enumerate(texts)
+    ]
     return records_frame(rows)
 
 
@@ -53,11 +69,22 @@ def test_exact_and_near_duplicates_cluster_and_the_longest_stays():
         "Honestly the Paleo Power Bowl is so good. The portion is huge for the price and everything tasted fresh, "
         "not like it sat in a fridge for days. Pickup at the Midtown store was quick and the staff were friendly."
     )
-    frame = records(text, text.upper() + "!!", text.replace("so good", "really good") + " Thanks!", "Totally unrelated review about a cold delivery in Decatur last week.")
+    frame = records(
+        text,
+        text.upper() + "!!",
+        text.replace("so good", "really good") + " Thanks!",
+        "Totally unrelated review about a cold delivery in Decatur last week.",
+    )
     result = DedupStage(DedupConfig()).apply(frame, lambda n: None)
-    assert result.kept["record_id"].to_list() == [record_id("review", "r.csv", "R2"), record_id("review", "r.csv", "R3")]
+    assert result.kept["record_id"].to_list() == [
+        record_id("review", "r.csv", "R2"),
+        record_id("review", "r.csv", "R3"),
+    ]
     reasons = dict(zip(result.dropped["record_id"], result.dropped["reason"]))
-    assert reasons == {record_id("review", "r.csv", "R0"): "near_duplicate", record_id("review", "r.csv", "R1"): "near_duplicate"}
+    assert reasons == {
+        record_id("review", "r.csv", "R0"): "near_duplicate",
+        record_id("review", "r.csv", "R1"): "near_duplicate",
+    }
     assert result.kept["dup_cluster"][0] == record_id("review", "r.csv", "R2")
 
 
@@ -126,7 +153,9 @@ def test_an_earlier_eval_example_never_becomes_train(sample_copy, tmp_path):
     again = run_pipeline(config, store=tmp_path)
     assert again.publish["version"] == "v1" and not again.publish["published"]  # ...but placed records keep their side
     with open(sample_copy / "reviews.csv", "a", encoding="utf-8") as handle:
-        handle.write('R9999998,2026-11-20T10:00:00+00:00,,,2,Paleo Power Bowl,Midtown,"The bowl came cold and the sauce had leaked all over the bag."\n')
+        handle.write(
+            'R9999998,2026-11-20T10:00:00+00:00,,,2,Paleo Power Bowl,Midtown,"The bowl came cold and the sauce had leaked all over the bag."\n'
+        )
     second = run_pipeline(config, store=tmp_path)
     assert second.publish["version"] == "v2"
     v2 = store.examples("v2")
@@ -137,3 +166,86 @@ def test_an_earlier_eval_example_never_becomes_train(sample_copy, tmp_path):
     assert set(index.filter(pl.col("split") == "eval")["record_id"].to_list()) >= eval_records
     signatures = index["signature"].drop_nulls().to_list()
     assert len(signatures) > 500 and {len(s) for s in signatures} == {config.dedup.num_perm}
+
+
+# ------------------------------------------------------------------ agreement with datasketch, a safe index
+
+
+def _unmix32(value: int) -> int:
+    """The inverse of MurmurHash3's 32-bit finalizer, which datasketch's affine32 scheme applies
+    to every input hash first: fed these, datasketch permutes exactly our shingle hashes."""
+    mod = 2**32
+    value ^= value >> 16
+    value = value * pow(0xC2B2AE35, -1, mod) % mod
+    value ^= (value >> 13) ^ (value >> 26)
+    value = value * pow(0x85EBCA6B, -1, mod) % mod
+    return value ^ (value >> 16)
+
+
+def test_signatures_and_estimates_equal_datasketch_on_the_same_shingles():
+    import numpy as np
+    from datasketch import MinHash
+
+    from etl.stages.dedup.minhash import estimated_jaccard, permutations
+
+    texts = [
+        "the keto bowl was amazing and the delivery was fast, will order again next week",
+        "the keto bowl was amazing and the delivery was slow today, will order again next week",
+        "Où est ma commande ? Elle devait arriver il y a une heure",
+        "hi",
+    ]
+    ours = MinHashLSH(num_perm=128, seed=11)
+    signatures = ours.signatures(pl.Series(texts))
+    hashes, doc = shingle(pl.Series(texts), 3)
+    a, b = permutations(128, 11)
+    sketches = []
+    for position in range(len(texts)):
+        sketch = MinHash(num_perm=128, permutations=(a, b), scheme="affine32", hashfunc=lambda value: value)
+        sketch.update_batch([_unmix32(int(h)) for h in hashes[doc == position]])
+        sketches.append(sketch)
+        assert (sketch.hashvalues.astype(np.uint32) == signatures[position]).all()
+    pairs = np.array([(0, 1), (0, 2), (1, 3)])
+    assert list(estimated_jaccard(signatures, pairs)) == [
+        np.float32(sketches[i].jaccard(sketches[j])) for i, j in pairs
+    ]
+
+
+def test_a_changed_minhash_setting_never_mixes_signatures_in_the_index(sample_copy, tmp_path, monkeypatch):
+    import pytest
+
+    from etl.config import ConfigError
+    from etl.stages.dedup import index as dedup_index
+    from etl.stages.dedup.index import index_params, load_index
+
+    config = load_config(sample_copy / "pipeline.yaml")
+    config.dedup.semantic.enabled = False
+    run_pipeline(config, store=tmp_path)
+    store = Store(tmp_path, config.dataset)
+    assert load_index(store.path("v1")).params == index_params(config.dedup) == store.manifest("v1")["dedup_index"]
+
+    config.dedup.num_perm, config.dedup.on_index_change = 64, "stop"
+    with pytest.raises(ConfigError, match=r"num_perm 128 -> 64.*on_index_change: rebuild"):
+        run_pipeline(config, store=tmp_path)
+    assert store.latest() == "v1"
+    config.dedup.num_perm = 128
+    monkeypatch.setattr(dedup_index, "HASH_SCHEME", "a-later-hashing-code")
+    with pytest.raises(ConfigError, match="hash_scheme"):
+        run_pipeline(config, store=tmp_path)
+    monkeypatch.undo()
+
+    config.dedup.num_perm, config.dedup.on_index_change = 64, "rebuild"
+    with open(sample_copy / "reviews.csv", "a", encoding="utf-8") as handle:
+        handle.write(
+            'R9999997,2026-11-20T10:00:00+00:00,,,4,Paleo Power Bowl,Midtown,"Loved the sweet potato in the bowl, a bit too much sauce though."\n'
+        )
+    summary = run_pipeline(config, store=tmp_path)
+    assert summary.publish["version"] == "v2" and any(
+        "rebuilt" in notice and "num_perm 128 -> 64" in notice for notice in summary.notices
+    )
+    rebuilt = load_index(store.path("v2"))
+    assert rebuilt.params["num_perm"] == 64 == store.manifest("v2")["dedup_index"]["num_perm"]
+    widths = {len(s) for s in rebuilt.frame["signature"].drop_nulls().to_list()}
+    assert widths == {64}  # never a 128-wide signature beside a 64-wide one
+    assert set(rebuilt.frame["record_id"]) >= set(
+        load_index(store.path("v1")).frame["record_id"]
+    )  # splits and clusters remembered

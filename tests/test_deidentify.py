@@ -14,10 +14,10 @@ import pytest
 
 from etl.catalog import load_catalog
 from etl.config import ConfigError, DeidentifyConfig, load_config
+from etl.records import make_record, records_frame
 from etl.stages.deidentify import DeidentifyStage
 from etl.stages.deidentify.engine import build_analyzer
 from etl.stages.deidentify.surrogates import load_key
-from etl.records import make_record, records_frame
 from etl.store import Store
 from tests.conftest import SAMPLE
 
@@ -65,7 +65,9 @@ def test_catalog_dishes_and_store_addresses_are_unchanged(sample_run):
     before = pl.read_parquet(stages / "02_clean.parquet")
     after = pl.read_parquet(stages / "03_deidentify.parquet")
     terms = [d.name for d in CATALOG.dishes] + [s.address for s in CATALOG.stores] + [CATALOG.business]
-    joined = before.select("record_id", pl.col("turns").alias("before")).join(after.select("record_id", pl.col("turns").alias("after")), on="record_id")
+    joined = before.select("record_id", pl.col("turns").alias("before")).join(
+        after.select("record_id", pl.col("turns").alias("after")), on="record_id"
+    )
     checked = 0
     for old_turns, new_turns in zip(joined["before"].to_list(), joined["after"].to_list()):
         for old, new in zip(old_turns, new_turns):
@@ -79,7 +81,9 @@ def test_catalog_dishes_and_store_addresses_are_unchanged(sample_run):
 
 
 def conversation(*turns: tuple[str, str], record_id: str = "C1", **meta) -> pl.DataFrame:
-    return records_frame([make_record("chat", "t.jsonl", 1, record_id, [{"role": r, "text": t} for r, t in turns], meta)])
+    return records_frame(
+        [make_record("chat", "t.jsonl", 1, record_id, [{"role": r, "text": t} for r, t in turns], meta)]
+    )
 
 
 def deidentify(frame: pl.DataFrame, key: bytes = b"k" * 32, **config) -> pl.DataFrame:
@@ -108,7 +112,11 @@ def test_same_name_same_surrogate_within_a_conversation_and_across_runs():
 
 
 def test_known_customer_values_are_removed_even_in_lower_case():
-    frame = conversation(("user", "this is aaliyah okafor, reach me at aaliyah.o@yahoo.com"), customer_name="Aaliyah Okafor", customer_email="aaliyah.o@yahoo.com")
+    frame = conversation(
+        ("user", "this is aaliyah okafor, reach me at aaliyah.o@yahoo.com"),
+        customer_name="Aaliyah Okafor",
+        customer_email="aaliyah.o@yahoo.com",
+    )
     text = texts_of(deidentify(frame))[0]
     assert "aaliyah" not in text.lower() and "okafor" not in text.lower()
     result = deidentify(frame)
@@ -118,7 +126,9 @@ def test_known_customer_values_are_removed_even_in_lower_case():
 def test_placeholder_and_mask_modes():
     frame = conversation(("user", "I'm Grace Kim, Grace Kim at 12 Oak St Apt 4"), ("assistant", "Thanks Grace Kim"))
     tagged = texts_of(deidentify(frame, mode="placeholder"))
-    assert tagged[0].count("<PERSON_1>") == 2 and "<STREET_ADDRESS_1>" in tagged[0] and tagged[1] == "Thanks <PERSON_1>"
+    assert (
+        tagged[0].count("<PERSON_1>") == 2 and "<STREET_ADDRESS_1>" in tagged[0] and tagged[1] == "Thanks <PERSON_1>"
+    )
     masked = texts_of(deidentify(frame, mode="mask"))
     assert "Grace" not in masked[0] and "*****" in masked[0]
 
@@ -138,7 +148,9 @@ def test_fail_closed_drops_a_record_with_a_confident_leftover():
     frame = conversation(("user", "text me at 404-321-7788 about my order"))
     result = deidentify(frame, score_threshold=0.99, residual_threshold=0.3)
     assert result.kept.height == 0
-    assert result.dropped.to_dicts() == [{"record_id": frame["record_id"][0], "reason": "pii_residual", "detail": "PHONE_NUMBER"}]
+    assert result.dropped.to_dicts() == [
+        {"record_id": frame["record_id"][0], "reason": "pii_residual", "detail": "PHONE_NUMBER"}
+    ]
 
 
 def test_missing_key_is_a_clear_error_and_the_development_key_is_announced(monkeypatch, tmp_path):
@@ -167,15 +179,27 @@ def test_no_key_or_personal_value_in_logs_manifests_or_summaries(tmp_path, sampl
     secret = "correct-horse-battery-staple-4417"
     env = {**os.environ, "ETL_PII_KEY": secret, "COLUMNS": "200"}
     done = subprocess.run(
-        [sys.executable, "-m", "etl.cli", "run", "--config", str(sample_copy / "pipeline.yaml"), "--store", str(tmp_path)],
-        capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "etl.cli",
+            "run",
+            "--config",
+            str(sample_copy / "pipeline.yaml"),
+            "--store",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     assert "DEVELOPMENT KEY" not in done.stdout + done.stderr
     run_dir = next(tmp_path.parent.glob(f"{tmp_path.name}-work/healthy-bites/runs/*"))
     version = tmp_path / "healthy-bites" / "v1"
     documents = {
-        "stdout": done.stdout, "stderr": done.stderr,
+        "stdout": done.stdout,
+        "stderr": done.stderr,
         "summary": (run_dir / "summary.json").read_text(),
         "manifest": (version / "manifest.json").read_text(),
         "card": (version / "README.md").read_text(),
@@ -192,7 +216,14 @@ def test_faq_answers_hold_no_personal_data_and_stay_unchanged(sample_run):
     stages = Path(sample_run.run_dir) / "stages"
     before = pl.read_parquet(stages / "02_clean.parquet").filter(pl.col("source") == "faq")
     after = pl.read_parquet(stages / "03_deidentify.parquet").filter(pl.col("source") == "faq")
-    joined = before.select("record_id", pl.col("turns").alias("before")).join(after.select("record_id", pl.col("turns").alias("after")), on="record_id")
-    changed = [(old["text"], new["text"]) for b, a in zip(joined["before"].to_list(), joined["after"].to_list()) for old, new in zip(b, a) if old["text"] != new["text"]]
+    joined = before.select("record_id", pl.col("turns").alias("before")).join(
+        after.select("record_id", pl.col("turns").alias("after")), on="record_id"
+    )
+    changed = [
+        (old["text"], new["text"])
+        for b, a in zip(joined["before"].to_list(), joined["after"].to_list())
+        for old, new in zip(b, a)
+        if old["text"] != new["text"]
+    ]
     assert len(joined) > 40
     assert changed == []

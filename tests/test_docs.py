@@ -30,7 +30,9 @@ def render(summary) -> str:
     ]
     for task, splits in sorted(summary.examples.items()):
         total = sum(splits.values())
-        lines.append(f"| `{task}`: train / eval | {splits.get('train', 0):,} / {splits.get('eval', 0):,} ({splits.get('eval', 0) / total:.1%} eval) |")
+        lines.append(
+            f"| `{task}`: train / eval | {splits.get('train', 0):,} / {splits.get('eval', 0):,} ({splits.get('eval', 0) / total:.1%} eval) |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -42,7 +44,9 @@ def readme_block() -> str:
 
 def test_readme_sample_figures_come_from_the_run(sample_run):
     expected = render(sample_run)
-    assert readme_block() == expected, f"README.md's sample figures are stale; run `.venv/bin/python tests/test_docs.py`, or paste:\n{expected}"
+    assert readme_block() == expected, (
+        f"README.md's sample figures are stale; run `.venv/bin/python tests/test_docs.py`, or paste:\n{expected}"
+    )
 
 
 def main() -> None:

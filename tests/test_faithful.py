@@ -61,8 +61,18 @@ def test_old_run_folders_are_removed_beyond_keep_runs(sample_copy, tmp_path):
     assert [p.name for p in run_folders(work, config.dataset)][-1] == summary.run_id
     assert len(run_folders(work, config.dataset)) == 2
     done = subprocess.run(
-        [sys.executable, "-m", "etl.cli", "purge-runs", "--config", str(sample_copy / "pipeline.yaml"), "--store", str(tmp_path / "store")],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "etl.cli",
+            "purge-runs",
+            "--config",
+            str(sample_copy / "pipeline.yaml"),
+            "--store",
+            str(tmp_path / "store"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert "removed 2 of 2 run folder(s)" in done.stdout and run_folders(work, config.dataset) == []
@@ -71,17 +81,30 @@ def test_old_run_folders_are_removed_beyond_keep_runs(sample_copy, tmp_path):
 # ------------------------------------------------------------------ de-identification keeps the text whole
 
 from etl.catalog import load_catalog  # noqa: E402
-from etl.stages.deidentify import DeidentifyStage  # noqa: E402
 from etl.records import make_record, records_frame  # noqa: E402
+from etl.stages.deidentify import DeidentifyStage  # noqa: E402
 
 CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
-DEID = load_config(SAMPLE / "pipeline.yaml").deidentify.model_copy(update={"business_contacts": ["hello@healthybites.example", "@healthybites"]})
+DEID = load_config(SAMPLE / "pipeline.yaml").deidentify.model_copy(
+    update={"business_contacts": ["hello@healthybites.example", "@healthybites"]}
+)
 
 
 def deidentify(*texts: str, meta: dict | None = None) -> list[str]:
-    records = [make_record("review", "r.csv", i + 2, f"R{i}", [{"role": "user", "text": t}], meta or {}) for i, t in enumerate(texts)]
+    records = [
+        make_record("review", "r.csv", i + 2, f"R{i}", [{"role": "user", "text": t}], meta or {})
+        for i, t in enumerate(texts)
+    ]
     result = DeidentifyStage(DEID, CATALOG, b"k" * 32).apply(records_frame(records), lambda n: None)
     return [turns[0]["text"] for turns in result.kept["turns"].to_list()]
+
+
+def assert_removed(cases: dict[str, str]) -> list[str]:
+    """De-identify each text and check its value is gone; the outputs, in order."""
+    out = deidentify(*cases)
+    for text, (original, value) in zip(out, cases.items()):
+        assert value not in text, (original, text)
+    return out
 
 
 def test_links_emoji_shouting_and_the_business_contacts_survive_unchanged():
@@ -116,10 +139,19 @@ def test_dishes_drinks_places_and_chains_off_the_catalog_survive_unchanged():
 
 
 def test_names_are_found_from_cues_and_lexicons_in_real_ordering_phrasings():
-    texts = ["Can I get an mocha for Jean?", "I'd like a Latte please. The name is Ray.", "i want a latte it is for jay",
-             "Okay. I just entered your order, Dan. Could you please confirm it?", "Best service ever, Maria our server was great."]
+    texts = [
+        "Can I get an mocha for Jean?",
+        "I'd like a Latte please. The name is Ray.",
+        "i want a latte it is for jay",
+        "Okay. I just entered your order, Dan. Could you please confirm it?",
+        "Best service ever, Maria our server was great.",
+    ]
     out = deidentify(*texts)
-    for text, name, rest in zip(out, ["Jean", "Ray", "jay", "Dan", "Maria"], ["Can I get an mocha for ", "The name is ", "it is for ", "your order, ", "Best service ever, "]):
+    for text, name, rest in zip(
+        out,
+        ["Jean", "Ray", "jay", "Dan", "Maria"],
+        ["Can I get an mocha for ", "The name is ", "it is for ", "your order, ", "Best service ever, "],
+    ):
         assert name not in text.split() and name + "?" not in text and name + "." not in text and rest in text, text
 
 
@@ -134,12 +166,15 @@ def test_names_are_found_from_speech_speaker_labels_initials_and_rare_full_names
         "I would like to remove my kid Harwin from the account": "Harwin",
         "What's your last name? Mahler": "Mahler",
     }
-    out = deidentify(*texts)
-    for text, (original, name) in zip(out, texts.items()):
-        assert name not in text, (original, text)
+    out = assert_removed(texts)
     assert out[5].endswith("\nKURODA PRECISION INDUSTRIES") and out[2].endswith(": Remember me?") and "\n" in out[2]
-    kept = ["Con: spotty service.\nPro: the soup", "The menu says Vegan but it had cheese", "I want a Cortado with Hazlenut and oat milk."]
+    kept = [
+        "Con: spotty service.\nPro: the soup",
+        "The menu says Vegan but it had cheese",
+        "I want a Cortado with Hazlenut and oat milk.",
+    ]
     assert deidentify(*kept)[1:] == kept[1:]
+
 
 def test_a_display_name_of_ordinary_words_changes_nothing_outside_that_name():
     meta = {"customer_name": "Dog Food Lover", "customer_email": "dfl@example.com"}
@@ -158,8 +193,8 @@ def test_cleaning_drops_no_real_dialog_and_no_first_customer_turn():
     """1,000 crowd-written coffee orders (Taskmaster-4, CC BY 4.0): short, misspelt, lower-case
     English that a language guesser misreads. Each dialog, and its first customer turn alone
     (as short as a review gets), must survive cleaning."""
-    from etl.stages.clean import CleanStage
     from etl.config import CleanConfig
+    from etl.stages.clean import CleanStage
 
     records = []
     for number, line in enumerate(REALTEXT.read_text(encoding="utf-8").splitlines(), start=1):
@@ -187,12 +222,18 @@ def test_real_reviews_and_dialogs_lose_their_names_and_keep_everything_else():
     rows = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
     found = build_analyzer(DEID, CATALOG).analyze_batch([r["text"] for r in rows])
     on_name = lambda r, s, e: any(min(e, b) - max(s, a) > (e - s) / 2 for a, b in r["names"])  # noqa: E731
-    replaced = [(r, f) for r, hits in zip(rows, found) for f in hits if not any(a <= f.start < b for a, b in r["ignore"])]
+    replaced = [
+        (r, f) for r, hits in zip(rows, found) for f in hits if not any(a <= f.start < b for a, b in r["ignore"])
+    ]
     right = sum(f.entity_type == "PERSON" and on_name(r, f.start, f.end) for r, f in replaced)
     names = [(r, a, b) for r in rows for a, b in r["names"]]
-    covered = sum(any(f.entity_type == "PERSON" and f.start <= a and b <= f.end for f in hits) for (r, a, b), hits in
-                  ((n, found[rows.index(n[0])]) for n in names))
-    assert right / len(replaced) >= 0.9, [(f.entity_type, r["text"][f.start:f.end]) for r, f in replaced if not on_name(r, f.start, f.end)]
+    covered = sum(
+        any(f.entity_type == "PERSON" and f.start <= a and b <= f.end for f in hits)
+        for (r, a, b), hits in ((n, found[rows.index(n[0])]) for n in names)
+    )
+    assert right / len(replaced) >= 0.9, [
+        (f.entity_type, r["text"][f.start : f.end]) for r, f in replaced if not on_name(r, f.start, f.end)
+    ]
     assert covered / len(names) >= 0.95
 
 
@@ -208,9 +249,7 @@ def test_phone_numbers_of_every_format_and_multi_line_addresses_do_not_survive()
         "My address is 0189 Rue des Buissons 386\n Suite 559\n Runkelen\n Belgium 65601": "Buissons",
         "Name: Henrik Berg, SSN 078-05-1120": "Henrik",
     }
-    out = deidentify(*leaks)
-    for text, (original, value) in zip(out, leaks.items()):
-        assert value not in text, (original, text)
+    out = assert_removed(leaks)
     assert "Apt 2B" not in out[6] and out[6].endswith(" please")
 
 
@@ -222,14 +261,16 @@ def test_street_addresses_of_other_countries_do_not_survive_and_place_names_in_p
         "Mail it to P.O. Box 7788, Springfield": "7788",
         "My place is on Amelia Center Street, near the park": "Amelia Center",
     }
-    out = deidentify(*leaks)
-    for text, (original, value) in zip(out, leaks.items()):
-        assert value not in text, (original, text)
-    kept = ["We drove up Peachtree Street to the Midtown store", "Lunch on Main Street was great, the ramen in Paris too"]
+    assert_removed(leaks)
+    kept = [
+        "We drove up Peachtree Street to the Midtown store",
+        "Lunch on Main Street was great, the ramen in Paris too",
+    ]
     assert deidentify(*kept) == kept
 
 
 # ------------------------------------------------------------------ every real conversation becomes training data
+
 
 def test_real_ordering_dialogs_become_examples_and_the_rest_have_reasons(tmp_path):
     """The 1,000 Taskmaster-4 coffee-ordering dialogs as a chat export, through the whole
@@ -243,27 +284,43 @@ def test_real_ordering_dialogs_become_examples_and_the_rest_have_reasons(tmp_pat
     chats = []
     for line in REALTEXT.read_text(encoding="utf-8").splitlines():
         dialog = json.loads(line)
-        messages = [{"role": "customer" if u["speaker"] == "user" else "agent", "text": u["text"]} for u in dialog["utterances"]]
-        chats.append(json.dumps({"conversation_id": dialog["conversation_id"], "started_at": "2024-03-01T09:00:00Z", "messages": messages}))
+        messages = [
+            {"role": "customer" if u["speaker"] == "user" else "agent", "text": u["text"]}
+            for u in dialog["utterances"]
+        ]
+        chats.append(
+            json.dumps(
+                {
+                    "conversation_id": dialog["conversation_id"],
+                    "started_at": "2024-03-01T09:00:00Z",
+                    "messages": messages,
+                }
+            )
+        )
     write(tmp_path / "chats.jsonl", "\n".join(chats) + "\n")
     for name in ("menu.yaml", "stores.yaml"):
         shutil.copy(SAMPLE / name, tmp_path / name)
-    write(tmp_path / "pipeline.yaml", "dataset: coffee\nstore: store\nsources:\n  chats: chats.jsonl\n"
-          "catalog:\n  menu: menu.yaml\n  stores: stores.yaml\ndeidentify:\n  allow_dev_key: true\n")
+    write(
+        tmp_path / "pipeline.yaml",
+        "dataset: coffee\nstore: store\nsources:\n  chats: chats.jsonl\n"
+        "catalog:\n  menu: menu.yaml\n  stores: stores.yaml\ndeidentify:\n  allow_dev_key: true\n",
+    )
     summary = run_pipeline(load_config(tmp_path / "pipeline.yaml"))
     assert summary.invariant_holds, summary.invariant_errors
 
     published = Store(tmp_path / "store", "coffee").examples("latest")
     dialog_ids = {json.loads(c)["conversation_id"] for c in chats}
     records = pl.read_parquet(Path(summary.run_dir) / "stages" / "01_ingest.parquet").select(
-        "record_id", source_id=pl.col("meta").struct.field("native_id"))
+        "record_id", source_id=pl.col("meta").struct.field("native_id")
+    )
     used = set(records.join(published.select("record_id").unique(), on="record_id")["source_id"])
-    assert len(used & dialog_ids) >= 0.8 * len(dialog_ids), (len(used & dialog_ids), [(s.stage, s.dropped_by_reason) for s in summary.stages])
+    assert len(used & dialog_ids) >= 0.8 * len(dialog_ids), (
+        len(used & dialog_ids),
+        [(s.stage, s.dropped_by_reason) for s in summary.stages],
+    )
     assert set(published["task"]) >= {"order_support", "customer_service"}
 
-    dropped = pl.read_parquet(Path(summary.run_dir) / "dropped.parquet")
-    dropped_examples = pl.read_parquet(Path(summary.run_dir) / "dropped_examples.parquet")
-    explained = set(records.join(dropped.select("record_id"), on="record_id")["source_id"])
-    explained |= set(records.join(dropped_examples.select("record_id").unique(), on="record_id")["source_id"])
+    dropped = pl.read_parquet(Path(summary.run_dir) / "dropped.parquet")  # records and examples alike
+    explained = set(records.join(dropped.select("record_id").unique(), on="record_id")["source_id"])
     assert dialog_ids - used <= explained
-    assert dropped["reason"].null_count() == 0 and dropped_examples["reason"].null_count() == 0
+    assert dropped["reason"].null_count() == 0 and set(dropped["unit"]) <= {"raw rows", "records", "examples"}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from etl.records import records_frame
 from etl.stages.ingest.calls import read_calls
 from etl.stages.ingest.chats import read_chats
 from etl.stages.ingest.faqs import read_faqs
 from etl.stages.ingest.reviews import read_reviews
-from etl.records import records_frame
 from tests.conftest import write
 
 HEADER = "review_id,created_at,customer_name,customer_email,rating,item,store,text\n"
@@ -20,8 +20,12 @@ def codes(result):
 
 # ---------------------------------------------------------------- reviews
 
+
 def test_reviews_rows_become_single_user_turns(tmp_path):
-    path = write(tmp_path / "r.csv", HEADER + 'R1,2026-03-01T10:00:00,Ann Lee,ann@x.com,5,Paleo Power Bowl,Midtown,"Great bowl, loved it"\n')
+    path = write(
+        tmp_path / "r.csv",
+        HEADER + 'R1,2026-03-01T10:00:00,Ann Lee,ann@x.com,5,Paleo Power Bowl,Midtown,"Great bowl, loved it"\n',
+    )
     result = read_reviews(path, "r.csv")
     assert result.quarantine == []
     record = result.records[0]
@@ -46,8 +50,12 @@ def test_reviews_malformed_rows_are_quarantined_with_their_line(tmp_path):
     )
     result = read_reviews(write(tmp_path / "r.csv", text), "r.csv")
     assert codes(result) == [
-        (4, "wrong_column_count"), (5, "wrong_column_count"), (6, "invalid_field"),
-        (7, "invalid_field"), (8, "duplicate_id"), (9, "invalid_field"),
+        (4, "wrong_column_count"),
+        (5, "wrong_column_count"),
+        (6, "invalid_field"),
+        (7, "invalid_field"),
+        (8, "duplicate_id"),
+        (9, "invalid_field"),
     ]
     assert [r["source_line"] for r in result.records] == [2, 11]
     assert result.records[0]["turns"][0]["text"] == "first line\nsecond line"
@@ -76,6 +84,7 @@ def test_reviews_bad_header_quarantines_the_file(tmp_path):
 
 
 # ---------------------------------------------------------------- chats
+
 
 def chat(cid="CH-1", **changes):
     obj = {
@@ -116,8 +125,13 @@ def test_chats_malformed_lines_are_quarantined(tmp_path):
     ]
     result = read_chats(write(tmp_path / "c.jsonl", "\n".join(lines)), "c.jsonl")
     assert codes(result) == [
-        (2, "invalid_json"), (4, "invalid_json"), (5, "invalid_schema"), (6, "invalid_schema"),
-        (7, "invalid_schema"), (8, "duplicate_id"), (9, "invalid_json"),
+        (2, "invalid_json"),
+        (4, "invalid_json"),
+        (5, "invalid_schema"),
+        (6, "invalid_schema"),
+        (7, "invalid_schema"),
+        (8, "duplicate_id"),
+        (9, "invalid_json"),
     ]
     assert "messages.1.role" in result.quarantine[2]["error"]
     assert "messages" in result.quarantine[4]["error"]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from etl.stages.clean import CleanStage
 from etl.config import load_config
 from etl.runner import InvariantError, run_pipeline
-from etl.stages.base import StageResult, drop_frame
+from etl.stages.base import Stage, StageResult, drop_frame
+from etl.stages.clean import CleanStage
+from etl.stages.ingest import IngestStage
 from tests.conftest import SAMPLE
 
 
@@ -21,19 +21,32 @@ def test_invariant_holds_and_summary_adds_up(sample_run):
     assert summary["invariant_holds"] is True and summary["invariant_errors"] == []
     assert summary["rows_in"] == summary["rows_kept"] + summary["rows_dropped"]
     stages = summary["stages"]
-    assert [s["stage"] for s in stages] == ["ingest", "clean", "deidentify", "dedup", "format"]
+    assert [s["stage"] for s in stages] == [
+        "ingest",
+        "clean",
+        "deidentify",
+        "dedup",
+        "format",
+        "semantic",
+        "split",
+        "publish",
+    ]
+    assert [s["unit"] for s in stages] == ["raw rows"] + ["records"] * 4 + ["examples"] * 3
     for stage in stages:
         assert stage["rows_in"] == stage["kept"] + stage["dropped"]
         assert sum(stage["dropped_by_reason"].values()) == stage["dropped"]
     for before, after in zip(stages, stages[1:]):
-        assert after["rows_in"] == before["kept"]
-    examples = summary["example_stages"]
-    assert [s["stage"] for s in examples] == ["semantic", "split", "publish"]
-    assert examples[0]["rows_in"] == summary["examples_built"]
-    assert examples[-1]["kept"] == sum(sum(splits.values()) for splits in summary["examples"].values())
-    assert summary["examples_built"] == examples[-1]["kept"] + sum(s["dropped"] for s in examples)
+        assert after["rows_in"] == before["handed_on"]
+    format_ = stages[4]
+    assert (
+        format_["produces"] == "examples" and format_["handed_on"] == summary["examples_built"] == stages[5]["rows_in"]
+    )
+    assert stages[-1]["kept"] == sum(sum(splits.values()) for splits in summary["examples"].values())
+    assert summary["examples_built"] == stages[-1]["kept"] + sum(s["dropped"] for s in stages[5:])
     dropped = pl.read_parquet(Path(sample_run.run_dir) / "dropped.parquet")
-    assert dropped.height == summary["rows_dropped"]
+    before_examples = dropped.filter(pl.col("unit") != "examples")
+    assert before_examples.height == summary["rows_dropped"]
+    assert dropped.height == summary["rows_dropped"] + sum(s["dropped"] for s in stages[5:])
     assert dropped["stage"].null_count() == 0 and dropped["reason"].null_count() == 0
 
 
@@ -65,22 +78,22 @@ def test_stage_outputs_are_written_for_later_stages(sample_run):
     assert (run_dir / "stages" / "02_clean.stats.parquet").exists()
 
 
-@dataclass
-class LosesARow:
+class LosesARow(Stage):
     """A broken stage: keeps all rows but one and reports no drop."""
 
-    name: str = "leaky"
-
-    def total_work(self, df):
-        return df.height
+    name = "leaky"
 
     def apply(self, df, progress):
-        return StageResult(kept=df.slice(1), dropped=drop_frame(pl.Series([], dtype=pl.Utf8), pl.Series([], dtype=pl.Utf8), pl.Series([], dtype=pl.Utf8)))
+        return StageResult(kept=df.slice(1), dropped=drop_frame(pl.Series([], dtype=pl.Utf8), "unused"))
 
 
 def test_a_lost_row_breaks_the_run(tmp_path):
     config = load_config(SAMPLE / "pipeline.yaml")
     with pytest.raises(InvariantError, match="leaky"):
-        run_pipeline(config, store=tmp_path, stages=[CleanStage(config.clean), LosesARow()])
+        run_pipeline(
+            config,
+            store=tmp_path,
+            stages=lambda ctx: [IngestStage(ctx.config), CleanStage(ctx.config.clean), LosesARow()],
+        )
     summary = json.loads(next(tmp_path.parent.glob(f"{tmp_path.name}-work/*/runs/*/summary.json")).read_text())
     assert summary["invariant_holds"] is False

@@ -31,7 +31,10 @@ def sample_copy(sample_copy: Path) -> Path:
 def etl_run(config: Path, store: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "etl.cli", "run", "--config", str(config), "--store", str(store)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env, "COLUMNS": "200"},
     )
 
 
@@ -55,7 +58,9 @@ def test_published_version_loads_with_plain_datasets_in_a_fresh_interpreter(samp
         f"ds = datasets.load_dataset({str(folder)!r}, 'menu_qa')\n"
         "print(json.dumps({s: sorted(ds[s]['id']) for s in ds}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "HF_DATASETS_OFFLINE": "1"})
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "HF_DATASETS_OFFLINE": "1"}
+    )
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(loaded) == {"train", "eval"} and loaded["train"] and loaded["eval"]
@@ -68,7 +73,10 @@ def test_published_version_loads_with_plain_datasets_in_a_fresh_interpreter(samp
     assert {"label", "dish", "constraints"} <= set(train.columns)
     assert train.filter(pl.col("task") == "review_sentiment")["label"].null_count() == 0
     assert train.filter(pl.col("task") == "recommendation")["dish"].null_count() == 0
-    assert train.filter(pl.col("task") == "menu_qa")["label"].null_count() == train.filter(pl.col("task") == "menu_qa").height
+    assert (
+        train.filter(pl.col("task") == "menu_qa")["label"].null_count()
+        == train.filter(pl.col("task") == "menu_qa").height
+    )
     with pytest.raises(StoreError, match="no task 'nope'"):
         etl.load(sample_run.dataset, task="nope", store=folder.parents[1])
 
@@ -81,7 +89,16 @@ def test_version_files_are_read_only_and_card_declares_each_task(sample_run):
     for task in sample_run.examples:
         assert f"config_name: {task}" in card
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert {"version", "fingerprint", "config_hash", "inputs", "code_version", "parent", "counts", "created_at"} <= set(manifest)
+    assert {
+        "version",
+        "fingerprint",
+        "config_hash",
+        "inputs",
+        "code_version",
+        "parent",
+        "counts",
+        "created_at",
+    } <= set(manifest)
     assert all(len(item["sha256"]) == 64 for item in manifest["inputs"])
 
 
@@ -103,13 +120,29 @@ def test_rerun_publishes_nothing_and_one_changed_review_makes_v2(sample_copy, tm
     assert store.latest() == "v2" and store.manifest("v2")["parent"] == "v1"
 
     done = subprocess.run(
-        [sys.executable, "-m", "etl.cli", "diff", "healthy-bites@v1", "healthy-bites@v2", "--store", str(store_dir), "--json"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "etl.cli",
+            "diff",
+            "healthy-bites@v1",
+            "healthy-bites@v2",
+            "--store",
+            str(store_dir),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     changes = json.loads(done.stdout)["tasks"]
     assert list(changes) == ["review_sentiment"]
-    assert {k: len(v) for k, v in changes["review_sentiment"].items()} == {"added": 0, "removed": 0, "moved": 0, "changed": 1}
+    assert {k: len(v) for k, v in changes["review_sentiment"].items()} == {
+        "added": 0,
+        "removed": 0,
+        "moved": 0,
+        "changed": 1,
+    }
     changed_id = changes["review_sentiment"]["changed"][0]
     row = store.examples("v2").filter(pl.col("id") == changed_id)
     assert "Truly the " in row["messages"][0][1]["content"]
@@ -124,7 +157,9 @@ def test_a_crash_at_any_publishing_step_never_leaves_a_partial_version(sample_co
     reviews = sample_copy / "reviews.csv"
     for number, checkpoint in enumerate(CHECKPOINTS, start=1):
         # new data each round, so every round has something to publish
-        reviews.write_text(reviews.read_text(encoding="utf-8").replace("Honestly the ", f"Round {number} the ", 1), encoding="utf-8")
+        reviews.write_text(
+            reviews.read_text(encoding="utf-8").replace("Honestly the ", f"Round {number} the ", 1), encoding="utf-8"
+        )
         before = (store.versions(), store.latest())
         process = etl_run(sample_copy / "pipeline.yaml", store_dir, ETL_CRASH_AT=checkpoint)
         process.communicate(timeout=300)

@@ -9,9 +9,9 @@ import pytest
 
 from etl.catalog import Constraint, load_catalog, needs_in
 from etl.stages.split import assign_splits
-from etl.store import Store
 from etl.stages.tasks.common import EXAMPLE_SCHEMA
 from etl.stages.tasks.review_sentiment import label_for
+from etl.store import Store
 from tests.conftest import SAMPLE
 
 
@@ -28,7 +28,14 @@ def catalog():
 
 def test_every_task_is_published_with_both_splits(published):
     counts = published.group_by("task", "split").len()
-    assert set(counts["task"]) == {"menu_qa", "recommendation", "order_support", "review_sentiment", "policy_qa", "customer_service"}
+    assert set(counts["task"]) == {
+        "menu_qa",
+        "recommendation",
+        "order_support",
+        "review_sentiment",
+        "policy_qa",
+        "customer_service",
+    }
     for task in counts["task"].unique():
         assert set(counts.filter(pl.col("task") == task)["split"]) == {"train", "eval"}
 
@@ -56,11 +63,15 @@ def test_messages_are_chat_format(published):
 
 
 def test_review_sentiment_labels_follow_the_rating_rule(sample_run, published):
-    reviews = pl.read_parquet(Path(sample_run.run_dir) / "stages" / "02_clean.parquet").filter(pl.col("source") == "review")
+    reviews = pl.read_parquet(Path(sample_run.run_dir) / "stages" / "02_clean.parquet").filter(
+        pl.col("source") == "review"
+    )
     ratings = dict(zip(reviews["record_id"], reviews["meta"].struct.field("rating")))
     sentiment = published.filter(pl.col("task") == "review_sentiment")
     # every review that survives dedup gives one example
-    deduplicated = pl.read_parquet(next((Path(sample_run.run_dir) / "stages").glob("*_dedup.parquet"))).filter(pl.col("source") == "review")
+    deduplicated = pl.read_parquet(next((Path(sample_run.run_dir) / "stages").glob("*_dedup.parquet"))).filter(
+        pl.col("source") == "review"
+    )
     assert sentiment.height == deduplicated.height
     for record_id, label in zip(sentiment["record_id"], sentiment["label"]):
         assert label == label_for(ratings[record_id])
@@ -95,7 +106,14 @@ def test_no_cluster_spans_train_and_eval(published):
 def frame_with_clusters(clusters: list[str], task: str = "menu_qa") -> pl.DataFrame:
     """One example per record; records of one cluster are rephrasings of each other."""
     rows = [
-        {**{k: None for k in EXAMPLE_SCHEMA}, "id": f"e{i}", "task": task, "record_id": f"r{i}", "dup_cluster": c, "messages": []}
+        {
+            **{k: None for k in EXAMPLE_SCHEMA},
+            "id": f"e{i}",
+            "task": task,
+            "record_id": f"r{i}",
+            "dup_cluster": c,
+            "messages": [],
+        }
         for i, c in enumerate(clusters)
     ]
     return pl.DataFrame(rows, schema=EXAMPLE_SCHEMA)
@@ -145,22 +163,36 @@ def test_every_sample_conversation_becomes_one_multi_turn_example(published, sam
     """Each chat and call the business answered is one order_support or customer_service example."""
     conversations = published.filter(pl.col("task").is_in(["order_support", "customer_service"]))
     assert conversations.group_by("record_id").len()["len"].max() == 1
-    assert all(m[-1]["role"] == "assistant" and sum(x["role"] == "user" for x in m) >= 1 for m in conversations["messages"].to_list())
+    assert all(
+        m[-1]["role"] == "assistant" and sum(x["role"] == "user" for x in m) >= 1
+        for m in conversations["messages"].to_list()
+    )
 
 
 def test_each_task_has_its_own_minimum_length(catalog):
     """A two-word review with a clear rating is a sentiment example; a one-word question teaches
     no menu answer and its record is dropped with the reason too_short_for_task."""
     from etl.config import FormatConfig
-    from etl.stages.format import FormatStage
     from etl.records import make_record, records_frame
+    from etl.stages.format import FormatStage
 
-    records = records_frame([
-        make_record("review", "r.csv", 2, "R1", [{"role": "user", "text": "Terrible service!"}], {"rating": 1}),
-        make_record("faq", "faqs.md", 3, "F1", [{"role": "user", "text": "Keto?"},
-                                                 {"role": "assistant", "text": "The Keto Salmon Caesar has 9 g of net carbs."}], {}),
-    ])
+    records = records_frame(
+        [
+            make_record("review", "r.csv", 2, "R1", [{"role": "user", "text": "Terrible service!"}], {"rating": 1}),
+            make_record(
+                "faq",
+                "faqs.md",
+                3,
+                "F1",
+                [
+                    {"role": "user", "text": "Keto?"},
+                    {"role": "assistant", "text": "The Keto Salmon Caesar has 9 g of net carbs."},
+                ],
+                {},
+            ),
+        ]
+    )
     result = FormatStage(FormatConfig(catalog_questions_per_dish=0), catalog).apply(records, lambda n: None)
-    assert result.emitted.filter(pl.col("task") == "review_sentiment")["label"].to_list() == ["negative"]
+    assert result.kept.filter(pl.col("task") == "review_sentiment")["label"].to_list() == ["negative"]
     assert result.dropped["reason"].to_list() == ["too_short_for_task"]
-    assert result.notes["too_short_for_task"] == 1
+    assert result.counts["too_short_for_task"] == 1

@@ -18,16 +18,19 @@ import pytest
 import yaml
 
 from etl.config import load_config
-from etl.stages.ingest import ingest
-from etl.runner import run_pipeline
 from etl.generator import write_sample_data
+from etl.runner import run_pipeline
+from etl.stages.ingest import ingest
 from etl.store import Store
 from tests.conftest import SAMPLE
 
 
 def etl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "etl.cli", *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200", **(env or {})}
+        [sys.executable, "-m", "etl.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
 
 
@@ -112,8 +115,16 @@ def test_diff_lists_examples_that_changed_split_as_moves(tmp_path):
 
     def examples(splits: list[str]) -> pl.DataFrame:
         rows = [
-            {**{k: None for k in EXAMPLE_SCHEMA}, "id": f"menu_qa-{i}", "task": "menu_qa", "split": split, "source": "faq",
-             "record_id": f"faq-{i}", "dup_cluster": f"faq-{i}", "messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": "yes"}]}
+            {
+                **{k: None for k in EXAMPLE_SCHEMA},
+                "id": f"menu_qa-{i}",
+                "task": "menu_qa",
+                "split": split,
+                "source": "faq",
+                "record_id": f"faq-{i}",
+                "dup_cluster": f"faq-{i}",
+                "messages": [{"role": "user", "content": f"question {i}?"}, {"role": "assistant", "content": "yes"}],
+            }
             for i, split in enumerate(splits)
         ]
         return pl.DataFrame(rows, schema=EXAMPLE_SCHEMA)
@@ -122,7 +133,14 @@ def test_diff_lists_examples_that_changed_split_as_moves(tmp_path):
     store.publish(examples(["train", "train", "eval"]), lambda *a: None, {"counts": {"examples": {}}})
     store.publish(examples(["train", "eval", "eval"]), lambda *a: None, {"counts": {"examples": {}}})
     changes = diff_versions(store, "v1", "v2")
-    assert changes == {"menu_qa": {"added": [], "removed": [], "moved": [{"id": "menu_qa-1", "from": "train", "to": "eval"}], "changed": []}}
+    assert changes == {
+        "menu_qa": {
+            "added": [],
+            "removed": [],
+            "moved": [{"id": "menu_qa-1", "from": "train", "to": "eval"}],
+            "changed": [],
+        }
+    }
 
 
 # ------------------------------------------------------------------ loud source errors
@@ -219,10 +237,16 @@ def test_every_command_gives_one_line_and_its_exit_code_for_a_store_that_is_a_fi
 def test_a_missing_version_a_missing_store_and_a_bad_json_target_are_one_line_each(sample_run, tmp_path):
     store_dir = sample_run.store_dir
     assert_one_line_error(etl("show", "healthy-bites@v9", "--store", store_dir), 2, "no version v9", "versions: v1")
-    assert_one_line_error(etl("diff", "healthy-bites@v1", "healthy-bites@v7", "--store", store_dir), 2, "no version v7")
+    assert_one_line_error(
+        etl("diff", "healthy-bites@v1", "healthy-bites@v7", "--store", store_dir), 2, "no version v7"
+    )
     assert_one_line_error(etl("versions", "--store", str(tmp_path / "nowhere")), 2, "does not exist")
     target = tmp_path / "no" / "such" / "folder" / "summary.json"
-    assert_one_line_error(etl("run", "--config", str(SAMPLE / "pipeline.yaml"), "--store", str(tmp_path / "s"), "--json", str(target)), 2, "--json")
+    assert_one_line_error(
+        etl("run", "--config", str(SAMPLE / "pipeline.yaml"), "--store", str(tmp_path / "s"), "--json", str(target)),
+        2,
+        "--json",
+    )
     assert not (tmp_path / "s").exists()  # refused before any work
 
 
@@ -238,10 +262,16 @@ def test_ctrl_c_exits_130_and_says_nothing_was_published(tmp_path):
     store_dir = tmp_path / "store"
     process = subprocess.Popen(
         [sys.executable, "-m", "etl.cli", "run", "--config", str(SAMPLE / "pipeline.yaml"), "--store", str(store_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
     )
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob("store-work/healthy-bites/runs/*/stages/02_clean.parquet")) and time.monotonic() < deadline:
+    while (
+        not list(tmp_path.glob("store-work/healthy-bites/runs/*/stages/02_clean.parquet"))
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -259,13 +289,21 @@ PHONE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?(\d{3})\)?[\s.-]?(\d{3})[\s.-]?(\
 
 def test_published_emails_and_phones_are_reserved_or_the_business_own(sample_run):
     store = Store(sample_run.store_dir, sample_run.dataset)
-    texts = store.examples("latest")["messages"].list.eval(pl.element().struct.field("content")).explode().drop_nulls().to_list()
+    texts = (
+        store.examples("latest")["messages"]
+        .list.eval(pl.element().struct.field("content"))
+        .explode()
+        .drop_nulls()
+        .to_list()
+    )
     stores = yaml.safe_load((SAMPLE / "stores.yaml").read_text())["stores"]
     business_phones = {re.sub(r"\D", "", s["phone"])[-10:] for s in stores}
     emails = [m for text in texts for m in EMAIL.findall(text)]
     phones = ["".join(m) for text in texts for m in PHONE.findall(text)]
     assert emails and phones, "the sample plants both; the check must see some"
-    assert [e for e in emails if e.rsplit("@", 1)[1].lower() not in {"example.com", "example.org", "example.net"}] == []
+    assert [
+        e for e in emails if e.rsplit("@", 1)[1].lower() not in {"example.com", "example.org", "example.net"}
+    ] == []
     assert [p for p in phones if p not in business_phones and not p[-7:].startswith("55501")] == []
     planted = json.loads((SAMPLE / "planted.json").read_text())["pii"]
     assert not set(emails) & set(planted["EMAIL_ADDRESS"])

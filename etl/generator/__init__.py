@@ -14,7 +14,7 @@ import io
 import json
 import random
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -24,7 +24,7 @@ from etl.generator.catalog import BUSINESS, menu_document, stores_document
 from etl.generator.content import DISH_NAMES, STORE_NAMES, Planted
 
 REVIEW_COLUMNS = ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
-EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 PIPELINE_YAML = """\
 # Pipeline config for the sample corpus. Paths are relative to this file.
 dataset: healthy-bites
@@ -76,7 +76,17 @@ def write_sample_data(out: Path, scale: int = 1, seed: int = 7) -> dict[str, int
     }
     pii = {kind: sorted(set(values)) for kind, values in planted.pii.items()}
     (out / "planted.json").write_text(
-        json.dumps({"scale": scale, "seed": seed, "counts": planted.counts, "malformed": planted.malformed, "duplicates": planted.duplicates, "pii": pii}, indent=1),
+        json.dumps(
+            {
+                "scale": scale,
+                "seed": seed,
+                "counts": planted.counts,
+                "malformed": planted.malformed,
+                "duplicates": planted.duplicates,
+                "pii": pii,
+            },
+            indent=1,
+        ),
         encoding="utf-8",
     )
     (out / "README.md").write_text(_readme(scale, seed, counts, planted, pii), encoding="utf-8")
@@ -93,15 +103,26 @@ def _timestamp(rng: random.Random) -> datetime:
 
 # ---------------------------------------------------------------- reviews
 
-def _review_row(rng: random.Random, number: int, planted: Planted, text: str | None = None, rating: int | None = None) -> list[str]:
+
+def _review_row(
+    rng: random.Random, number: int, planted: Planted, text: str | None = None, rating: int | None = None
+) -> list[str]:
     author = voice.person(rng)
     dish, store = rng.choice(DISH_NAMES), rng.choice(STORE_NAMES)
     rating = rating or rng.choices([5, 4, 3, 2, 1], weights=[40, 25, 12, 10, 13])[0]
     if text is None:
         text = content.review_text(rng, dish, store, rating, author, planted)
     show_name = rng.random() < 0.8
-    return [f"R{number:07d}", _timestamp(rng).isoformat(), author.name if show_name else "", author.email,
-            str(rating), dish, store, text]
+    return [
+        f"R{number:07d}",
+        _timestamp(rng).isoformat(),
+        author.name if show_name else "",
+        author.email,
+        str(rating),
+        dish,
+        store,
+        text,
+    ]
 
 
 def write_reviews(out: Path, rng: random.Random, planted: Planted, scale: int) -> int:
@@ -191,14 +212,28 @@ def write_legacy_reviews(out: Path, rng: random.Random, planted: Planted, scale:
     items = []
     for block in range(scale):
         for index in range(20):
-            row = _review_row(rng, 900000 + block * 100 + index, planted, text=rng.choice(LEGACY_TEXTS) + f" ({index + 1})", rating=rng.choice([4, 5]))
+            row = _review_row(
+                rng,
+                900000 + block * 100 + index,
+                planted,
+                text=rng.choice(LEGACY_TEXTS) + f" ({index + 1})",
+                rating=rng.choice([4, 5]),
+            )
             row[2] = rng.choice(["Zoë Martín", "José Peña", "Renée Dubois", "Ana Núñez", row[2]])
             items.append(("row", row, ""))
     planted.count("files in Latin-1 (reviews_legacy_export.csv)")
-    return _write_csv(out / "reviews_legacy_export.csv", "reviews_legacy_export.csv", REVIEW_COLUMNS, items, planted, encoding="latin-1")
+    return _write_csv(
+        out / "reviews_legacy_export.csv",
+        "reviews_legacy_export.csv",
+        REVIEW_COLUMNS,
+        items,
+        planted,
+        encoding="latin-1",
+    )
 
 
 # ---------------------------------------------------------------- chats
+
 
 def _chat_object(rng: random.Random, number: int, planted: Planted, turns=None, feedback: dict | None = None) -> dict:
     customer = voice.person(rng)
@@ -215,9 +250,13 @@ def _chat_object(rng: random.Random, number: int, planted: Planted, turns=None, 
     if feedback["rating"] == "down":
         bot = [m for m in messages if m["role"] == "bot"]
         if bot:
-            rng.choice(bot)["text"] = rng.choice(["Sorry, I didn't understand that. Can you rephrase?",
-                                                  "Please check our FAQ page for more information.",
-                                                  "I can only help with orders. Please call the store."])
+            rng.choice(bot)["text"] = rng.choice(
+                [
+                    "Sorry, I didn't understand that. Can you rephrase?",
+                    "Please check our FAQ page for more information.",
+                    "I can only help with orders. Please call the store.",
+                ]
+            )
         feedback["comment"] = rng.choice([None, "bot was useless", "didn't answer my question", "had to call instead"])
     return _chat_dict(number, start, customer, messages, feedback)
 
@@ -250,22 +289,35 @@ def write_chats(out: Path, rng: random.Random, planted: Planted, scale: int) -> 
             planted.duplicate("chat", copy["conversation_id"], source["conversation_id"], "exact")
             items.append((dumps(copy), "exact_duplicate"))
         for source in rng.sample(regular, 4):
-            turns = [(m["role"], content.near_duplicate(m["text"], rng) if m["role"] == "customer" else m["text"]) for m in source["messages"]]
+            turns = [
+                (m["role"], content.near_duplicate(m["text"], rng) if m["role"] == "customer" else m["text"])
+                for m in source["messages"]
+            ]
             copy = next_chat(turns=turns, feedback=source["feedback"])
             planted.duplicate("chat", copy["conversation_id"], source["conversation_id"], "near")
             items.append((dumps(copy), "near_duplicate"))
         for _ in range(2):
             items.append((dumps(next_chat(turns=content.SPANISH_CHAT)), "non_english"))
         for dish in rng.sample(DISH_NAMES, 2):
-            turns = [("customer", f"is the {dish} gluten free?"),
-                     ("bot", f"<p>The <b>{dish}</b> is tagged: <i>{', '.join(content.dish_facts(dish)['tags'])}</i>.</p><br/>See the menu &amp; labels for details.")]
+            turns = [
+                ("customer", f"is the {dish} gluten free?"),
+                (
+                    "bot",
+                    f"<p>The <b>{dish}</b> is tagged: <i>{', '.join(content.dish_facts(dish)['tags'])}</i>.</p><br/>See the menu &amp; labels for details.",
+                ),
+            ]
             items.append((dumps(next_chat(turns=turns)), "html"))
         for _ in range(2):
-            turns = [("customer", voice.mojibake("what’s the café hours on sunday?")), ("bot", "Our Midtown store is open Sun 9am-5pm.")]
+            turns = [
+                ("customer", voice.mojibake("what’s the café hours on sunday?")),
+                ("bot", "Our Midtown store is open Sun 9am-5pm."),
+            ]
             items.append((dumps(next_chat(turns=turns)), "mojibake"))
         good = dumps(next_chat())
         items.append((good[: len(good) // 2], "invalid_json"))  # line cut off mid-object
-        items.append((next_chat()["conversation_id"] + " | customer asked about keto meals | resolved", "invalid_json"))
+        items.append(
+            (next_chat()["conversation_id"] + " | customer asked about keto meals | resolved", "invalid_json")
+        )
         items.append(("{'conversation_id': 'CH-legacy', 'messages': []}", "invalid_json"))  # Python repr, not JSON
         broken = next_chat()
         del broken["messages"]
@@ -306,10 +358,25 @@ FAQ_VARIANTS = ["Quick question: {q}", "{q} Thanks!", "Hi, {q}", "{q} (asking fo
 def write_faqs(out: Path, rng: random.Random, planted: Planted, scale: int) -> int:
     """Markdown with a BOM, as saved by a Windows editor."""
     sections = {category: list(entries) for category, entries in content.FAQ_BASE.items()}
-    sections["Ordering"].append(("How do I place an order?", "Order on our website or app by Sunday 11:59pm for delivery or pickup the following week. You can also call any store."))
-    sections["Delivery & Pickup"].append(("Where do you deliver to?", "We deliver across metro Atlanta inside I-285, plus Decatur, Smyrna and East Point!"))
+    sections["Ordering"].append(
+        (
+            "How do I place an order?",
+            "Order on our website or app by Sunday 11:59pm for delivery or pickup the following week. You can also call any store.",
+        )
+    )
+    sections["Delivery & Pickup"].append(
+        (
+            "Where do you deliver to?",
+            "We deliver across metro Atlanta inside I-285, plus Decatur, Smyrna and East Point!",
+        )
+    )
     sections["Menu & Nutrition"].append(("Is there a kids menu?", ""))
-    sections["Payments & Refunds"].append(("Do you take cash?", "<p>Cash is accepted at <b>all four stores</b> for pickup orders.<br>Delivery orders are card only.</p>"))
+    sections["Payments & Refunds"].append(
+        (
+            "Do you take cash?",
+            "<p>Cash is accepted at <b>all four stores</b> for pickup orders.<br>Delivery orders are card only.</p>",
+        )
+    )
     planted.count("faqs: exact_duplicate")
     planted.count("faqs: near_duplicate")
     planted.duplicate("faq", "how do i place an order?#2", "how do i place an order?", "exact")
@@ -319,7 +386,12 @@ def write_faqs(out: Path, rng: random.Random, planted: Planted, scale: int) -> i
         for category, entries in content.FAQ_BASE.items():
             base = rng.sample(entries, min(8, len(entries)))
             sections[category] += [(rng.choice(FAQ_VARIANTS).format(q=q), a) for q, a in base]
-    lines = ["# Healthy Bites: frequently asked questions", "", f"Answers from the {BUSINESS} team. Last updated November 2026.", ""]
+    lines = [
+        "# Healthy Bites: frequently asked questions",
+        "",
+        f"Answers from the {BUSINESS} team. Last updated November 2026.",
+        "",
+    ]
     total = 0
     for category, entries in sections.items():
         lines += [f"## {category}", ""]
@@ -350,6 +422,7 @@ def _wrap(text: str, width: int = 88) -> list[str]:
 
 # ---------------------------------------------------------------- calls
 
+
 def _transcript(rng: random.Random, call_id: str, lines: list[tuple[str, str]], agent: str, stamps: bool) -> str:
     start = _timestamp(rng)
     out = [f"Call-ID: {call_id}", f"Date: {start.strftime('%Y-%m-%d %H:%M')}", f"Agent: {agent}", ""]
@@ -358,7 +431,7 @@ def _transcript(rng: random.Random, call_id: str, lines: list[tuple[str, str]], 
         prefix = f"[{clock // 3600:02d}:{clock % 3600 // 60:02d}:{clock % 60:02d}] " if stamps else ""
         if len(text) > 70 and rng.random() < 0.5:
             cut = text.rfind(" ", 0, 60)  # the transcription tool wrapped a long turn
-            out += [f"{prefix}{speaker}: {text[:cut]}", f"    {text[cut + 1:]}"]
+            out += [f"{prefix}{speaker}: {text[:cut]}", f"    {text[cut + 1 :]}"]
         else:
             out.append(f"{prefix}{speaker}: {text}")
         clock += rng.randrange(3, 25)
@@ -380,17 +453,31 @@ def write_calls(out: Path, rng: random.Random, planted: Planted, scale: int) -> 
         planted.duplicate("call", f"C-{number:06d}", original.split("\n", 1)[0].removeprefix("Call-ID: "), "exact")
         texts.append((f"Call-ID: C-{number:06d}\n" + original.split("\n", 1)[1], "exact_duplicate"))
         number += 1
-        spanish = [("AGENT", "Gracias por llamar a Healthy Bites, habla Renee. ¿En qué le puedo ayudar?"),
-                   ("CUSTOMER", "hola, quería saber si el pedido de mi esposo ya salió para la casa"),
-                   ("AGENT", "Sí, el pedido salió hace veinte minutos y debe llegar antes de la una."),
-                   ("CUSTOMER", "perfecto, muchas gracias por la ayuda")]
+        spanish = [
+            ("AGENT", "Gracias por llamar a Healthy Bites, habla Renee. ¿En qué le puedo ayudar?"),
+            ("CUSTOMER", "hola, quería saber si el pedido de mi esposo ya salió para la casa"),
+            ("AGENT", "Sí, el pedido salió hace veinte minutos y debe llegar antes de la una."),
+            ("CUSTOMER", "perfecto, muchas gracias por la ayuda"),
+        ]
         texts.append((_transcript(rng, f"C-{number:06d}", spanish, "Renee", stamps=True), "non_english"))
         texts.append(("", "empty_file"))
-        texts.append(("Date: 2026-06-02 10:14\nAgent: Dana\n\n[00:00:02] AGENT: Thanks for calling!\n[00:00:05] CUSTOMER: hi, is the Midtown store open today\n", "missing_header"))
+        texts.append(
+            (
+                "Date: 2026-06-02 10:14\nAgent: Dana\n\n[00:00:02] AGENT: Thanks for calling!\n[00:00:05] CUSTOMER: hi, is the Midtown store open today\n",
+                "missing_header",
+            )
+        )
         number += 1
-        texts.append((f"Call-ID: C-{number:06d}\nDate: 2026-07-19 16:40\nAgent: Leon\n\n(call dropped before anyone spoke)\n", "no_turns"))
+        texts.append(
+            (
+                f"Call-ID: C-{number:06d}\nDate: 2026-07-19 16:40\nAgent: Leon\n\n(call dropped before anyone spoke)\n",
+                "no_turns",
+            )
+        )
         number += 1
-        bom = "\ufeff" + _transcript(rng, f"C-{number:06d}", content.call_lines(rng, "Tasha", voice.person(rng), planted), "Tasha", stamps=False)
+        bom = "\ufeff" + _transcript(
+            rng, f"C-{number:06d}", content.call_lines(rng, "Tasha", voice.person(rng), planted), "Tasha", stamps=False
+        )
         texts.append((bom, "bom"))
         rng.shuffle(texts)
         for text, code in texts:
@@ -406,6 +493,7 @@ def write_calls(out: Path, rng: random.Random, planted: Planted, scale: int) -> 
 
 # ---------------------------------------------------------------- README
 
+
 def _readme(scale: int, seed: int, counts: dict[str, int], planted: Planted, pii: dict[str, list[str]]) -> str:
     rows = "\n".join(f"| {what} | {n} |" for what, n in sorted(planted.counts.items()))
     pii_rows = "\n".join(f"| {kind} | {len(values)} |" for kind, values in pii.items())
@@ -418,11 +506,11 @@ generator (`etl/generator/`) and write the files again.
 
 | file | rows |
 |---|---|
-| `reviews.csv` | {counts['reviews']} |
-| `reviews_legacy_export.csv` (Latin-1) | {counts['legacy reviews']} |
-| `chat_logs.jsonl` | {counts['chats']} |
-| `faqs.md` | {counts['faqs']} questions |
-| `calls/*.txt` | {counts['calls']} transcripts |
+| `reviews.csv` | {counts["reviews"]} |
+| `reviews_legacy_export.csv` (Latin-1) | {counts["legacy reviews"]} |
+| `chat_logs.jsonl` | {counts["chats"]} |
+| `faqs.md` | {counts["faqs"]} questions |
+| `calls/*.txt` | {counts["calls"]} transcripts |
 | `menu.yaml`, `stores.yaml` | the catalog: dishes and store locations |
 
 `pipeline.yaml` is the pipeline config for this corpus; `planted.json` lists, for tests,

@@ -9,30 +9,171 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-FIRST = ["Aaliyah", "Marcus", "Jasmine", "Tyler", "Keisha", "Brandon", "Maria", "Jordan", "Destiny", "Kevin",
-         "Ashley", "DeShawn", "Emily", "Carlos", "Brianna", "Michael", "Tiffany", "Andre", "Megan", "Luis",
-         "Imani", "Connor", "Priya", "Darnell", "Hannah", "Jamal", "Sophie", "Terrence", "Olivia", "Raj",
-         "Kayla", "Malik", "Rachel", "Xavier", "Lauren", "Tremaine", "Grace", "Dwayne", "Natalie", "Omar",
-         "Chloe", "Reggie", "Vanessa", "Ethan", "Monique", "Brian", "Danielle", "Quentin", "Samantha", "Victor"]
-LAST = ["Johnson", "Williams", "Brown", "Jackson", "Davis", "Harris", "Robinson", "Walker", "Thompson", "Martinez",
-        "Washington", "Coleman", "Patel", "Nguyen", "Freeman", "Henderson", "Bryant", "Simmons", "Foster", "Gordon",
-        "Reed", "Ellis", "Griffin", "Hayes", "Sullivan", "Okafor", "Ramirez", "Bennett", "Carter", "Mitchell",
-        "Greene", "Porter", "Holloway", "Kim", "Chen", "Alvarez", "Dixon", "Howard", "Sanders", "Whitfield"]
-STREETS = ["Oakdale Road", "Briarcliff Road", "Moreland Avenue", "Glenwood Avenue", "Cascade Road", "Boulevard",
-           "Highland Avenue", "Howell Mill Road", "Memorial Drive", "Ralph David Abernathy Blvd", "Lenox Road",
-           "Cheshire Bridge Road", "North Druid Hills Road", "Flat Shoals Avenue", "Candler Road", "Roswell Road",
-           "Piedmont Avenue", "Dekalb Avenue", "Marietta Street", "Ashby Street", "Sylvan Road", "Hosea L Williams Drive",
-           "Euclid Avenue", "Lawrenceville Highway", "Clairmont Road"]
+FIRST = [
+    "Aaliyah",
+    "Marcus",
+    "Jasmine",
+    "Tyler",
+    "Keisha",
+    "Brandon",
+    "Maria",
+    "Jordan",
+    "Destiny",
+    "Kevin",
+    "Ashley",
+    "DeShawn",
+    "Emily",
+    "Carlos",
+    "Brianna",
+    "Michael",
+    "Tiffany",
+    "Andre",
+    "Megan",
+    "Luis",
+    "Imani",
+    "Connor",
+    "Priya",
+    "Darnell",
+    "Hannah",
+    "Jamal",
+    "Sophie",
+    "Terrence",
+    "Olivia",
+    "Raj",
+    "Kayla",
+    "Malik",
+    "Rachel",
+    "Xavier",
+    "Lauren",
+    "Tremaine",
+    "Grace",
+    "Dwayne",
+    "Natalie",
+    "Omar",
+    "Chloe",
+    "Reggie",
+    "Vanessa",
+    "Ethan",
+    "Monique",
+    "Brian",
+    "Danielle",
+    "Quentin",
+    "Samantha",
+    "Victor",
+]
+LAST = [
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jackson",
+    "Davis",
+    "Harris",
+    "Robinson",
+    "Walker",
+    "Thompson",
+    "Martinez",
+    "Washington",
+    "Coleman",
+    "Patel",
+    "Nguyen",
+    "Freeman",
+    "Henderson",
+    "Bryant",
+    "Simmons",
+    "Foster",
+    "Gordon",
+    "Reed",
+    "Ellis",
+    "Griffin",
+    "Hayes",
+    "Sullivan",
+    "Okafor",
+    "Ramirez",
+    "Bennett",
+    "Carter",
+    "Mitchell",
+    "Greene",
+    "Porter",
+    "Holloway",
+    "Kim",
+    "Chen",
+    "Alvarez",
+    "Dixon",
+    "Howard",
+    "Sanders",
+    "Whitfield",
+]
+STREETS = [
+    "Oakdale Road",
+    "Briarcliff Road",
+    "Moreland Avenue",
+    "Glenwood Avenue",
+    "Cascade Road",
+    "Boulevard",
+    "Highland Avenue",
+    "Howell Mill Road",
+    "Memorial Drive",
+    "Ralph David Abernathy Blvd",
+    "Lenox Road",
+    "Cheshire Bridge Road",
+    "North Druid Hills Road",
+    "Flat Shoals Avenue",
+    "Candler Road",
+    "Roswell Road",
+    "Piedmont Avenue",
+    "Dekalb Avenue",
+    "Marietta Street",
+    "Ashby Street",
+    "Sylvan Road",
+    "Hosea L Williams Drive",
+    "Euclid Avenue",
+    "Lawrenceville Highway",
+    "Clairmont Road",
+]
 UNIT = ["", "", "", " Apt 4B", " Apt 12", " Unit 210", " #3", " Suite 5"]
-CITIES = [("Atlanta", "30307"), ("Atlanta", "30318"), ("Decatur", "30030"), ("Atlanta", "30312"), ("East Point", "30344"),
-          ("Atlanta", "30324"), ("Smyrna", "30080"), ("Atlanta", "30316")]
-MAIL = ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "aol.com", "comcast.net", "bellsouth.net"]
+CITIES = [
+    ("Atlanta", "30307"),
+    ("Atlanta", "30318"),
+    ("Decatur", "30030"),
+    ("Atlanta", "30312"),
+    ("East Point", "30344"),
+    ("Atlanta", "30324"),
+    ("Smyrna", "30080"),
+    ("Atlanta", "30316"),
+]
+MAIL = [
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "icloud.com",
+    "hotmail.com",
+    "aol.com",
+    "comcast.net",
+    "bellsouth.net",
+]
 AREA_CODES = ["404", "678", "470", "770"]
 STAFF = ["Dana", "Marcus", "Tasha", "Leon", "Brittany", "Jerome", "Renee", "Curtis"]
 
-SLANG = {"to be honest": "tbh", "not gonna lie": "ngl", "really": "rly", "you": "u", "your": "ur", "please": "pls",
-         "thanks": "thx", "because": "bc", "definitely": "def", "probably": "prob", "though": "tho", "going to": "gonna",
-         "want to": "wanna", "chicken": "chkn", "delicious": "delish", "with": "w/", "people": "ppl", "about": "abt"}
+SLANG = {
+    "to be honest": "tbh",
+    "not gonna lie": "ngl",
+    "really": "rly",
+    "you": "u",
+    "your": "ur",
+    "please": "pls",
+    "thanks": "thx",
+    "because": "bc",
+    "definitely": "def",
+    "probably": "prob",
+    "though": "tho",
+    "going to": "gonna",
+    "want to": "wanna",
+    "chicken": "chkn",
+    "delicious": "delish",
+    "with": "w/",
+    "people": "ppl",
+    "about": "abt",
+}
 HAPPY_EMOJI = ["😍", "🔥", "💯", "🙌", "😋", "👍", "🤤", "💪", "🍑"]
 UNHAPPY_EMOJI = ["😩", "😡", "🥲", "👎", "🙄"]
 
@@ -59,7 +200,9 @@ def luhn_card(rng: random.Random) -> str:
         total += doubled - 9 if doubled > 9 else doubled
     digits.append((10 - total % 10) % 10)
     text = "".join(map(str, digits))
-    return rng.choice([" ".join(text[i:i + 4] for i in range(0, 16, 4)), "-".join(text[i:i + 4] for i in range(0, 16, 4)), text])
+    return rng.choice(
+        [" ".join(text[i : i + 4] for i in range(0, 16, 4)), "-".join(text[i : i + 4] for i in range(0, 16, 4)), text]
+    )
 
 
 def phone(rng: random.Random) -> str:
@@ -86,7 +229,9 @@ def street_address(rng: random.Random) -> str:
 
 def person(rng: random.Random) -> Person:
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    handle = rng.choice([f"{first}.{last}", f"{first}{last[0]}", f"{first[0]}{last}", f"{first}_{last}{rng.randrange(10, 99)}"])
+    handle = rng.choice(
+        [f"{first}.{last}", f"{first}{last[0]}", f"{first[0]}{last}", f"{first}_{last}{rng.randrange(10, 99)}"]
+    )
     email = f"{handle.lower()}@{rng.choice(MAIL)}"
     return Person(first, last, email, phone(rng), street_address(rng))
 
@@ -105,9 +250,9 @@ def typo(word: str, rng: random.Random) -> str:
     i = rng.randrange(1, len(word) - 1)
     kind = rng.randrange(3)
     if kind == 0:
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if kind == 1:
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     return word[:i] + word[i] + word[i:]
 
 

@@ -26,16 +26,16 @@ is only "noise") and collapses runs of one repeated character ("!!!!!!!" -> "!!!
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from functools import lru_cache
 
 import ftfy
 import polars as pl
 from selectolax.lexbor import LexborHTMLParser
 
 from etl.config import CleanConfig
-from etl.stages.langid import detect_languages
 from etl.records import record_text
-from etl.stages.base import Progress, StageResult, drop_frame
+from etl.stages.base import Filter, Progress, Rule
+from etl.stages.langid import detect_languages
 
 # A tag (<p>, </b>, <br/>, <!-- -->) or an entity (&amp; &#39;): worth an HTML parse.
 HTML_HINT = r"<[A-Za-z/!][^>]*>|&(?:[A-Za-z]{2,8}|#\d{2,5}|#x[0-9A-Fa-f]{2,4});"
@@ -45,39 +45,47 @@ CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 # Anything but letters, digits, whitespace and emoji (emoji carry sentiment: not junk): punctuation, symbols.
 SYMBOL = r"[^\p{L}\p{N}\s\p{Extended_Pictographic}\x{FE0F}\x{200D}]"
 BLOCK_TAG = re.compile(r"(?i)<\s*(?:br|/p|/div|/li|/tr|/td|/h[1-6])\s*/?\s*>")
-CHAR_RUN_CACHE: dict[int, re.Pattern[str]] = {}
-# lingua's ISO codes that wordfreq names otherwise
-WORDFREQ_CODES = {"tl": "fil"}
-RUN_CACHE: dict[int, re.Pattern[str]] = {}
 # lingua's ISO codes that wordfreq names otherwise
 WORDFREQ_CODES = {"tl": "fil"}
 BATCH = 20_000
 
 
-@dataclass
-class CleanStage:
-    config: CleanConfig
-    name: str = "clean"
+class CleanStage(Filter):
+    name = "clean"
 
-    def total_work(self, df: pl.DataFrame) -> int:
-        return df.height
+    def __init__(self, config: CleanConfig) -> None:
+        self.config = config
 
-    def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
-        turns = explode_turns(df)
-        cleaned = []
-        for start in range(0, turns.height, BATCH):
-            cleaned.append(normalise_texts(turns.slice(start, BATCH), self.config))
-        turns = pl.concat(cleaned) if cleaned else turns
-        empty_turns = turns.filter(pl.col("text").str.len_chars() == 0).height
-        records = regroup_turns(df, turns.filter(pl.col("text").str.len_chars() > 0))
-        progress(df.height // 2)
-        stats = compute_stats(records, self.config)
-        reasons = decide(stats, self.config)
-        progress(df.height - df.height // 2)
-        keep = reasons["reason"].is_null()
-        dropped = drop_frame(reasons["record_id"].filter(~keep), reasons["reason"].filter(~keep), reasons["detail"].filter(~keep))
-        kept = records.filter(keep).select(df.columns)
-        return StageResult(kept=kept, dropped=dropped, stats=stats, notes={"empty_turns_removed": empty_turns})
+    def transform(self, frame: pl.DataFrame, progress: Progress) -> pl.DataFrame:
+        """Every turn normalised; turns left empty removed (counted per record in `empty_turns`)."""
+        turns = explode_turns(frame)
+        turns = (
+            pl.concat(
+                [normalise_texts(turns.slice(start, BATCH), self.config) for start in range(0, turns.height, BATCH)]
+            )
+            if turns.height
+            else turns
+        )
+        empty = turns.filter(pl.col("text").str.len_chars() == 0).group_by("record_id").len("empty_turns")
+        records = regroup_turns(frame, turns.filter(pl.col("text").str.len_chars() > 0))
+        progress(frame.height // 2)
+        return records.join(empty, on="record_id", how="left", maintain_order="left").with_columns(
+            pl.col("empty_turns").fill_null(0)
+        )
+
+    def compute_stats(self, rows: pl.DataFrame) -> pl.DataFrame:
+        return compute_stats(rows, self.config).with_columns(rows["empty_turns"].cast(pl.Int64))
+
+    def rules(self) -> list[Rule]:
+        return rules(self.config)
+
+    def counts(self, stats: pl.DataFrame) -> dict[str, int]:
+        return {"empty_turns_removed": int(stats["empty_turns"].sum())}
+
+    def apply(self, frame: pl.DataFrame, progress: Progress):
+        result = super().apply(frame, progress)
+        progress(frame.height - frame.height // 2)
+        return result
 
 
 def explode_turns(df: pl.DataFrame) -> pl.DataFrame:
@@ -109,15 +117,15 @@ def normalise_texts(turns: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
     text = turns["text"]
     text = _apply_where(text, text.str.contains(HTML_HINT), strip_html)
     text = _apply_where(text, text.str.contains(NON_ASCII), fix_unicode)
-    text = (
-        text.str.normalize("NFKC")
-        .str.replace_all(INVISIBLE, "")
-        .str.replace_all(CONTROL, " ")
-    )
+    text = text.str.normalize("NFKC").str.replace_all(INVISIBLE, "").str.replace_all(CONTROL, " ")
     for pattern in config.boilerplate:
         text = text.str.replace_all(pattern, "")
     text = remove_markers(text, config.transcription_markers)
-    text = _apply_where(text, text.str.contains(run_hint(config.collapse_runs_over)), lambda t: collapse_runs(t, config.collapse_runs_over))
+    text = _apply_where(
+        text,
+        text.str.contains(run_hint(config.collapse_runs_over)),
+        lambda t: collapse_runs(t, config.collapse_runs_over),
+    )
     text = (
         text.str.replace_all(r"[ \t\u00A0\u2000-\u200A\u3000]+", " ")
         .str.replace_all(r" *\r?\n *", "\n")
@@ -145,10 +153,17 @@ def run_hint(limit: int) -> str:
 
 def collapse_runs(text: str, limit: int) -> str:
     """One character repeated more than `limit` times is cut to `limit` ("!!!!!!" -> "!!!"); digits are kept."""
-    pattern = RUN_CACHE.get(limit)
-    if pattern is None:
-        pattern = RUN_CACHE[limit] = re.compile(r"([^\d\s])\1{%d,}" % limit)
-    return pattern.sub(lambda m: m.group(1) * limit, text)
+    return _run_pattern(limit).sub(lambda m: m.group(1) * limit, text)
+
+
+@lru_cache(maxsize=8)
+def _run_pattern(limit: int) -> re.Pattern[str]:
+    return re.compile(r"([^\d\s])\1{%d,}" % limit)
+
+
+@lru_cache(maxsize=8)
+def _char_run_pattern(threshold: int) -> re.Pattern[str]:
+    return re.compile(r"(\S)\1{%d,}" % (threshold - 1))
 
 
 def _apply_where(text: pl.Series, mask: pl.Series, fix) -> pl.Series:
@@ -201,7 +216,8 @@ def customer_text(records: pl.DataFrame, turns: pl.DataFrame, whole: pl.Series) 
     """The user turns of each record joined, or the whole text where a record has none."""
     user = (
         turns.filter(pl.col("role") == "user")
-        .group_by("record_id", maintain_order=True).agg(pl.col("text").str.join("\n"))
+        .group_by("record_id", maintain_order=True)
+        .agg(pl.col("text").str.join("\n"))
     )
     joined = records.select("record_id").join(user, on="record_id", how="left", maintain_order="left")["text"]
     return joined.fill_null(whole)
@@ -218,7 +234,9 @@ def turn_repetition(turns: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
     judged = pl.col("words") >= config.unique_word_min_words
     repetitive = judged & (pl.col("unique") / pl.col("words").clip(lower_bound=1) < config.min_unique_word_ratio)
     return turns.group_by("record_id").agg(
-        (pl.col("words").filter(repetitive).sum() / pl.col("words").filter(judged).sum().clip(lower_bound=1)).alias("repetitive_share")
+        (pl.col("words").filter(repetitive).sum() / pl.col("words").filter(judged).sum().clip(lower_bound=1)).alias(
+            "repetitive_share"
+        )
     )
 
 
@@ -248,7 +266,7 @@ def kept_language_word_shares(text: pl.Series, languages: pl.Series, kept: list[
 
 def longest_char_runs(texts: list[str], threshold: int) -> list[int]:
     """Length of a repeated-character run reaching `threshold`, else 0 (polars' regex has no backreferences)."""
-    pattern = CHAR_RUN_CACHE.setdefault(threshold, re.compile(r"(\S)\1{%d,}" % (threshold - 1)))
+    pattern = _char_run_pattern(threshold)
     runs = []
     for text in texts:
         match = pattern.search(text)
@@ -265,24 +283,24 @@ def _languages(text: pl.Series, n_words: pl.Series, config: CleanConfig) -> list
     return [next(detected) if ok else None for ok in eligible]
 
 
-def decide(stats: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
-    """record_id, reason (null = keep) and detail, first failing rule wins."""
-    rules = [
-        (pl.col("n_chars") == 0, "empty", pl.lit("chars=0")),
-        (pl.col("n_words") < config.min_words, "too_short", pl.format("words={}", "n_words")),
-        (pl.col("n_chars") > config.max_chars, "too_long", pl.format("chars={}", "n_chars")),
-        (
+def rules(config: CleanConfig) -> list[Rule]:
+    """The filters, in the order they are checked (the module docstring explains each)."""
+    return [
+        Rule(pl.col("n_chars") == 0, "empty", pl.lit("chars=0")),
+        Rule(pl.col("n_words") < config.min_words, "too_short", pl.format("words={}", "n_words")),
+        Rule(pl.col("n_chars") > config.max_chars, "too_long", pl.format("chars={}", "n_chars")),
+        Rule(
             pl.col("symbol_ratio") > config.max_symbol_ratio,
             "junk_symbols",
             pl.format("symbol_ratio={}", pl.col("symbol_ratio").round(2)),
         ),
-        (pl.col("max_char_run") > 0, "junk_repetition", pl.format("char_run={}", "max_char_run")),
-        (
+        Rule(pl.col("max_char_run") > 0, "junk_repetition", pl.format("char_run={}", "max_char_run")),
+        Rule(
             pl.col("repetitive_share") > 0.5,
             "repetitive_words",
             pl.format("repetitive_share={}", pl.col("repetitive_share").round(2)),
         ),
-        (
+        Rule(
             pl.col("language").is_not_null()
             & ~pl.col("language").is_in(config.languages)
             & (pl.col("kept_language_word_share") < config.language_word_share),
@@ -290,13 +308,3 @@ def decide(stats: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
             pl.format("detected={} kept_language_words={}", "language", pl.col("kept_language_word_share").round(2)),
         ),
     ]
-    reason = pl.when(rules[0][0]).then(pl.lit(rules[0][1]))
-    detail = pl.when(rules[0][0]).then(rules[0][2])
-    for condition, name, why in rules[1:]:
-        reason = reason.when(condition).then(pl.lit(name))
-        detail = detail.when(condition).then(why)
-    return stats.select(
-        "record_id",
-        reason.otherwise(pl.lit(None, dtype=pl.Utf8)).alias("reason"),
-        detail.otherwise(pl.lit(None, dtype=pl.Utf8)).alias("detail"),
-    )

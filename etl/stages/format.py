@@ -15,24 +15,26 @@ as examples, not as records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import FormatConfig
-from etl.stages.base import Progress, StageResult, drop_frame
-from etl.stages.tasks import BUILDERS
+from etl.registry import task_builders
+from etl.stages.base import Progress, Stage, StageResult, Tally, drop_frame
 from etl.stages.tasks.common import EXAMPLE_SCHEMA, BuildContext
 from etl.stages.tasks.menu_qa import catalog_examples
 
 
-@dataclass
-class FormatStage:
-    config: FormatConfig
-    catalog: Catalog
-    catalog_name: str = "menu.yaml"
-    name: str = "format"
+class FormatStage(Stage):
+    """Records in, examples out: it keeps and drops records and hands on the examples built from them."""
+
+    name = "format"
+    produces = "examples"
+
+    def __init__(self, config: FormatConfig, catalog: Catalog, catalog_name: str = "menu.yaml") -> None:
+        self.config, self.catalog, self.catalog_name = config, catalog, catalog_name
+        self.set_aside = pl.DataFrame()
+        self.records_used = 0
 
     def total_work(self, df: pl.DataFrame) -> int:
         return len(self.config.tasks)
@@ -40,11 +42,15 @@ class FormatStage:
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
         rated_down = df["meta"].struct.field("thumbs").fill_null("") == "down"
         usable = df.filter(~rated_down)
-        ctx = BuildContext(self.catalog, self.config.system_prompt.format(business=self.catalog.business), self.config.catalog_questions_per_dish)
+        ctx = BuildContext(
+            self.catalog,
+            self.config.system_prompt.format(business=self.catalog.business),
+            self.config.catalog_questions_per_dish,
+        )
         rows = usable.to_dicts()
         built: list[dict] = []
         for task in self.config.tasks:
-            built += BUILDERS[task](rows, ctx)
+            built += task_builders()[task](rows, ctx)
             if task == "menu_qa":
                 built += catalog_examples(ctx, self.catalog_name)
             progress(1)
@@ -53,18 +59,35 @@ class FormatStage:
         built_from = examples["record_id"].unique().implode()
         examples = examples.filter(~short)
         used = examples["record_id"].unique().implode()
-        kept = usable.filter(pl.col("record_id").is_in(used))
         unused = usable.filter(~pl.col("record_id").is_in(used))
         only_short = unused["record_id"].is_in(built_from)
-        set_aside = df.filter(rated_down)
+        self.records_used = usable.height - unused.height
+        self.set_aside = df.filter(rated_down)
         dropped = pl.concat(
             [
-                drop_frame(set_aside["record_id"], pl.Series(["feedback_down"] * set_aside.height), pl.Series(["set aside for preference data"] * set_aside.height)),
-                drop_frame(unused["record_id"], unused_reasons(unused, only_short), pl.Series([None] * unused.height, dtype=pl.Utf8)),
+                drop_frame(
+                    self.set_aside["record_id"],
+                    "feedback_down",
+                    pl.Series(["set aside for preference data"] * self.set_aside.height, dtype=pl.Utf8),
+                ),
+                drop_frame(unused["record_id"], unused_reasons(unused, only_short)),
             ]
         )
-        notes = {"examples": examples.height, "too_short_for_task": int(short.sum()), **ctx.notes}
-        return StageResult(kept=kept, dropped=dropped, notes=notes, emitted=examples, set_aside={"feedback_down": set_aside})
+        return StageResult(
+            kept=examples,
+            dropped=dropped,
+            counts={"examples": examples.height, "too_short_for_task": int(short.sum()), **ctx.notes},
+        )
+
+    def tally(self, frame: pl.DataFrame, result: StageResult) -> Tally:
+        """Records: in = used (at least one example built from it) + dropped; the examples are handed on."""
+        return Tally(frame.height, self.records_used, result.dropped.height, result.kept.height)
+
+    def run_outputs(self) -> dict[str, pl.DataFrame]:
+        return {"set_aside/feedback_down": self.set_aside} if self.set_aside.height else {}
+
+    def summary_fields(self) -> dict:
+        return {"set_aside": {"feedback_down": self.set_aside.height}} if self.set_aside.height else {}
 
 
 def too_short(examples: pl.DataFrame, minimums: dict[str, int]) -> pl.Series:
@@ -72,9 +95,15 @@ def too_short(examples: pl.DataFrame, minimums: dict[str, int]) -> pl.Series:
     example wraps the review in an instruction: only the review counts."""
     customer = examples.select(
         task=pl.col("task"),
-        text=pl.col("messages").list.eval(pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.join(" "),
+        text=pl.col("messages")
+        .list.eval(pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content"))
+        .list.join(" "),
     )
-    text = pl.when(pl.col("task") == "review_sentiment").then(pl.col("text").str.extract(r"(?s)Review: (.*)$")).otherwise(pl.col("text"))
+    text = (
+        pl.when(pl.col("task") == "review_sentiment")
+        .then(pl.col("text").str.extract(r"(?s)Review: (.*)$"))
+        .otherwise(pl.col("text"))
+    )
     words = text.fill_null("").str.count_matches(r"\w+")
     minimum = pl.col("task").replace_strict(minimums, default=1, return_dtype=pl.Int64)
     return customer.select(words < minimum).to_series()

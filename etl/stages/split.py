@@ -47,14 +47,13 @@ Earlier records are never merged into units for the same reason."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
 from etl.config import SplitConfig
+from etl.stages.base import Filter, Progress, Rule
 from etl.stages.dedup.minhash import components
-from etl.stages.base import Progress, StageResult, drop_frame
 
 DECONTAMINATED = "rephrases_other_split"
 
@@ -64,26 +63,39 @@ def unit_bucket(key: str, seed: int) -> float:
     return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
 
 
-@dataclass
-class SplitStage:
-    config: SplitConfig
-    # record id -> "train" | "eval": where an earlier version placed each record
-    known: dict[str, str] = field(default_factory=dict)
-    name: str = "split"
+class SplitStage(Filter):
+    name = "split"
+    unit = "examples"
+    id_column = "id"
 
-    def total_work(self, df: pl.DataFrame) -> int:
-        return df.height
+    def __init__(self, config: SplitConfig, known: dict[str, str] | None = None) -> None:
+        self.config = config
+        # record id -> "train" | "eval": where an earlier version placed each record
+        self.known = known or {}
+        self.record_splits = pl.DataFrame(schema={"record_id": pl.Utf8, "split": pl.Utf8, "dup_cluster": pl.Utf8})
+        self.placement: dict[str, int] = {}
 
-    def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
-        split, leaking, notes = assign_splits(df, self.config.eval_share, self.config.seed, self.known)
+    def transform(self, df: pl.DataFrame, progress: Progress) -> pl.DataFrame:
+        split, leaking, self.placement = assign_splits(df, self.config.eval_share, self.config.seed, self.known)
         progress(df.height)
         # every record's side, decontaminated ones included: the version's index remembers them all
-        record_splits = split.group_by("record_id").agg(pl.col("split").first(), pl.col("dup_cluster").first())
-        gone = split.filter(pl.col("id").is_in(leaking.implode()))
-        details = gone.select(pl.format("dup_cluster={}", "dup_cluster")).to_series()
-        dropped = drop_frame(gone["id"], pl.Series([DECONTAMINATED] * gone.height, dtype=pl.Utf8), details)
-        kept = split.filter(~pl.col("id").is_in(leaking.implode()))
-        return StageResult(kept=kept, dropped=dropped, notes=notes, artifacts={"record_splits": record_splits})
+        self.record_splits = split.group_by("record_id").agg(pl.col("split").first(), pl.col("dup_cluster").first())
+        return split.with_columns(pl.col("id").is_in(leaking.implode()).alias("leaks"))
+
+    def compute_stats(self, rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.select("id", "split", "dup_cluster", "leaks")
+
+    def rules(self) -> list[Rule]:
+        return [Rule(pl.col("leaks"), DECONTAMINATED, pl.format("dup_cluster={}", "dup_cluster"))]
+
+    def kept_columns(self, frame: pl.DataFrame, rows: pl.DataFrame) -> list[str]:
+        return [c for c in rows.columns if c != "leaks"]
+
+    def counts(self, stats: pl.DataFrame) -> dict[str, int]:
+        return self.placement
+
+    def run_outputs(self) -> dict[str, pl.DataFrame]:
+        return {"record_splits": self.record_splits}
 
 
 def assign_splits(
@@ -92,22 +104,37 @@ def assign_splits(
     """Examples with `split` set; the ids of examples to drop as rephrasings of the other
     side (step 4); notes: records remembered, new units, units that followed earlier records."""
     if examples.height == 0:
-        return examples.with_columns(pl.lit(None, dtype=pl.Utf8).alias("split")), pl.Series("id", [], dtype=pl.Utf8), {}
+        return (
+            examples.with_columns(pl.lit(None, dtype=pl.Utf8).alias("split")),
+            pl.Series("id", [], dtype=pl.Utf8),
+            {},
+        )
     frame = examples.with_columns(pl.col("dup_cluster").fill_null(pl.col("record_id")))
     known_frame = pl.DataFrame(
-        {"record_id": list((known or {}).keys()), "known": list((known or {}).values())}, schema={"record_id": pl.Utf8, "known": pl.Utf8}
+        {"record_id": list((known or {}).keys()), "known": list((known or {}).values())},
+        schema={"record_id": pl.Utf8, "known": pl.Utf8},
     )
     frame = frame.join(known_frame, on="record_id", how="left", maintain_order="left")
     # the side of the earlier records in each cluster (eval wins if a cluster holds both)
-    anchors = frame.filter(pl.col("known").is_not_null()).group_by("dup_cluster").agg(
-        pl.when((pl.col("known") == "eval").any()).then(pl.lit("eval")).otherwise(pl.lit("train")).alias("anchor")
+    anchors = (
+        frame.filter(pl.col("known").is_not_null())
+        .group_by("dup_cluster")
+        .agg(
+            pl.when((pl.col("known") == "eval").any()).then(pl.lit("eval")).otherwise(pl.lit("train")).alias("anchor")
+        )
     )
     frame = frame.join(anchors, on="dup_cluster", how="left", maintain_order="left")
     record_unit, units = _new_units(frame)
     placed = _place_by_quota(units, record_unit, frame, eval_share, seed)
     by_record = record_unit.join(placed, on="unit", how="left").select("record_id", pl.col("split").alias("placed"))
-    result = frame.join(by_record, on="record_id", how="left", maintain_order="left").with_columns(pl.coalesce("known", "placed").alias("split"))
-    spanning = result.group_by("dup_cluster").agg(pl.col("split").n_unique().alias("sides")).filter(pl.col("sides") > 1)["dup_cluster"]
+    result = frame.join(by_record, on="record_id", how="left", maintain_order="left").with_columns(
+        pl.coalesce("known", "placed").alias("split")
+    )
+    spanning = (
+        result.group_by("dup_cluster")
+        .agg(pl.col("split").n_unique().alias("sides"))
+        .filter(pl.col("sides") > 1)["dup_cluster"]
+    )
     # in a cluster on both sides, what differs from the earlier records' side goes (new
     # data never removes a published example); with no earlier records, train goes
     leaking = result.filter(
@@ -126,11 +153,21 @@ def _new_units(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     and follows ("train" when all the earlier records it rephrases are in train)."""
     new = frame.filter(pl.col("known").is_null()).select("record_id", "dup_cluster", "anchor")
     if new.height == 0:
-        return pl.DataFrame(schema={"record_id": pl.Utf8, "unit": pl.Int64}), pl.DataFrame(schema={"unit": pl.Int64, "key": pl.Utf8, "follows": pl.Utf8})
+        return pl.DataFrame(schema={"record_id": pl.Utf8, "unit": pl.Int64}), pl.DataFrame(
+            schema={"unit": pl.Int64, "key": pl.Utf8, "follows": pl.Utf8}
+        )
     nodes = pl.concat([new["record_id"], new["dup_cluster"]]).unique().sort()
     index = pl.DataFrame({"node": nodes, "i": np.arange(len(nodes), dtype=np.int64)})
-    left = new.select(pl.col("record_id").alias("node")).join(index, on="node", how="left", maintain_order="left")["i"].to_numpy()
-    right = new.select(pl.col("dup_cluster").alias("node")).join(index, on="node", how="left", maintain_order="left")["i"].to_numpy()
+    left = (
+        new.select(pl.col("record_id").alias("node"))
+        .join(index, on="node", how="left", maintain_order="left")["i"]
+        .to_numpy()
+    )
+    right = (
+        new.select(pl.col("dup_cluster").alias("node"))
+        .join(index, on="node", how="left", maintain_order="left")["i"]
+        .to_numpy()
+    )
     labels = components(len(nodes), np.column_stack([left, right]))
     new = new.with_columns(pl.Series("unit", labels[left], dtype=pl.Int64))
     # only train is followed: following eval lets chains of rephrasings pull ever more into eval
@@ -142,7 +179,9 @@ def _new_units(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return new.select("record_id", "unit").unique(), units
 
 
-def _place_by_quota(units: pl.DataFrame, record_unit: pl.DataFrame, frame: pl.DataFrame, eval_share: float, seed: int) -> pl.DataFrame:
+def _place_by_quota(
+    units: pl.DataFrame, record_unit: pl.DataFrame, frame: pl.DataFrame, eval_share: float, seed: int
+) -> pl.DataFrame:
     """unit -> split: units that follow earlier records take their side, the rest fill each task's eval quota."""
     with_units = frame.join(record_unit, on="record_id", how="left", maintain_order="left")
     per_task = with_units.group_by("task").agg(
@@ -152,7 +191,9 @@ def _place_by_quota(units: pl.DataFrame, record_unit: pl.DataFrame, frame: pl.Da
     )
     total = {t: n for t, n, _ in per_task.iter_rows()}
     target = {t: max(eval_share * n, 1.0 if u >= 2 else 0.0) for t, n, u in per_task.iter_rows()}
-    side = with_units.join(units.select("unit", "follows"), on="unit", how="left").with_columns(pl.coalesce("known", "follows").alias("side"))
+    side = with_units.join(units.select("unit", "follows"), on="unit", how="left").with_columns(
+        pl.coalesce("known", "follows").alias("side")
+    )
     in_eval = {t: 0 for t in total} | dict(side.filter(pl.col("side") == "eval").group_by("task").len().iter_rows())
     open_units = units.filter(pl.col("follows").is_null())
     buckets = pl.Series("bucket", [unit_bucket(k, seed) for k in open_units["key"].to_list()], dtype=pl.Float64)
@@ -163,7 +204,10 @@ def _place_by_quota(units: pl.DataFrame, record_unit: pl.DataFrame, frame: pl.Da
     placed = []
     for unit in open_units["unit"].to_list():
         tasks, sizes = tasks_of[unit]
-        gain = sum(((target[t] - in_eval[t]) ** 2 - (target[t] - in_eval[t] - n) ** 2) / total[t] ** 2 for t, n in zip(tasks, sizes))
+        gain = sum(
+            ((target[t] - in_eval[t]) ** 2 - (target[t] - in_eval[t] - n) ** 2) / total[t] ** 2
+            for t, n in zip(tasks, sizes)
+        )
         if gain > 0:
             for t, n in zip(tasks, sizes):
                 in_eval[t] += n

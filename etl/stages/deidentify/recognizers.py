@@ -25,10 +25,58 @@ from etl.catalog import Catalog
 # Faker's street suffixes that are everyday words too ("50 reward points",
 # "1 point per dollar", "the key", "a fork"): never a suffix on their own here.
 GENERIC_SUFFIXES = {
-    "point", "points", "key", "keys", "rest", "course", "well", "wells", "common", "union", "unions", "lock", "locks",
-    "club", "field", "fields", "loaf", "mission", "bottom", "branch", "fork", "forks", "trace", "track", "wall", "light",
-    "lights", "view", "views", "ways", "spring", "springs", "star", "camp", "dam", "divide", "flat", "flats", "port",
-    "ports", "rapid", "rapids", "shore", "shores", "ramp", "radial", "oval", "mall", "neck", "burg", "burgs", "mews",
+    "point",
+    "points",
+    "key",
+    "keys",
+    "rest",
+    "course",
+    "well",
+    "wells",
+    "common",
+    "union",
+    "unions",
+    "lock",
+    "locks",
+    "club",
+    "field",
+    "fields",
+    "loaf",
+    "mission",
+    "bottom",
+    "branch",
+    "fork",
+    "forks",
+    "trace",
+    "track",
+    "wall",
+    "light",
+    "lights",
+    "view",
+    "views",
+    "ways",
+    "spring",
+    "springs",
+    "star",
+    "camp",
+    "dam",
+    "divide",
+    "flat",
+    "flats",
+    "port",
+    "ports",
+    "rapid",
+    "rapids",
+    "shore",
+    "shores",
+    "ramp",
+    "radial",
+    "oval",
+    "mall",
+    "neck",
+    "burg",
+    "burgs",
+    "mews",
 }
 
 
@@ -39,11 +87,15 @@ def _faker_street_suffixes() -> str:
     return "|".join(sorted(suffixes, key=len, reverse=True))
 
 
-SUFFIXES = _faker_street_suffixes() + "|" + (
-    "street|st|str|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|circle|cir|place|pl|terrace|ter|"
-    "parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|pike|crossing|xing|alley|aly|row|plaza|plz|ridge|"
-    "walk|cove|cv|path|run|bend|creek|hill|hills|heights|hts|park|pass|glen|grove|harbor|manor|meadow|meadows|mill|"
-    "valley|view|vista|commons|green|station|turnpike|expressway|expy|freeway|fwy|center|ctr"
+SUFFIXES = (
+    _faker_street_suffixes()
+    + "|"
+    + (
+        "street|st|str|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|circle|cir|place|pl|terrace|ter|"
+        "parkway|pkwy|highway|hwy|trail|trl|square|sq|loop|pike|crossing|xing|alley|aly|row|plaza|plz|ridge|"
+        "walk|cove|cv|path|run|bend|creek|hill|hills|heights|hts|park|pass|glen|grove|harbor|manor|meadow|meadows|mill|"
+        "valley|view|vista|commons|green|station|turnpike|expressway|expy|freeway|fwy|center|ctr"
+    )
 )
 UNIT = r"(?:apt\.?|apartment|unit|suite|ste\.?|#|room|rm\.?|floor|fl\.?)\s*[A-Za-z0-9-]{1,6}"
 STATES = (
@@ -79,7 +131,20 @@ CITY_STATE = rf"(?:\s*[,\n]?\s*(?:{UNIT}\s*[,\n]\s*)?[A-Z][A-Za-z.'-]+(?:\s[A-Z]
 # the city, state and ZIP that may follow, on the same line or the next ones
 CITY_STATE_ZIP = rf"(?:\s*[,\n]\s*(?:{UNIT}\s*[,\n]\s*)?[A-Za-z][A-Za-z .'-]{{1,30}}\s*[,\n]?\s*,?\s*(?:{STATES})\b\.?(?:\s*\n?\s*United States)?\s*\d{{5}}(?:-\d{{4}})?)"
 MILITARY = r"\b(?:PSC|Unit|CMR)\s+\d{3,5},?\s+Box\s+\d{3,5}\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{5}|\b(?:USCGC|USNS|USNV|USS)\s+[^\W\d][\w'-]+\s*\n?\s*FPO\s+(?:AA|AE|AP)\s+\d{5}"
-ADDRESS_CONTEXT = ["address", "live", "lives", "deliver", "delivered", "delivery", "street", "apartment", "apt", "ship", "mail", "home"]
+ADDRESS_CONTEXT = [
+    "address",
+    "live",
+    "lives",
+    "deliver",
+    "delivered",
+    "delivery",
+    "street",
+    "apartment",
+    "apt",
+    "ship",
+    "mail",
+    "home",
+]
 
 
 # A city line and the country, without state or ZIP ("Los Angeles\n United States")
@@ -87,7 +152,11 @@ CITY_COUNTRY = r"(?:[\s,]+(?:" + UNIT + r"[\s,]+)?[A-Za-z][A-Za-z .'-]{1,30}?[\s
 # "Peachtree and 10 Piedmont Avenue": an intersection written the other way round
 INTERSECTION = r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:and|&)\s+(?=\d)"
 # "the corner of 928 Diamond Street and Osmo Crossing"
-CORNER = r"\b(?:the\s+)?corner\s+of\s+" + r"\d{1,6}\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}?" + rf"(?:{SUFFIXES})\b\.?\s+(?:and|&)\s+(?:[^\W\d][\w'.-]*\s+){{1,3}}?(?:{SUFFIXES})\b\.?"
+CORNER = (
+    r"\b(?:the\s+)?corner\s+of\s+"
+    + r"\d{1,6}\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}?"
+    + rf"(?:{SUFFIXES})\b\.?\s+(?:and|&)\s+(?:[^\W\d][\w'.-]*\s+){{1,3}}?(?:{SUFFIXES})\b\.?"
+)
 
 
 class StreetAddressRecognizer(PatternRecognizer):
@@ -155,8 +224,22 @@ PO_BOX = r"(?:\b\d{1,6}\s+)?\bP\.?\s?O\.?\s*Box\s+\d{1,6}"
 POSTAL = r"(?:[A-Z]{1,2}-?)?\d{4,6}(?:-\d{3,4})?"
 # Names GeoNames writes otherwise ("The Netherlands", "Czechia")
 COUNTRY_ALIASES = {
-    "United States", "USA", "UK", "Netherlands", "Holland", "Czech Republic", "England", "Scotland", "Wales",
-    "Northern Ireland", "Great Britain", "Slovak Republic", "Korea", "South Korea", "Russian Federation", "Macedonia",
+    "United States",
+    "USA",
+    "UK",
+    "Netherlands",
+    "Holland",
+    "Czech Republic",
+    "England",
+    "Scotland",
+    "Wales",
+    "Northern Ireland",
+    "Great Britain",
+    "Slovak Republic",
+    "Korea",
+    "South Korea",
+    "Russian Federation",
+    "Macedonia",
 }
 
 
@@ -201,7 +284,11 @@ PLACED_STREET = rf"(?<=\b(?:on|of|to|at|in|lives on|live on)\s)(?:{NAMED_WORDS})
 # "the corner of Feldstrasse 61 and Marušić Brook": both streets, whatever their form
 CORNER_ANY = (
     r"\b(?:the\s+)?corner\s+of\s+(?:\d{1,6}\s+)?(?:[^\W_][\w'.-]*\s+){1,4}?(?:\d{1,4}\s+|(?:st|street|rd|road|ave)\.?\s+)?(?:st\.?\s+)?"
-    r"(?:and|&)\s+(?:\d{1,6}\s+)?" + UPPER_WORD.removesuffix(r"\.?") + r"(?:\s+" + UPPER_WORD.removesuffix(r"\.?") + r"){0,3}(?:\s+\d{1,4})?"
+    r"(?:and|&)\s+(?:\d{1,6}\s+)?"
+    + UPPER_WORD.removesuffix(r"\.?")
+    + r"(?:\s+"
+    + UPPER_WORD.removesuffix(r"\.?")
+    + r"){0,3}(?:\s+\d{1,4})?"
 )
 # "Lucinda and Passiewijk 103": a street given as a crossing, after an address cue
 CROSSING = rf"\b{UPPER_WORD}\s+(?:and|&)\s+(?:{EURO_STREET}|{NAMED_WORDS}\s+\d{{1,4}}\b)"
@@ -230,7 +317,11 @@ class InternationalAddressRecognizer(PatternRecognizer):
                 Pattern("street, unit and town", street_line + tail["to_town"], 0.75),
                 Pattern("us street, unit and town", STREET + tail["to_town"], 0.75),
                 Pattern("us street, town and country", STREET + tail["to_country"], 0.75),
-                Pattern("street and town", EURO_STREET + unit + r"\s*[,\n]\s*" + rf"{UPPER_WORD}(?:\s+{LETTERS}){{0,2}}\b", 0.4),
+                Pattern(
+                    "street and town",
+                    EURO_STREET + unit + r"\s*[,\n]\s*" + rf"{UPPER_WORD}(?:\s+{LETTERS}){{0,2}}\b",
+                    0.4,
+                ),
                 Pattern("street with unit", street_line + rf"{line}?{UNIT}\.?", 0.6),
                 Pattern("street corner", CORNER_ANY, 0.7),
                 Pattern("placed street", PLACED_STREET, 0.2),  # raised in analyze() when its words are rare
@@ -250,7 +341,9 @@ class InternationalAddressRecognizer(PatternRecognizer):
         a placed street only when its name is no everyday word ("on Highway 9" is a road, "in Windows 10" no address)."""
         results = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            placed = result.analysis_explanation is not None and result.analysis_explanation.pattern_name == "placed street"
+            placed = (
+                result.analysis_explanation is not None and result.analysis_explanation.pattern_name == "placed street"
+            )
             if placed and self._everyday_words(text, result):
                 continue
             if placed:
@@ -266,7 +359,9 @@ class InternationalAddressRecognizer(PatternRecognizer):
     def _everyday_words(text: str, result: RecognizerResult) -> bool:
         from wordfreq import zipf_frequency
 
-        return any(zipf_frequency(w, "en") >= RARE_ZIPF for w in re.findall(r"[^\W\d_]+", text[result.start : result.end]))
+        return any(
+            zipf_frequency(w, "en") >= RARE_ZIPF for w in re.findall(r"[^\W\d_]+", text[result.start : result.end])
+        )
 
 
 ADDRESS_CONTEXT_RE = re.compile(
@@ -309,8 +404,28 @@ NATIONAL_GROUPS = (
     r"|\d{2}(?:\.\d{2}){4})"  # 03.91.12.17.13
 )
 PHONE_WORDS = [
-    "phone", "call", "calling", "called", "text", "mobile", "cell", "fax", "office", "desk", "tel", "number", "reach",
-    "registered", "answering", "contact", "ring", "dial", "whatsapp", "sms", "home", "work",
+    "phone",
+    "call",
+    "calling",
+    "called",
+    "text",
+    "mobile",
+    "cell",
+    "fax",
+    "office",
+    "desk",
+    "tel",
+    "number",
+    "reach",
+    "registered",
+    "answering",
+    "contact",
+    "ring",
+    "dial",
+    "whatsapp",
+    "sms",
+    "home",
+    "work",
 ]
 PHONE_CONTEXT = re.compile(r"\b(?:" + "|".join(PHONE_WORDS) + r")\b", re.IGNORECASE)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{5}-\d{4}")  # a date or a ZIP+4, not a phone
@@ -329,10 +444,33 @@ class PhoneFormatRecognizer(PatternRecognizer):
             supported_entity="PHONE_NUMBER",
             name="PhoneFormatRecognizer",
             patterns=[
-                Pattern("north american", NO_DIGIT_BEFORE + r"(?:(?:\+?1|001)[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}" + EXTENSION + NO_DIGIT_AFTER, 0.6),
-                Pattern("north american with prefix", NO_DIGIT_BEFORE + r"(?:\+?1|001)[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}" + EXTENSION + NO_DIGIT_AFTER, 0.6),
-                Pattern("international", NO_DIGIT_BEFORE + r"\+\d{1,3}(?:[\s.-]?\(?0?\d{1,4}\)?){1,2}(?:[\s.-]?\d{2,4}){2,4}" + EXTENSION + NO_DIGIT_AFTER, 0.55),
-                Pattern("uk national", NO_DIGIT_BEFORE + r"\(?0\d{3,4}\)?[\s-]?\d{3}[\s-]?\d{3,4}" + NO_DIGIT_AFTER, 0.5),
+                Pattern(
+                    "north american",
+                    NO_DIGIT_BEFORE
+                    + r"(?:(?:\+?1|001)[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?\d{3}[\s.-]?\d{4}"
+                    + EXTENSION
+                    + NO_DIGIT_AFTER,
+                    0.6,
+                ),
+                Pattern(
+                    "north american with prefix",
+                    NO_DIGIT_BEFORE
+                    + r"(?:\+?1|001)[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}"
+                    + EXTENSION
+                    + NO_DIGIT_AFTER,
+                    0.6,
+                ),
+                Pattern(
+                    "international",
+                    NO_DIGIT_BEFORE
+                    + r"\+\d{1,3}(?:[\s.-]?\(?0?\d{1,4}\)?){1,2}(?:[\s.-]?\d{2,4}){2,4}"
+                    + EXTENSION
+                    + NO_DIGIT_AFTER,
+                    0.55,
+                ),
+                Pattern(
+                    "uk national", NO_DIGIT_BEFORE + r"\(?0\d{3,4}\)?[\s-]?\d{3}[\s-]?\d{3,4}" + NO_DIGIT_AFTER, 0.5
+                ),
                 Pattern("national groups", NO_DIGIT_BEFORE + NATIONAL_GROUPS + EXTENSION + NO_DIGIT_AFTER, 0.4),
                 Pattern("two groups", NO_DIGIT_BEFORE + r"\d{2,5}[ .-]\d{3,7}" + NO_DIGIT_AFTER, 0.2),
             ],
@@ -370,22 +508,129 @@ def identifier_recognizer(entity: str, patterns: list[str], context: list[str]) 
 
 # Words that are also names ("Will", "Grace", "Rice") are only names when capitalised.
 COMMON_WORDS = {
-    "will", "grace", "hope", "summer", "mark", "rose", "may", "june", "bill", "art", "love", "rice", "long", "young",
-    "price", "king", "brown", "green", "white", "black", "good", "best", "great", "sweet", "bowl", "order", "chef",
-    "sunny", "honey", "ginger", "pepper", "olive", "basil", "sage", "bean", "hunter", "cook", "baker", "wolf", "fox",
-    "lamb", "page", "ward", "hall", "bell", "lane", "street", "way", "cash", "card", "joy", "faith", "chance", "guy",
-    "man", "major", "miles", "frank", "earnest", "constant", "noble", "rich", "son", "sonny", "august", "april",
-    "christian", "don", "dean", "dawn", "van", "ray", "ben", "sal", "drew", "jack", "max", "gene", "pat", "kit", "cat",
+    "will",
+    "grace",
+    "hope",
+    "summer",
+    "mark",
+    "rose",
+    "may",
+    "june",
+    "bill",
+    "art",
+    "love",
+    "rice",
+    "long",
+    "young",
+    "price",
+    "king",
+    "brown",
+    "green",
+    "white",
+    "black",
+    "good",
+    "best",
+    "great",
+    "sweet",
+    "bowl",
+    "order",
+    "chef",
+    "sunny",
+    "honey",
+    "ginger",
+    "pepper",
+    "olive",
+    "basil",
+    "sage",
+    "bean",
+    "hunter",
+    "cook",
+    "baker",
+    "wolf",
+    "fox",
+    "lamb",
+    "page",
+    "ward",
+    "hall",
+    "bell",
+    "lane",
+    "street",
+    "way",
+    "cash",
+    "card",
+    "joy",
+    "faith",
+    "chance",
+    "guy",
+    "man",
+    "major",
+    "miles",
+    "frank",
+    "earnest",
+    "constant",
+    "noble",
+    "rich",
+    "son",
+    "sonny",
+    "august",
+    "april",
+    "christian",
+    "don",
+    "dean",
+    "dawn",
+    "van",
+    "ray",
+    "ben",
+    "sal",
+    "drew",
+    "jack",
+    "max",
+    "gene",
+    "pat",
+    "kit",
+    "cat",
     # days, months and US states are names in Faker's lists, and everyday words in orders and FAQs
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
-    "july", "september", "october", "november", "december", "alabama", "alaska", "arizona",
-    "california", "carolina", "dakota", "florida", "georgia", "virginia", "indiana", "montana", "nevada", "tennessee",
-    "texas", "kansas",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "july",
+    "september",
+    "october",
+    "november",
+    "december",
+    "alabama",
+    "alaska",
+    "arizona",
+    "california",
+    "carolina",
+    "dakota",
+    "florida",
+    "georgia",
+    "virginia",
+    "indiana",
+    "montana",
+    "nevada",
+    "tennessee",
+    "texas",
+    "kansas",
 }
-INTRO = re.compile(r"\b(?:this is|my name is|name is|the name|under the name|with the name|named|for|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you)[,:]?\s+", re.IGNORECASE)
+INTRO = re.compile(
+    r"\b(?:this is|my name is|name is|the name|under the name|with the name|named|for|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you)[,:]?\s+",
+    re.IGNORECASE,
+)
 WORD = re.compile(r"[^\W\d_][^\W\d_'-]*[^\W\d_]", re.UNICODE)
 # Whatever capitalised word follows these is offered as a name, known to the lexicon or not.
-NAMED = re.compile(r"\b(?:my name is|my name's|name is|the name|under the name|call me|calls me|last name\??|first name\??)[,:]?\s+", re.IGNORECASE)
+NAMED = re.compile(
+    r"\b(?:my name is|my name's|name is|the name|under the name|call me|calls me|last name\??|first name\??)[,:]?\s+",
+    re.IGNORECASE,
+)
 LATIN_NAME = re.compile(r"[A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F'\u2019-]*")
 
 
@@ -407,13 +652,19 @@ def name_lexicon(core: bool = False, with_common: bool = False) -> tuple[frozens
     for locale in locales:
         provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
         for attribute in dir(provider):
-            if not (attribute.startswith(("first_name", "last_name")) and attribute.endswith(("s", "names_romanized"))):
+            if not (
+                attribute.startswith(("first_name", "last_name")) and attribute.endswith(("s", "names_romanized"))
+            ):
                 continue
             names = getattr(provider, attribute)
             if not isinstance(names, (list, tuple, dict, set, frozenset)):
                 continue
             target = firsts if attribute.startswith("first") else lasts
-            target |= {n.lower() for n in (names.keys() if isinstance(names, dict) else names) if isinstance(n, str) and LATIN_NAME.fullmatch(n)}
+            target |= {
+                n.lower()
+                for n in (names.keys() if isinstance(names, dict) else names)
+                if isinstance(n, str) and LATIN_NAME.fullmatch(n)
+            }
     if with_common:  # "Brown" after "Tiffany" is a surname, though alone it is a colour
         return frozenset(firsts), frozenset(lasts)
     return frozenset(firsts - blocked_words()), frozenset(lasts - blocked_words())
@@ -459,8 +710,17 @@ class NameLexiconRecognizer(EntityRecognizer):
         return results
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult("PERSON", start, end, score, analysis_explanation=None,
-                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})
+        return RecognizerResult(
+            "PERSON",
+            start,
+            end,
+            score,
+            analysis_explanation=None,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
 
 
 CAPITALISED = re.compile(r"[^\W\d_][^\W\d_]*(?:['\u2019-][^\W\d_]+)*|[A-Z]\.")
@@ -480,7 +740,11 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
     """
 
     def __init__(
-        self, business_words: set[str], extra_first: set[str] | None = None, extra_last: set[str] | None = None, dish_words: set[str] | None = None
+        self,
+        business_words: set[str],
+        extra_first: set[str] | None = None,
+        extra_last: set[str] | None = None,
+        dish_words: set[str] | None = None,
     ) -> None:
         firsts, lasts = name_lexicon()
         self.firsts = firsts | ({n.lower() for n in extra_first or set()} - blocked_words())
@@ -522,7 +786,9 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
             run = run[:-1]
         if not run or len(run) > 4:
             return []
-        following = CAPITALISED.match(text, run[-1].end() + 1) if text[run[-1].end() : run[-1].end() + 1] == " " else None
+        following = (
+            CAPITALISED.match(text, run[-1].end() + 1) if text[run[-1].end() : run[-1].end() + 1] == " " else None
+        )
         if following and following.group(0)[0].isupper() and following.group(0).lower() in self.dish_words:
             return []  # the start of a (misspelt) dish name: "Tai Peanut Noodle Bowl"
         if len(run) == 1 and SENTENCE_END.search(text[: run[0].start()]):
@@ -532,15 +798,28 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
             if word.lower() not in self.firsts and self._rarity(word) >= RARE_ZIPF_AT_START and not speaker_label:
                 return []
         start, end = run[0].start(), run[-1].end()
-        return [RecognizerResult("PERSON", start, end, 0.5, analysis_explanation=None,
-                                 recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name, RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})]
+        return [
+            RecognizerResult(
+                "PERSON",
+                start,
+                end,
+                0.5,
+                analysis_explanation=None,
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+        ]
 
 
 class SocialHandleRecognizer(PatternRecognizer):
     """@usernames ("@jenny_smith91 my order never came"); not the @ of an e-mail address."""
 
     def __init__(self) -> None:
-        pattern = Pattern("social handle", r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])", 0.85)
+        pattern = Pattern(
+            "social handle", r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])", 0.85
+        )
         super().__init__(supported_entity="SOCIAL_HANDLE", patterns=[pattern], name="SocialHandleRecognizer")
 
 
@@ -552,7 +831,9 @@ class CatalogAllowList:
     """Spans of business terms (dishes, business, stores, store addresses and phones, the
     business's own contacts) in a text, and links, which are never cut."""
 
-    def __init__(self, catalog: Catalog | None, extra_terms: list[str] | None = None, contacts: list[str] | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog | None, extra_terms: list[str] | None = None, contacts: list[str] | None = None
+    ) -> None:
         terms: set[str] = set(extra_terms or []) | set(contacts or [])
         described: set[str] = set()
         if catalog is not None:
@@ -561,7 +842,9 @@ class CatalogAllowList:
                 terms.add(dish.name)
                 # "jasmine rice" is an ingredient, not Jasmine Rice
                 terms |= {i for i in dish.ingredients if len(i) > 3}
-                described |= set(re.findall(r"[^\W\d_]+", " ".join([dish.description, *dish.diet_tags, *dish.allergens])))
+                described |= set(
+                    re.findall(r"[^\W\d_]+", " ".join([dish.description, *dish.diet_tags, *dish.allergens]))
+                )
             for store in catalog.stores:
                 terms |= {store.name, store.address, store.full_address, f"{store.address}, {store.city}", store.city}
                 if store.phone:
@@ -569,7 +852,12 @@ class CatalogAllowList:
         ordered = sorted((t for t in terms if t), key=len, reverse=True)
         self.words = {w.lower() for t in ordered for w in re.findall(r"[^\W\d_]+", t)} | {w.lower() for w in described}
         # words of dish names only: what a misspelt dish name is made of
-        self.dish_words = {w.lower() for d in (catalog.dishes if catalog else []) for w in re.findall(r"[^\W\d_]+", d.name) if len(w) > 2}
+        self.dish_words = {
+            w.lower()
+            for d in (catalog.dishes if catalog else [])
+            for w in re.findall(r"[^\W\d_]+", d.name)
+            if len(w) > 2
+        }
         self.pattern = re.compile("|".join(re.escape(t) for t in ordered), re.IGNORECASE) if ordered else None
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -586,7 +874,11 @@ class CatalogAllowList:
         for result in results:
             covered = sum(max(0, min(result.end, e) - max(result.start, s)) for s, e in spans)
             in_link = any(result.start < e and s < result.end for s, e in links)
-            if covered * 2 < (result.end - result.start) and not in_link and not self._mostly_business_words(text, result):
+            if (
+                covered * 2 < (result.end - result.start)
+                and not in_link
+                and not self._mostly_business_words(text, result)
+            ):
                 kept.append(result)
         return kept
 

@@ -30,7 +30,7 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import DeidentifyConfig
-from etl.stages.base import Progress, StageResult, drop_frame
+from etl.stages.base import Progress, Stage, StageResult, drop_frame
 
 PERSONAL_META = ["customer_name", "customer_email", "customer_phone", "agent_name", "feedback_comment"]
 # Below this many turns, starting worker processes costs more than it saves.
@@ -47,7 +47,7 @@ class WorkerSetup:
     extra_last: set[str] = field(default_factory=set)
 
 
-_worker: "_Worker | None" = None
+_worker: _Worker | None = None
 
 
 class _Worker:
@@ -63,7 +63,9 @@ class _Worker:
         self.anonymizer = AnonymizerEngine()
         self.surrogates = Surrogates(setup.key)
 
-    def run(self, chunk: list[tuple[str, list[str], list[str]]]) -> list[tuple[str, list[str], dict[str, int], list[str]]]:
+    def run(
+        self, chunk: list[tuple[str, list[str], list[str]]]
+    ) -> list[tuple[str, list[str], dict[str, int], list[str]]]:
         """(record_id, turn texts, known values) -> (record_id, new texts, entity counts, residual entity types)."""
         texts = [text for _, turns, _ in chunk for text in turns]
         known = [values for _, turns, values in chunk for _ in turns]
@@ -86,7 +88,11 @@ class _Worker:
 
         def replacer(entity: str):
             def replace(value: str) -> str:
-                new = self.surrogates.replace(entity, value) if mode == "surrogate" else placeholders.replace(entity, value)
+                new = (
+                    self.surrogates.replace(entity, value)
+                    if mode == "surrogate"
+                    else placeholders.replace(entity, value)
+                )
                 inserted.add(new)
                 return new
 
@@ -101,7 +107,10 @@ class _Worker:
             counts.update(r.entity_type for r in found)
             entities = {r.entity_type for r in found}
             if mode == "mask":
-                operators = {e: OperatorConfig("mask", {"masking_char": "*", "chars_to_mask": 10_000, "from_end": False}) for e in entities}
+                operators = {
+                    e: OperatorConfig("mask", {"masking_char": "*", "chars_to_mask": 10_000, "from_end": False})
+                    for e in entities
+                }
             else:
                 operators = {e: OperatorConfig("custom", {"lambda": replacer(e)}) for e in entities}
             new_texts.append(self.anonymizer.anonymize(text=text, analyzer_results=found, operators=operators).text)
@@ -149,42 +158,60 @@ def _run_chunk(chunk):
     return _worker.run(chunk)
 
 
-@dataclass
-class DeidentifyStage:
-    config: DeidentifyConfig
-    catalog: Catalog | None
-    key: bytes
-    name: str = "deidentify"
+class DeidentifyStage(Stage):
+    name = "deidentify"
 
-    def total_work(self, df: pl.DataFrame) -> int:
-        return df.height
+    def __init__(self, config: DeidentifyConfig, catalog: Catalog | None, key: bytes) -> None:
+        self.config, self.catalog, self.key = config, catalog, key
+        self.pool: WorkerPool | None = None
+        self.finished = False
 
-    def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
-        chunks = _chunks(df)
+    def setup(self, frame: pl.DataFrame | None = None) -> None:
+        """Start the analyzer (spaCy and the recognizers) on its worker processes; a small
+        input is analysed in this process, where starting workers would cost more than it saves."""
+        n_turns = int(frame["turns"].list.len().sum()) if frame is not None and frame.height else 0
+        workers = (
+            1 if frame is not None and n_turns < PARALLEL_MIN_TURNS else self.config.workers or os.cpu_count() or 1
+        )
         # known customer and agent names are matched only inside their own record (see
         # etl.stages.deidentify.engine.known_value_hits), never added to a global list: a display name
         # like "Dog Food Lover" must not make "dog food" personal data everywhere
-        setup = WorkerSetup(self.config, self.catalog, self.key)
-        outputs = list(self._run(chunks, setup, progress))
+        self.pool = WorkerPool(WorkerSetup(self.config, self.catalog, self.key), workers).__enter__()
+        self.finished = False
+
+    def teardown(self) -> None:
+        if self.pool is not None:
+            # after Ctrl-C or an error, queued chunks are cancelled instead of awaited
+            failed = (KeyboardInterrupt, None, None) if not self.finished else (None, None, None)
+            self.pool.__exit__(*failed)
+            self.pool = None
+
+    def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
+        chunks = _chunks(df)
+        own_pool = self.pool is None
+        if own_pool:  # called outside the runner (tests, the API)
+            self.setup(df)
+        try:
+            outputs = []
+            for chunk, result in zip(chunks, self.pool.map(chunks)):
+                outputs += result
+                progress(len(chunk))
+            self.finished = True
+        finally:
+            if own_pool:
+                self.teardown()
         by_id = {record_id: (texts, counts, residual) for record_id, texts, counts, residual in outputs}
         records = _with_new_turns(df, by_id)
         residual_ids = [rid for rid, (_, _, residual) in by_id.items() if residual]
         details = [",".join(sorted(set(by_id[rid][2]))) for rid in residual_ids]
-        dropped = drop_frame(pl.Series(residual_ids, dtype=pl.Utf8), pl.Series(["pii_residual"] * len(residual_ids), dtype=pl.Utf8), pl.Series(details, dtype=pl.Utf8))
+        dropped = drop_frame(pl.Series(residual_ids, dtype=pl.Utf8), "pii_residual", pl.Series(details, dtype=pl.Utf8))
         kept = records.filter(~pl.col("record_id").is_in(pl.Series(residual_ids, dtype=pl.Utf8).implode()))
         totals: Counter[str] = Counter()
         for _, counts, _ in by_id.values():
             totals.update(counts)
-        notes = {f"found_{entity}": count for entity, count in sorted(totals.items())}
-        return StageResult(kept=kept, dropped=dropped, notes=notes)
-
-    def _run(self, chunks, setup: WorkerSetup, progress: Progress):
-        n_turns = sum(len(turns) for chunk in chunks for _, turns, _ in chunk)
-        workers = 1 if n_turns < PARALLEL_MIN_TURNS else self.config.workers or os.cpu_count() or 1
-        with WorkerPool(setup, workers) as pool:
-            for chunk, result in zip(chunks, pool.map(chunks)):
-                yield from result
-                progress(len(chunk))
+        return StageResult(
+            kept=kept, dropped=dropped, counts={f"found_{entity}": count for entity, count in sorted(totals.items())}
+        )
 
 
 class WorkerPool:
@@ -193,11 +220,13 @@ class WorkerPool:
     def __init__(self, setup: WorkerSetup, workers: int) -> None:
         self.setup, self.workers, self.pool = setup, workers, None
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         if self.workers > 1:
             # spawn, not fork: the parent runs polars' thread pool, which fork would copy mid-flight
             context = multiprocessing.get_context("spawn")
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_pool_worker, initargs=(self.setup,))
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_init_pool_worker, initargs=(self.setup,)
+            )
         else:
             _init_worker(self.setup)
         return self
@@ -239,7 +268,9 @@ def _exit_with_parent() -> None:
 
 def _chunks(df: pl.DataFrame) -> list[list[tuple[str, list[str], list[str]]]]:
     meta = df["meta"].struct.unnest()
-    known_columns = [c for c in ("customer_name", "customer_email", "customer_phone", "agent_name") if c in meta.columns]
+    known_columns = [
+        c for c in ("customer_name", "customer_email", "customer_phone", "agent_name") if c in meta.columns
+    ]
     rows = []
     for record_id, turns, *known in zip(df["record_id"], df["turns"].to_list(), *(meta[c] for c in known_columns)):
         rows.append((record_id, [t["text"] for t in turns], [v for v in known if v]))

@@ -49,15 +49,21 @@ def load_key(config: DeidentifyConfig, warn=print) -> bytes:
     if config.key_file:
         path = Path(config.key_file).expanduser()
         if not path.is_file():
-            raise ConfigError(f"deidentify.key_file: key file {path} not found. Create it (e.g. `openssl rand -hex 32 > {path}`) outside the store.")
+            raise ConfigError(
+                f"deidentify.key_file: key file {path} not found. Create it (e.g. `openssl rand -hex 32 > {path}`) outside the store."
+            )
         key = path.read_bytes().strip()
         if len(key) < 16:
-            raise ConfigError(f"deidentify.key_file: the key in {path} is shorter than 16 bytes; use a long random key.")
+            raise ConfigError(
+                f"deidentify.key_file: the key in {path} is shorter than 16 bytes; use a long random key."
+            )
         return key
     if config.mode != "surrogate":
         return DEVELOPMENT_KEY  # placeholders and masks do not depend on the key
     if config.allow_dev_key:
-        warn(f"DEVELOPMENT KEY in use for pseudonyms: surrogates are reproducible by anyone. Set ${config.key_env} or deidentify.key_file for real data.")
+        warn(
+            f"DEVELOPMENT KEY in use for pseudonyms: surrogates are reproducible by anyone. Set ${config.key_env} or deidentify.key_file for real data."
+        )
         return DEVELOPMENT_KEY
     raise ConfigError(
         f"deidentify: no surrogate key. Set the environment variable {config.key_env} to a long random secret "
@@ -104,7 +110,11 @@ class Surrogates:
         if entity == "STREET_ADDRESS":
             fake = self._fake("ADDRESS", " ".join(value.lower().split()))
             street = fake.street_address()
-            return f"{street}, {fake.city()}, {fake.state_abbr()} {fake.zipcode()}" if re.search(r"\d{5}\s*$", value) else street
+            return (
+                f"{street}, {fake.city()}, {fake.state_abbr()} {fake.zipcode()}"
+                if re.search(r"\d{5}\s*$", value)
+                else street
+            )
         if entity == "IP_ADDRESS":
             rng = random.Random(self._seed("IP", value))
             return f"{rng.choice(DOCUMENTATION_NETWORKS)}.{rng.randint(1, 254)}"

@@ -9,12 +9,14 @@ from pathlib import Path
 import polars as pl
 
 from etl.config import PipelineConfig
+from etl.errors import SourceError
+from etl.records import quarantine_frame, records_frame
+from etl.stages.base import Progress, Stage, StageResult, Tally
 from etl.stages.ingest.calls import read_calls
 from etl.stages.ingest.chats import read_chats
 from etl.stages.ingest.common import ReadResult
 from etl.stages.ingest.faqs import read_faqs
 from etl.stages.ingest.reviews import read_reviews
-from etl.records import quarantine_frame, records_frame
 
 READERS: dict[str, Callable[[Path, str], ReadResult]] = {
     "reviews": read_reviews,
@@ -71,7 +73,11 @@ def _read(kind: str, path: Path, name: str) -> ReadResult:
         return READERS[kind](path, name)
     except OSError as exc:  # gone since planning, no permission, a device error
         result = ReadResult(SOURCE_OF[kind], name)
-        result.fail_file("unreadable", f"cannot read the file: {exc.strerror or exc}", "check the file exists and this user may read it")
+        result.fail_file(
+            "unreadable",
+            f"cannot read the file: {exc.strerror or exc}",
+            "check the file exists and this user may read it",
+        )
         return result
 
 
@@ -80,8 +86,13 @@ def _silent_kinds(sources: dict[str, dict], errors: list[dict[str, str]]) -> lis
     call transcript is empty), is a source error of its own."""
     blamed = {e["kind"] for e in errors}
     return [
-        {"file": f"{tally['files']} {kind} file(s)", "kind": kind, "code": "no_valid_rows",
-         "problem": f"none of the {tally['rows']} {kind} units could be read", "fix": "check the files are the right export; the quarantine lists each error"}
+        {
+            "file": f"{tally['files']} {kind} file(s)",
+            "kind": kind,
+            "code": "no_valid_rows",
+            "problem": f"none of the {tally['rows']} {kind} units could be read",
+            "fix": "check the files are the right export; the quarantine lists each error",
+        }
         for kind, tally in sources.items()
         if tally["records"] == 0 and kind not in blamed
     ]
@@ -107,3 +118,99 @@ def _relative_name(path: Path, base: Path) -> str:
         return path.resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+
+
+class IngestStage(Stage):
+    """Reads every configured source file into canonical records. Its input is the planned
+    files (kind, path, name); it counts raw rows (lines, objects, calls), and a malformed row
+    is quarantined: dropped with its error code as the reason and kept aside with its raw
+    text in the run folder. Whole files that cannot be used stop the run (SourceError, exit
+    5) unless `on_source_error: skip`, which publishes without them and says so."""
+
+    name = "ingest"
+    unit = "raw rows"
+    produces = "records"
+
+    def __init__(
+        self, config: PipelineConfig, previous_manifest: dict | None = None, previous_version: str | None = None
+    ) -> None:
+        self.config = config
+        self.previous = (previous_manifest or {}).get("counts", {}).get("sources", {})
+        self.previous_version = previous_version
+        self.output: IngestOutput | None = None
+        self.notices: list[str] = []
+
+    @staticmethod
+    def planned_frame(planned: list[tuple[str, Path, str]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "kind": [k for k, _, _ in planned],
+                "path": [str(p) for _, p, _ in planned],
+                "name": [n for _, _, n in planned],
+            },
+            schema={"kind": pl.Utf8, "path": pl.Utf8, "name": pl.Utf8},
+        )
+
+    def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
+        self.output = ingest(self.config, on_file=lambda: progress(1))
+        quarantine = self.output.quarantine
+        dropped = quarantine.select(
+            pl.lit(None, dtype=pl.Utf8).alias("record_id"),
+            "source",
+            "source_file",
+            "source_line",
+            pl.col("error_code").alias("reason"),
+            pl.col("error").alias("detail"),
+        )
+        self.notices = source_falls(
+            self.output.sources, self.previous, self.previous_version, self.config.warn_source_fall
+        )
+        self._gate(self.output.source_errors)
+        return StageResult(kept=self.output.records, dropped=dropped)
+
+    def _gate(self, errors: list[dict[str, str]]) -> None:
+        if not errors:
+            return
+        lines = [f"{e['file']}: {e['problem']} [{e['code']}]; {e['fix']}." for e in errors]
+        if self.config.on_source_error == "skip":
+            self.notices += [f"published without {line} (on_source_error: skip)" for line in lines]
+            return
+        lines[-1] += " Nothing was published (on_source_error: skip would publish without the file)."
+        raise SourceError("\n".join(lines))
+
+    def tally(self, frame: pl.DataFrame, result: StageResult) -> Tally:
+        return Tally(self.output.rows_in, result.kept.height, result.dropped.height, result.kept.height)
+
+    def run_outputs(self) -> dict[str, pl.DataFrame]:
+        return {"quarantine": self.output.quarantine} if self.output else {}
+
+    def summary_fields(self) -> dict:
+        if self.output is None:
+            return {}
+        quarantine = self.output.quarantine
+        counted = (
+            quarantine.group_by("error_code").len().sort(["len", "error_code"], descending=[True, False])
+            if quarantine.height
+            else None
+        )
+        return {
+            "sources": self.output.sources,
+            "source_errors": self.output.source_errors,
+            "quarantine": {
+                "rows": quarantine.height,
+                "by_code": {str(k): int(v) for k, v in counted.iter_rows()} if counted is not None else {},
+            },
+            "notices": self.notices,
+        }
+
+
+def source_falls(sources: dict[str, dict], before: dict[str, int], version: str | None, limit: float) -> list[str]:
+    """A notice per source kind whose records fell by more than `limit` against the previous version."""
+    notices = []
+    for kind, old in before.items():
+        new = sources.get(kind, {}).get("records", 0)
+        if old and (old - new) / old > limit:
+            notices.append(
+                f"{kind}: {new:,} records tonight against {old:,} in {version} ({(new - old) / old:+.1%}); is an export missing or cut short?"
+            )
+    return notices

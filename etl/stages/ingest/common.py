@@ -31,7 +31,7 @@ def decode_file(path: Path) -> Decoded:
     data = path.read_bytes()
     had_bom = data.startswith(UTF8_BOM)
     if had_bom:
-        data = data[len(UTF8_BOM):]
+        data = data[len(UTF8_BOM) :]
     for encoding in ("utf-8", "cp1252", "latin-1"):
         try:
             return Decoded(data.decode(encoding), encoding, had_bom)

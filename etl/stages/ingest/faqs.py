@@ -38,7 +38,9 @@ class _Keys:
         return norm if n == 1 else f"{norm}#{n}"
 
 
-def _add_faq(result: ReadResult, keys: _Keys, line: int, question: str, answer: str, category: str | None, raw: str) -> None:
+def _add_faq(
+    result: ReadResult, keys: _Keys, line: int, question: str, answer: str, category: str | None, raw: str
+) -> None:
     if not question.strip():
         result.reject(line, "missing_question", "FAQ entry has an empty question", raw)
     elif not answer.strip():
@@ -76,7 +78,9 @@ def _read_faq_markdown(path: Path, source_file: str) -> ReadResult:
     flush()
     if result.units == 0:
         if decoded.text.strip():
-            fix = "each question is a '### question' heading followed by its answer; check the file is the FAQ document"
+            fix = (
+                "each question is a '### question' heading followed by its answer; check the file is the FAQ document"
+            )
             result.fail_file("no_valid_rows", "no '### question' heading found", fix, decoded.text[:2000])
         else:
             result.fail_file("empty_file", "the file is empty", EMPTY_FIX, "")
@@ -94,7 +98,12 @@ def _read_faq_csv(path: Path, source_file: str) -> ReadResult:
         return result
     if problem := header_problem(fields, ["question", "answer"], optional=("category",)):
         code, text = problem
-        result.fail_file(code, text, "the header must be question,answer[,category]; fix the export or rename the column(s)", ",".join(fields))
+        result.fail_file(
+            code,
+            text,
+            "the header must be question,answer[,category]; fix the export or rename the column(s)",
+            ",".join(fields),
+        )
         return result
     reader.fieldnames = fields
     keys, previous_end = _Keys(), reader.line_num

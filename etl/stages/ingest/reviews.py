@@ -50,7 +50,12 @@ def read_reviews(path: Path, source_file: str) -> ReadResult:
     header = [h.strip().lower() for h in header]
     if problem := header_problem(header, COLUMNS):
         code, text = problem
-        result.fail_file(code, text, f"the header must be {','.join(COLUMNS)}; fix the export or rename the column(s)", ",".join(header))
+        result.fail_file(
+            code,
+            text,
+            f"the header must be {','.join(COLUMNS)}; fix the export or rename the column(s)",
+            ",".join(header),
+        )
         return result
 
     previous_end = reader.line_num
@@ -61,7 +66,12 @@ def read_reviews(path: Path, source_file: str) -> ReadResult:
             break
         except csv.Error as exc:
             start = previous_end + 1
-            result.reject(start, "csv_error", f"unparseable CSV: {exc}", raw_lines(decoded.text, start, max(start, reader.line_num)))
+            result.reject(
+                start,
+                "csv_error",
+                f"unparseable CSV: {exc}",
+                raw_lines(decoded.text, start, max(start, reader.line_num)),
+            )
             previous_end = reader.line_num
             continue
         start, previous_end = previous_end + 1, reader.line_num
@@ -96,7 +106,10 @@ def header_problem(header: list[str], expected: list[str], optional: tuple[str, 
     missing = [c for c in expected if c not in header]
     unknown = [c for c in header if c not in expected and c not in optional]
     if missing and unknown:
-        return "missing_columns", f"the header lacks column(s) {missing} and has unknown column(s) {unknown} (renamed?)"
+        return (
+            "missing_columns",
+            f"the header lacks column(s) {missing} and has unknown column(s) {unknown} (renamed?)",
+        )
     if missing:
         return "missing_columns", f"the header lacks column(s) {missing}"
     if unknown:

@@ -101,7 +101,11 @@ def trimmed_dialogue(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def pairs(turns: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
     """(index, user text, assistant reply) for every user turn answered by the next turn."""
-    return [(i, turns[i][1], turns[i + 1][1]) for i in range(len(turns) - 1) if turns[i][0] == "user" and turns[i + 1][0] == "assistant"]
+    return [
+        (i, turns[i][1], turns[i + 1][1])
+        for i in range(len(turns) - 1)
+        if turns[i][0] == "user" and turns[i + 1][0] == "assistant"
+    ]
 
 
 QUESTION = re.compile(r"\?|^(what|what's|whats|how|does|do|is|are|any|can|which)\b", re.IGNORECASE)

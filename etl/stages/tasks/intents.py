@@ -64,4 +64,6 @@ def _asks_for_items(text: str) -> bool:
     return any(not ABOUT_INFORMATION.match(text, m.end()) for m in PLACES_AN_ORDER.finditer(text))
 
 
-ABOUT_INFORMATION = re.compile(r"[^.?!\n]{0,20}?\b(?:address|hours|directions|location|phone number|number for|menu|website)\b", re.IGNORECASE)
+ABOUT_INFORMATION = re.compile(
+    r"[^.?!\n]{0,20}?\b(?:address|hours|directions|location|phone number|number for|menu|website)\b", re.IGNORECASE
+)

@@ -39,13 +39,23 @@ def catalog_examples(ctx: BuildContext, source_name: str) -> list[dict]:
     examples = []
     for dish in ctx.catalog.dishes:
         record = {"record_id": f"catalog:{source_name}#{dish.id}", "source": "catalog"}
-        for kind, (question, answer) in list(dish_questions(dish, ctx.catalog.currency).items())[: ctx.questions_per_dish]:
-            examples.append(example(ctx, TASK, record, kind, [("user", stable_pick(dish.id + kind, question)), ("assistant", answer)]))
+        for kind, (question, answer) in list(dish_questions(dish, ctx.catalog.currency).items())[
+            : ctx.questions_per_dish
+        ]:
+            examples.append(
+                example(
+                    ctx, TASK, record, kind, [("user", stable_pick(dish.id + kind, question)), ("assistant", answer)]
+                )
+            )
     return examples
 
 
 def dish_questions(dish: Dish, currency: str) -> dict[str, tuple[list[str], str]]:
-    ingredients = ", ".join(dish.ingredients[:-1]) + f" and {dish.ingredients[-1]}" if len(dish.ingredients) > 1 else dish.ingredients[0]
+    ingredients = (
+        ", ".join(dish.ingredients[:-1]) + f" and {dish.ingredients[-1]}"
+        if len(dish.ingredients) > 1
+        else dish.ingredients[0]
+    )
     allergens = (
         f"The {dish.name} contains {', '.join(dish.allergens)}."
         if dish.allergens
@@ -55,15 +65,27 @@ def dish_questions(dish: Dish, currency: str) -> dict[str, tuple[list[str], str]
     tags = ", ".join(dish.diet_tags) if dish.diet_tags else "no special diet tags"
     return {
         "ingredients": (
-            [f"What's in the {dish.name}?", f"What are the ingredients of the {dish.name}?", f"what comes in the {dish.name}"],
+            [
+                f"What's in the {dish.name}?",
+                f"What are the ingredients of the {dish.name}?",
+                f"what comes in the {dish.name}",
+            ],
             f"The {dish.name} is made with {ingredients}. {dish.description}",
         ),
         "nutrition": (
-            [f"How many calories are in the {dish.name}?", f"What are the macros for the {dish.name}?", f"how much protein does the {dish.name} have"],
+            [
+                f"How many calories are in the {dish.name}?",
+                f"What are the macros for the {dish.name}?",
+                f"how much protein does the {dish.name} have",
+            ],
             f"The {dish.name} has {dish.calories} calories and {dish.protein_g:g}g of protein.",
         ),
         "allergens": (
-            [f"Does the {dish.name} have any allergens?", f"Is the {dish.name} safe if I have food allergies?", f"what allergens are in the {dish.name}"],
+            [
+                f"Does the {dish.name} have any allergens?",
+                f"Is the {dish.name} safe if I have food allergies?",
+                f"what allergens are in the {dish.name}",
+            ],
             allergens,
         ),
         "price": (

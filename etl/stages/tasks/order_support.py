@@ -9,19 +9,11 @@ Conversations about anything else become customer_service examples.
 
 from __future__ import annotations
 
-from etl.stages.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
-from etl.stages.tasks.intents import conversation_intent
+from etl.stages.tasks.common import BuildContext
+from etl.stages.tasks.customer_service import conversation_examples
 
 TASK = "order_support"
-MIN_TURNS = 2  # a customer turn and the business answering it
 
 
 def build(records: list[dict], ctx: BuildContext) -> list[dict]:
-    examples = []
-    for record in records:
-        if record["source"] not in ("chat", "call"):
-            continue
-        dialogue = trimmed_dialogue(merged_turns(record))
-        if len(dialogue) >= MIN_TURNS and conversation_intent([t for r, t in dialogue if r == "user"]) == "order":
-            examples.append(example(ctx, TASK, record, "dialogue", dialogue))
-    return examples
+    return conversation_examples(records, ctx, TASK, lambda intent: intent == "order")

@@ -52,8 +52,15 @@ def _from_dialogue(record: dict, ctx: BuildContext) -> list[dict]:
             ctx.note("recommendation_ungrounded_skipped")
             continue
         built.append(
-            example(ctx, TASK, record, f"pair{index}", [("user", user), ("assistant", reply)],
-                    dish=dish.name, constraints=[str(c) for c in needs])
+            example(
+                ctx,
+                TASK,
+                record,
+                f"pair{index}",
+                [("user", user), ("assistant", reply)],
+                dish=dish.name,
+                constraints=[str(c) for c in needs],
+            )
         )
     return built
 
@@ -64,7 +71,17 @@ def _from_review(record: dict, dish: Dish, ctx: BuildContext) -> list[dict]:
         need = Constraint(kind="diet", value=tag)
         ask = stable_pick(dish.id + tag, ASKS).format(need=tag)
         answer = reason(dish, need)
-        built.append(example(ctx, TASK, record, f"tag:{tag}", [("user", ask), ("assistant", answer)], dish=dish.name, constraints=[str(need)]))
+        built.append(
+            example(
+                ctx,
+                TASK,
+                record,
+                f"tag:{tag}",
+                [("user", ask), ("assistant", answer)],
+                dish=dish.name,
+                constraints=[str(need)],
+            )
+        )
     return built
 
 

@@ -31,5 +31,14 @@ def build(records: list[dict], ctx: BuildContext) -> list[dict]:
             continue
         label = label_for(rating)
         text = record["turns"][0]["text"]
-        examples.append(example(ctx, TASK, record, "sentiment", [("user", INSTRUCTION.format(text=text)), ("assistant", label)], label=label))
+        examples.append(
+            example(
+                ctx,
+                TASK,
+                record,
+                "sentiment",
+                [("user", INSTRUCTION.format(text=text)), ("assistant", label)],
+                label=label,
+            )
+        )
     return examples

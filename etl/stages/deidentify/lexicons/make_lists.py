@@ -20,8 +20,24 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 FOODS = [
-    "menuItems", "fish", "shellfish", "fruits", "vegetables", "herbs_n_spices", "condiments", "breads_and_pastries",
-    "pizzaToppings", "sandwiches", "sausages", "curds", "tea", "iba_cocktails", "beer_styles", "poultry", "hot_peppers", "ham",
+    "menuItems",
+    "fish",
+    "shellfish",
+    "fruits",
+    "vegetables",
+    "herbs_n_spices",
+    "condiments",
+    "breads_and_pastries",
+    "pizzaToppings",
+    "sandwiches",
+    "sausages",
+    "curds",
+    "tea",
+    "iba_cocktails",
+    "beer_styles",
+    "poultry",
+    "hot_peppers",
+    "ham",
 ]
 COMPANIES = ["fortune500", "nasdaq", "djia"]
 
@@ -44,7 +60,9 @@ def cleaned(name: str) -> str:
     return re.sub(r"\s+", " ", name)
 
 
-COMPANY_SUFFIX = re.compile(r"[,\s]+(?:inc|corp|corporation|co|company|companies|holdings|group|ltd|plc|llc|n\.?v|s\.?a|& co)\.?$")
+COMPANY_SUFFIX = re.compile(
+    r"[,\s]+(?:inc|corp|corporation|co|company|companies|holdings|group|ltd|plc|llc|n\.?v|s\.?a|& co)\.?$"
+)
 
 
 def company(name: str) -> str:
@@ -60,9 +78,15 @@ def write(path: Path, names: set[str]) -> None:
 
 def main(corpora: Path) -> None:
     data = corpora / "data"
-    foods = {cleaned(s) for f in FOODS for s in strings(json.loads((data / "foods" / f"{f}.json").read_text(encoding="utf-8")))}
+    foods = {
+        cleaned(s)
+        for f in FOODS
+        for s in strings(json.loads((data / "foods" / f"{f}.json").read_text(encoding="utf-8")))
+    }
     companies = {
-        company(s) for f in COMPANIES for s in strings(json.loads((data / "corporations" / f"{f}.json").read_text(encoding="utf-8")))
+        company(s)
+        for f in COMPANIES
+        for s in strings(json.loads((data / "corporations" / f"{f}.json").read_text(encoding="utf-8")))
     }
     write(HERE / "food_drink.txt", foods)
     write(HERE / "companies.txt", companies)

@@ -1,0 +1,115 @@
+"""One registry of the pipeline's stages, in run order, and of the tasks the format stage
+builds. The configuration is validated against it (etl/config.py), the runner builds its
+stages from it, and a new stage or task is added here once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from etl.catalog import Catalog
+    from etl.config import PipelineConfig
+    from etl.stages.base import Stage
+    from etl.store import Store
+
+
+@dataclass
+class RunContext:
+    """What the stages of one run are built from."""
+
+    config: PipelineConfig
+    catalog: Catalog
+    key: bytes
+    store: Store
+    planned: list
+    summary: object  # etl.runner.RunSummary: the publish stage records it in the manifest
+    latest: str | None
+    previous_manifest: dict | None
+    published_index: pl.DataFrame  # reconciled with tonight's dedup settings
+    published_ids: set[str]
+
+
+def _ingest(ctx: RunContext):
+    from etl.stages.ingest import IngestStage
+
+    return IngestStage(ctx.config, ctx.previous_manifest, ctx.latest)
+
+
+def _clean(ctx: RunContext):
+    from etl.stages.clean import CleanStage
+
+    return CleanStage(ctx.config.clean)
+
+
+def _deidentify(ctx: RunContext):
+    from etl.stages.deidentify import DeidentifyStage
+
+    return DeidentifyStage(ctx.config.deidentify, ctx.catalog, ctx.key)
+
+
+def _dedup(ctx: RunContext):
+    from etl.stages.dedup import DedupStage
+
+    return DedupStage(ctx.config.dedup, ctx.published_index)
+
+
+def _format(ctx: RunContext):
+    from etl.stages.format import FormatStage
+
+    menu = ctx.config.catalog_file("menu")
+    return FormatStage(ctx.config.format, ctx.catalog, menu.name if menu else "menu.yaml")
+
+
+def _semantic(ctx: RunContext):
+    from etl.stages.dedup.semantic import SemanticDedupStage
+
+    return (
+        SemanticDedupStage(ctx.config.dedup.semantic, ctx.published_ids) if ctx.config.dedup.semantic.enabled else None
+    )
+
+
+def _split(ctx: RunContext):
+    import polars as pl
+
+    from etl.stages.split import SplitStage
+
+    known = dict(ctx.published_index.filter(pl.col("split").is_not_null()).select("record_id", "split").iter_rows())
+    return SplitStage(ctx.config.split, known)
+
+
+# name -> factory (None when the configuration switches the stage off), in run order
+STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
+    "ingest": _ingest,
+    "clean": _clean,
+    "deidentify": _deidentify,
+    "dedup": _dedup,
+    "format": _format,
+    "semantic": _semantic,
+    "split": _split,
+}
+
+
+def build_stages(ctx: RunContext) -> list[Stage]:
+    """Every stage of a run, publish last (it reads the dedup and split stages' outputs)."""
+    from etl.stages.publish import PublishStage
+
+    stages = {name: stage for name, factory in STAGES.items() if (stage := factory(ctx)) is not None}
+    publish = PublishStage(
+        ctx.config, ctx.store, ctx.planned, ctx.summary, ctx.published_index, stages.get("dedup"), stages.get("split")
+    )
+    return [*stages.values(), publish]
+
+
+def task_builders() -> dict[str, Callable]:
+    """Task name -> builder (records -> examples), in the order format runs them."""
+    from etl.stages.tasks import BUILDERS
+
+    return BUILDERS
+
+
+def task_names() -> tuple[str, ...]:
+    return tuple(task_builders())

@@ -14,7 +14,7 @@ bands and rows solved from the threshold (etl/stages/dedup/minhash.py). Both
 implementations get the same shingles (the same word 3-grams of the same
 normalised text), the same affine32 permutations (a, b) and the same
 (bands, rows); datasketch hashes shingle strings with its default SHA-1
-hash, we hash words with CRC-32. Both verify LSH candidates against the
+hash, we hash words with our polynomial byte hash (minhash.py). Both verify LSH candidates against the
 estimated Jaccard and cluster with the same connected components.
 Throughput counts everything from texts to clusters.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -48,7 +49,12 @@ def handled(command):
             raise typer.Exit(StoreAccessError.exit_code) from None
         except KeyboardInterrupt:
             errors.print(f"interrupted: {escape(_interrupted_state())}", highlight=False, soft_wrap=True)
-            raise typer.Exit(130) from None
+            # the run has written its summary and released the store lock by now; leave at once,
+            # without waiting at exit for worker threads a second time (they would turn the exit
+            # status into "killed by SIGINT" instead of 130)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
 
     return wrapper
 
@@ -300,6 +306,17 @@ def show(
     console.print(stages)
     if manifest["counts"].get("set_aside"):
         console.print("set aside: " + ", ".join(f"{k} {v}" for k, v in manifest["counts"]["set_aside"].items()))
+    augmentation = manifest["counts"].get("augmentation") or {}
+    if augmentation.get("variants") or augmentation.get("rejected"):
+        made = Table(title="augmented (train only)")
+        for column in ("task", "method", "variants"):
+            made.add_column(column, justify="right" if column == "variants" else "left")
+        for task, methods in sorted(augmentation["variants"].items()):
+            for method, n in sorted(methods.items()):
+                made.add_row(task, method, f"{n:,}")
+        console.print(made)
+        rejected = ", ".join(f"{reason} {n:,}" for reason, n in sorted(augmentation["rejected"].items())) or "none"
+        console.print(f"augmentation rejected: {rejected}")
 
 
 @app.command()

@@ -215,6 +215,59 @@ class FormatConfig(_Strict):
         return tasks
 
 
+# nlpaug's parameters per method, low rates by default: a variant must stay a customer's
+# own words with a few slips, never a different question
+AUGMENT_DEFAULTS: dict[str, dict] = {
+    "keyboard": {"aug_char_p": 0.1, "aug_word_p": 0.1, "aug_word_max": 2},
+    "ocr": {"aug_char_p": 0.1, "aug_word_p": 0.1, "aug_word_max": 2},
+    "spelling": {"aug_p": 0.1, "aug_max": 2},
+    "swap": {"aug_p": 0.1, "aug_max": 1},
+    "delete": {"aug_p": 0.1, "aug_max": 1},
+    "synonyms": {"aug_p": 0.5, "aug_max": 2},
+}
+
+
+class AugmentMethod(_Strict):
+    method: str
+    # passed to the nlpaug augmenter (e.g. aug_char_p, aug_p, aug_max); unset keys take AUGMENT_DEFAULTS
+    params: dict = Field(default_factory=dict)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method not in AUGMENT_DEFAULTS:
+            raise ValueError(
+                f"unknown method {method!r}; known methods are {list(AUGMENT_DEFAULTS)} (WordNet synonyms, word vectors, "
+                "masked language models and back-translation need data or models this project does not ship)"
+            )
+        return method
+
+    def model_post_init(self, context) -> None:
+        self.params = {**AUGMENT_DEFAULTS[self.method], **self.params}
+
+
+class AugmentConfig(_Strict):
+    enabled: bool = False
+    # tasks whose train examples get variants; review_sentiment is left out by default: a
+    # deleted "not" or a slipped word can flip the label a variant inherits
+    tasks: list[str] = Field(
+        default_factory=lambda: ["menu_qa", "recommendation", "policy_qa", "order_support", "customer_service"]
+    )
+    methods: list[AugmentMethod] = Field(default_factory=lambda: [AugmentMethod(method=m) for m in AUGMENT_DEFAULTS])
+    variants_per_parent: int = Field(1, ge=1, le=6)
+    # the most a task's train examples may be variants
+    max_share: float = Field(0.3, ge=0, lt=1)
+    # cosine similarity of sentence embeddings a variant's customer turns keep with its parent's
+    min_similarity: float = Field(0.8, ge=0, le=1)
+    seed: int = 17
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        _unknown_tasks(tasks)
+        return tasks
+
+
 class SplitConfig(_Strict):
     eval_share: float = Field(0.1, gt=0, lt=1)
     seed: int = 13
@@ -304,6 +357,7 @@ class PipelineConfig(_Strict):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     format: FormatConfig = Field(default_factory=FormatConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
 
     # Set by the loader, not by the YAML: where relative paths are anchored.

@@ -81,6 +81,13 @@ def _split(ctx: RunContext):
     return SplitStage(ctx.config.split, known)
 
 
+def _augment(ctx: RunContext):
+    from etl.stages.augment import AugmentStage
+
+    config = ctx.config
+    return AugmentStage(config.augment, ctx.catalog, config.dedup.semantic.model) if config.augment.enabled else None
+
+
 # name -> factory (None when the configuration switches the stage off), in run order
 STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
     "ingest": _ingest,
@@ -90,6 +97,7 @@ STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
     "format": _format,
     "semantic": _semantic,
     "split": _split,
+    "augment": _augment,
 }
 
 

@@ -115,6 +115,12 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
             for task, splits in summary.examples.items()
         )
         console.print(f"examples (train/eval): {tasks}")
+    if summary.augmentation.get("variants"):
+        made = "; ".join(
+            f"{task} " + ", ".join(f"{method} {n:,}" for method, n in sorted(methods.items()))
+            for task, methods in sorted(summary.augmentation["variants"].items())
+        )
+        console.print(f"augmented (train only): {made}", soft_wrap=True)
     for name, count in summary.set_aside.items():
         console.print(f"set aside: {count:,} conversations ({name}) for a later preference dataset")
     if summary.publish:

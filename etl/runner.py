@@ -88,6 +88,8 @@ class RunSummary:
     examples_built: int = 0
     examples: dict[str, dict[str, int]] = field(default_factory=dict)
     set_aside: dict[str, int] = field(default_factory=dict)
+    # variants per task and method, rejections by reason (the augment stage)
+    augmentation: dict = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)
     # whole input files that could not be used: {file, kind, code, problem, fix}
     source_errors: list[dict[str, str]] = field(default_factory=list)

@@ -29,9 +29,10 @@ def test_invariant_holds_and_summary_adds_up(sample_run):
         "format",
         "semantic",
         "split",
+        "augment",
         "publish",
     ]
-    assert [s["unit"] for s in stages] == ["raw rows"] + ["records"] * 4 + ["examples"] * 3
+    assert [s["unit"] for s in stages] == ["raw rows"] + ["records"] * 4 + ["examples"] * 4
     for stage in stages:
         assert stage["rows_in"] == stage["kept"] + stage["dropped"]
         assert sum(stage["dropped_by_reason"].values()) == stage["dropped"]
@@ -42,7 +43,10 @@ def test_invariant_holds_and_summary_adds_up(sample_run):
         format_["produces"] == "examples" and format_["handed_on"] == summary["examples_built"] == stages[5]["rows_in"]
     )
     assert stages[-1]["kept"] == sum(sum(splits.values()) for splits in summary["examples"].values())
-    assert summary["examples_built"] == stages[-1]["kept"] + sum(s["dropped"] for s in stages[5:])
+    augment = stages[7]
+    variants = augment["handed_on"] - augment["kept"]
+    assert variants == augment["counts"]["variants"] > 0
+    assert summary["examples_built"] + variants == stages[-1]["kept"] + sum(s["dropped"] for s in stages[5:])
     dropped = pl.read_parquet(Path(sample_run.run_dir) / "dropped.parquet")
     before_examples = dropped.filter(pl.col("unit") != "examples")
     assert before_examples.height == summary["rows_dropped"]

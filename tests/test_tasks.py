@@ -161,7 +161,9 @@ def test_conversations_are_routed_by_what_the_customer_is_about():
 
 def test_every_sample_conversation_becomes_one_multi_turn_example(published, sample_run):
     """Each chat and call the business answered is one order_support or customer_service example."""
-    conversations = published.filter(pl.col("task").is_in(["order_support", "customer_service"]))
+    conversations = published.filter(
+        pl.col("task").is_in(["order_support", "customer_service"]) & pl.col("parent_id").is_null()
+    )  # originals: a variant (augment) is a second example of the same conversation
     assert conversations.group_by("record_id").len()["len"].max() == 1
     assert all(
         m[-1]["role"] == "assistant" and sum(x["role"] == "user" for x in m) >= 1

@@ -53,6 +53,10 @@ deidentify:
   loyalty_number_patterns: ['\\bHBR-\\d{4}-\\d{4}\\b']
   # delivery areas and landmarks the FAQs name: business words, not personal data
   allow_terms: [Smyrna, East Point, Piedmont Park, I-285]
+
+# customer-side variants of train examples (nlpaug); eval keeps only originals
+augment:
+  enabled: true
 """
 
 

@@ -91,6 +91,7 @@ class PublishStage(Stage):
                 "stages": [asdict(s) | {"output": None} for s in summary.stages],
                 "examples": self.examples,
                 "set_aside": summary.set_aside,
+                "augmentation": summary.augmentation,
                 "quarantined": summary.quarantine.get("rows", 0),
                 # records read per source kind: the next run compares against them
                 "sources": {kind: tally["records"] for kind, tally in summary.sources.items()},

@@ -1,0 +1,232 @@
+"""Augment: more varied customer phrasing, never a changed fact (nlpaug on customer turns, train split only).
+
+After the split, train examples of the configured tasks get variants whose
+customer (user) turns are rewritten by nlpaug; assistant answers are never
+touched, and the eval split holds only original examples. Methods (each with
+its parameters in config, all without downloads):
+
+    keyboard   typos of neighbouring keys (nlpaug KeyboardAug)
+    ocr        OCR-like character confusions (OcrAug)
+    spelling   common misspellings from nlpaug's own dictionary (SpellingAug)
+    swap       neighbouring words swapped, low rate (RandomWordAug, action swap)
+    delete     words deleted, low rate (RandomWordAug, action delete)
+    synonyms   domain synonyms from the reviewed thesaurus.txt (ReservedAug)
+
+Protected facts (dish names, ingredients, allergens, diet tags from the
+catalog; numbers, prices, quantities and times; capitalised names such as
+pseudonymised customers and places; negations) are handed to nlpaug as stop
+words so it leaves them alone, and checked afterwards (facts.py): a variant
+whose protected facts differ from its parent's is rejected
+(`protected_fact_changed`). A variant whose sentence embedding drifts below
+`augment.min_similarity` of its parent's (cosine, the semantic-dedup model) is
+rejected (`meaning_drift`), and so is one that repeats an original or another
+variant (`duplicate_of_original`, `duplicate_of_variant`) or changes nothing
+(`unchanged`). Every variant carries `parent_id` and `augmentation` (method and
+parameters, JSON). At most `variants_per_parent` variants per parent, and per
+task at most `max_share` of its train examples are variants. Each variant's
+random state is seeded from the seed, the parent id and the method, so one seed
+gives the same rows in any order and on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from importlib import resources
+
+import numpy as np
+import polars as pl
+
+from etl.catalog import Catalog
+from etl.config import AugmentConfig
+from etl.stages.augment.facts import ProtectedFacts
+from etl.stages.base import Progress, Stage, StageResult, Tally
+from etl.stages.dedup.minhash import normalise
+
+# candidates tried per variant a task may still take (the sample's rejection rate is about half)
+CANDIDATE_HEADROOM = 3
+REJECTIONS = ("unchanged", "protected_fact_changed", "meaning_drift", "duplicate_of_original", "duplicate_of_variant")
+
+
+def thesaurus() -> list[list[str]]:
+    text = resources.files("etl.stages.augment").joinpath("thesaurus.txt").read_text(encoding="utf-8")
+    return [
+        [p.strip() for p in line.split("|")] for line in text.splitlines() if line.strip() and not line.startswith("#")
+    ]
+
+
+def build_augmenter(method: str, params: dict, facts: ProtectedFacts):
+    """The nlpaug augmenter for a method, with the protected facts as stop words."""
+    import nlpaug.augmenter.char as nac
+    import nlpaug.augmenter.word as naw
+
+    # tokens are what whitespace separates: nlpaug's own tokenizer cuts "6:30pm" into three and
+    # glues them back as "6: 30pm"
+    words = {"tokenizer": str.split, "reverse_tokenizer": " ".join}
+    protect = {"stopwords": facts.stopwords, "stopwords_regex": facts.stopwords_regex, **words}
+    if method == "keyboard":
+        return nac.KeyboardAug(
+            include_numeric=False, include_special_char=False, include_upper_case=False, **protect, **params
+        )
+    if method == "ocr":
+        return nac.OcrAug(**protect, **params)
+    if method == "spelling":
+        augmenter = naw.SpellingAug(**protect, **params)
+        # nlpaug dedups each word's misspellings through a set: its order, and so the random
+        # pick, changes with Python's hash seed; sorted, one seed gives one result everywhere
+        augmenter.model.dict = {word: sorted(options) for word, options in augmenter.model.dict.items()}
+        return augmenter
+    if method in ("swap", "delete"):
+        return naw.RandomWordAug(action=method, **protect, **params)
+    if method == "synonyms":
+        return naw.ReservedAug(thesaurus(), **words, **params)
+    raise ValueError(f"unknown augmentation method {method!r}")
+
+
+def variant_seed(seed: int, parent_id: str, method: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{parent_id}:{method}".encode()).digest()[:4], "big")
+
+
+def user_texts(messages: list[dict]) -> list[str]:
+    return [m["content"] for m in messages if m["role"] == "user"]
+
+
+class AugmentStage(Stage):
+    name = "augment"
+    unit = "examples"
+    id_column = "id"
+    produces = "examples"  # originals plus variants
+
+    def __init__(self, config: AugmentConfig, catalog: Catalog, embedding_model: str | None = None) -> None:
+        self.config, self.catalog, self.embedding_model = config, catalog, embedding_model
+        self.facts = ProtectedFacts(catalog)
+        self.augmenters: dict = {}
+        self.made: dict[str, dict[str, int]] = {}
+        self.rejected: dict[str, int] = {}
+        self.variants = 0
+
+    def setup(self, frame: pl.DataFrame) -> None:
+        self.augmenters = {m.method: build_augmenter(m.method, m.params, self.facts) for m in self.config.methods}
+
+    def total_work(self, frame: pl.DataFrame) -> int:
+        return max(frame.filter(self._eligible()).height, 1)
+
+    def _eligible(self) -> pl.Expr:
+        return (pl.col("split") == "train") & pl.col("task").is_in(self.config.tasks) & pl.col("parent_id").is_null()
+
+    def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
+        if not self.augmenters:
+            self.setup(frame)
+        candidates = self._candidates(frame, progress)
+        variants = self._judge(frame, candidates)
+        self.variants = len(variants)
+        for row in variants:
+            method = json.loads(row["augmentation"])["method"]
+            self.made.setdefault(row["task"], {}).setdefault(method, 0)
+            self.made[row["task"]][method] += 1
+        added = pl.DataFrame(variants, schema=frame.schema) if variants else frame.clear()
+        kept = pl.concat([frame, added]).sort("task", "id")
+        # per task and method in the run summary and the manifest (summary_fields)
+        counts = {"variants": len(variants)} | {f"rejected_{reason}": n for reason, n in sorted(self.rejected.items())}
+        return StageResult(
+            kept=kept,
+            dropped=pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8}),
+            counts=counts,
+        )
+
+    def tally(self, frame: pl.DataFrame, result: StageResult) -> Tally:
+        """Originals in = originals kept (augmentation drops none); the variants are handed on too."""
+        return Tally(frame.height, frame.height, 0, result.kept.height)
+
+    def summary_fields(self) -> dict:
+        return {"augmentation": {"variants": self.made, "rejected": self.rejected}}
+
+    def _candidates(self, frame: pl.DataFrame, progress: Progress) -> list[tuple[dict, str, list[str]]]:
+        """(parent row, method, new user texts) for parents in a seeded order. Per task, parents enough
+        for CANDIDATE_HEADROOM times its cap of variants are tried, not all: a large corpus does not
+        pay for variants the cap would refuse."""
+        out = []
+        methods = [m.method for m in self.config.methods]
+        for _, part in frame.filter(self._eligible()).group_by(["task"], maintain_order=True):
+            ordered = sorted(
+                part.iter_rows(named=True), key=lambda r: variant_seed(self.config.seed, r["id"], "order")
+            )
+            wanted = CANDIDATE_HEADROOM * self._cap(part.height)
+            for parent in ordered[: -(-wanted // self.config.variants_per_parent)]:
+                progress(1)
+                start = variant_seed(self.config.seed, parent["id"], "methods") % len(methods)
+                for method in (methods[start:] + methods[:start])[: self.config.variants_per_parent]:
+                    out.append((parent, method, self._augment(parent, method)))
+        return out
+
+    def _cap(self, originals: int) -> int:
+        """The most variants a task with this many train originals may get: variants / (originals + variants) <= max_share."""
+        return int(self.config.max_share * originals / (1 - self.config.max_share))
+
+    def _augment(self, parent: dict, method: str) -> list[str]:
+        seed = variant_seed(self.config.seed, parent["id"], method)
+        random.seed(seed)
+        np.random.seed(seed)
+        augmenter = self.augmenters[method]
+        new = []
+        for text in user_texts(parent["messages"]):
+            result = augmenter.augment(text)
+            new.append(result[0] if isinstance(result, list) and result else text)
+        return new
+
+    def _judge(self, frame: pl.DataFrame, candidates: list[tuple[dict, str, list[str]]]) -> list[dict]:
+        """The variants that keep every fact, the meaning and stay new; rejections counted by reason."""
+        originals = {
+            (task, normalise(pl.Series(["\n".join(user_texts(m))])).item())
+            for task, m in zip(frame["task"], frame["messages"].to_list())
+        }
+        similarity = self._similarities(candidates)
+        seen, variants, per_task = set(), [], {}
+        caps = {task: self._cap(n) for task, n in frame.filter(self._eligible()).group_by("task").len().iter_rows()}
+        for (parent, method, texts), score in zip(candidates, similarity):
+            before = user_texts(parent["messages"])
+            key = (parent["task"], normalise(pl.Series(["\n".join(texts)])).item())
+            reason = None
+            if texts == before:
+                reason = "unchanged"
+            elif any(self.facts.of(a) != self.facts.of(b) for a, b in zip(before, texts)):
+                reason = "protected_fact_changed"
+            elif score < self.config.min_similarity:
+                reason = "meaning_drift"
+            elif key in originals:
+                reason = "duplicate_of_original"
+            elif key in seen:
+                reason = "duplicate_of_variant"
+            if reason is not None:
+                self.rejected[reason] = self.rejected.get(reason, 0) + 1
+                continue
+            if per_task.get(parent["task"], 0) >= caps.get(parent["task"], 0):
+                continue  # the task's share of variants is full
+            per_task[parent["task"]] = per_task.get(parent["task"], 0) + 1
+            seen.add(key)
+            variants.append(self._variant(parent, method, texts))
+        return variants
+
+    def _similarities(self, candidates: list[tuple[dict, str, list[str]]]) -> list[float]:
+        if not candidates:
+            return []
+        from etl.stages.dedup.semantic import embed
+
+        before = ["\n".join(user_texts(p["messages"])) for p, _, _ in candidates]
+        after = ["\n".join(t) for _, _, t in candidates]
+        vectors = embed(before + after, self.embedding_model, 128)
+        return list((vectors[: len(before)] * vectors[len(before) :]).sum(axis=1))
+
+    def _variant(self, parent: dict, method: str, texts: list[str]) -> dict:
+        params = next(m.params for m in self.config.methods if m.method == method)
+        replaced = iter(texts)
+        messages = [{**m, "content": next(replaced)} if m["role"] == "user" else m for m in parent["messages"]]
+        digest = hashlib.sha256(f"{parent['id']}|{method}|{self.config.seed}".encode()).hexdigest()[:16]
+        return {
+            **parent,
+            "id": f"{parent['id']}-aug-{digest}",
+            "messages": messages,
+            "parent_id": parent["id"],
+            "augmentation": json.dumps({"method": method, "params": params, "seed": self.config.seed}, sort_keys=True),
+        }

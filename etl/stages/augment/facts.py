@@ -1,0 +1,79 @@
+"""The facts a customer turn states that augmentation must never change.
+
+Catalog terms (dish names and the words of ingredients, allergens and diet
+tags), numbers of any kind (prices, quantities, times, order numbers),
+capitalised names (pseudonymised customers, places, brands: a capitalised
+word that is not an everyday function word) and negations ("not", "no",
+"never", "n't": deleting one flips the meaning). `stopwords` and
+`stopwords_regex` tell nlpaug to leave their tokens alone; `of(text)` lists
+them, so a variant's facts can be compared with its parent's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import cached_property
+
+from etl.catalog import Catalog
+
+NEGATIONS = {"not", "no", "never", "nothing", "none", "nor", "without", "cannot"}
+# "can't", "dont", "wasnt": a negation however it is spelt (a spelling slip can make one: "can" -> "cant")
+NEGATED = re.compile(
+    r"(?:ca|do|does|did|wo|is|are|was|were|could|should|would|ai|have|has|had|must|need)n['’]?t", re.IGNORECASE
+)
+WORD = re.compile(r"[\w$£€'’-]+")
+# a number with everything glued to it: "6:30pm", "$12.50", "HB-123456", "2x"
+NUMBER_SPAN = re.compile(r"[$£€]?[\w.,:/'’-]*\d[\w.,:/%'’-]*")
+
+
+class ProtectedFacts:
+    def __init__(self, catalog: Catalog) -> None:
+        terms = set()
+        for dish in catalog.dishes:
+            terms.add(dish.name.lower())
+            terms |= {t.lower() for t in (*dish.ingredients, *dish.allergens, *dish.diet_tags)}
+        self.terms = sorted(terms, key=len, reverse=True)
+        self.words = {w for term in terms for w in re.findall(r"\w+", term) if len(w) > 2}
+
+    @cached_property
+    def stopwords(self) -> list[str]:
+        words = self.words | NEGATIONS
+        return sorted(words | {w.capitalize() for w in words} | {w.upper() for w in words})
+
+    @cached_property
+    def stopwords_regex(self) -> str:
+        # tokens are whitespace-separated ("free?", "6:30pm"): a protected word with punctuation
+        # around it, a token with a digit or a currency sign, or a capitalised word (a name, a place)
+        words = "|".join(sorted((re.escape(w) for w in self.words | NEGATIONS), key=len, reverse=True))
+        return rf"(?i:^\W*(?:{words})\W*$)|^.*[\d$£€].*$|^\W*[A-Z][\w'’-]*\W*$"
+
+    def of(self, text: str) -> Counter:
+        """The protected facts of a text: catalog terms (case-insensitive), numbers, capitalised words, negations."""
+        lower = text.lower()
+        found: Counter = Counter()
+        for term in self.terms:
+            # "gluten-free" is written "gluten free" too
+            pattern = r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", term))
+            count = len(re.findall(rf"(?<!\w){pattern}(?!\w)", lower))
+            if count:
+                found["term:" + term] += count
+        for number in NUMBER_SPAN.findall(text):
+            found["number:" + number.rstrip(".,")] += 1
+        for token in WORD.findall(text):
+            if any(c.isdigit() for c in token):
+                continue
+            if token[0].isupper() and token.lower() not in self.everyday:
+                found["name:" + token] += 1
+            elif token.lower() in NEGATIONS or NEGATED.fullmatch(token):
+                found["negation"] += 1
+        return found
+
+    @cached_property
+    def everyday(self) -> set[str]:
+        """Capitalised only for starting a sentence or for emphasis: not names."""
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        from etl.stages.augment import thesaurus
+
+        return set(STOP_WORDS) | {w for group in thesaurus() for phrase in group for w in phrase.split()}

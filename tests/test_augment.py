@@ -1,0 +1,161 @@
+"""Augmentation with the real nlpaug and the packaged sentence-transformers model, on small examples."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from etl.catalog import load_catalog
+from etl.config import AugmentConfig
+from etl.stages.augment import AugmentStage
+from etl.stages.tasks.common import EXAMPLE_SCHEMA
+from tests.conftest import SAMPLE
+
+CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
+QUESTIONS = [
+    "what's in the Keto Salmon Caesar? i am allergic to eggs",
+    "can I get 2 Paleo Power Bowls delivered to the Midtown store by 6:30pm please",
+    "how much is the Vegan Buddha Bowl, is it $12.50 or more",
+    "i ordered the Keto Salmon Caesar yesterday and it came cold, not hot",
+    "do you have a dish without dairy that is under 600 calories",
+    "hi, my name is Maria Lopez and I want to cancel order HB-123456",
+    "which meal has the most protein, I need at least 40 g",
+    "is the Peachtree Power Bowl gluten free? thanks",
+]
+
+
+def examples(split_of=lambda i: "train" if i % 4 else "eval") -> pl.DataFrame:
+    rows = []
+    for i, question in enumerate(QUESTIONS * 3):
+        task = ["menu_qa", "order_support"][i % 2]
+        messages = [
+            {"role": "system", "content": "You are the assistant."},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": f"Answer {i}: the Keto Salmon Caesar costs $13.95."},
+        ]
+        row = {name: None for name in EXAMPLE_SCHEMA} | {
+            "id": f"ex{i:03d}",
+            "task": task,
+            "messages": messages,
+            "split": split_of(i),
+            "source": "chat",
+            "record_id": f"rec{i}",
+        }
+        rows.append(row)
+    return pl.DataFrame(rows, schema=EXAMPLE_SCHEMA)
+
+
+def augment(frame: pl.DataFrame, **config) -> tuple[pl.DataFrame, AugmentStage]:
+    stage = AugmentStage(AugmentConfig(tasks=["menu_qa", "order_support"], **config), CATALOG)
+    result = stage.apply(frame, lambda n: None)
+    return result.kept, stage
+
+
+def test_variants_come_from_train_keep_every_fact_and_the_answers():
+    frame = examples()
+    out, stage = augment(frame, max_share=0.5, variants_per_parent=2)
+    variants = out.filter(pl.col("parent_id").is_not_null())
+    assert variants.height > 0 and out.height == frame.height + variants.height
+    assert variants.filter(pl.col("split") != "train").height == 0
+    parents = {r["id"]: r for r in frame.iter_rows(named=True)}
+    for variant in variants.iter_rows(named=True):
+        parent = parents[variant["parent_id"]]
+        assert (parent["split"], parent["task"]) == ("train", variant["task"])
+        before = [m["content"] for m in parent["messages"] if m["role"] == "user"]
+        after = [m["content"] for m in variant["messages"] if m["role"] == "user"]
+        assert after != before
+        assert [stage.facts.of(t) for t in after] == [stage.facts.of(t) for t in before]
+        assert [m for m in variant["messages"] if m["role"] != "user"] == [
+            m for m in parent["messages"] if m["role"] != "user"
+        ]
+        assert json.loads(variant["augmentation"])["method"] in {m.method for m in stage.config.methods}
+    per_parent = variants.group_by("parent_id").len()["len"]
+    assert per_parent.max() <= 2
+    for task, n in variants.group_by("task").len().iter_rows():
+        originals = frame.filter((pl.col("task") == task) & (pl.col("split") == "train")).height
+        assert n / (originals + n) <= 0.5
+
+
+def test_the_same_seed_gives_the_same_rows_and_another_seed_other_rows():
+    frame = examples()
+    first, _ = augment(frame, seed=3)
+    second, _ = augment(frame.sample(fraction=1.0, shuffle=True, seed=1), seed=3)
+    assert first.equals(second)
+    other, _ = augment(frame, seed=4)
+    assert not first.equals(other)
+
+
+def test_an_augmenter_that_changes_a_fact_or_the_meaning_is_rejected_with_a_reason():
+    import nlpaug.augmenter.char as nac
+
+    frame = examples()
+    stage = AugmentStage(AugmentConfig(tasks=["menu_qa", "order_support"], methods=[{"method": "keyboard"}]), CATALOG)
+    stage.setup(frame)
+    # the same nlpaug augmenter with nothing protected and every character at risk
+    stage.augmenters["keyboard"] = nac.KeyboardAug(
+        aug_char_p=1.0, aug_word_p=1.0, aug_word_max=50, include_numeric=True
+    )
+    out = stage.apply(frame, lambda n: None)
+    assert out.kept.height == frame.height  # nothing corrupt gets through
+    assert stage.rejected.get("protected_fact_changed", 0) > 0
+
+
+def test_a_misconfigured_method_is_a_clear_error():
+    with pytest.raises(ValueError, match="method"):
+        AugmentConfig(methods=[{"method": "wordnet"}])
+
+
+# ------------------------------------------------------------------ the sample run
+
+
+def test_every_variant_in_the_sample_run_keeps_its_parents_facts_and_stays_in_train(sample_run):
+    from etl.store import Store
+
+    published = Store(sample_run.store_dir, sample_run.dataset).examples("latest")
+    variants = published.filter(pl.col("parent_id").is_not_null())
+    assert (
+        variants.height > 100
+        and published.filter(pl.col("split") == "eval")["parent_id"].null_count()
+        == published.filter(pl.col("split") == "eval").height
+    )
+    facts = AugmentStage(AugmentConfig(), CATALOG).facts
+    parents = {r["id"]: r for r in published.filter(pl.col("parent_id").is_null()).iter_rows(named=True)}
+    for variant in variants.iter_rows(named=True):  # every one, not a sample
+        parent = parents[variant["parent_id"]]
+        assert (parent["split"], parent["task"], variant["split"]) == ("train", variant["task"], "train")
+        before = [m["content"] for m in parent["messages"] if m["role"] == "user"]
+        after = [m["content"] for m in variant["messages"] if m["role"] == "user"]
+        assert [facts.of(t) for t in after] == [facts.of(t) for t in before], (before, after)
+        assert [m for m in variant["messages"] if m["role"] != "user"] == [
+            m for m in parent["messages"] if m["role"] != "user"
+        ]
+    shares = (
+        variants.group_by("task")
+        .len()
+        .join(published.filter(pl.col("split") == "train").group_by("task").len(), on="task")
+    )
+    assert (shares["len"] / shares["len_right"] <= 0.3 + 1e-9).all()
+    assert sample_run.augmentation["variants"] and "protected_fact_changed" in sample_run.augmentation["rejected"]
+
+
+def test_one_seed_publishes_identical_data_in_another_process(sample_run, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONHASHSEED": "123"}
+    command = [
+        sys.executable,
+        "-m",
+        "etl.cli",
+        "run",
+        "--config",
+        str(SAMPLE / "pipeline.yaml"),
+        "--store",
+        str(tmp_path / "store"),
+    ]
+    subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    manifest = json.loads(next((tmp_path / "store").glob("*/v1/manifest.json")).read_text())
+    assert manifest["fingerprint"] == sample_run.publish["fingerprint"]

@@ -258,7 +258,7 @@ class AugmentConfig(_Strict):
     # the most a task's train examples may be variants
     max_share: float = Field(0.3, ge=0, lt=1)
     # cosine similarity of sentence embeddings a variant's customer turns keep with its parent's
-    min_similarity: float = Field(0.8, ge=0, le=1)
+    min_similarity: float = Field(0.85, ge=0, le=1)
     seed: int = 17
 
     @field_validator("tasks")

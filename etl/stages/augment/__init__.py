@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from importlib import resources
 
 import numpy as np
@@ -44,6 +45,8 @@ from etl.stages.augment.facts import ProtectedFacts
 from etl.stages.base import Progress, Stage, StageResult, Tally
 from etl.stages.dedup.minhash import normalise
 
+# word swaps and deletions leave shorter lines alone
+MIN_WORDS_TO_MOVE = 8
 # candidates tried per variant a task may still take (the sample's rejection rate is about half)
 CANDIDATE_HEADROOM = 3
 REJECTIONS = ("unchanged", "protected_fact_changed", "meaning_drift", "duplicate_of_original", "duplicate_of_variant")
@@ -168,12 +171,24 @@ class AugmentStage(Stage):
         seed = variant_seed(self.config.seed, parent["id"], method)
         random.seed(seed)
         np.random.seed(seed)
-        augmenter = self.augmenters[method]
-        new = []
-        for text in user_texts(parent["messages"]):
-            result = augmenter.augment(text)
-            new.append(result[0] if isinstance(result, list) and result else text)
-        return new
+        return [self._augment_text(text, method) for text in user_texts(parent["messages"])]
+
+    def _augment_text(self, text: str, method: str) -> str:
+        """Line by line, line breaks kept (nlpaug joins tokens with single spaces). Word swaps and
+        deletions only touch lines of MIN_WORDS_TO_MOVE words or more: in "thank u so much" every
+        word carries the meaning."""
+        lines = re.split(r"(\n+)", text)
+        out = []
+        for line in lines:
+            words = len(line.split())
+            if not words or line.startswith("\n") or (method in ("swap", "delete") and words < MIN_WORDS_TO_MOVE):
+                out.append(line)
+                continue
+            result = self.augmenters[method].augment(line)
+            new = result[0] if isinstance(result, list) and result else line
+            # keep the line's own leading and trailing spaces
+            out.append(line[: len(line) - len(line.lstrip())] + new + line[len(line.rstrip()) :])
+        return "".join(out)
 
     def _judge(self, frame: pl.DataFrame, candidates: list[tuple[dict, str, list[str]]]) -> list[dict]:
         """The variants that keep every fact, the meaning and stay new; rejections counted by reason."""

@@ -3,8 +3,11 @@
 Catalog terms (dish names and the words of ingredients, allergens and diet
 tags), numbers of any kind (prices, quantities, times, order numbers),
 capitalised names (pseudonymised customers, places, brands: a capitalised
-word that is not an everyday function word) and negations ("not", "no",
-"never", "n't": deleting one flips the meaning). `stopwords` and
+word that is not an everyday function word, and known first names and
+surnames however they are written: "this is wanda burns"), quantities in
+words ("three", "half"), the words a diet question turns on ("allergies",
+"gluten free", "calories", "tomorrow") and negations ("not", "no", "never",
+"n't": deleting one flips the meaning). `stopwords` and
 `stopwords_regex` tell nlpaug to leave their tokens alone; `of(text)` lists
 them, so a variant's facts can be compared with its parent's.
 """
@@ -17,6 +20,67 @@ from functools import cached_property
 
 from etl.catalog import Catalog
 
+# quantities written as words, and the words a diet or allergy question turns on
+NUMBER_WORDS = {
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "dozen",
+    "half",
+    "double",
+    "single",
+    "once",
+    "twice",
+    "first",
+    "second",
+    "third",
+    "noon",
+    "midnight",
+}
+DIET_WORDS = {
+    "allergy",
+    "allergies",
+    "allergic",
+    "allergen",
+    "allergens",
+    "intolerant",
+    "intolerance",
+    "free",
+    "calories",
+    "calorie",
+    "protein",
+    "carbs",
+    "carb",
+    "sugar",
+    "sodium",
+    "fat",
+    "vegan",
+    "vegetarian",
+    "keto",
+    "paleo",
+    "halal",
+    "kosher",
+    "spicy",
+    "price",
+    "cost",
+    "today",
+    "tomorrow",
+    "tonight",
+    "morning",
+    "evening",
+    "lunch",
+    "dinner",
+}
 NEGATIONS = {"not", "no", "never", "nothing", "none", "nor", "without", "cannot"}
 # "can't", "dont", "wasnt": a negation however it is spelt (a spelling slip can make one: "can" -> "cant")
 NEGATED = re.compile(
@@ -35,17 +99,25 @@ class ProtectedFacts:
             terms |= {t.lower() for t in (*dish.ingredients, *dish.allergens, *dish.diet_tags)}
         self.terms = sorted(terms, key=len, reverse=True)
         self.words = {w for term in terms for w in re.findall(r"\w+", term) if len(w) > 2}
+        # pseudonyms are often written in lower case ("this is wanda burns"): a known first name
+        # or surname that is not an everyday word is a name however it is written
+        from etl.stages.deidentify.recognizers import name_lexicon
+
+        firsts, lasts = name_lexicon()
+        self.names = frozenset(firsts | lasts)
 
     @cached_property
-    def stopwords(self) -> list[str]:
-        words = self.words | NEGATIONS
-        return sorted(words | {w.capitalize() for w in words} | {w.upper() for w in words})
+    def stopwords(self) -> set[str]:
+        # a set: nlpaug only asks `token in stopwords`, and the name lexicon has tens of thousands
+        words = self.words | NEGATIONS | NUMBER_WORDS | DIET_WORDS | self.names
+        return words | {w.capitalize() for w in words} | {w.upper() for w in words}
 
     @cached_property
     def stopwords_regex(self) -> str:
         # tokens are whitespace-separated ("free?", "6:30pm"): a protected word with punctuation
         # around it, a token with a digit or a currency sign, or a capitalised word (a name, a place)
-        words = "|".join(sorted((re.escape(w) for w in self.words | NEGATIONS), key=len, reverse=True))
+        protected = self.words | NEGATIONS | NUMBER_WORDS | DIET_WORDS
+        words = "|".join(sorted((re.escape(w) for w in protected), key=len, reverse=True))
         return rf"(?i:^\W*(?:{words})\W*$)|^.*[\d$£€].*$|^\W*[A-Z][\w'’-]*\W*$"
 
     def of(self, text: str) -> Counter:
@@ -63,10 +135,12 @@ class ProtectedFacts:
         for token in WORD.findall(text):
             if any(c.isdigit() for c in token):
                 continue
-            if token[0].isupper() and token.lower() not in self.everyday:
+            if (token[0].isupper() or token.lower() in self.names) and token.lower() not in self.everyday:
                 found["name:" + token] += 1
             elif token.lower() in NEGATIONS or NEGATED.fullmatch(token):
                 found["negation"] += 1
+            elif token.lower() in NUMBER_WORDS or token.lower() in DIET_WORDS:
+                found["word:" + token.lower()] += 1
         return found
 
     @cached_property

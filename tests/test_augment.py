@@ -159,3 +159,40 @@ def test_one_seed_publishes_identical_data_in_another_process(sample_run, tmp_pa
     subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     manifest = json.loads(next((tmp_path / "store").glob("*/v1/manifest.json")).read_text())
     assert manifest["fingerprint"] == sample_run.publish["fingerprint"]
+
+
+def test_off_catalog_drinks_and_flavours_in_real_orders_survive_word_deletion():
+    """Taskmaster-4 coffee orders (CC BY 4.0): what the customer orders is a fact even when the
+    catalog does not list it; deleting words at a high rate still leaves every drink and flavour."""
+    orders = [
+        "Hey, can I get a latte with the 2% lactose free milk please",
+        "Can I get a vanilla oat milk latte for my friend and me today",
+        "I would like a triple cappuccino with almond milk and some caramel",
+    ]
+    frame = (
+        examples()
+        .head(len(orders))
+        .with_columns(
+            pl.Series(
+                "messages",
+                [[{"role": "user", "content": o}, {"role": "assistant", "content": "Sure."}] for o in orders],
+            ),
+            pl.lit("train").alias("split"),
+        )
+    )
+    stage = AugmentStage(
+        AugmentConfig(
+            tasks=["menu_qa", "order_support"],
+            methods=[{"method": "delete", "params": {"aug_p": 0.9, "aug_max": 20}}],
+            max_share=0.9,
+        ),
+        CATALOG,
+    )
+    out = stage.apply(frame, lambda n: None).kept
+    variants = out.filter(pl.col("parent_id").is_not_null())
+    assert variants.height > 0
+    for messages in variants["messages"].to_list():
+        text = messages[0]["content"]
+        ordered = next(o for o in orders if o.split()[-1] == text.split()[-1] or set(text.split()) <= set(o.split()))
+        for word in ("latte", "vanilla", "oat", "cappuccino", "almond", "caramel", "2%"):
+            assert (word in ordered.split()) == (word in text.split()), (ordered, text)

@@ -1,7 +1,8 @@
 """The facts a customer turn states that augmentation must never change.
 
 Catalog terms (dish names and the words of ingredients, allergens and diet
-tags), numbers of any kind (prices, quantities, times, order numbers),
+tags) and the words of a food and drink lexicon (off-catalog drinks and flavours:
+"latte", "vanilla"), numbers of any kind (prices, quantities, times, order numbers),
 capitalised names (pseudonymised customers, places, brands: a capitalised
 word that is not an everyday function word, and known first names and
 surnames however they are written: "this is wanda burns"), quantities in
@@ -105,6 +106,11 @@ class ProtectedFacts:
 
         firsts, lasts = name_lexicon()
         self.names = frozenset(firsts | lasts)
+        # what a customer orders is a fact even off the catalog ("a vanilla oat milk latte"):
+        # the words of the food and drink lexicon de-identification uses are protected too
+        from etl.stages.deidentify.names import food_and_drink
+
+        self.words |= {w for phrase in food_and_drink().phrases for w in phrase.split() if len(w) > 2}
 
     @cached_property
     def stopwords(self) -> set[str]:
@@ -118,7 +124,9 @@ class ProtectedFacts:
         # around it, a token with a digit or a currency sign, or a capitalised word (a name, a place)
         protected = self.words | NEGATIONS | NUMBER_WORDS | DIET_WORDS
         words = "|".join(sorted((re.escape(w) for w in protected), key=len, reverse=True))
-        return rf"(?i:^\W*(?:{words})\W*$)|^.*[\d$£€].*$|^\W*[A-Z][\w'’-]*\W*$"
+        # and a token with punctuation glued to it: moved or cut, "latte," ends a sentence mid-way
+        # (nlpaug also tries each token with a space on either side: \s is not punctuation)
+        return rf"(?i:^\W*(?:{words})\W*$)|^.*[\d$£€].*$|^\W*[A-Z][\w'’-]*\W*$|^.*[^\w\s'’-].*$"
 
     def of(self, text: str) -> Counter:
         """The protected facts of a text: catalog terms (case-insensitive), numbers, capitalised words, negations."""
@@ -139,7 +147,7 @@ class ProtectedFacts:
                 found["name:" + token] += 1
             elif token.lower() in NEGATIONS or NEGATED.fullmatch(token):
                 found["negation"] += 1
-            elif token.lower() in NUMBER_WORDS or token.lower() in DIET_WORDS:
+            elif token.lower() in NUMBER_WORDS or token.lower() in DIET_WORDS or token.lower() in self.words:
                 found["word:" + token.lower()] += 1
         return found
 

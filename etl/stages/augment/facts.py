@@ -132,12 +132,8 @@ class ProtectedFacts:
         """The protected facts of a text: catalog terms (case-insensitive), numbers, capitalised words, negations."""
         lower = text.lower()
         found: Counter = Counter()
-        for term in self.terms:
-            # "gluten-free" is written "gluten free" too
-            pattern = r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", term))
-            count = len(re.findall(rf"(?<!\w){pattern}(?!\w)", lower))
-            if count:
-                found["term:" + term] += count
+        for term in self.term_pattern.findall(lower):
+            found["term:" + re.sub(r"[\s-]+", " ", term)] += 1
         for number in NUMBER_SPAN.findall(text):
             found["number:" + number.rstrip(".,")] += 1
         for token in WORD.findall(text):
@@ -150,6 +146,12 @@ class ProtectedFacts:
             elif token.lower() in NUMBER_WORDS or token.lower() in DIET_WORDS or token.lower() in self.words:
                 found["word:" + token.lower()] += 1
         return found
+
+    @cached_property
+    def term_pattern(self) -> re.Pattern[str]:
+        """Every catalog term in one pattern, longest first; "gluten-free" is written "gluten free" too."""
+        alternatives = (r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", term)) for term in self.terms)
+        return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
 
     @cached_property
     def everyday(self) -> set[str]:

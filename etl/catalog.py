@@ -106,10 +106,26 @@ class Catalog(BaseModel):
     def dishes_in(self, text: str) -> list[Dish]:
         """Catalog dishes named in a text, in order of first mention."""
         seen: dict[str, Dish] = {}
-        for match in self._dish_pattern.finditer(text):
-            dish = self.by_name[match.group(1).lower()]
+        for _, _, dish in self.mentions(text):
             seen.setdefault(dish.id, dish)
         return list(seen.values())
+
+    def mentions(self, text: str) -> list[tuple[int, int, Dish]]:
+        """(start, end, dish) of every dish name in a text, in order."""
+        return [(m.start(), m.end(), self.by_name[m.group(1).lower()]) for m in self._dish_pattern.finditer(text)]
+
+    def money(self, amount: float) -> str:
+        """A price as answers write it: $13.95, or 13.95 EUR in another currency."""
+        return f"${amount:.2f}" if self.currency == "USD" else f"{amount:.2f} {self.currency}"
+
+    @cached_property
+    def allergens(self) -> list[str]:
+        """Every allergen some dish lists, sorted."""
+        return sorted({a for d in self.dishes for a in d.allergens})
+
+    @cached_property
+    def diet_tags(self) -> list[str]:
+        return sorted({t for d in self.dishes for t in d.diet_tags})
 
     def fits(self, dish: Dish, constraints: list[Constraint]) -> bool:
         for constraint in constraints:

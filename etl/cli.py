@@ -317,6 +317,17 @@ def show(
         console.print(made)
         rejected = ", ".join(f"{reason} {n:,}" for reason, n in sorted(augmentation["rejected"].items())) or "none"
         console.print(f"augmentation rejected: {rejected}")
+    synthesis = manifest["counts"].get("synthesis") or {}
+    if synthesis.get("examples") or synthesis.get("rejected"):
+        made = Table(title="synthesised from the catalog (train only)")
+        for column in ("task", "intent", "examples"):
+            made.add_column(column, justify="right" if column == "examples" else "left")
+        for task, intents in sorted(synthesis["examples"].items()):
+            for intent, n in sorted(intents.items()):
+                made.add_row(task, intent, f"{n:,}")
+        console.print(made)
+        rejected = ", ".join(f"{reason} {n:,}" for reason, n in sorted(synthesis["rejected"].items())) or "none"
+        console.print(f"synthesis rejected: {rejected}")
 
 
 @app.command()

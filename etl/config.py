@@ -184,8 +184,6 @@ class FormatConfig(_Strict):
         "with orders, deliveries and refunds. Be warm, brief and accurate."
     )
     tasks: list[str] = Field(default_factory=_registered_tasks)
-    # Questions synthesised from the catalog per dish (menu_qa); 0 turns them off.
-    catalog_questions_per_dish: int = Field(4, ge=0, le=8)
     # Fewest words the customer's side of an example may have, per task (tasks not listed: 1).
     # A two-word review with a clear rating ("Terrible service!") teaches sentiment; a
     # one-word question ("menu?") teaches no menu answer.
@@ -266,6 +264,39 @@ class AugmentConfig(_Strict):
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
         _unknown_tasks(tasks)
         return tasks
+
+
+SYNTHESIS_INTENTS = (
+    "ingredients",
+    "allergens",
+    "allergen_check",
+    "diet_fit",
+    "price",
+    "nutrition",
+    "description",
+    "comparison",
+    "recommendation",
+)
+SynthesisIntent = Literal[SYNTHESIS_INTENTS]
+
+
+class SynthesisConfig(_Strict):
+    """menu_qa and recommendation examples written from the catalog, train split only (etl/stages/synthesis/)."""
+
+    enabled: bool = True
+    intents: list[SynthesisIntent] = Field(default_factory=lambda: list(SYNTHESIS_INTENTS))
+    # distinct question phrasings per dish and intent (per need, for recommendations)
+    phrasings: int = Field(2, ge=1, le=4)
+    # other dishes each dish is compared with (protein, calories or price)
+    comparisons_per_dish: int = Field(2, ge=0, le=10)
+    # the most a task's train examples may be synthesised (1: no cap)
+    max_share: float = Field(0.8, ge=0, le=1)
+    # a synthesised question this close to an eval question of its task (cosine of sentence
+    # embeddings, the semantic-dedup model) is not made: it would give the eval answer away.
+    # Stricter than dedup.semantic.threshold: "How much is the X?" and "how much does the X
+    # cost" score 0.85, the same question about the same dish.
+    eval_rephrase_threshold: float = Field(0.75, gt=0, le=1)
+    seed: int = 17
 
 
 class SplitConfig(_Strict):
@@ -358,6 +389,7 @@ class PipelineConfig(_Strict):
     format: FormatConfig = Field(default_factory=FormatConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
 
     # Set by the loader, not by the YAML: where relative paths are anchored.

@@ -60,8 +60,7 @@ def _dedup(ctx: RunContext):
 def _format(ctx: RunContext):
     from etl.stages.format import FormatStage
 
-    menu = ctx.config.catalog_file("menu")
-    return FormatStage(ctx.config.format, ctx.catalog, menu.name if menu else "menu.yaml")
+    return FormatStage(ctx.config.format, ctx.catalog)
 
 
 def _semantic(ctx: RunContext):
@@ -88,6 +87,23 @@ def _augment(ctx: RunContext):
     return AugmentStage(config.augment, ctx.catalog, config.dedup.semantic.model) if config.augment.enabled else None
 
 
+def _synthesize(ctx: RunContext):
+    from etl.stages.synthesis import SynthesisStage
+
+    config = ctx.config
+    if not config.synthesis.enabled:
+        return None
+    menu = config.catalog_file("menu")
+    return SynthesisStage(
+        config.synthesis,
+        ctx.catalog,
+        config.format.system_prompt,
+        config.format.tasks,
+        menu.name if menu else "menu.yaml",
+        config.dedup.semantic.model,
+    )
+
+
 # name -> factory (None when the configuration switches the stage off), in run order
 STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
     "ingest": _ingest,
@@ -98,6 +114,7 @@ STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
     "semantic": _semantic,
     "split": _split,
     "augment": _augment,
+    "synthesize": _synthesize,
 }
 
 

@@ -121,6 +121,12 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
             for task, methods in sorted(summary.augmentation["variants"].items())
         )
         console.print(f"augmented (train only): {made}", soft_wrap=True)
+    if summary.synthesis.get("examples"):
+        made = "; ".join(
+            f"{task} " + ", ".join(f"{intent} {n:,}" for intent, n in sorted(intents.items()))
+            for task, intents in sorted(summary.synthesis["examples"].items())
+        )
+        console.print(f"synthesised from the catalog (train only): {made}", soft_wrap=True)
     for name, count in summary.set_aside.items():
         console.print(f"set aside: {count:,} conversations ({name}) for a later preference dataset")
     if summary.publish:

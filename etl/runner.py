@@ -90,6 +90,8 @@ class RunSummary:
     set_aside: dict[str, int] = field(default_factory=dict)
     # variants per task and method, rejections by reason (the augment stage)
     augmentation: dict = field(default_factory=dict)
+    # examples synthesised from the catalog per task and intent, rejections by reason
+    synthesis: dict = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)
     # whole input files that could not be used: {file, kind, code, problem, fix}
     source_errors: list[dict[str, str]] = field(default_factory=list)

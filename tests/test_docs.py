@@ -26,6 +26,8 @@ def render(summary) -> str:
         f"| records kept to the end | {summary.rows_kept:,} |",
         f"| records dropped, every one with a stage and a reason | {summary.rows_dropped:,} |",
         f"| examples built | {summary.examples_built:,} |",
+        f"| variants of train examples (augment) | {sum(sum(m.values()) for m in summary.augmentation.get('variants', {}).values()):,} |",
+        f"| examples synthesised from the catalog (train) | {sum(sum(i.values()) for i in summary.synthesis.get('examples', {}).values()):,} |",
         f"| examples published | {sum(sum(s.values()) for s in summary.examples.values()):,} |",
     ]
     for task, splits in sorted(summary.examples.items()):

@@ -30,9 +30,10 @@ def test_invariant_holds_and_summary_adds_up(sample_run):
         "semantic",
         "split",
         "augment",
+        "synthesize",
         "publish",
     ]
-    assert [s["unit"] for s in stages] == ["raw rows"] + ["records"] * 4 + ["examples"] * 4
+    assert [s["unit"] for s in stages] == ["raw rows"] + ["records"] * 4 + ["examples"] * 5
     for stage in stages:
         assert stage["rows_in"] == stage["kept"] + stage["dropped"]
         assert sum(stage["dropped_by_reason"].values()) == stage["dropped"]
@@ -46,7 +47,12 @@ def test_invariant_holds_and_summary_adds_up(sample_run):
     augment = stages[7]
     variants = augment["handed_on"] - augment["kept"]
     assert variants == augment["counts"]["variants"] > 0
-    assert summary["examples_built"] + variants == stages[-1]["kept"] + sum(s["dropped"] for s in stages[5:])
+    synthesize = stages[8]
+    synthesised = synthesize["handed_on"] - synthesize["kept"]
+    assert synthesised == synthesize["counts"]["synthesised"] > 0
+    assert summary["examples_built"] + variants + synthesised == stages[-1]["kept"] + sum(
+        s["dropped"] for s in stages[5:]
+    )
     dropped = pl.read_parquet(Path(sample_run.run_dir) / "dropped.parquet")
     before_examples = dropped.filter(pl.col("unit") != "examples")
     assert before_examples.height == summary["rows_dropped"]

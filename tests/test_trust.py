@@ -48,7 +48,12 @@ def records_on_both_sides(examples: pl.DataFrame) -> int:
 
 
 def eval_shares(examples: pl.DataFrame, minimum: int = 40) -> dict[str, float]:
-    per_task = examples.group_by("task").agg(pl.len().alias("n"), (pl.col("split") == "eval").mean().alias("share"))
+    """Eval share of each task's originals: variants and synthesised examples join train after the split."""
+    per_task = (
+        examples.filter(pl.col("augmentation").is_null())
+        .group_by("task")
+        .agg(pl.len().alias("n"), (pl.col("split") == "eval").mean().alias("share"))
+    )
     return {task: share for task, n, share in per_task.iter_rows() if n >= minimum}
 
 

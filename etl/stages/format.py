@@ -9,8 +9,7 @@ minimum (`format.min_customer_words`) are not kept; a record left with none is
 dropped as `too_short_for_task`. A chat or call in which the business never
 answers the customer is dropped as `no_business_reply`; any other record no
 builder can use as `no_task_match`.
-Examples synthesised from the catalog have no raw record; they are counted
-as examples, not as records.
+Examples synthesised from the catalog come after the split (synthesize).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from etl.config import FormatConfig
 from etl.registry import task_builders
 from etl.stages.base import Progress, Stage, StageResult, Tally, drop_frame
 from etl.stages.tasks.common import EXAMPLE_SCHEMA, BuildContext
-from etl.stages.tasks.menu_qa import catalog_examples
 
 
 class FormatStage(Stage):
@@ -31,8 +29,8 @@ class FormatStage(Stage):
     name = "format"
     produces = "examples"
 
-    def __init__(self, config: FormatConfig, catalog: Catalog, catalog_name: str = "menu.yaml") -> None:
-        self.config, self.catalog, self.catalog_name = config, catalog, catalog_name
+    def __init__(self, config: FormatConfig, catalog: Catalog) -> None:
+        self.config, self.catalog = config, catalog
         self.set_aside = pl.DataFrame()
         self.records_used = 0
 
@@ -42,17 +40,11 @@ class FormatStage(Stage):
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
         rated_down = df["meta"].struct.field("thumbs").fill_null("") == "down"
         usable = df.filter(~rated_down)
-        ctx = BuildContext(
-            self.catalog,
-            self.config.system_prompt.format(business=self.catalog.business),
-            self.config.catalog_questions_per_dish,
-        )
+        ctx = BuildContext(self.catalog, self.config.system_prompt.format(business=self.catalog.business))
         rows = usable.to_dicts()
         built: list[dict] = []
         for task in self.config.tasks:
             built += task_builders()[task](rows, ctx)
-            if task == "menu_qa":
-                built += catalog_examples(ctx, self.catalog_name)
             progress(1)
         examples = pl.DataFrame(built, schema=EXAMPLE_SCHEMA) if built else EXAMPLE_SCHEMA.to_frame()
         short = too_short(examples, self.config.min_customer_words)

@@ -92,6 +92,7 @@ class PublishStage(Stage):
                 "examples": self.examples,
                 "set_aside": summary.set_aside,
                 "augmentation": summary.augmentation,
+                "synthesis": summary.synthesis,
                 "quarantined": summary.quarantine.get("rows", 0),
                 # records read per source kind: the next run compares against them
                 "sources": {kind: tally["records"] for kind, tally in summary.sources.items()},

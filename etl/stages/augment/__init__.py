@@ -49,7 +49,6 @@ from etl.stages.dedup.minhash import normalise
 MIN_WORDS_TO_MOVE = 8
 # candidates tried per variant a task may still take (the sample's rejection rate is about half)
 CANDIDATE_HEADROOM = 3
-REJECTIONS = ("unchanged", "protected_fact_changed", "meaning_drift", "duplicate_of_original", "duplicate_of_variant")
 
 
 def thesaurus() -> list[list[str]]:
@@ -192,16 +191,14 @@ class AugmentStage(Stage):
 
     def _judge(self, frame: pl.DataFrame, candidates: list[tuple[dict, str, list[str]]]) -> list[dict]:
         """The variants that keep every fact, the meaning and stay new; rejections counted by reason."""
-        originals = {
-            (task, normalise(pl.Series(["\n".join(user_texts(m))])).item())
-            for task, m in zip(frame["task"], frame["messages"].to_list())
-        }
+        originals = set(zip(frame["task"], normalise(self._joined_user_texts(frame["messages"].to_list()))))
+        keys = normalise(pl.Series(["\n".join(texts) for _, _, texts in candidates], dtype=pl.Utf8)).to_list()
         similarity = self._similarities(candidates)
         seen, variants, per_task = set(), [], {}
         caps = {task: self._cap(n) for task, n in frame.filter(self._eligible()).group_by("task").len().iter_rows()}
-        for (parent, method, texts), score in zip(candidates, similarity):
+        for (parent, method, texts), text_key, score in zip(candidates, keys, similarity):
             before = user_texts(parent["messages"])
-            key = (parent["task"], normalise(pl.Series(["\n".join(texts)])).item())
+            key = (parent["task"], text_key)
             reason = None
             if texts == before:
                 reason = "unchanged"
@@ -222,6 +219,10 @@ class AugmentStage(Stage):
             seen.add(key)
             variants.append(self._variant(parent, method, texts))
         return variants
+
+    @staticmethod
+    def _joined_user_texts(messages: list[list[dict]]) -> pl.Series:
+        return pl.Series(["\n".join(user_texts(m)) for m in messages], dtype=pl.Utf8)
 
     def _similarities(self, candidates: list[tuple[dict, str, list[str]]]) -> list[float]:
         if not candidates:

@@ -44,7 +44,6 @@ def task_columns(task: str) -> list[str]:
 class BuildContext:
     catalog: Catalog
     system_prompt: str
-    questions_per_dish: int = 4
     # counts a report can show that are not examples (e.g. ungrounded recommendations skipped)
     notes: dict[str, int] = field(default_factory=dict)
 

@@ -111,4 +111,10 @@ examples in both train and eval.
 {stages}
 
 Malformed raw rows are quarantined by the run, never published.
+
+## Quality
+
+- [curation report](quality/report.html): the funnel of rows through the stages with drop reasons, personal
+  data found by type, duplicate cluster sizes, lengths per task, variants and synthesised shares, with charts
+- [Great Expectations Data Docs](quality/data_docs/index.html) and the suites' results in `quality/validations/`
 """

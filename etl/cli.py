@@ -332,6 +332,67 @@ def show(
 
 @app.command()
 @handled
+def validate(
+    ref: Annotated[
+        str | None,
+        typer.Argument(metavar="DATASET[@VERSION]", help="A published version; latest when no version."),
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="A folder of parquet files (or one file) to validate instead.")
+    ] = None,
+    suite: Annotated[
+        str, typer.Option("--suite", help="With --data: ingest, deidentified or published (examples).")
+    ] = "published",
+    store: StoreOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Re-run the quality suites (expectations/) on a published version or a parquet folder; exit 7 on failure.
+
+    A version is checked with the parameters and the business's own contacts (kept on purpose,
+    not leaks) it was published with (its quality/gate.json). --data uses the --config's, or
+    the defaults and no allowed contacts."""
+    import json
+
+    from etl import quality
+    from etl.catalog import load_catalog
+    from etl.errors import QualityGateError
+    from etl.stages.validate import GATE_FILE, check_frame
+
+    gate = None
+    if (ref is None) == (data is None):
+        raise ConfigError("give either DATASET[@VERSION] or --data PATH (not both).")
+    if suite not in quality.SUITES:
+        raise ConfigError(f"--suite {suite!r}: choose one of {', '.join(quality.SUITES)}.")
+    settings = load_config(config) if config is not None else None
+    catalog = (
+        load_catalog(settings.catalog_file("menu"), settings.catalog_file("stores"))
+        if settings and settings.catalog.menu
+        else None
+    )
+    if data is not None:
+        files = sorted(data.rglob("*.parquet")) if data.is_dir() else [data]
+        if not files or not all(f.is_file() for f in files):
+            raise ConfigError(
+                f"--data {data}: no parquet files there. Point it at a version's data/ folder or a file."
+            )
+        frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        what = f"{data} ({len(files)} file(s), {frame.height:,} rows)"
+    else:
+        target, name = _open_version(ref, store, config)
+        frame, suite = target.examples(name), "published"
+        what = f"{target.dataset} {name} ({frame.height:,} examples)"
+        recorded = target.path(name) / "quality" / GATE_FILE
+        gate = json.loads(recorded.read_text(encoding="utf-8")) if recorded.is_file() else None
+    result = check_frame(frame, suite, settings, catalog, gate if data is None else None)
+    if not result.success:
+        raise QualityGateError(
+            f"{what}: suite {suite} failed:\n  " + "\n  ".join(f.describe() for f in result.failures)
+        )
+    console.print(f"[green]passed[/green] {what}: suite {suite}, {result.evaluated} expectations", soft_wrap=True)
+
+
+@app.command()
+@handled
 def diff(
     a: Annotated[str, typer.Argument(metavar="DATASET@A")],
     b: Annotated[str, typer.Argument(metavar="DATASET@B")],

@@ -304,6 +304,31 @@ class SplitConfig(_Strict):
     seed: int = 13
 
 
+class ValidateBounds(_Strict):
+    """Values the suites read as parameters (`{"$PARAMETER": ...}` in expectations/*.json)."""
+
+    min_records: int = Field(1, ge=0)
+    max_records: int = Field(10_000_000, ge=1)
+    min_task_rows: int = Field(1, ge=0)
+    max_task_rows: int = Field(10_000_000, ge=1)
+    max_message_chars: int = Field(20_000, ge=1)
+
+
+class ValidateConfig(_Strict):
+    """Great Expectations gates before publishing (etl/quality.py, etl/stages/validate.py)."""
+
+    enabled: bool = True
+    # the folder of suite JSON files; null = the project's expectations/
+    suites_dir: str | None = None
+    # per suite: fail blocks the version (nothing published, exit 7); warn publishes and says so
+    severity: dict[Literal["ingest", "deidentified", "published"], Literal["fail", "warn"]] = Field(
+        default_factory=lambda: {"ingest": "fail", "deidentified": "fail", "published": "fail"}
+    )
+    bounds: ValidateBounds = Field(default_factory=ValidateBounds)
+    # GX Data Docs (HTML) in each version's quality/data_docs/
+    data_docs: bool = True
+
+
 class PublishConfig(_Strict):
     # Seconds to wait for another run that holds the store's lock; 0 fails at once.
     lock_timeout: float = Field(0, ge=0)
@@ -366,6 +391,9 @@ class DeidentifyConfig(_Strict):
 
 
 class PipelineConfig(_Strict):
+    # `validate` is the YAML key; the attribute is validate_ (BaseModel has a validate method)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     store: str = "store"
     sources: Sources
@@ -390,6 +418,7 @@ class PipelineConfig(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
     publish: PublishConfig = Field(default_factory=PublishConfig)
 
     # Set by the loader, not by the YAML: where relative paths are anchored.

@@ -46,6 +46,12 @@ class StoreAccessError(StoreError):
     exit_code = 6
 
 
+class QualityGateError(EtlError):
+    """A quality suite of severity `fail` failed: nothing is published."""
+
+    exit_code = 7
+
+
 def describe_os_error(exc: OSError, what: str) -> str:
     """One sentence for a file-system error: which path, what went wrong, what to do."""
     path = exc.filename or "?"

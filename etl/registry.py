@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class RunContext:
     previous_manifest: dict | None
     published_index: pl.DataFrame  # reconciled with tonight's dedup settings
     published_ids: set[str]
+    run_dir: Path | None = None  # this run's folder (raw text: never published)
 
 
 def _ingest(ctx: RunContext):
@@ -104,6 +106,14 @@ def _synthesize(ctx: RunContext):
     )
 
 
+def _validate(ctx: RunContext):
+    from etl.stages.validate import ValidateStage
+
+    if not ctx.config.validate_.enabled:
+        return None
+    return ValidateStage(ctx.config, ctx.catalog, ctx.summary, ctx.run_dir)
+
+
 # name -> factory (None when the configuration switches the stage off), in run order
 STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
     "ingest": _ingest,
@@ -115,6 +125,7 @@ STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
     "split": _split,
     "augment": _augment,
     "synthesize": _synthesize,
+    "validate": _validate,
 }
 
 
@@ -124,7 +135,14 @@ def build_stages(ctx: RunContext) -> list[Stage]:
 
     stages = {name: stage for name, factory in STAGES.items() if (stage := factory(ctx)) is not None}
     publish = PublishStage(
-        ctx.config, ctx.store, ctx.planned, ctx.summary, ctx.published_index, stages.get("dedup"), stages.get("split")
+        ctx.config,
+        ctx.store,
+        ctx.planned,
+        ctx.summary,
+        ctx.published_index,
+        stages.get("dedup"),
+        stages.get("split"),
+        ctx.run_dir / "quality" if ctx.run_dir and "validate" in stages else None,
     )
     return [*stages.values(), publish]
 

@@ -92,6 +92,8 @@ class RunSummary:
     augmentation: dict = field(default_factory=dict)
     # examples synthesised from the catalog per task and intent, rejections by reason
     synthesis: dict = field(default_factory=dict)
+    # per quality suite: success, severity, expectations run, failures (etl/stages/validate.py)
+    quality: dict = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)
     # whole input files that could not be used: {file, kind, code, problem, fix}
     source_errors: list[dict[str, str]] = field(default_factory=list)
@@ -209,6 +211,7 @@ def _run_locked(config, target: Store, work_root: Path, planned, catalog, key, n
         target.manifest(latest) if latest else None,
         published,
         target.example_ids(latest) if latest else set(),
+        run_dir,
     )
     clock = time.perf_counter()
     frame, dropped = IngestStage.planned_frame(planned), []

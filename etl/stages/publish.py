@@ -10,12 +10,14 @@ whose examples a version already holds publishes nothing (same fingerprint).
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
+from etl import curation_report
 from etl.card import render_card
 from etl.config import PipelineConfig
 from etl.stages.base import Progress, Stage, StageResult
@@ -39,7 +41,10 @@ class PublishStage(Stage):
         published_index: pl.DataFrame,
         dedup: DedupStage | None,
         split: SplitStage | None,
+        quality_dir: Path | None = None,
     ) -> None:
+        # the validate stage's results and Data Docs, copied into the version's quality/
+        self.quality_dir = quality_dir
         self.config, self.store, self.planned, self.summary = config, store, planned, summary
         self.published_index, self.dedup, self.split = published_index, dedup, split
         self.outcome: PublishOutcome | None = None
@@ -68,6 +73,12 @@ class PublishStage(Stage):
                 "sources": self.summary.sources,
             }
             (folder / "quality" / "curation_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+            (folder / "quality" / "report.html").write_text(
+                curation_report.render(self.config.dataset, version, fingerprint, frame, self.summary),
+                encoding="utf-8",
+            )
+            if self.quality_dir is not None and self.quality_dir.is_dir():
+                shutil.copytree(self.quality_dir, folder / "quality", dirs_exist_ok=True)
             if index is not None:
                 (folder / "dedup").mkdir()
                 write_index(index.with_columns(pl.col("version").fill_null(version)), folder / INDEX_FILE, params)
@@ -93,6 +104,7 @@ class PublishStage(Stage):
                 "set_aside": summary.set_aside,
                 "augmentation": summary.augmentation,
                 "synthesis": summary.synthesis,
+                "quality": summary.quality,
                 "quarantined": summary.quarantine.get("rows", 0),
                 # records read per source kind: the next run compares against them
                 "sources": {kind: tally["records"] for kind, tally in summary.sources.items()},

@@ -7,8 +7,10 @@ the key the mapping cannot be reversed or recomputed. Names are replaced word
 by word, so "Jordan" and "Jordan Smith" stay consistent; numbers keep their
 format (digits replaced, separators kept; card numbers stay Luhn-valid, so
 they still look like cards). E-mails use the reserved example.com/org/net
-domains, phone numbers the fictional 555-01xx range and IP addresses the
-documentation networks, so a leak scan can tell a surrogate from a real value.
+domains, phone numbers the fictional 555-01xx range, IP addresses the
+documentation networks, cards the networks' test prefixes, SSNs the unissued
+area 666 and street addresses streets of fiction, so a leak scan (the
+`deidentified` expectation suite) can tell a surrogate from a real value.
 
 placeholder: typed tags numbered per conversation, `<PERSON_1>`, `<PHONE_NUMBER_2>`.
 
@@ -39,6 +41,21 @@ FAKE_DOMAINS = ["example.com", "example.org", "example.net"]
 FICTIONAL_EXCHANGE = "55501"
 # IP addresses: the documentation networks of RFC 5737.
 DOCUMENTATION_NETWORKS = ["192.0.2", "198.51.100", "203.0.113"]
+# Cards: the networks' published test prefixes (Luhn-valid, so they still read as cards).
+TEST_CARD_PREFIXES = {"3": "370000", "4": "400000", "5": "555555", "6": "601100"}
+# SSNs: area 666 is never issued.
+UNISSUED_SSN_AREA = "666"
+# Street addresses: streets of fiction, no one's home.
+FICTIONAL_STREETS = [
+    "Evergreen Terrace",
+    "Wisteria Lane",
+    "Privet Drive",
+    "Sesame Street",
+    "Cherry Tree Lane",
+    "Paper Street",
+    "Spooner Street",
+    "Acacia Avenue",
+]
 
 
 def load_key(config: DeidentifyConfig, warn=print) -> bytes:
@@ -109,7 +126,7 @@ class Surrogates:
             return f"{local}@{self._fake('DOMAIN', value.lower()).random_element(FAKE_DOMAINS)}"
         if entity == "STREET_ADDRESS":
             fake = self._fake("ADDRESS", " ".join(value.lower().split()))
-            street = fake.street_address()
+            street = f"{fake.building_number()} {fake.random_element(FICTIONAL_STREETS)}"
             return (
                 f"{street}, {fake.city()}, {fake.state_abbr()} {fake.zipcode()}"
                 if re.search(r"\d{5}\s*$", value)
@@ -125,7 +142,10 @@ class Surrogates:
         if entity == "SOCIAL_HANDLE":
             name = re.sub(r"[^a-z0-9_]", "", self._fake("HANDLE", value.lower()).user_name().lower())
             return f"@{name or 'customer'}"
-        # phones, SSNs, order and loyalty numbers: same shape, other digits
+        if entity == "US_SSN":
+            masked = self.digits(entity, value)
+            return UNISSUED_SSN_AREA + masked[3:] if masked[:3].isdigit() else masked
+        # order and loyalty numbers: same shape, other digits
         return self.digits(entity, value)
 
     def person(self, value: str) -> str:
@@ -168,7 +188,9 @@ class Surrogates:
         digits = [int(c) for c in masked if c.isdigit()]
         if len(digits) < 12:
             return masked
-        digits[0] = int(re.sub(r"\D", "", value)[0])  # keep the network (4 = Visa, 5 = Mastercard...)
+        # keep the network (4 = Visa, 5 = Mastercard...) with its test prefix
+        prefix = TEST_CARD_PREFIXES.get(re.sub(r"\D", "", value)[0], "400000")
+        digits[: len(prefix)] = [int(c) for c in prefix]
         check = _luhn_check_digit(digits[:-1])
         digits[-1] = check
         it = iter(digits)

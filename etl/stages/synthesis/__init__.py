@@ -146,7 +146,9 @@ class SynthesisStage(Stage):
             else:
                 seen.add((candidate.task, key))
                 grounded.append(candidate)
-        return self._not_rephrasing_eval(originals.filter(pl.col("split") == "eval"), grounded)
+        # only eval questions of the tasks synthesised, each text once: dialogs and reviews are not embedded
+        evals = originals.filter((pl.col("split") == "eval") & pl.col("task").is_in(self.tasks))
+        return self._not_rephrasing_eval(evals.unique(["task", "text"], maintain_order=True), grounded)
 
     def _not_rephrasing_eval(self, evals: pl.DataFrame, candidates: list[Candidate]) -> list[Candidate]:
         tasks = set(evals["task"])

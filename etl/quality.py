@@ -1,0 +1,245 @@
+"""Great Expectations at the boundary: suites in expectations/, frames turned into what they check, results.
+
+Three suites, each GX 1.x's own JSON in `expectations/` (reviewed in pull
+requests: fixed ids, fixed order, saved by `save_suite` so a reload and
+re-save is byte-identical):
+
+    ingest        canonical records after ingest: ids unique and present,
+                  `source` in the allowed set, every record with a turn, the
+                  record count within `validate.bounds`
+    deidentified  every turn after de-identification: no e-mail, phone, card,
+                  SSN or street address pattern left (surrogates sit in
+                  reserved ranges, surrogates.py; the business's own contacts
+                  from the catalog and `deidentify.business_contacts` are
+                  blanked first: they are published on purpose)
+    published     the examples about to be published: `messages` well formed
+                  (roles system, user, then alternating, ending on assistant;
+                  no empty content; lengths within bounds), ids unique,
+                  `split` in {train, eval}, no augmented or synthesised row in
+                  eval, augmented and synthesised shares per task under their
+                  caps, labels in their set, per-task counts within bounds,
+                  and the de-identified patterns again on every message
+
+GX does not read polars: each checkpoint's frame is reduced to the columns
+its suite reads (a few derived in polars: the role sequence, content
+lengths, per-task shares) and handed over as one pandas batch. Failing values
+shown to a person are the already de-identified published text, with any
+pattern match masked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+SUITES = ("ingest", "deidentified", "published")
+EXAMPLES_SHOWN = 3
+
+log = logging.getLogger("etl")
+
+
+def default_suites_dir() -> Path:
+    """The project's expectations/ folder (beside the etl package in a checkout or editable install)."""
+    return Path(__file__).resolve().parent.parent / "expectations"
+
+
+# ------------------------------------------------------------------ suites as reviewed JSON
+
+
+def load_suite(path: Path):
+    import great_expectations as gx
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return gx.ExpectationSuite(**data)
+
+
+def suite_json(suite) -> str:
+    """The suite as committed: GX's own JSON, its version stamp left out (it changes with upgrades)."""
+    data = suite.to_json_dict()
+    data["meta"] = {k: v for k, v in (data.get("meta") or {}).items() if k != "great_expectations_version"}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def save_suite(suite, path: Path) -> None:
+    path.write_text(suite_json(suite), encoding="utf-8")
+
+
+# ------------------------------------------------------------------ frames at the boundary
+
+
+def blank(texts: pl.Expr, allowed: list[str]) -> pl.Expr:
+    """The business's own published contacts removed before the leak patterns run."""
+    for value in sorted(allowed, key=len, reverse=True):
+        texts = texts.str.replace_all(value, " ", literal=True)
+    return texts
+
+
+def ingest_batch(records: pl.DataFrame) -> pl.DataFrame:
+    return records.select("record_id", "source", "source_file", turns=pl.col("turns").list.len())
+
+
+def deidentified_batch(records: pl.DataFrame, allowed: list[str]) -> pl.DataFrame:
+    turns = records.select("record_id", pl.col("turns").list.eval(pl.element().struct.field("text")).alias("text"))
+    return turns.explode("text").drop_nulls("text").with_columns(text=blank(pl.col("text"), allowed))
+
+
+def published_batch(examples: pl.DataFrame, allowed: list[str]) -> pl.DataFrame:
+    contents = pl.col("messages").list.eval(pl.element().struct.field("content"))
+    lengths = contents.list.eval(pl.element().str.len_chars())
+    augmented = pl.col("parent_id").is_not_null() | pl.col("augmentation").is_not_null()
+    variant = pl.col("parent_id").is_not_null()
+    synthesised = pl.col("parent_id").is_null() & pl.col("augmentation").is_not_null()
+    train = pl.col("split") == "train"
+    frame = examples.select(
+        "id",
+        "task",
+        "split",
+        label=pl.col("label") if "label" in examples.columns else pl.lit(None, pl.Utf8),
+        roles=pl.col("messages").list.eval(pl.element().struct.field("role")).list.join(","),
+        shortest_content=lengths.list.min(),
+        longest_content=lengths.list.max(),
+        text=blank(contents.list.join("\n"), allowed),
+        augmented_in_eval=augmented & ~train,
+        task_rows=pl.len().over("task"),
+        task_variant_share=(variant & train).sum().over("task") / train.sum().over("task").clip(1),
+        task_synthesised_share=(synthesised & train).sum().over("task") / train.sum().over("task").clip(1),
+    )
+    return frame
+
+
+# ------------------------------------------------------------------ validation
+
+
+@dataclass
+class Failure:
+    suite: str
+    expectation: str
+    column: str | None
+    observed: str
+    examples: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        where = f" on `{self.column}`" if self.column else ""
+        shown = f"; e.g. {', '.join(self.examples)}" if self.examples else ""
+        return f"{self.suite}: {self.expectation}{where} failed ({self.observed}){shown}"
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    success: bool
+    severity: str  # fail | warn
+    evaluated: int
+    failures: list[Failure]
+    result: object  # the GX ExpectationSuiteValidationResult
+
+
+def validate(
+    name: str, batch: pl.DataFrame, suite, parameters: dict, severity: str, patterns: list[str]
+) -> SuiteResult:
+    """Run one suite on one batch (converted once, through Arrow to pandas)."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # our own bar counts the suites
+    definition = (
+        context.data_sources.add_pandas(f"etl_{name}")
+        .add_dataframe_asset(name)
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    frame = batch.to_pandas()
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+        suite, expectation_parameters=parameters, result_format="SUMMARY"
+    )
+    failures = [_failure(name, r, patterns) for r in result.results if not r.success]
+    _mask_result(result, patterns)
+    return SuiteResult(name, bool(result.success), severity, len(result.results), failures, result)
+
+
+def _failure(suite: str, outcome, patterns: list[str]) -> Failure:
+    config = outcome.expectation_config
+    details = outcome.result or {}
+    if "unexpected_count" in details:
+        observed = f"{details['unexpected_count']:,} of {details.get('element_count', 0):,} values unexpected"
+    else:
+        observed = f"observed {details.get('observed_value')!r}"
+    if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+        observed = f"error: {outcome.exception_info.get('exception_message')}"
+    shown = [snippet(str(v), patterns) for v in (details.get("partial_unexpected_list") or [])[:EXAMPLES_SHOWN]]
+    return Failure(suite, config.type, config.kwargs.get("column"), observed, shown)
+
+
+def snippet(value: str, patterns: list[str], width: int = 40) -> str:
+    """Where a value fails: the words around the first leak-pattern match (masked), else its start."""
+    starts = [m.start() for p in patterns if (m := re.search(p, value))]
+    start = max(min(starts) - width, 0) if starts else 0
+    text = " ".join(value[start : start + 2 * width + 40].split())
+    return repr(("..." if start else "") + mask(text, patterns))
+
+
+def mask(text: str, patterns: list[str]) -> str:
+    """A failing value as it may be shown: every leak-pattern match starred out."""
+    for pattern in patterns:
+        text = re.sub(pattern, lambda m: "*" * len(m.group(0)), text)
+    return text
+
+
+def _mask_result(result, patterns: list[str]) -> None:
+    """Failing values kept in the stored result (and so in Data Docs) are masked too."""
+    for outcome in result.results:
+        details = outcome.result or {}
+        for key in ("partial_unexpected_list",):
+            if details.get(key):
+                details[key] = [mask(str(v), patterns) for v in details[key]]
+        if details.get("partial_unexpected_counts"):
+            details["partial_unexpected_counts"] = [
+                {**c, "value": mask(str(c["value"]), patterns)} for c in details["partial_unexpected_counts"]
+            ]
+
+
+def leak_patterns(suite) -> list[str]:
+    """The regexes of the suite's not-match expectations: what a shown value is masked with."""
+    out: list[str] = []
+    for expectation in suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        out += list(kwargs.get("regex_list") or [])
+    return out
+
+
+# ------------------------------------------------------------------ Data Docs
+
+
+def write_data_docs(results: list[SuiteResult], suites: dict, folder: Path) -> Path:
+    """GX's own Data Docs site for these results, under `folder` (index.html at its top)."""
+    import shutil
+    import tempfile
+
+    import great_expectations as gx
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        context = gx.get_context(mode="file", project_root_dir=tmp)
+        for outcome in results:
+            suite = context.suites.add(gx.ExpectationSuite(**json.loads(suite_json(suites[outcome.suite]))))
+            key = ValidationResultIdentifier(
+                expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+                run_id=outcome.result.meta.get("run_id") if outcome.result.meta else None,
+                batch_identifier=outcome.suite,
+            )
+            context.validation_results_store.set(key, outcome.result)
+        context.build_data_docs()
+        site = Path(tmp) / "gx" / "uncommitted" / "data_docs" / "local_site"
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(site, folder)
+    return folder / "index.html"

@@ -1,0 +1,200 @@
+"""Validate: the Great Expectations gate before publishing.
+
+Runs the three suites of `expectations/` (etl/quality.py): `ingest` on the
+ingest stage's output and `deidentified` on the de-identify stage's (both read
+back from the run folder, where the runner wrote them), `published` on the
+examples about to be published. A failing suite whose severity is `fail`
+stops the run before the publish stage: nothing is published, `latest` does
+not move, and the error names each failed expectation with up to three
+failing values, already de-identified and with any leak pattern starred out
+(exit 7). A failing `warn` suite publishes and says so in the run's notices.
+The results and GX's Data Docs are written to the run folder's `quality/`;
+the publish stage copies them into the version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from etl import quality
+from etl.catalog import Catalog
+from etl.config import PipelineConfig
+from etl.errors import QualityGateError
+from etl.stages.base import Progress, Stage, StageResult
+
+# the suite parameters and the business's own contacts the gate ran with, kept in the version
+GATE_FILE = "gate.json"
+
+
+def business_contacts(config: PipelineConfig, catalog: Catalog) -> list[str]:
+    """What the business publishes on purpose: its stores' addresses and phones, its own contacts."""
+    values = list(config.deidentify.business_contacts)
+    for store in catalog.stores:
+        values += [store.address, store.full_address] + ([store.phone] if store.phone else [])
+    return [v for v in values if v]
+
+
+def suite_parameters(config: PipelineConfig, tasks: list[str]) -> dict:
+    bounds = config.validate_.bounds
+    return {
+        **bounds.model_dump(),
+        "tasks": tasks,
+        "max_variant_share": config.augment.max_share,
+        "max_synthesised_share": config.synthesis.max_share,
+    }
+
+
+class ValidateStage(Stage):
+    name = "validate"
+    unit = "examples"
+    id_column = "id"
+
+    def __init__(self, config: PipelineConfig, catalog: Catalog, summary, run_dir: Path) -> None:
+        self.config, self.summary, self.run_dir = config, summary, run_dir
+        self.allowed = business_contacts(config, catalog)
+        self.results: list[quality.SuiteResult] = []
+        self.suites: dict = {}
+        self.pages: dict[str, str | None] = {}
+
+    def total_work(self, frame: pl.DataFrame) -> int:
+        return len(quality.SUITES)
+
+    def setup(self, frame: pl.DataFrame) -> None:
+        folder = (
+            self.config.resolve(self.config.validate_.suites_dir)
+            if self.config.validate_.suites_dir
+            else quality.default_suites_dir()
+        )
+        self.suites = {name: quality.load_suite(suite_file(folder, name)) for name in quality.SUITES}
+
+    def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
+        patterns = quality.leak_patterns(self.suites["deidentified"])
+        parameters = suite_parameters(self.config, list(self.config.format.tasks))
+        batches = {
+            "ingest": lambda: quality.ingest_batch(self._output_of("ingest")),
+            "deidentified": lambda: quality.deidentified_batch(self._output_of("deidentify"), self.allowed),
+            "published": lambda: quality.published_batch(frame, self.allowed),
+        }
+        for name in quality.SUITES:
+            severity = self.config.validate_.severity.get(name, "fail")
+            self.results.append(
+                quality.validate(name, batches[name](), self.suites[name], parameters, severity, patterns)
+            )
+            progress(1)
+        self._write_results()
+        failed = [r for r in self.results if not r.success]
+        for result in (r for r in failed if r.severity == "warn"):
+            self.summary.notices.append(
+                f"quality suite {result.suite} failed (severity warn, published anyway): "
+                + "; ".join(f.describe() for f in result.failures)
+            )
+        blocking = [r for r in failed if r.severity == "fail"]
+        if blocking:
+            lines = [f.describe() for r in blocking for f in r.failures]
+            raise QualityGateError(
+                "quality gate failed, nothing published (latest unchanged):\n  "
+                + "\n  ".join(lines)
+                + f"\nResults and Data Docs: {self.run_dir / 'quality'}. Fix the data or the pipeline; "
+                "a suite can be set to warn under validate.severity."
+            )
+        return StageResult(
+            kept=frame, dropped=pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})
+        )
+
+    def summary_fields(self) -> dict:
+        return {"quality": {r.suite: quality_summary(r) | {"page": self.pages.get(r.suite)} for r in self.results}}
+
+    def _output_of(self, stage: str) -> pl.DataFrame:
+        report = next((s for s in self.summary.stages if s.stage == stage), None)
+        if report is None:
+            raise QualityGateError(f"the {stage} stage did not run, so its suite cannot be validated")
+        return pl.read_parquet(report.output)
+
+    def _write_results(self) -> None:
+        folder = self.run_dir / "quality"
+        (folder / "validations").mkdir(parents=True, exist_ok=True)
+        # what `etl validate DATASET@VERSION` needs to re-run the gate exactly, without the config
+        gate = {"parameters": suite_parameters(self.config, list(self.config.format.tasks)), "allowed": self.allowed}
+        (folder / GATE_FILE).write_text(json.dumps(gate, indent=2, sort_keys=True), encoding="utf-8")
+        for result in self.results:
+            (folder / "validations" / f"{result.suite}.json").write_text(
+                json.dumps(result.result.to_json_dict(), indent=2, default=str), encoding="utf-8"
+            )
+        if self.config.validate_.data_docs:
+            quality.write_data_docs(self.results, self.suites, folder / "data_docs")
+            # each suite's result page, relative to quality/: server-rendered, readable offline
+            for result in self.results:
+                page = next((folder / "data_docs" / "validations" / result.suite).rglob("*.html"), None)
+                self.pages[result.suite] = page.relative_to(folder).as_posix() if page else None
+
+
+def quality_summary(result: quality.SuiteResult) -> dict:
+    return {
+        "success": result.success,
+        "severity": result.severity,
+        "expectations": result.evaluated,
+        "failed": [f.describe() for f in result.failures],
+    }
+
+
+def suite_file(folder: Path, name: str) -> Path:
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        from etl.errors import ConfigError
+
+        raise ConfigError(
+            f"validate.suites_dir: suite file {path} not found; the folder must hold {', '.join(quality.SUITES)} "
+            "(.json), as the project's expectations/ does."
+        )
+    return path
+
+
+def check_frame(
+    frame: pl.DataFrame,
+    suite_name: str,
+    config: PipelineConfig | None,
+    catalog: Catalog | None,
+    gate: dict | None = None,
+) -> quality.SuiteResult:
+    """One suite on a frame outside a run (`etl validate`): examples for `published`, records for the
+    others. `gate` (a version's quality/gate.json) gives the parameters and allowed contacts it was
+    published with; else the config's; else the defaults and none."""
+    from etl.config import ValidateConfig
+
+    settings = config.validate_ if config else ValidateConfig()
+    folder = config.resolve(settings.suites_dir) if config and settings.suites_dir else quality.default_suites_dir()
+    suites = {name: quality.load_suite(suite_file(folder, name)) for name in quality.SUITES}
+    allowed = business_contacts(config, catalog) if config and catalog else []
+    if gate is not None:
+        allowed = gate["allowed"]
+    if suite_name == "published":
+        batch = quality.published_batch(_with_example_columns(frame), allowed)
+    elif suite_name == "deidentified":
+        batch = quality.deidentified_batch(frame, allowed)
+    else:
+        batch = quality.ingest_batch(frame)
+    tasks = sorted(set(frame["task"])) if "task" in frame.columns and config is None else None
+    if config is not None:
+        parameters = suite_parameters(config, list(config.format.tasks))
+    else:
+        parameters = {
+            **settings.bounds.model_dump(),
+            "tasks": tasks or [],
+            "max_variant_share": 1.0,
+            "max_synthesised_share": 1.0,
+        }
+    if gate is not None:
+        parameters = gate["parameters"]
+    patterns = quality.leak_patterns(suites["deidentified"])
+    return quality.validate(suite_name, batch, suites[suite_name], parameters, "fail", patterns)
+
+
+def _with_example_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Published task files carry only their own columns: the others are null."""
+    for column in ("label", "parent_id", "augmentation"):
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(column))
+    return frame

@@ -1,0 +1,131 @@
+"""Great Expectations gates: suites as reviewed JSON, planted violations block the version, Data Docs per version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from etl import quality
+from etl.cli import app
+from etl.config import load_config
+from etl.errors import QualityGateError
+from etl.registry import build_stages
+from etl.runner import run_pipeline
+from etl.stages.base import Stage, StageResult
+from etl.store import Store
+from tests.conftest import SAMPLE
+
+
+@pytest.mark.parametrize("name", quality.SUITES)
+def test_suite_files_reload_and_resave_byte_identical(name, tmp_path):
+    source = quality.default_suites_dir() / f"{name}.json"
+    suite = quality.load_suite(source)
+    assert [e.id for e in suite.expectations] == [e["id"] for e in json.loads(source.read_text())["expectations"]]
+    quality.save_suite(suite, tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_bytes() == source.read_bytes()
+
+
+class PlantsViolations(Stage):
+    """A broken stage before the gate: a variant moved to eval, an id used twice, a reply cut off."""
+
+    name = "plant"
+    unit = "examples"
+    id_column = "id"
+    produces = "examples"  # the runner's own unique-id check would stop it before the gate
+
+    def apply(self, frame, progress):
+        ids = frame["id"].to_list()
+        variant = frame["parent_id"].is_not_null().arg_true()[0]
+        frame = frame.with_columns(
+            split=pl.when(pl.int_range(pl.len()) == variant).then(pl.lit("eval")).otherwise("split"),
+            id=pl.when(pl.int_range(pl.len()) == 1).then(pl.lit(ids[0])).otherwise("id"),
+            messages=pl.when(pl.int_range(pl.len()) == 2).then(pl.col("messages").list.head(2)).otherwise("messages"),
+        )
+        return StageResult(
+            kept=frame, dropped=pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})
+        )
+
+
+def with_plant(ctx):
+    stages = build_stages(ctx)
+    at = next(i for i, s in enumerate(stages) if s.name == "validate")
+    return stages[:at] + [PlantsViolations()] + stages[at:]
+
+
+def test_each_planted_violation_blocks_the_version_and_is_named(sample_copy, tmp_path):
+    config_file = sample_copy / "pipeline.yaml"
+    # e-mails are no longer looked for: a de-identification regression the gate must catch
+    config_file.write_text(
+        config_file.read_text().replace(
+            "deidentify:\n", "deidentify:\n  entities: [PERSON, PHONE_NUMBER, CREDIT_CARD, US_SSN, STREET_ADDRESS]\n"
+        )
+    )
+    config = load_config(config_file)
+    with pytest.raises(QualityGateError) as caught:
+        run_pipeline(config, store=tmp_path / "store", stages=with_plant)
+    message = str(caught.value)
+    assert caught.value.exit_code == 7 and "nothing published" in message
+    named = {
+        "deidentified: expect_column_values_to_not_match_regex_list on `text`",  # the e-mail, before formatting
+        "published: expect_column_values_to_not_match_regex_list on `text`",  # and in the examples
+        "published: expect_column_values_to_be_in_set on `augmented_in_eval`",
+        "published: expect_column_values_to_be_unique on `id`",
+        "published: expect_column_values_to_match_regex on `roles`",
+    }
+    assert all(line in message for line in named), message
+    assert "@" not in message.split("Results and Data Docs")[0].replace("example.", "")  # the e-mail is masked
+    store = Store(tmp_path / "store", config.dataset)
+    assert store.versions() == [] and store.latest() is None
+
+
+def test_a_suite_set_to_warn_publishes_and_says_so(sample_copy, tmp_path):
+    config_file = sample_copy / "pipeline.yaml"
+    config_file.write_text(
+        config_file.read_text().replace(
+            "deidentify:\n", "deidentify:\n  entities: [PERSON, PHONE_NUMBER, CREDIT_CARD, US_SSN, STREET_ADDRESS]\n"
+        )
+        + "validate:\n  severity: {deidentified: warn, published: warn}\n"
+    )
+    summary = run_pipeline(load_config(config_file), store=tmp_path / "store")
+    assert summary.publish["published"]
+    assert any(n.startswith("quality suite deidentified failed (severity warn") for n in summary.notices)
+    assert summary.quality["published"]["success"] is False and summary.quality["ingest"]["success"] is True
+
+
+def test_the_sample_version_holds_validation_results_and_data_docs(sample_run):
+    quality_dir = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest")) / "quality"
+    assert (quality_dir / "data_docs" / "index.html").is_file()
+    for name in quality.SUITES:
+        result = json.loads((quality_dir / "validations" / f"{name}.json").read_text())
+        assert result["success"] is True and result["suite_name"] == name
+        page = sample_run.quality[name]["page"]
+        assert (quality_dir / page).is_file() and name in page
+        assert sample_run.quality[name] == {
+            "success": True,
+            "severity": "fail",
+            "expectations": len(result["results"]),
+            "failed": [],
+            "page": page,
+        }
+    report = (quality_dir / "report.html").read_text()
+    assert "data:image/png;base64," in report and report.count("<img") == 5
+    assert f"{sample_run.rows_in:,} raw rows in" in report
+    assert len(list((quality_dir / "data_docs" / "validations").rglob("*.html"))) == 3
+
+
+def test_etl_validate_passes_a_version_and_fails_a_folder_with_a_violation(sample_run, tmp_path):
+    runner = CliRunner()
+    ok = runner.invoke(app, ["validate", sample_run.dataset, "--store", sample_run.store_dir])
+    assert ok.exit_code == 0 and "passed" in ok.output
+    version = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest"))
+    frame = pl.read_parquet(version / "data" / "menu_qa" / "train-00000-of-00001.parquet")
+    broken = frame.with_columns(split=pl.lit("holdout"))
+    (tmp_path / "data").mkdir()
+    broken.write_parquet(tmp_path / "data" / "part.parquet")
+    bad = runner.invoke(app, ["validate", "--data", str(tmp_path / "data"), "--config", str(SAMPLE / "pipeline.yaml")])
+    assert bad.exit_code == 7
+    assert "expect_column_values_to_be_in_set on `split`" in bad.output and "holdout" in bad.output

@@ -438,5 +438,100 @@ def _describe(item) -> str:
     return f"{item['id']} ({item['from']} -> {item['to']})" if isinstance(item, dict) else item
 
 
+train_app = typer.Typer(
+    help="Fine-tune a LoRA adapter on a published version (`etl train --help`), or merge one (`etl train merge`).",
+    invoke_without_command=True,
+    no_args_is_help=True,
+)
+app.add_typer(train_app, name="train")
+
+
+@train_app.callback()
+@handled
+def train(
+    ctx: typer.Context,
+    dataset: Annotated[
+        str | None, typer.Option(help="DATASET[@VERSION] to train on (default version: latest).")
+    ] = None,
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks of that version (default: all).")] = None,
+    base_model: Annotated[str | None, typer.Option(help="Folder (or hub id) of the causal LM to adapt.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the adapter, tokenizer and training_manifest.json.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Training YAML (train/config.py).")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="Store folder (default: the pipeline's, $ETL_STORE, ./store).")
+    ] = None,
+    pipeline: Annotated[Path | None, typer.Option(help="Pipeline YAML whose `store:` to use.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Train a LoRA adapter: `etl train --dataset healthy-bites@v1 --tasks menu_qa --base-model DIR --out DIR`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from train.config import MixtureSource, load_train_config
+    from train.trainer import train_adapter
+
+    if base_model is None or out is None:
+        raise ConfigError("etl train needs --base-model (a model folder) and --out (where the adapter goes).")
+    settings = load_train_config(config)
+    if dataset is not None:
+        chosen = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+        settings.mixture = [MixtureSource(dataset=dataset, tasks=chosen), *settings.mixture]
+    elif tasks:
+        raise ConfigError("--tasks selects tasks of --dataset; pass --dataset too.")
+    uses_store = any(s.dataset is not None for s in settings.mixture)
+    root = _store_root(store, pipeline) if uses_store else Path(".")
+    manifest = train_adapter(settings, base_model, out, root, progress=not quiet).manifest
+    _print_training(manifest, out)
+
+
+def _print_training(manifest: dict, out: Path) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"trained {manifest['method']} on {manifest['device']} ({manifest['precision']})")
+    table.add_column("eval set")
+    for column in ("examples", "eval loss", "perplexity", "accuracy", "macro-F1"):
+        table.add_column(column, justify="right")
+    for name, m in manifest["metrics"].items():
+        table.add_row(
+            name,
+            str(m.get("examples", m.get("label_examples", ""))),
+            *(f"{m[k]:.4f}" if k in m else "" for k in ("eval_loss", "perplexity", "accuracy", "macro_f1")),
+        )
+    console.print(table)
+    params = manifest["parameters"]
+    loss = manifest["train_loss"]
+    console.print(
+        f"steps {manifest['steps']}/{manifest['max_steps']}{' (stopped early)' if manifest['stopped_early'] else ''}, "
+        f"train loss {loss['first']:.4f} -> {loss['last']:.4f}, trainable {params['trainable']:,} of "
+        f"{params['total']:,} parameters, {manifest['tokens_per_second']} tokens/s, "
+        f"peak memory {manifest['peak_memory']['bytes'] / 2**20:,.0f} MiB"
+    )
+    for source in manifest["sources"]:
+        where = (
+            f"{source['dataset']} {source['version']} ({source['fingerprint'][:12]})"
+            if "dataset" in source
+            else source["path"]
+        )
+        console.print(
+            f"  {source['name']}: {source['train_drawn']} drawn of {source['train_available']}, from {where}"
+        )
+    console.print(f"adapter, tokenizer and training_manifest.json in {out}")
+
+
+@train_app.command("merge")
+@handled
+def train_merge(
+    adapter: Annotated[Path, typer.Option(help="Folder `etl train --out` wrote.")],
+    out: Annotated[Path, typer.Option(help="Folder for the merged model and tokenizer.")],
+    base_model: Annotated[str | None, typer.Option(help="Base model (default: the one in the manifest).")] = None,
+) -> None:
+    """Fold the adapter into the base model's weights: one plain transformers model folder."""
+    from train.merge import merge_adapter
+
+    merged = merge_adapter(adapter, out, base_model)
+    console.print(f"merged model of {merged['base_model']} + {adapter} written to {out}")
+
+
 if __name__ == "__main__":
     app()

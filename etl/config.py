@@ -473,9 +473,16 @@ class PipelineConfig(_Strict):
 
 
 def load_config(path: str | Path) -> PipelineConfig:
+    config = load_yaml_model(path, PipelineConfig, "pipeline")
+    config.base_dir = Path(path).resolve().parent
+    return config
+
+
+def load_yaml_model(path: str | Path, model: type[BaseModel], kind: str) -> Any:
+    """A YAML file validated into `model`; every problem is one line naming the file, line and key."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file '{path}' not found. Pass --config with the path to a pipeline YAML.")
+        raise ConfigError(f"config file '{path}' not found. Pass --config with the path to a {kind} YAML.")
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
@@ -484,18 +491,18 @@ def load_config(path: str | Path) -> PipelineConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None and kind != "pipeline":
+        data = {}  # an empty file means "all defaults"
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level, got {type(data).__name__}.")
     try:
-        config = PipelineConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = [_describe_error(path, root, err) for err in exc.errors(include_url=False, include_input=False)]
         # one problem, one line; several, one line each
         raise ConfigError(
-            lines[0] if len(lines) == 1 else "invalid pipeline config:\n  " + "\n  ".join(lines)
+            lines[0] if len(lines) == 1 else f"invalid {kind} config:\n  " + "\n  ".join(lines)
         ) from None
-    config.base_dir = path.resolve().parent
-    return config
 
 
 def _describe_error(path: Path, root: yaml.Node | None, err: dict[str, Any]) -> str:

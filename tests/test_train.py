@@ -1,0 +1,209 @@
+"""The LoRA training stage (issue 14) on CPU: a tiny Llama built locally, trained on the sample version.
+
+The model is random and tiny (about 200,000 parameters), so these tests show the
+mechanics (data, masking, training, early stopping, saving, reloading, lineage),
+not the quality a real base model reaches.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from etl.cli import app
+from etl.store import Store
+from train.config import MixtureSource, TrainConfig
+from train.data import IGNORE, encode, ensure_chat_template
+from train.trainer import load_tokenizer, train_adapter
+
+DATASET = "healthy-bites"
+REALTEXT = Path(__file__).parent / "data" / "realtext" / "taskmaster4_coffee_dev.jsonl"
+
+# small and fast: every test below trains for seconds on two cores
+FAST = dict(batch_size=8, max_seq_length=192, logging_steps=5, max_eval_examples=24, sentiment_eval_examples=16)
+
+
+@pytest.fixture(scope="session")
+def store(sample_run) -> Path:
+    return Path(sample_run.store_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(store, tmp_path_factory) -> Path:
+    from train.scaffold import build_random_model
+
+    texts = [m["content"] for chat in Store(store, DATASET).examples()["messages"].to_list() for m in chat]
+    return build_random_model(tmp_path_factory.mktemp("tiny") / "model", texts, vocab_size=1000)
+
+
+@pytest.fixture(scope="session")
+def trained(store, tiny_model, tmp_path_factory):
+    """One LoRA run on two tasks of the sample version, shared by the tests that only read it."""
+    config = TrainConfig(
+        **FAST,
+        max_steps=40,
+        eval_steps=20,
+        learning_rate=3e-3,
+        mixture=[MixtureSource(dataset=DATASET, tasks=["menu_qa", "review_sentiment"])],
+    )
+    out = tmp_path_factory.mktemp("adapter") / "out"
+    return train_adapter(config, str(tiny_model), out, store, progress=False), out
+
+
+def test_training_lowers_the_loss_and_the_manifest_names_the_exact_version(trained, store):
+    run, out = trained
+    manifest = json.loads((out / "training_manifest.json").read_text())
+    assert manifest["train_loss"]["last"] < manifest["train_loss"]["first"]
+    assert manifest["metrics"]["menu_qa"]["eval_loss"] < manifest["eval_loss_before"]
+    published = Store(store, DATASET)
+    (source,) = manifest["sources"]
+    assert source["dataset"] == DATASET
+    assert source["version"] == published.latest()
+    assert source["fingerprint"] == published.manifest()["fingerprint"]
+    assert source["tasks"] == ["menu_qa", "review_sentiment"]
+    # LoRA trains a sliver of the model, and the manifest says how much
+    params = manifest["parameters"]
+    assert 0 < params["trainable"] < params["total"] / 2
+    assert manifest["device"] == "cpu" and manifest["precision"] == "fp32"
+    assert manifest["tokens_per_second"] > 0 and manifest["peak_memory"]["bytes"] > 0
+    sentiment = manifest["metrics"]["review_sentiment"]
+    assert 0 <= sentiment["accuracy"] <= 1 and 0 <= sentiment["macro_f1"] <= 1
+    assert sentiment["label_examples"] == 16
+    assert manifest["hyperparameters"]["lora"]["r"] == 16
+
+
+def test_the_output_holds_adapter_files_only_and_reloads_to_the_same_outputs(trained, tiny_model):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    run, out = trained
+    names = {p.name for p in out.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= names
+    assert "model.safetensors" not in names and ".checkpoints" not in names
+    probe = torch.tensor([[5, 17, 42, 99, 7, 300, 12, 64]])
+    run.model.eval()
+    with torch.no_grad():
+        trained_logits = run.model(input_ids=probe).logits
+        base = AutoModelForCausalLM.from_pretrained(str(tiny_model))
+        base_logits = base(input_ids=probe).logits
+        reloaded = PeftModel.from_pretrained(base, str(out)).eval()
+        reloaded_logits = reloaded(input_ids=probe).logits
+    assert torch.allclose(reloaded_logits, trained_logits, atol=1e-5)
+    assert not torch.allclose(base_logits, trained_logits, atol=1e-3)  # the adapter did change the model
+
+
+def test_the_loss_is_masked_to_the_assistant_turns(tiny_model):
+    tokenizer = load_tokenizer(str(tiny_model))
+    assert ensure_chat_template(tokenizer) == "fallback"  # the tiny tokenizer has none of its own
+    chat = [
+        {"role": "system", "content": "You are the Healthy Bites assistant."},
+        {"role": "user", "content": "Is the Tuscan Chicken Bowl gluten free?"},
+        {"role": "assistant", "content": "Yes, it is."},
+        {"role": "user", "content": "And the price?"},
+        {"role": "assistant", "content": "It costs $12.50."},
+    ]
+    ids, labels = encode(chat, tokenizer)
+    learned = tokenizer.decode([t for t in labels if t != IGNORE])
+    assert learned == "Yes, it is.</s>It costs $12.50.</s>"
+    assert len(ids) == len(labels)
+
+
+def test_a_mixture_of_two_weighted_sources_is_recorded_source_by_source(store, tiny_model, tmp_path):
+    general = tmp_path / "general"
+    general.mkdir()
+    rows = [json.loads(line) for line in REALTEXT.read_text().splitlines()[:120]]
+    chats = [
+        {"messages": [{"role": u["speaker"], "content": u["text"]} for u in r["utterances"]]}
+        for r in rows
+        if r["utterances"] and r["utterances"][-1]["speaker"] == "assistant"
+    ]
+    (general / "train.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chats[:-20]))
+    (general / "validation.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chats[-20:]))
+    config = TrainConfig(
+        **FAST,
+        max_steps=6,
+        eval_steps=6,
+        early_stopping_patience=None,
+        mixture=[
+            MixtureSource(dataset=f"{DATASET}@v1", tasks=["recommendation"], weight=3),
+            MixtureSource(path=str(general), weight=1, name="coffee-dialogs"),
+        ],
+    )
+    manifest = train_adapter(config, str(tiny_model), tmp_path / "out", store, progress=False).manifest
+    business, coffee = manifest["sources"]
+    assert (
+        business["version"] == "v1" and business["fingerprint"] == Store(store, DATASET).manifest("v1")["fingerprint"]
+    )
+    assert coffee["name"] == "coffee-dialogs" and coffee["path"] == str(general.resolve())
+    assert (business["weight"], coffee["weight"]) == (3, 1)
+    total = business["train_available"] + coffee["train_available"]
+    assert business["train_drawn"] + coffee["train_drawn"] == total
+    assert business["train_drawn"] == round(total * 3 / 4)  # the draw follows the weights, not the sizes
+    assert set(manifest["metrics"]) == {"recommendation", "coffee_dialogs"}
+
+
+def test_early_stopping_stops_a_run_whose_eval_loss_rises(store, tiny_model, tmp_path):
+    # a learning rate far too high: eval loss falls once, then climbs
+    config = TrainConfig(
+        **{**FAST, "max_seq_length": 128, "sentiment_eval_examples": 0},
+        max_steps=80,
+        eval_steps=5,
+        learning_rate=0.5,
+        lr_scheduler="constant",
+        warmup_ratio=0,
+        early_stopping_patience=2,
+        mixture=[MixtureSource(dataset=DATASET, tasks=["menu_qa"])],
+    )
+    manifest = train_adapter(config, str(tiny_model), tmp_path / "out", store, progress=False).manifest
+    history = [e["eval_loss"] for e in manifest["eval_history"]]
+    assert manifest["stopped_early"] and manifest["steps"] < 80
+    best = min(range(len(history)), key=history.__getitem__)
+    assert len(history) - 1 - best == 2  # stopped after exactly `patience` evaluations without a new best
+    assert all(later > history[best] for later in history[best + 1 :])
+    assert manifest["best_checkpoint_step"] == manifest["eval_history"][best]["step"]
+
+
+def test_etl_train_on_the_cli_and_merge(store, tiny_model, tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("max_steps: 4\neval_steps: 4\nbatch_size: 4\nmax_seq_length: 128\nsentiment_eval_examples: 0\n")
+    out = tmp_path / "adapter"
+    runner = CliRunner()
+    args = ["train", "--dataset", DATASET, "--tasks", "policy_qa", "--base-model", str(tiny_model)]
+    result = runner.invoke(app, [*args, "--out", str(out), "--config", str(config), "--store", str(store), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "steps 4/4" in result.output and "policy_qa" in result.output
+    merged = tmp_path / "merged"
+    result = runner.invoke(app, ["train", "merge", "--adapter", str(out), "--out", str(merged)])
+    assert result.exit_code == 0, result.output
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    probe = torch.tensor([[3, 14, 15, 92, 65]])
+    with torch.no_grad():
+        adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(tiny_model)), str(out)).eval()
+        plain = AutoModelForCausalLM.from_pretrained(str(merged)).eval()
+        assert torch.allclose(adapted(input_ids=probe).logits, plain(input_ids=probe).logits, atol=1e-4)
+    assert not (merged / "adapter_config.json").exists()
+
+
+@pytest.mark.parametrize(
+    "change, fix",
+    [
+        ({"--dataset": f"{DATASET}@v99"}, "versions"),
+        ({"--tasks": "menu_qa,haiku"}, "Pass --tasks"),
+        ({"--base-model": "/nowhere/model"}, "Pass --base-model"),
+    ],
+)
+def test_a_wrong_version_task_or_base_model_is_one_line_naming_the_fix(store, tiny_model, tmp_path, change, fix):
+    options = {"--dataset": DATASET, "--tasks": "menu_qa", "--base-model": str(tiny_model), **change}
+    args = ["train", *[x for kv in options.items() for x in kv], "--out", str(tmp_path / "o"), "--store", str(store)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert fix in lines[0] and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,351 @@
+"""LoRA fine-tuning of a causal LM on a published dataset version (peft + transformers' Trainer).
+
+`train_adapter` is what `etl train` runs: read the mixture, tokenise with the
+chat template, train (evaluating every `eval_steps`, stopping early when eval
+loss stops falling), score each eval task, and write the adapter, the tokenizer
+and `training_manifest.json` into the output folder.
+
+The same code runs on one CPU, one GPU or several: under `torchrun` or
+`accelerate launch` the Trainer shards batches across processes, and only the
+main process writes the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from etl import __version__
+from etl.errors import ConfigError
+from train.config import MixtureSource, TrainConfig
+from train.data import PadCollator, draw_mixture, encode_all, ensure_chat_template, read_source, sample
+from train.sentiment import score_sentiment
+
+MANIFEST = "training_manifest.json"
+
+
+@dataclass
+class TrainingRun:
+    manifest: dict
+    model: object  # the trained model (peft-wrapped for LoRA), for callers that go on using it
+
+
+def train_adapter(
+    config: TrainConfig, base_model: str, out: Path, store_root: Path, progress: bool = True
+) -> TrainingRun:
+    """Train, evaluate and save; returns the manifest that was written and the trained model."""
+    import transformers
+
+    transformers.set_seed(config.seed)
+    if not config.mixture:
+        raise ConfigError("nothing to train on: pass --dataset (and --tasks), or list sources under `mixture:`.")
+    sources = [read_source(s, store_root) for s in config.mixture]
+    tokenizer = load_tokenizer(base_model)
+    template = ensure_chat_template(tokenizer)
+
+    drawn, counts = draw_mixture(sources, config.seed)
+    train_set, train_stats = encode_all(drawn, tokenizer, config.max_seq_length)
+    if len(train_set) == 0:
+        raise ConfigError("no training example has an assistant turn left after truncation; raise max_seq_length.")
+    eval_sets = _eval_sets(sources, tokenizer, config)
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype, precision = _precision(config, device)
+    checkpointing = config.gradient_checkpointing == "on" or (
+        config.gradient_checkpointing == "auto" and device == "cuda"
+    )
+    model = load_model(base_model, dtype)
+    total_params = sum(p.numel() for p in model.parameters())
+    model = _wrap(model, config, checkpointing)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    work = out / ".checkpoints"
+    trainer = _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpointing, work, progress)
+    start_eval = trainer.evaluate() if eval_sets else {}
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    began = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - began
+    metrics = _evaluate(trainer, eval_sets, sources, tokenizer, config)
+
+    manifest = {
+        "base_model": base_model,
+        "method": config.method,
+        "sources": [_source_entry(s, n) for s, n in zip(sources, counts)],
+        "hyperparameters": config.model_dump(exclude={"mixture"}),
+        "code_version": code_version(),
+        "device": device,
+        "device_count": max(torch.cuda.device_count(), 1) if device == "cuda" else 1,
+        "precision": precision,
+        "gradient_checkpointing": checkpointing,
+        "chat_template": template,
+        "parameters": {"trainable": trainable, "total": total_params, "trainable_share": trainable / total_params},
+        "data": {"train": asdict(train_stats), "eval_examples": {k: len(v) for k, v in eval_sets.items()}},
+        "steps": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "stopped_early": trainer.state.global_step < trainer.state.max_steps,
+        "seconds": round(seconds, 3),
+        "tokens_per_second": round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
+        "peak_memory": peak_memory(device),
+        "train_loss": {"first": _first_loss(trainer), "last": _last_loss(trainer), "mean": result.training_loss},
+        "eval_loss_before": start_eval.get("eval_loss"),
+        "eval_history": [
+            {"step": e["step"], "eval_loss": e["eval_loss"]} for e in trainer.state.log_history if "eval_loss" in e
+        ],
+        "best_checkpoint_step": _best_step(trainer),
+        "metrics": metrics,
+    }
+    if trainer.is_world_process_zero():
+        _save(trainer, tokenizer, out, manifest)
+    shutil.rmtree(work, ignore_errors=True)
+    return TrainingRun(manifest, trainer.model)
+
+
+def load_tokenizer(base_model: str):
+    from transformers import AutoTokenizer
+
+    _check_base_model(base_model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base_model)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load a tokenizer from '{base_model}': {_first_line(exc)}") from None
+    if not tokenizer.is_fast:
+        raise ConfigError(f"the tokenizer of '{base_model}' is not a fast tokenizer; training needs token offsets.")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of the loss and attention
+    return tokenizer
+
+
+def load_model(base_model: str, dtype: torch.dtype):
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load a causal LM from '{base_model}': {_first_line(exc)}") from None
+
+
+def _check_base_model(base_model: str) -> None:
+    """A path that is not there fails here, in one line, before a hub look-up that cannot succeed offline."""
+    looks_like_path = base_model.startswith((".", "/", "~")) or os.sep in base_model.strip("/").replace("/", os.sep, 1)
+    if Path(base_model).expanduser().exists():
+        return
+    if looks_like_path or os.environ.get("HF_HUB_OFFLINE") == "1" or base_model.count("/") != 1:
+        raise ConfigError(
+            f"base model '{base_model}' does not exist. Pass --base-model with a folder holding a causal LM "
+            "(config.json, weights, tokenizer), or a hub id where the hub can be reached."
+        )
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+
+
+def _precision(config: TrainConfig, device: str) -> tuple[torch.dtype, str]:
+    """bf16 where the GPU has it, fp32 on CPU; an explicit choice wins.
+
+    Only LoRA's frozen base weights are loaded in bf16 (peft keeps the adapters
+    in fp32); weights that are trained stay fp32 under mixed precision, since an
+    optimizer stepping bf16 weights loses small updates.
+    """
+    choice = config.precision
+    if choice == "auto":
+        choice = "bf16" if device == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if choice == "fp16" and device == "cpu":
+        raise ConfigError("precision fp16 needs a GPU; use bf16 or fp32 on CPU (`precision:` in the training config).")
+    frozen_bf16 = choice == "bf16" and config.method == "lora"
+    return (torch.bfloat16 if frozen_bf16 else torch.float32), choice
+
+
+def _wrap(model, config: TrainConfig, checkpointing: bool):
+    if checkpointing:
+        # transformers 5 calls it activation checkpointing (gradient_checkpointing_* are deprecated aliases)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    if config.method == "full":
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    if checkpointing:
+        model.enable_input_require_grads()  # frozen embeddings: let checkpointed blocks see a grad-requiring input
+    return get_peft_model(model, lora)
+
+
+def _eval_sets(sources, tokenizer, config: TrainConfig) -> dict:
+    sets = {}
+    for source in sources:
+        for name, conversations in source.eval.items():
+            chosen = sample(conversations, config.max_eval_examples, config.seed)
+            encoded, _ = encode_all(chosen, tokenizer, config.max_seq_length)
+            if len(encoded):
+                sets[_metric_name(name)] = encoded
+    return sets
+
+
+def _metric_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+
+
+def _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpointing, work, progress):
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+
+    evaluate = bool(eval_sets)
+    stop_early = evaluate and config.early_stopping_patience is not None
+    args = TrainingArguments(
+        output_dir=str(work),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=config.eval_steps,
+        # the best adapter so far is kept so early stopping can go back to it
+        save_strategy="steps" if stop_early else "no",
+        save_steps=config.eval_steps,
+        save_total_limit=2 if stop_early else None,
+        save_only_model=True,
+        load_best_model_at_end=stop_early,
+        metric_for_best_model="eval_loss" if stop_early else None,
+        greater_is_better=False if stop_early else None,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        report_to="none",
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length",
+        length_column_name="length",
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=not progress,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)] if stop_early else []
+    return Trainer(
+        model=model,
+        args=args,
+        data_collator=PadCollator(tokenizer.pad_token_id),
+        train_dataset=train_set,
+        eval_dataset=_combined(eval_sets) if evaluate else None,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+
+
+def _combined(eval_sets: dict):
+    import datasets
+
+    return datasets.concatenate_datasets(list(eval_sets.values()))
+
+
+def _evaluate(trainer, eval_sets: dict, sources, tokenizer, config: TrainConfig) -> dict:
+    """Eval loss and perplexity per task (or folder source), and label accuracy / macro-F1 for sentiment."""
+    from transformers import EarlyStoppingCallback
+
+    trainer.remove_callback(EarlyStoppingCallback)  # it watches `eval_loss`; these evaluations are per set
+    metrics: dict[str, dict] = {}
+    for name, encoded in eval_sets.items():
+        loss = trainer.evaluate(eval_dataset=encoded, metric_key_prefix=f"eval_{name}")[f"eval_{name}_loss"]
+        metrics[name] = {"eval_loss": loss, "perplexity": math.exp(min(loss, 50.0)), "examples": len(encoded)}
+    pairs = [p for s in sources for p in s.sentiment_eval]
+    if pairs and config.sentiment_eval_examples:
+        chosen = sample(pairs, config.sentiment_eval_examples, config.seed)
+        metrics.setdefault("review_sentiment", {}).update(score_sentiment(trainer.model, tokenizer, chosen))
+    return metrics
+
+
+def _source_entry(source, drawn: int) -> dict:
+    return {
+        "name": source.source.label(),
+        "weight": source.source.weight,
+        **source.lineage,
+        "train_available": len(source.train),
+        "train_drawn": drawn,
+        "eval_available": {k: len(v) for k, v in source.eval.items()},
+    }
+
+
+def _first_loss(trainer) -> float | None:
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    return losses[0] if losses else None
+
+
+def _last_loss(trainer) -> float | None:
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    return losses[-1] if losses else None
+
+
+def _best_step(trainer) -> int | None:
+    best = trainer.state.best_model_checkpoint
+    return int(best.rsplit("-", 1)[-1]) if best else None
+
+
+def peak_memory(device: str) -> dict:
+    """Peak GPU memory allocated by torch on a GPU; on CPU the process's peak resident set."""
+    if device == "cuda":
+        return {"kind": "cuda_max_allocated", "bytes": int(torch.cuda.max_memory_allocated())}
+    return {"kind": "process_peak_rss", "bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def code_version() -> str:
+    """The package version, and the git commit when the code runs from a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+g{commit}" if commit else __version__
+
+
+def _save(trainer, tokenizer, out: Path, manifest: dict) -> None:
+    """Adapter files only (peft's save), the tokenizer with the template used, and the manifest last."""
+    out.mkdir(parents=True, exist_ok=True)
+    trainer.model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def read_manifest(folder: Path) -> dict:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise ConfigError(f"{folder} holds no {MANIFEST}; pass the folder `etl train --out` wrote.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def single_source(dataset: str, tasks: list[str] | None) -> MixtureSource:
+    return MixtureSource(dataset=dataset, tasks=tasks)

@@ -242,4 +242,61 @@ def write_data_docs(results: list[SuiteResult], suites: dict, folder: Path) -> P
         if folder.exists():
             shutil.rmtree(folder)
         shutil.copytree(site, folder)
+    make_offline(folder)
     return folder / "index.html"
+
+
+# Data Docs' CDN files and the local copies that stand in for them (etl/data_docs_assets/README.md).
+ASSETS = Path(__file__).resolve().parent / "data_docs_assets"
+VENDORED = {
+    "jquery-": "js/jquery.min.js",
+    "popper.min.js": "js/popper.min.js",
+    "bootstrap/4.3.1/js/bootstrap.min.js": "js/bootstrap.min.js",
+    "bootstrap/4.3.1/css/bootstrap.min.css": "css/bootstrap.min.css",
+    "bootstrap-table-filter-control.min.js": "js/bootstrap-table-filter-control.min.js",
+    "bootstrap-table-filter-control.min.css": "css/bootstrap-table-filter-control.min.css",
+    "dist/bootstrap-table.min.js": "js/bootstrap-table.min.js",
+    "dist/bootstrap-table.min.css": "css/bootstrap-table.min.css",
+    "font-awesome/": "css/all.min.css",
+    "bootstrap-datepicker.min.js": "js/bootstrap-datepicker.min.js",
+    "bootstrap-datepicker.min.css": "css/bootstrap-datepicker.min.css",
+}
+# a page opened from disk has no origin: a script tag asking for CORS (integrity checks) is blocked there
+_CORS_ATTRIBUTES = re.compile(r'\s+(?:integrity|crossorigin)="[^"]*"')
+_REMOTE = re.compile(r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:\s*</script>)?')
+_LOCAL_STATIC = re.compile(r'\b(src|href)="(?:\./|(?:\.\./)+)?static/')
+_REMOTE_LOGO = re.compile(r'src="https://great-expectations-web-assets[^"]*"')
+
+
+def make_offline(site: Path) -> None:
+    """Every page of the site reads its scripts and styles from the site itself.
+
+    A CDN file with a local copy is pointed at it; one without (vega charts,
+    a dark theme) is dropped, so a page never waits on the
+    network; the logo, fetched remotely with the data context's id in its
+    query, is GX's local copy.
+    """
+    import shutil
+
+    vendor = site / "static" / "vendor"
+    shutil.copytree(ASSETS, vendor, ignore=shutil.ignore_patterns("README.md", "licenses"), dirs_exist_ok=True)
+    shutil.copytree(ASSETS / "licenses", vendor / "licenses", dirs_exist_ok=True)
+    for page in site.rglob("*.html"):
+        up = "../" * (len(page.relative_to(site).parts) - 1)
+        page.write_text(_localise(page.read_text(encoding="utf-8"), up), encoding="utf-8")
+
+
+def _localise(html: str, up: str) -> str:
+    """One page's remote assets made local; `up` leads from the page to the site's top."""
+    html = _REMOTE.sub(lambda m: _local_tag(m, up), html)
+    html = _REMOTE_LOGO.sub(f'src="{up}static/images/logo-long.png"', html)
+    # GX writes some of its own static paths one folder short on the deeper pages (the favicon)
+    return _LOCAL_STATIC.sub(lambda m: f'{m.group(1)}="{up}static/', html)
+
+
+def _local_tag(match: re.Match, up: str) -> str:
+    url = match.group(2)
+    local = next((path for marker, path in VENDORED.items() if marker in url), None)
+    if local is None:
+        return ""
+    return _CORS_ATTRIBUTES.sub("", match.group(0).replace(url, f"{up}static/vendor/{local}"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -115,6 +116,20 @@ def test_the_sample_version_holds_validation_results_and_data_docs(sample_run):
     assert "data:image/png;base64," in report and report.count("<img") == 5
     assert f"{sample_run.rows_in:,} raw rows in" in report
     assert len(list((quality_dir / "data_docs" / "validations").rglob("*.html"))) == 3
+
+
+def test_data_docs_open_offline(sample_run):
+    """Every script and stylesheet of every Data Docs page is in the site itself (no CDN, no remote logo)."""
+    site = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest")) / "quality" / "data_docs"
+    pages = list(site.rglob("*.html"))
+    assert len(pages) == 7  # index, 3 suites, 3 validation results
+    for page in pages:
+        html = page.read_text()
+        loaded = re.findall(r'<script[^>]*\bsrc="([^"]+)"|<link[^>]*\bhref="([^"]+)"|<img[^>]*\bsrc="([^"]+)"', html)
+        for url in (a or b or c for a, b, c in loaded):
+            assert not url.startswith(("http:", "https:", "//")), f"{page.name} loads {url}"
+            assert (page.parent / url).resolve().is_file(), f"{page.name}: {url} is missing"
+        assert "crossorigin" not in html  # blocked for pages opened from disk
 
 
 def test_etl_validate_passes_a_version_and_fails_a_folder_with_a_violation(sample_run, tmp_path):

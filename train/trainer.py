@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import TrainerCallback
 
 from etl import __version__
 from etl.errors import ConfigError
@@ -96,6 +97,7 @@ def train_adapter(
         "max_steps": trainer.state.max_steps,
         "stopped_early": trainer.state.global_step < trainer.state.max_steps,
         "seconds": round(seconds, 3),
+        "step_seconds": _step_seconds(trainer),
         "tokens_per_second": round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
         "peak_memory": peak_memory(device),
         "train_loss": {"first": _first_loss(trainer), "last": _last_loss(trainer), "mean": result.training_loss},
@@ -245,7 +247,9 @@ def _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpoi
         use_cpu=not torch.cuda.is_available(),
         dataloader_pin_memory=torch.cuda.is_available(),
     )
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)] if stop_early else []
+    callbacks = [StepTimer()]
+    if stop_early:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     return Trainer(
         model=model,
         args=args,
@@ -255,6 +259,25 @@ def _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpoi
         processing_class=tokenizer,
         callbacks=callbacks,
     )
+
+
+class StepTimer(TrainerCallback):
+    """Wall seconds of each optimizer step (evaluations excluded): the first one pays for warm-up."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._began = 0.0
+
+    def on_step_begin(self, *args, **kwargs) -> None:
+        self._began = time.perf_counter()
+
+    def on_step_end(self, *args, **kwargs) -> None:
+        self.seconds.append(time.perf_counter() - self._began)
+
+
+def _step_seconds(trainer) -> list[float]:
+    timer = next(c for c in trainer.callback_handler.callbacks if isinstance(c, StepTimer))
+    return [round(s, 4) for s in timer.seconds]
 
 
 def _combined(eval_sets: dict):

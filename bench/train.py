@@ -14,7 +14,11 @@ Prints, for both and as LoRA / full ratios:
   - peak memory: on a GPU, torch's peak allocated bytes; on CPU, the process's
     peak resident set, and that peak above the interpreter with every library
     imported before the model is loaded (the CPU figure closest to the GPU's,
-    which does not count the CUDA context either);
+    which does not count the CUDA context either), both runs with one allocator
+    (jemalloc where installed: see JEMALLOC_PATHS; `--allocator` to choose);
+  - all of it with activation checkpointing on in both runs (what `etl train`
+    does on a GPU: activations are then small beside the weights) and off in
+    both (`--checkpointing`);
   - seconds per step: the median over the steps after the first (the first pays
     for warm-up), and tokens/s (non-padding input tokens over the training time).
 Figures are truncated, never rounded up.
@@ -36,6 +40,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DATASET = "healthy-bites"
+# On CPU the resident set shows the allocator as much as the tensors: glibc's malloc raises its
+# mmap threshold as large blocks are freed, then serves the next steps' large temporaries from a
+# heap it keeps, about 0.5 GiB more in the LoRA run here. jemalloc (the allocator PyTorch's CPU
+# tuning guide recommends) hands freed memory back and is as fast; glibc with a fixed threshold
+# does too, but pays a page fault per large block (LoRA's steps then took 1.2x full's here).
+# Both runs of a table always get the same allocator.
+JEMALLOC_PATHS = ["/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2"]
+MMAP_THRESHOLD = 65536
+
+
+def allocator_env(choice: str) -> tuple[dict, str]:
+    """Environment for the child runs, and how to say it. `auto`: jemalloc where it is installed."""
+    env = dict(os.environ)
+    jemalloc = next((p for p in JEMALLOC_PATHS if Path(p).exists()), None)
+    if choice in ("auto", "jemalloc") and jemalloc:
+        env["LD_PRELOAD"] = jemalloc
+        return env, f"jemalloc ({jemalloc})"
+    if choice == "jemalloc":
+        raise SystemExit("no libjemalloc.so.2 here (Debian: apt-get install libjemalloc2); use --allocator glibc")
+    if choice == "glibc-fixed":
+        env["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD)
+        return env, f"glibc, MALLOC_MMAP_THRESHOLD_={MMAP_THRESHOLD}"
+    return env, "glibc, default settings" + (" (no jemalloc installed)" if choice == "auto" else "")
+
+
 TASKS = ["menu_qa", "recommendation"]
 
 
@@ -66,7 +95,9 @@ def build_model(store: Path, folder: Path, sizes: dict) -> Path:
     return build_random_model(folder / "model", texts, **sizes)
 
 
-def child(method: str, model: str, store: str, steps: int, batch: int, seq: int, result: str) -> None:
+def child(
+    method: str, model: str, store: str, steps: int, batch: int, seq: int, checkpointing: str, result: str
+) -> None:
     """One training run; writes its figures as JSON."""
     import torch  # noqa: F401  (every library the run uses, imported before the baseline is read)
     import transformers  # noqa: F401
@@ -77,6 +108,7 @@ def child(method: str, model: str, store: str, steps: int, batch: int, seq: int,
     baseline = rss_bytes()
     config = TrainConfig(
         method=method,
+        gradient_checkpointing=checkpointing,
         max_steps=steps,
         batch_size=batch,
         max_seq_length=seq,
@@ -94,20 +126,19 @@ def child(method: str, model: str, store: str, steps: int, batch: int, seq: int,
     Path(result).write_text(json.dumps(manifest))
 
 
-def run_child(method: str, args, model: Path, store: Path, folder: Path) -> dict:
-    result = folder / f"{method}.json"
+def run_child(method: str, checkpointing: str, args, model: Path, store: Path, folder: Path) -> dict:
+    result = folder / f"{method}-{checkpointing}.json"
     command = [sys.executable, __file__, "--child", method, "--model", str(model), "--store", str(store)]
-    command += [
-        "--steps",
-        str(args.steps),
-        "--batch",
-        str(args.batch),
-        "--seq",
-        str(args.seq),
-        "--result",
-        str(result),
-    ]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for flag, value in [
+        ("--steps", args.steps),
+        ("--batch", args.batch),
+        ("--seq", args.seq),
+        ("--checkpointing", checkpointing),
+        ("--result", result),
+    ]:
+        command += [flag, str(value)]
+    env, _ = allocator_env(args.allocator)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return json.loads(result.read_text())
 
 
@@ -157,13 +188,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seq", type=int, default=256)
+    parser.add_argument(
+        "--checkpointing",
+        choices=["on", "off", "both"],
+        default="both",
+        help="activation checkpointing in both runs (on: what `etl train` does on a GPU); both: a table for each",
+    )
+    parser.add_argument(
+        "--allocator",
+        choices=["auto", "jemalloc", "glibc", "glibc-fixed"],
+        default="auto",
+        help="the CPU allocator of both runs (auto: jemalloc where installed; see JEMALLOC_PATHS)",
+    )
     parser.add_argument("--store", type=Path, help="a store holding the sample version (default: publish one)")
     parser.add_argument("--child", choices=["lora", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.model, str(args.store), args.steps, args.batch, args.seq, args.result)
+        child(
+            args.child, args.model, str(args.store), args.steps, args.batch, args.seq, args.checkpointing, args.result
+        )
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -177,10 +222,13 @@ def main() -> None:
             intermediate_size=args.intermediate,
         )
         model = build_model(store, folder, sizes)
-        lora = run_child("lora", args, model, store, folder)
-        full = run_child("full", args, model, store, folder)
-    print(f"{args.steps} steps, batch {args.batch}, max length {args.seq}, tasks {', '.join(TASKS)}")
-    report(figures(lora), figures(full), lora["device"])
+        print(f"{args.steps} steps, batch {args.batch}, max length {args.seq}, tasks {', '.join(TASKS)}")
+        print(f"CPU allocator: {allocator_env(args.allocator)[1]} (both runs)")
+        for checkpointing in ["on", "off"] if args.checkpointing == "both" else [args.checkpointing]:
+            lora = run_child("lora", checkpointing, args, model, store, folder)
+            full = run_child("full", checkpointing, args, model, store, folder)
+            print(f"\nactivation checkpointing {checkpointing}, both runs")
+            report(figures(lora), figures(full), lora["device"])
 
 
 if __name__ == "__main__":

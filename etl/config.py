@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from etl.errors import ConfigError
 
@@ -223,6 +223,22 @@ AUGMENT_DEFAULTS: dict[str, dict] = {
     "delete": {"aug_p": 0.1, "aug_max": 1},
     "synonyms": {"aug_p": 0.5, "aug_max": 2},
 }
+# Methods that need a model or vectors of the user's own, switched on only by naming them with a
+# local `model_path` (nothing is downloaded): a masked language model folder that predicts
+# replacement words in context, or a word-vectors file (GloVe text, word2vec binary, fastText).
+OPTIONAL_AUGMENT: dict[str, dict] = {
+    "contextual": {"aug_p": 0.1, "aug_max": 2, "top_k": 5, "model_type": "bert", "model_path": None},
+    "word_vectors": {"aug_p": 0.1, "aug_max": 2, "top_k": 5, "model_type": "glove", "model_path": None},
+}
+# Not offered, and why (said by the error that names them).
+UNAVAILABLE_AUGMENT = {
+    "wordnet": "nlpaug's WordNet synonyms need nltk's WordNet corpus and its POS tagger, which no package on the"
+    " index ships (nltk fetches them from the web), and with nltk >= 3.9 nlpaug asks for the tagger under its"
+    " old name (averaged_perceptron_tagger, now averaged_perceptron_tagger_eng), so it fails even where the data"
+    " is present; domain synonyms come from the reviewed thesaurus (method `synonyms`)",
+    "back_translation": "back-translation needs two machine-translation models and none can be had from the package"
+    " index; paraphrase with `contextual` and a local masked language model instead",
+}
 
 
 class AugmentMethod(_Strict):
@@ -233,15 +249,24 @@ class AugmentMethod(_Strict):
     @field_validator("method")
     @classmethod
     def _known_method(cls, method: str) -> str:
-        if method not in AUGMENT_DEFAULTS:
+        if method in UNAVAILABLE_AUGMENT:
+            raise ValueError(f"method {method!r} is not offered: {UNAVAILABLE_AUGMENT[method]}")
+        if method not in AUGMENT_DEFAULTS and method not in OPTIONAL_AUGMENT:
             raise ValueError(
-                f"unknown method {method!r}; known methods are {list(AUGMENT_DEFAULTS)} (WordNet synonyms, word vectors, "
-                "masked language models and back-translation need data or models this project does not ship)"
+                f"unknown method {method!r}; known methods are {list(AUGMENT_DEFAULTS)}, and with a local model"
+                f" {list(OPTIONAL_AUGMENT)}"
             )
         return method
 
-    def model_post_init(self, context) -> None:
-        self.params = {**AUGMENT_DEFAULTS[self.method], **self.params}
+    @model_validator(mode="after")
+    def _model_named(self) -> AugmentMethod:
+        self.params = {**AUGMENT_DEFAULTS.get(self.method, OPTIONAL_AUGMENT.get(self.method, {})), **self.params}
+        if self.method in OPTIONAL_AUGMENT and not self.params.get("model_path"):
+            what = "a masked language model folder" if self.method == "contextual" else "a word-vectors file"
+            raise ValueError(
+                f"method {self.method!r} needs params.model_path: {what} on this machine (nothing is downloaded)"
+            )
+        return self
 
 
 class AugmentConfig(_Strict):

@@ -86,7 +86,9 @@ def _augment(ctx: RunContext):
     from etl.stages.augment import AugmentStage
 
     config = ctx.config
-    return AugmentStage(config.augment, ctx.catalog, config.dedup.semantic.model) if config.augment.enabled else None
+    if not config.augment.enabled:
+        return None
+    return AugmentStage(config.augment, ctx.catalog, config.dedup.semantic.model, base_dir=config.base_dir)
 
 
 def _synthesize(ctx: RunContext):

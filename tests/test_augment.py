@@ -102,11 +102,6 @@ def test_an_augmenter_that_changes_a_fact_or_the_meaning_is_rejected_with_a_reas
     assert stage.rejected.get("protected_fact_changed", 0) > 0
 
 
-def test_a_misconfigured_method_is_a_clear_error():
-    with pytest.raises(ValueError, match="method"):
-        AugmentConfig(methods=[{"method": "wordnet"}])
-
-
 # ------------------------------------------------------------------ the sample run
 
 
@@ -196,3 +191,101 @@ def test_off_catalog_drinks_and_flavours_in_real_orders_survive_word_deletion():
         ordered = next(o for o in orders if o.split()[-1] == text.split()[-1] or set(text.split()) <= set(o.split()))
         for word in ("latte", "vanilla", "oat", "cappuccino", "almond", "caramel", "2%"):
             assert (word in ordered.split()) == (word in text.split()), (ordered, text)
+
+
+# ------------------------------------------------------------------ augmenters with a model of the user's
+
+
+def test_word_vectors_from_a_local_file_replace_words_and_keep_every_fact(tmp_path):
+    import numpy as np
+
+    # a GloVe text file whose only words are synonym pairs a few hundredths apart: each word's
+    # nearest neighbour is its partner, so every replacement is a synonym
+    pairs = [("meal", "dish"), ("please", "pls"), ("thanks", "thx"), ("delivered", "brought"), ("cancel", "drop")]
+    rng = np.random.default_rng(0)
+    lines = []
+    for a, b in pairs:
+        v = rng.normal(size=20)
+        for word in (a, b):
+            lines.append(word + " " + " ".join(f"{x:.5f}" for x in v + rng.normal(scale=0.01, size=20)))
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("\n".join(lines) + "\n")
+    method = {"method": "word_vectors", "params": {"model_path": str(vectors), "top_k": 1, "aug_p": 0.5}}
+    frame = examples()
+    out, stage = augment(frame, methods=[method], max_share=0.5)
+    variants = out.filter(pl.col("parent_id").is_not_null())
+    assert variants.height > 0
+    parents = {r["id"]: r for r in frame.iter_rows(named=True)}
+    swapped = {w for pair in pairs for w in pair}
+    for variant in variants.iter_rows(named=True):
+        before = [m["content"] for m in parents[variant["parent_id"]]["messages"] if m["role"] == "user"]
+        after = [m["content"] for m in variant["messages"] if m["role"] == "user"]
+        assert [stage.facts.of(t) for t in after] == [stage.facts.of(t) for t in before]
+        changed = {w for a, b in zip(before, after) for w in set(a.split()) ^ set(b.split())}
+        assert changed and changed <= swapped | {w + "," for w in swapped} | {w + "?" for w in swapped}
+        assert json.loads(variant["augmentation"])["params"]["model_path"] == str(vectors)
+
+
+def test_a_masked_language_model_of_the_users_runs_offline_and_its_variants_keep_the_facts(tmp_path):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+
+    # a tiny random BERT and a WordPiece vocabulary of the test's own text: its guesses are
+    # noise, which is what the fact and meaning checks are for
+    core = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    core.normalizer = normalizers.BertNormalizer(lowercase=True)
+    core.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    core.train_from_iterator(QUESTIONS * 5, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
+    model_dir = tmp_path / "bert"
+    tokenizer = BertTokenizerFast(
+        tokenizer_object=core,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+    tokenizer.save_pretrained(model_dir)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertForMaskedLM(config).save_pretrained(model_dir)
+    frame = examples()
+    method = {"method": "contextual", "params": {"model_path": str(model_dir), "aug_p": 0.3}}
+    out, stage = augment(frame, methods=[method], max_share=0.5, min_similarity=0.0)
+    candidates = sum(stage.rejected.values()) + stage.variants
+    assert candidates > 0 and stage.rejected.get("unchanged", 0) < candidates  # the model did rewrite turns
+    parents = {r["id"]: r for r in frame.iter_rows(named=True)}
+    for variant in out.filter(pl.col("parent_id").is_not_null()).iter_rows(named=True):
+        before = [m["content"] for m in parents[variant["parent_id"]]["messages"] if m["role"] == "user"]
+        after = [m["content"] for m in variant["messages"] if m["role"] == "user"]
+        assert [stage.facts.of(t) for t in after] == [stage.facts.of(t) for t in before]
+
+
+@pytest.mark.parametrize(
+    "method, says",
+    [
+        ({"method": "wordnet"}, "not offered: nlpaug's WordNet"),
+        ({"method": "back_translation"}, "not offered: back-translation"),
+        ({"method": "contextual"}, "needs params.model_path"),
+        ({"method": "thesaurus_of_doom"}, "unknown method"),
+    ],
+)
+def test_an_augmenter_that_cannot_run_here_says_why(method, says):
+    with pytest.raises(ValueError, match=says):
+        AugmentConfig(methods=[method])
+
+
+def test_a_configured_model_that_is_missing_is_a_clear_error(tmp_path):
+    from etl.errors import ConfigError
+
+    config = AugmentConfig(tasks=["menu_qa"], methods=[{"method": "contextual", "params": {"model_path": "no/bert"}}])
+    stage = AugmentStage(config, CATALOG, base_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"params.model_path '.*no/bert' does not exist"):
+        stage.setup(examples())

@@ -140,10 +140,10 @@ def load_model(base_model: str, dtype: torch.dtype):
 
 def _check_base_model(base_model: str) -> None:
     """A path that is not there fails here, in one line, before a hub look-up that cannot succeed offline."""
-    looks_like_path = base_model.startswith((".", "/", "~")) or os.sep in base_model.strip("/").replace("/", os.sep, 1)
     if Path(base_model).expanduser().exists():
         return
-    if looks_like_path or os.environ.get("HF_HUB_OFFLINE") == "1" or base_model.count("/") != 1:
+    hub_id = base_model.count("/") == 1 and not base_model.startswith((".", "/", "~"))  # "org/name"
+    if not hub_id or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ConfigError(
             f"base model '{base_model}' does not exist. Pass --base-model with a folder holding a causal LM "
             "(config.json, weights, tokenizer), or a hub id where the hub can be reached."

@@ -12,6 +12,13 @@ its parameters in config, all without downloads):
     delete     words deleted, low rate (RandomWordAug, action delete)
     synonyms   domain synonyms from the reviewed thesaurus.txt (ReservedAug)
 
+and, named in config with a local `model_path` (never downloaded):
+
+    contextual    words replaced by a masked language model's guesses in context
+                  (ContextualWordEmbsAug; a BERT or RoBERTa folder)
+    word_vectors  words replaced by their nearest neighbours in a word-vectors file
+                  (WordEmbsAug; GloVe text, word2vec binary or fastText)
+
 Protected facts (dish names, ingredients, allergens, diet tags from the
 catalog; numbers, prices, quantities and times; capitalised names such as
 pseudonymised customers and places; negations) are handed to nlpaug as stop
@@ -34,13 +41,16 @@ import hashlib
 import json
 import random
 import re
+from functools import cached_property
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import AugmentConfig
+from etl.errors import ConfigError
 from etl.stages.augment.facts import ProtectedFacts
 from etl.stages.base import Progress, Stage, StageResult, Tally
 from etl.stages.dedup.minhash import normalise
@@ -58,11 +68,13 @@ def thesaurus() -> list[list[str]]:
     ]
 
 
-def build_augmenter(method: str, params: dict, facts: ProtectedFacts):
+def build_augmenter(method: str, params: dict, facts: ProtectedFacts, base_dir: Path | None = None):
     """The nlpaug augmenter for a method, with the protected facts as stop words."""
     import nlpaug.augmenter.char as nac
     import nlpaug.augmenter.word as naw
 
+    if method in ("contextual", "word_vectors"):
+        return _model_augmenter(method, params, facts, base_dir)
     # tokens are what whitespace separates: nlpaug's own tokenizer cuts "6:30pm" into three and
     # glues them back as "6: 30pm"
     words = {"tokenizer": str.split, "reverse_tokenizer": " ".join}
@@ -86,6 +98,34 @@ def build_augmenter(method: str, params: dict, facts: ProtectedFacts):
     raise ValueError(f"unknown augmentation method {method!r}")
 
 
+def _model_augmenter(method: str, params: dict, facts: ProtectedFacts, base_dir: Path | None):
+    """An augmenter that reads a model of the user's: the path checked first, a clear error if it cannot be read."""
+    import nlpaug.augmenter.word as naw
+
+    path = Path(params["model_path"]).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path  # relative to the config, like every path in it
+    if not path.exists():
+        raise ConfigError(
+            f"augment.methods: {method} params.model_path '{path}' does not exist. Point it at "
+            + ("a masked language model folder (save_pretrained)" if method == "contextual" else "a word-vectors file")
+            + ", or remove the method."
+        )
+    options = {k: v for k, v in params.items() if k not in ("model_path", "model_type")}
+    try:
+        if method == "contextual":
+            # its stop words are set line by line (_protect_line): nlpaug compiles them into one
+            # regex group per word, and all of ours (over 100,000) take minutes a line
+            return naw.ContextualWordEmbsAug(
+                model_path=str(path), model_type=params["model_type"], device="cpu", use_custom_api=False, **options
+            )
+        protect = {"stopwords": facts.stopwords, "stopwords_regex": facts.stopwords_regex}
+        words = {"tokenizer": str.split, "reverse_tokenizer": " ".join}
+        return naw.WordEmbsAug(model_type=params["model_type"], model_path=str(path), **protect, **words, **options)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"augment.methods: {method} cannot load '{path}': {exc}") from None
+
+
 def variant_seed(seed: int, parent_id: str, method: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{parent_id}:{method}".encode()).digest()[:4], "big")
 
@@ -100,8 +140,14 @@ class AugmentStage(Stage):
     id_column = "id"
     produces = "examples"  # originals plus variants
 
-    def __init__(self, config: AugmentConfig, catalog: Catalog, embedding_model: str | None = None) -> None:
-        self.config, self.catalog, self.embedding_model = config, catalog, embedding_model
+    def __init__(
+        self,
+        config: AugmentConfig,
+        catalog: Catalog,
+        embedding_model: str | None = None,
+        base_dir: Path | None = None,
+    ) -> None:
+        self.config, self.catalog, self.embedding_model, self.base_dir = config, catalog, embedding_model, base_dir
         self.facts = ProtectedFacts(catalog)
         self.augmenters: dict = {}
         self.made: dict[str, dict[str, int]] = {}
@@ -109,7 +155,9 @@ class AugmentStage(Stage):
         self.variants = 0
 
     def setup(self, frame: pl.DataFrame) -> None:
-        self.augmenters = {m.method: build_augmenter(m.method, m.params, self.facts) for m in self.config.methods}
+        self.augmenters = {
+            m.method: build_augmenter(m.method, m.params, self.facts, self.base_dir) for m in self.config.methods
+        }
 
     def total_work(self, frame: pl.DataFrame) -> int:
         return max(frame.filter(self._eligible()).height, 1)
@@ -183,11 +231,24 @@ class AugmentStage(Stage):
             if not words or line.startswith("\n") or (method in ("swap", "delete") and words < MIN_WORDS_TO_MOVE):
                 out.append(line)
                 continue
+            if method == "contextual":
+                self._protect_line(self.augmenters[method], line)
             result = self.augmenters[method].augment(line)
             new = result[0] if isinstance(result, list) and result else line
             # keep the line's own leading and trailing spaces
             out.append(line[: len(line) - len(line.lstrip())] + new + line[len(line.rstrip()) :])
         return "".join(out)
+
+    def _protect_line(self, augmenter, line: str) -> None:
+        """The protected words of this line as the contextual augmenter's stop words."""
+        pattern = self._protected_token
+        words = sorted({t for t in line.split() if t in self.facts.stopwords or pattern.fullmatch(t)})
+        augmenter.stopwords = [w.lower() for w in words]  # nlpaug compares lower-cased tokens
+        augmenter._build_stop_words(words)  # nlpaug's own builder: a line's few words, one small regex
+
+    @cached_property
+    def _protected_token(self) -> re.Pattern[str]:
+        return re.compile(self.facts.stopwords_regex)
 
     def _judge(self, frame: pl.DataFrame, candidates: list[tuple[dict, str, list[str]]]) -> list[dict]:
         """The variants that keep every fact, the meaning and stay new; rejections counted by reason."""

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from etl.config import load_config
-from etl.errors import ConfigError, EtlError, StoreAccessError, describe_os_error
+from etl.errors import NOTHING_NEW, ConfigError, EtlError, StoreAccessError, describe_os_error
 
 app = typer.Typer(
     name="etl",
@@ -84,22 +84,30 @@ def run(
     work: Annotated[
         Path | None, typer.Option(help="Work folder for run folders; overrides `work_dir:` (default: <store>-work).")
     ] = None,
+    log_format: Annotated[
+        str, typer.Option(help="text: progress bars and tables; json: one JSON event a line on stderr.")
+    ] = "text",
 ) -> None:
-    """Run the pipeline on the configured sources and print a table per stage."""
+    """Run the pipeline on the configured sources and print a table per stage.
+
+    Exit 0: published; 8: nothing new (a version already holds this fingerprint); others: errors."""
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"--log-format {log_format!r}: use text or json.")
     import logging
 
     from rich.logging import RichHandler
 
-    from etl.report import RichProgress, print_summary
+    from etl.report import JsonFormatter, JsonLog, RichProgress, print_summary
     from etl.runner import run_pipeline
     from etl.store import Store
 
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=errors, show_path=False)],
-        force=True,
-    )
+    json_logs = log_format == "json"
+    if json_logs:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler = RichHandler(console=errors, show_path=False)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
     # a scheduler's SIGTERM (a timeout, a cancelled task) ends the run like Ctrl-C: one line, exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     pipeline = load_config(config)
@@ -107,13 +115,19 @@ def run(
     target = Store(pipeline.store_dir(store), pipeline.dataset)
     pipeline.work_root(target.root, work)  # a work folder inside the store is refused before any work
     _RUN_TARGET.update(store=target, latest=target.latest())
-    with RichProgress(console) as hooks:
+    with JsonLog() if json_logs else RichProgress(console) as hooks:
         summary = run_pipeline(pipeline, store=store, hooks=hooks, work=work)
-    quarantine = pl.read_parquet(Path(summary.run_dir) / "quarantine.parquet")
-    lines = [f"{r['source_file']}:{r['source_line']}  {r['error_code']}" for r in quarantine.iter_rows(named=True)]
-    print_summary(console, summary, lines)
+    exit_code = 0 if not summary.publish or summary.publish["published"] else NOTHING_NEW
+    if json_logs:
+        hooks.run_end(summary, exit_code)
+    else:
+        quarantine = pl.read_parquet(Path(summary.run_dir) / "quarantine.parquet")
+        lines = [f"{r['source_file']}:{r['source_line']}  {r['error_code']}" for r in quarantine.iter_rows(named=True)]
+        print_summary(console, summary, lines)
     if json_out is not None:
         _write_json(json_out, summary.to_json())
+    if exit_code:
+        raise typer.Exit(exit_code)
 
 
 def _check_json_target(path: Path | None) -> None:
@@ -436,6 +450,54 @@ def diff(
 
 def _describe(item) -> str:
     return f"{item['id']} ({item['from']} -> {item['to']})" if isinstance(item, dict) else item
+
+
+@app.command()
+@handled
+def gc(
+    dataset: Annotated[str, typer.Argument(help="Dataset name.")],
+    keep: Annotated[int, typer.Option(help="How many of the newest versions to keep.")] = 5,
+    manifests: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Folder of training outputs; versions their training_manifest.json name are kept (repeatable)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Say what would be removed; remove nothing.")] = False,
+    store: Annotated[Path | None, typer.Option(help="Store folder.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline YAML whose store to use.")] = None,
+) -> None:
+    """Remove old versions: never latest, a pinned one, or one a training manifest names."""
+    from etl.store import Store
+
+    target = Store(_store_root(store, config), dataset)
+    if not target.versions():
+        raise ConfigError(f"dataset '{dataset}' has no published version in {target.root}.")
+    outcome = target.gc(keep, manifests or [], dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    console.print(f"{verb}: {', '.join(outcome['removed']) or 'nothing'}")
+    for version, why in outcome["kept"]:
+        console.print(f"kept {version}: {'; '.join(why)}")
+
+
+@app.command()
+@handled
+def pin(
+    ref: Annotated[str, typer.Argument(help="DATASET@VERSION to pin (DATASET alone lists the pins).")],
+    remove: Annotated[bool, typer.Option("--remove", help="Unpin instead.")] = False,
+    store: Annotated[Path | None, typer.Option(help="Store folder.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Pipeline YAML whose store to use.")] = None,
+) -> None:
+    """Pin a version so `etl gc` keeps it (a release a model was shipped from, an audit)."""
+    from etl.store import Store
+
+    dataset, _, version = ref.partition("@")
+    target = Store(_store_root(store, config), dataset)
+    if not version:
+        console.print(f"pinned: {', '.join(target.pins()) or 'none'}")
+        return
+    pinned = target.pin(version, remove=remove)
+    console.print(f"{dataset}: pinned {', '.join(pinned) or 'none'}")
 
 
 train_app = typer.Typer(

@@ -6,10 +6,15 @@ and a message that says what is wrong and how to fix it (never a traceback).
     4  StoreLockedError  another run holds the store's lock
     5  SourceError       an input file is unusable (missing or unknown columns, empty, unreadable)
     6  StoreAccessError  a folder or file the command needs cannot be read or written
+    7  QualityGateError  a quality suite of severity `fail` failed; nothing published
+    8  NOTHING_NEW       `etl run` found nothing new: a version already holds tonight's fingerprint
   130  interrupted (Ctrl-C); the command says whether anything was published
 """
 
 from __future__ import annotations
+
+# not an error: a scheduler can tell "published" (0) from "nothing new tonight" (8) from a failure
+NOTHING_NEW = 8
 
 
 class EtlError(Exception):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.markup import escape
@@ -39,6 +44,65 @@ class RichProgress(ProgressHooks):
     def finish(self, stage: str) -> None:
         task = self.tasks[stage]
         self.progress.update(task, completed=self.progress.tasks[task].total)
+
+
+class JsonFormatter(logging.Formatter):
+    """Log records as the same JSON lines as JsonLog's events."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return json.dumps({"time": when, "event": "log", "level": record.levelname, "text": record.getMessage()})
+
+
+class JsonLog(ProgressHooks):
+    """`etl run --log-format json`: one JSON object a line on stderr, for a scheduler's log store.
+
+    Events: `stage_start` (stage, total units of work), `stage_end` (stage, seconds),
+    `notice`, and `run_end` (the counts, what was published, the exit code). Counts and
+    names only, never customer text, as everywhere.
+    """
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.began: dict[str, float] = {}
+
+    def __enter__(self) -> JsonLog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def emit(self, event: str, **fields) -> None:
+        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **fields}
+        self.stream.write(json.dumps(record, default=str) + "\n")
+        self.stream.flush()
+
+    def start(self, stage: str, total: int) -> Callable[[int], None]:
+        self.began[stage] = time.perf_counter()
+        self.emit("stage_start", stage=stage, total=total)
+        return lambda n: None
+
+    def finish(self, stage: str) -> None:
+        self.emit("stage_end", stage=stage, seconds=round(time.perf_counter() - self.began.pop(stage, 0.0), 3))
+
+    def run_end(self, summary: RunSummary, exit_code: int) -> None:
+        for notice in summary.notices:
+            self.emit("notice", text=notice)
+        self.emit(
+            "run_end",
+            dataset=summary.dataset,
+            run_id=summary.run_id,
+            rows_in=summary.rows_in,
+            rows_kept=summary.rows_kept,
+            rows_dropped=summary.rows_dropped,
+            stages=[
+                {"stage": r.stage, "unit": r.unit, "in": r.rows_in, "kept": r.kept, "dropped": r.dropped}
+                for r in summary.stages
+            ],
+            publish={k: v for k, v in (summary.publish or {}).items() if k != "path"} or None,
+            seconds=summary.seconds,
+            exit_code=exit_code,
+        )
 
 
 def stage_table(summary: RunSummary) -> Table:

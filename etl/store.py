@@ -34,12 +34,13 @@ from pathlib import Path
 import filelock
 import polars as pl
 
-from etl.errors import StoreAccessError, StoreError, StoreLockedError, describe_os_error
+from etl.errors import ConfigError, StoreAccessError, StoreError, StoreLockedError, describe_os_error
 
 __all__ = ["PublishOutcome", "Store", "StoreError", "fingerprint", "file_sha256"]
 
 VERSION_DIR = re.compile(r"^v(\d+)$")
 SHARD = "{split}-00000-of-00001.parquet"
+PINS = "pins.json"  # versions `etl gc` keeps, beside `latest`
 
 
 @dataclass
@@ -207,6 +208,78 @@ class Store:
             _checkpoint("latest_moved")
             return PublishOutcome(version, value, True, self.dir / version)
 
+    # ------------------------------------------------------------ retention
+
+    def pins(self) -> list[str]:
+        """Versions `etl gc` never removes, oldest first."""
+        path = self.dir / PINS
+        if not path.is_file():
+            return []
+        return sorted(json.loads(path.read_text())["pinned"], key=_number)
+
+    def pin(self, version: str, remove: bool = False) -> list[str]:
+        """Pin (or unpin) a version; returns the pins after the change."""
+        with self.lock():
+            name = self.resolve(version) if not remove else (version if version.startswith("v") else f"v{version}")
+            pinned = set(self.pins())
+            if remove and name not in pinned:
+                raise StoreError(f"{self.dataset} {name} is not pinned; pinned: {', '.join(self.pins()) or 'none'}.")
+            pinned = pinned - {name} if remove else pinned | {name}
+            ordered = sorted(pinned, key=_number)
+            temporary = self.dir / f".pins-{secrets.token_hex(4)}"
+            _write_durably(temporary, json.dumps({"pinned": ordered}, indent=2) + "\n")
+            os.replace(temporary, self.dir / PINS)
+            _fsync_dir(self.dir)
+            return ordered
+
+    def gc(self, keep: int, manifest_folders: list[Path] = (), dry_run: bool = False) -> dict[str, list]:
+        """Remove old versions: all but the newest `keep`, `latest`, pinned versions and versions a
+        training manifest under `manifest_folders` names. Returns {"removed": [...], "kept": [(version, why)]}.
+
+        Each version is renamed out of sight first (one atomic step: it stops being a version),
+        then deleted; a crash in between leaves a hidden folder the next publish or gc clears.
+        The dedup index lives in every version and the next run reads latest's, so removing
+        older versions loses no dedup history."""
+        if keep < 1:
+            raise ConfigError("etl gc --keep must be 1 or more: the newest version is always kept.")
+        with self.lock():
+            self._remove_leftovers()
+            versions = self.versions()
+            reasons: dict[str, list[str]] = {v: [] for v in versions}
+            for v in versions[-keep:]:
+                reasons[v].append(f"one of the newest {keep}")
+            if self.latest():
+                reasons[self.latest()].append("latest")
+            for v in self.pins():
+                if v in reasons:
+                    reasons[v].append("pinned")
+            for v, where in self._trained_on(manifest_folders):
+                if v in reasons:
+                    reasons[v].append(f"trained on ({where})")
+            removed = [v for v in versions if not reasons[v]]
+            if not dry_run:
+                for version in removed:
+                    hidden = self.dir / f".gc-{version}-{secrets.token_hex(4)}"
+                    os.rename(self.dir / version, hidden)
+                    _fsync_dir(self.dir)
+                    _make_writable(hidden)
+                    shutil.rmtree(hidden)
+            return {"removed": removed, "kept": [(v, why) for v, why in reasons.items() if why]}
+
+    def _trained_on(self, folders: list[Path]) -> list[tuple[str, str]]:
+        """(version, manifest path) for every training manifest under the folders that used this dataset."""
+        found = []
+        for folder in folders:
+            if not Path(folder).is_dir():
+                raise ConfigError(f"--manifests {folder}: not a folder. Pass the folder holding training outputs.")
+            for path in sorted(Path(folder).rglob("training_manifest.json")):
+                try:
+                    sources = json.loads(path.read_text(encoding="utf-8")).get("sources", [])
+                except (OSError, ValueError) as exc:
+                    raise ConfigError(f"{path}: not a readable training manifest ({exc}).") from None
+                found += [(s["version"], str(path)) for s in sources if s.get("dataset") == self.dataset]
+        return found
+
     def _write_data(self, folder: Path, examples: pl.DataFrame) -> None:
         from etl.stages.tasks.common import task_columns
 
@@ -227,7 +300,10 @@ class Store:
         for path in self.dir.glob(".tmp-v*"):
             _make_writable(path)
             shutil.rmtree(path, ignore_errors=True)
-        for path in self.dir.glob(".latest-*"):
+        for path in self.dir.glob(".gc-v*"):
+            _make_writable(path)
+            shutil.rmtree(path, ignore_errors=True)
+        for path in [*self.dir.glob(".latest-*"), *self.dir.glob(".pins-*")]:
             path.unlink(missing_ok=True)
 
 

@@ -1,0 +1,105 @@
+"""Nightly operations (issue 15, part): exit codes a scheduler acts on, JSON logs, retention."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from etl.cli import app
+from etl.errors import NOTHING_NEW, StoreError
+from etl.store import Store
+from tests.test_cli import etl
+
+
+def test_a_run_logs_json_events_and_a_rerun_exits_8_for_nothing_new(sample_copy, tmp_path):
+    config, store = str(sample_copy / "pipeline.yaml"), str(tmp_path / "store")
+    first = etl("run", "--config", config, "--store", store, "--log-format", "json")
+    assert first.returncode == 0, first.stderr
+    events = [json.loads(line) for line in first.stderr.splitlines() if line.strip()]  # every line is JSON
+    kinds = [e["event"] for e in events]
+    assert kinds.count("stage_start") == kinds.count("stage_end") >= 10 and kinds[-1] == "run_end"
+    end = events[-1]
+    assert end["exit_code"] == 0 and end["publish"]["published"] and end["publish"]["version"] == "v1"
+    assert end["rows_in"] == end["rows_kept"] + end["rows_dropped"]
+    assert first.stdout == ""  # no tables or bars in JSON mode
+    planted = json.loads((sample_copy / "planted.json").read_text())["pii"]
+    assert [v for values in planted.values() for v in values if v in first.stderr] == []
+
+    again = etl("run", "--config", config, "--store", store, "--log-format", "json")
+    assert again.returncode == NOTHING_NEW, again.stderr
+    end = json.loads(again.stderr.strip().splitlines()[-1])
+    assert end["exit_code"] == NOTHING_NEW and end["publish"] == {
+        "version": "v1",
+        "fingerprint": end["publish"]["fingerprint"],
+        "published": False,
+    }
+
+
+def fake_versions(store: Store, n: int, start: int = 0) -> None:
+    """n published versions of one tiny example each, through the real publish path."""
+    from etl.stages.tasks.common import EXAMPLE_SCHEMA
+
+    for i in range(start, start + n):
+        row = {c: None for c in EXAMPLE_SCHEMA} | {
+            "id": f"menu_qa-{i}",
+            "task": "menu_qa",
+            "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}],
+            "split": "train",
+            "source": "faq",
+            "record_id": f"r{i}",
+        }
+        store.publish(pl.DataFrame([row], schema=EXAMPLE_SCHEMA), lambda *a: None, {"created_at": "now"})
+
+
+def test_gc_keeps_the_newest_latest_pinned_and_trained_on_versions(tmp_path):
+    store = Store(tmp_path / "store", "hb")
+    fake_versions(store, 6)
+    assert store.pin("v1") == ["v1"]
+    adapters = tmp_path / "adapters" / "run7"
+    adapters.mkdir(parents=True)
+    manifest = {"sources": [{"dataset": "hb", "version": "v3"}, {"dataset": "other", "version": "v2"}]}
+    (adapters / "training_manifest.json").write_text(json.dumps(manifest))
+
+    runner = CliRunner()
+    args = ["gc", "hb", "--keep", "2", "--manifests", str(tmp_path / "adapters"), "--store", str(store.root)]
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0 and "would remove: v2, v4" in dry.output
+    assert store.versions() == ["v1", "v2", "v3", "v4", "v5", "v6"]
+
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert "removed: v2, v4" in done.output and "kept v1: pinned" in done.output
+    assert "kept v3: trained on" in done.output and "kept v6: one of the newest 2; latest" in done.output
+    assert store.versions() == ["v1", "v3", "v5", "v6"] and store.latest() == "v6"
+    assert not list(store.dir.glob(".gc-*"))
+    # what is left still loads, and the next publish numbers on from the newest
+    assert store.examples("v3")["id"].to_list() == ["menu_qa-2"]
+    fake_versions(store, 1, start=6)
+    assert store.latest() == "v7"
+
+
+def test_latest_survives_keep_1_even_when_it_is_not_the_newest(tmp_path):
+    store = Store(tmp_path / "store", "hb")
+    fake_versions(store, 3)
+    store._move_latest("v2")  # e.g. rolled back by hand
+    outcome = store.gc(1)
+    assert outcome["removed"] == ["v1"] and store.versions() == ["v2", "v3"]
+
+
+def test_pin_errors_name_the_fix(tmp_path):
+    store = Store(tmp_path / "store", "hb")
+    fake_versions(store, 2)
+    with pytest.raises(StoreError, match="no version v9 .* versions: v1, v2"):
+        store.pin("v9")
+    with pytest.raises(StoreError, match="v2 is not pinned"):
+        store.pin("v2", remove=True)
+    result = CliRunner().invoke(app, ["gc", "hb", "--keep", "0", "--store", str(store.root)])
+    assert result.exit_code == 2 and "--keep must be 1 or more" in result.output
+    assert CliRunner().invoke(app, ["pin", "hb@v2", "--store", str(store.root)]).exit_code == 0
+    listed = CliRunner().invoke(app, ["pin", "hb", "--store", str(store.root)])
+    assert "pinned: v2" in listed.output
+    assert json.loads((Path(store.dir) / "pins.json").read_text()) == {"pinned": ["v2"]}

@@ -87,7 +87,7 @@ def train_adapter(
         "hyperparameters": config.model_dump(exclude={"mixture"}),
         "code_version": code_version(),
         "device": device,
-        "device_count": max(torch.cuda.device_count(), 1) if device == "cuda" else 1,
+        "processes": trainer.args.world_size,  # > 1 under torchrun / accelerate launch
         "precision": precision,
         "gradient_checkpointing": checkpointing,
         "chat_template": template,

@@ -68,11 +68,3 @@ def build_random_model(
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     return out
-
-
-def parameter_count(**sizes) -> int:
-    """Parameters of a Llama model with these sizes, without building it."""
-    v, h, n, i = sizes["vocab_size"], sizes["hidden_size"], sizes["layers"], sizes["intermediate_size"]
-    kv = h // sizes["heads"] * sizes["kv_heads"]
-    per_layer = h * h * 2 + h * kv * 2 + 3 * h * i + 2 * h
-    return 2 * v * h + n * per_layer + h

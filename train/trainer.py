@@ -28,7 +28,7 @@ from transformers import TrainerCallback
 
 from etl import __version__
 from etl.errors import ConfigError
-from train.config import MixtureSource, TrainConfig
+from train.config import TrainConfig
 from train.data import PadCollator, draw_mixture, encode_all, ensure_chat_template, read_source, sample
 from train.sentiment import score_sentiment
 
@@ -368,7 +368,3 @@ def read_manifest(folder: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{folder} holds no {MANIFEST}; pass the folder `etl train --out` wrote.")
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def single_source(dataset: str, tasks: list[str] | None) -> MixtureSource:
-    return MixtureSource(dataset=dataset, tasks=tasks)

@@ -501,7 +501,7 @@ def pin(
 
 
 train_app = typer.Typer(
-    help="Fine-tune a LoRA adapter on a published version (`etl train --help`), or merge one (`etl train merge`).",
+    help="Fine-tune a LoRA adapter on a published version, or fold one into its base model (`etl train merge`).",
     invoke_without_command=True,
     no_args_is_help=True,
 )
@@ -513,7 +513,7 @@ app.add_typer(train_app, name="train")
 def train(
     ctx: typer.Context,
     dataset: Annotated[
-        str | None, typer.Option(help="DATASET[@VERSION] to train on (default version: latest).")
+        str | None, typer.Option(help="DATASET or DATASET@VERSION to train on (default version: latest).")
     ] = None,
     tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks of that version (default: all).")] = None,
     base_model: Annotated[str | None, typer.Option(help="Folder (or hub id) of the causal LM to adapt.")] = None,

@@ -14,6 +14,7 @@ which the runner calls once, before the clock for the stage's work starts.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -63,7 +64,7 @@ class Tally:
     handed_on: int
 
 
-class Stage:
+class Stage(ABC):
     name: ClassVar[str]
     # what the stage reads, keeps and drops, and the column that names one of them
     unit: ClassVar[str] = "records"
@@ -73,20 +74,22 @@ class Stage:
 
     def setup(self, frame: pl.DataFrame) -> None:
         """Load models and other expensive state, sized to the input if need be; called once, before `apply`."""
+        return None  # optional: most stages need nothing loaded
 
     def total_work(self, frame: pl.DataFrame) -> int:
         """Units the progress bar counts for this input."""
         return frame.height
 
+    @abstractmethod
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
         """Keep or drop every input row; call progress(n) as work is done."""
-        raise NotImplementedError
 
     def tally(self, frame: pl.DataFrame, result: StageResult) -> Tally:
         return Tally(frame.height, result.kept.height, result.dropped.height, result.kept.height)
 
     def teardown(self) -> None:
         """Release what `setup` took (worker processes); called even when `apply` fails."""
+        return None  # optional
 
     def run_outputs(self) -> dict[str, pl.DataFrame]:
         """Frames the stage leaves in the run folder, by file name (after `apply`)."""
@@ -113,12 +116,13 @@ class Filter(Stage):
         """The rows after the stage's work (same ids, same order); by default unchanged."""
         return frame
 
+    @abstractmethod
     def compute_stats(self, rows: pl.DataFrame) -> pl.DataFrame:
         """The id column and one column per figure the rules read, a row per input row, in order."""
-        raise NotImplementedError
 
+    @abstractmethod
     def rules(self) -> list[Rule]:
-        raise NotImplementedError
+        """The drop rules, in order: the first that holds for a row is its reason."""
 
     def counts(self, stats: pl.DataFrame) -> dict[str, int]:
         return {}

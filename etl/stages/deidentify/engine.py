@@ -130,7 +130,8 @@ class Analyzer:
             if known and known[index]:
                 found = found + known_value_hits(text, tuple(known[index]))
             found = self.allow.filter(text, drop_nested(expand_names(text, found, self.names.could_be_name_part)))
-            results.append([trimmed for r in found if (trimmed := trim_to_word(text, r)) is not None])
+            trimmed = [t for r in found if (t := trim_to_word(text, r)) is not None]
+            results.append(separate_overlaps(text, trimmed))
         return results
 
     def _analyze(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
@@ -276,6 +277,55 @@ def expand_names(text: str, results: list[RecognizerResult], name_part) -> list[
             )
         )
     return grown
+
+
+def separate_overlaps(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Spans of different types that overlap ("+1 999 999 9999" and "9999 Love this
+    place") are cut apart, so every character is still replaced and each surrogate keeps
+    the text's own space before the next (presidio's anonymizer would clip one span and
+    glue the two surrogates together). The stronger span keeps the shared characters:
+    a pattern's (phone, address, card: their edges are exact) before a name's (a name
+    grown over "Suite" gives it back), then the higher score, then the longer span. The
+    other keeps the rest, its cut edge trimmed to a letter or digit."""
+    if len(results) < 2:
+        return results
+
+    def strength(r: RecognizerResult) -> tuple:
+        return (r.entity_type != "PERSON", r.score, r.end - r.start, -r.start)
+
+    def inside(r: RecognizerResult, o: RecognizerResult) -> bool:
+        """r is replaced with o, as presidio does: inside a longer span of its own kind, or the same span."""
+        if not (o.start <= r.start and r.end <= o.end) or o is r:
+            return False
+        same_kind = (r.entity_type == "PERSON") == (o.entity_type == "PERSON")
+        if (o.start, o.end) == (r.start, r.end):
+            return strength(o) > strength(r) or (strength(o) == strength(r) and id(o) < id(r))
+        return same_kind or o.entity_type != "PERSON"
+
+    results = [r for r in results if not any(inside(r, o) for o in results)]
+    kept: list[RecognizerResult] = []
+    for result in sorted(results, key=strength, reverse=True):
+        start, end = result.start, result.end
+        for other in sorted(kept, key=lambda o: o.start):
+            if other.start <= start < other.end:
+                start = other.end
+            elif other.start < end <= other.end:
+                end = other.start
+            elif start < other.start and other.end < end:  # a stronger span inside: keep the longer side
+                start, end = (start, other.start) if other.start - start >= end - other.end else (other.end, end)
+        # only a cut edge is trimmed: "+1 ..." keeps its plus
+        while result.start < start < end and not text[start].isalnum():
+            start += 1
+        while start < end < result.end and not text[end - 1].isalnum():
+            end -= 1
+        if start >= end:
+            continue
+        if (start, end) != (result.start, result.end):
+            result = RecognizerResult(
+                result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
+            )
+        kept.append(result)
+    return sorted(kept, key=lambda r: r.start)
 
 
 def drop_nested(results: list[RecognizerResult]) -> list[RecognizerResult]:

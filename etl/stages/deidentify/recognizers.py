@@ -107,8 +107,11 @@ STATES = (
 # a street suffix, an optional direction and unit.
 STREET = (
     rf"(?:{UNIT}\s+)?"
-    r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+"
-    r"(?:(?!(?:the|a|an|and|or|of|to|my|your|our|for|in|on|at|with|was|is|it|i|bowls?|meals?|orders?|minutes?|days?|weeks?|times?|stars?)\b)"
+    # the number starts no later than a digit group: "+1 999 999 9999 Love this
+    # place" ends a phone number, it does not start an address
+    r"(?<!\d[\s.-])(?<!\d\)\s)\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+"
+    r"(?:(?!(?:the|a|an|and|or|of|to|my|your|our|for|in|on|at|with|was|is|it|i|this|that|these|those|so|very|"
+    r"really|such|not|but|are|be|we|you|me|they|thanks|thank|bowls?|meals?|orders?|minutes?|days?|weeks?|times?|stars?)\b)"
     r"[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}"
     rf"(?:{SUFFIXES})\b\.?"
     # a second name and suffix ("Pearlman Avenue Satsita Fort")

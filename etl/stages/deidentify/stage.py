@@ -160,11 +160,16 @@ def _run_chunk(chunk):
 
 class DeidentifyStage(Stage):
     name = "deidentify"
+    per_record = True
 
     def __init__(self, config: DeidentifyConfig, catalog: Catalog | None, key: bytes) -> None:
         self.config, self.catalog, self.key = config, catalog, key
         self.pool: WorkerPool | None = None
         self.finished = False
+
+    def partitioned(self) -> DeidentifyStage:
+        # one analyzer in the executor's worker: the executor spreads the batches over cores
+        return DeidentifyStage(self.config.model_copy(update={"workers": 1}), self.catalog, self.key)
 
     def setup(self, frame: pl.DataFrame | None = None) -> None:
         """Start the analyzer (spaCy and the recognizers) on its worker processes; a small

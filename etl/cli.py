@@ -87,10 +87,16 @@ def run(
     log_format: Annotated[
         str, typer.Option(help="text: progress bars and tables; json: one JSON event a line on stderr.")
     ] = "text",
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Read every input file again, not only new and changed ones (same fingerprint)."),
+    ] = False,
 ) -> None:
     """Run the pipeline on the configured sources and print a table per stage.
 
-    Exit 0: published; 8: nothing new (a version already holds this fingerprint); others: errors."""
+    Only new and changed input files are read: the records of files an earlier run read
+    come from the work folder's cache. Exit 0: published; 8: nothing new (a version
+    already holds this fingerprint); others: errors."""
     if log_format not in ("text", "json"):
         raise ConfigError(f"--log-format {log_format!r}: use text or json.")
     import logging
@@ -116,7 +122,7 @@ def run(
     pipeline.work_root(target.root, work)  # a work folder inside the store is refused before any work
     _RUN_TARGET.update(store=target, latest=target.latest())
     with JsonLog() if json_logs else RichProgress(console) as hooks:
-        summary = run_pipeline(pipeline, store=store, hooks=hooks, work=work)
+        summary = run_pipeline(pipeline, store=store, hooks=hooks, work=work, full=full)
     exit_code = 0 if not summary.publish or summary.publish["published"] else NOTHING_NEW
     if json_logs:
         hooks.run_end(summary, exit_code)

@@ -415,6 +415,18 @@ class DeidentifyConfig(_Strict):
         return patterns
 
 
+class RayConfig(_Strict):
+    """Where `executor: ray` runs (etl/executors.py)."""
+
+    # None: start a Ray instance on this machine for the run; "auto": the cluster this
+    # machine belongs to; "ray://<head>:10001": a remote cluster through Ray Client
+    address: str | None = None
+    # CPUs of the instance started for the run (None: all); ignored when joining a cluster
+    num_cpus: int | None = Field(None, ge=1)
+    # records per Ray Data batch handed to one call of a per-record stage
+    batch_size: int = Field(256, ge=1)
+
+
 class PipelineConfig(_Strict):
     # `validate` is the YAML key; the attribute is validate_ (BaseModel has a validate method)
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -435,6 +447,10 @@ class PipelineConfig(_Strict):
     work_dir: str | None = None
     # Run folders kept per dataset; older ones are removed when a run starts.
     keep_runs: int = Field(20, ge=1)
+    # local: every stage in this process (its own worker processes); ray: the per-record
+    # stages (clean, de-identify) as Ray Data map_batches, the same code on each batch
+    executor: Literal["local", "ray"] = "local"
+    ray: RayConfig = Field(default_factory=RayConfig)
     catalog: Catalog = Field(default_factory=Catalog)
     clean: CleanConfig = Field(default_factory=CleanConfig)
     deidentify: DeidentifyConfig = Field(default_factory=DeidentifyConfig)

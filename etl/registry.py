@@ -33,12 +33,13 @@ class RunContext:
     published_index: pl.DataFrame  # reconciled with tonight's dedup settings
     published_ids: set[str]
     run_dir: Path | None = None  # this run's folder (raw text: never published)
+    carry: object = None  # etl.incremental.CarryPlan: files read tonight, files taken from the cache
 
 
 def _ingest(ctx: RunContext):
     from etl.stages.ingest import IngestStage
 
-    return IngestStage(ctx.config, ctx.previous_manifest, ctx.latest)
+    return IngestStage(ctx.config, ctx.previous_manifest, ctx.latest, ctx.carry)
 
 
 def _clean(ctx: RunContext):

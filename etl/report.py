@@ -150,6 +150,18 @@ def _add_stage_row(table: Table, report) -> None:
     )
 
 
+def inputs_line(inputs: dict) -> str:
+    """What the run read: "read 1 file (reviews_new.csv); 6 unchanged files carried (1,204 records)"."""
+    read = inputs["files_read"]
+    line = f"read {len(read)} file(s)" + (f" ({escape(_some(read))})" if read else "")
+    if inputs["files_carried"]:
+        line += (
+            f"; {inputs['files_carried']} unchanged file(s) carried from the work folder's cache"
+            f" ({inputs['records_carried']:,} records; etl run --full reads them again)"
+        )
+    return line
+
+
 def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[str]) -> None:
     console.print(stage_table(summary))
     holds = "[green]holds[/green]" if summary.invariant_holds else "[red]BROKEN[/red]"
@@ -158,6 +170,8 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
     )
     for notice in summary.notices:
         console.print(f"[yellow]notice[/yellow] {escape(notice)}", highlight=False, soft_wrap=True)
+    if summary.inputs:
+        console.print(inputs_line(summary.inputs), highlight=False, soft_wrap=True)
     for kind, tally in summary.sources.items():
         for encoding, files in tally["decoded_as"].items():
             console.print(f"[yellow]notice[/yellow] {kind}: {_some(files)} not UTF-8, read as {encoding}")

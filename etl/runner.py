@@ -17,6 +17,10 @@ is `work_dir`, by default `<store>-work` beside the store, never inside it):
     set_aside/, dedup_index.parquet, record_splits.parquet   what stages leave for later
     summary.json                     counts per stage, invariant, timings
 
+and `<work>/<dataset>/cache/` keeps each input file's de-identified records, so
+the next run reads only new or changed files (etl/incremental.py; `full=True`
+reads them all).
+
 Run folders hold raw customer text (personal data): they are working files
 for the operator, never published, and nothing from them is printed.
 """
@@ -36,12 +40,13 @@ from pathlib import Path
 
 import polars as pl
 
-from etl import __version__
+from etl import __version__, incremental
 from etl.catalog import load_catalog
 from etl.config import PipelineConfig
 from etl.errors import EtlError, InvariantError, StoreAccessError, describe_os_error
+from etl.executors import LocalExecutor, make_executor
 from etl.registry import RunContext, build_stages
-from etl.stages.base import DROPPED_SCHEMA, Stage, with_lineage
+from etl.stages.base import DROPPED_SCHEMA, Stage, StageResult, Tally, with_lineage
 from etl.stages.dedup.index import load_index, reconcile
 from etl.stages.deidentify.surrogates import load_key
 from etl.stages.ingest import IngestStage, plan_files
@@ -95,6 +100,8 @@ class RunSummary:
     # per quality suite: success, severity, expectations run, failures (etl/stages/validate.py)
     quality: dict = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)
+    # incremental or full; the files read tonight; files and records carried from the cache
+    inputs: dict = field(default_factory=dict)
     # whole input files that could not be used: {file, kind, code, problem, fix}
     source_errors: list[dict[str, str]] = field(default_factory=list)
     quarantine: dict = field(default_factory=dict)
@@ -161,9 +168,12 @@ def run_pipeline(
     hooks: ProgressHooks | None = None,
     stages: Callable[[RunContext], list[Stage]] | None = None,
     work: str | Path | None = None,
+    full: bool = False,
 ) -> RunSummary:
     """Run every stage (by default the registry's, `etl.registry.build_stages`; `stages`
-    builds another list from the run's context, ingest first) and publish."""
+    builds another list from the run's context, ingest first) and publish. Files read by
+    an earlier run and unchanged since are taken from the work folder's cache unless
+    `full` (or a custom stage list, which may not de-identify as the cache promises)."""
     hooks = hooks or ProgressHooks()
     # fail fast on a missing source or catalog, before any folder is made
     planned = plan_files(config)
@@ -176,10 +186,12 @@ def run_pipeline(
     with target.lock(config.publish.lock_timeout):
         for notice in notices:
             logger.warning(notice)
-        return _run_locked(config, target, work_root, planned, catalog, key, notices, hooks, stages)
+        return _run_locked(config, target, work_root, planned, catalog, key, notices, hooks, stages, full)
 
 
-def _run_locked(config, target: Store, work_root: Path, planned, catalog, key, notices, hooks, stages) -> RunSummary:
+def _run_locked(
+    config, target: Store, work_root: Path, planned, catalog, key, notices, hooks, stages, full
+) -> RunSummary:
     latest = target.latest()
     stored = load_index(target.path(latest) if latest else None)
     published, rebuilt = reconcile(stored, config.dedup, latest)
@@ -212,15 +224,30 @@ def _run_locked(config, target: Store, work_root: Path, planned, catalog, key, n
         published,
         target.example_ids(latest) if latest else set(),
         run_dir,
+        incremental.plan_carry(config, planned, work_root, key, full or stages is not None),
     )
     clock = time.perf_counter()
     frame, dropped = IngestStage.planned_frame(planned), []
+    carry = context.carry
+    executor = make_executor(config.executor, config.ray)
     try:
+        carried_ids = None
         for number, stage in enumerate((stages or build_stages)(context), start=1):
-            frame = _run_stage(stage, frame, number, run_dir, summary, hooks, dropped)
+            frame = _run_stage(stage, frame, number, run_dir, summary, hooks, dropped, carried_ids, executor)
+            if stage.name == "ingest":
+                names = [name for _, _, name in carry.carried]
+                carried_ids = (
+                    frame.filter(pl.col("source_file").is_in(names))["record_id"].implode() if names else None
+                )
+                summary.inputs = carry.summary(carried_ids.list.len()[0] if names else 0)
+            if stage.name == "deidentify" and stages is None:
+                fresh = frame if carried_ids is None else frame.filter(~pl.col("record_id").is_in(carried_ids))
+                failed = {e["file"] for e in summary.source_errors}
+                incremental.save(carry, fresh, skip=failed)
             if summary.invariant_errors:
                 break
     finally:
+        executor.close()
         all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
         all_dropped.write_parquet(run_dir / "dropped.parquet")
         _total(summary, all_dropped)
@@ -238,20 +265,29 @@ def _run_stage(
     summary: RunSummary,
     hooks: ProgressHooks,
     dropped: list,
+    carried_ids: pl.Series | None = None,
+    executor=None,
 ) -> pl.DataFrame:
-    """The one path every stage takes: set up, apply, tear down; then its tally, checks and outputs."""
+    """The one path every stage takes: set up, apply, tear down; then its tally, checks and outputs.
+    Records carried from the cache pass a per-record stage untouched (they went through it
+    when their file was read)."""
     clock = time.perf_counter()
+    whole, bypass = frame, None
+    if stage.per_record and carried_ids is not None:
+        carried = pl.col(stage.id_column).is_in(carried_ids)
+        frame, bypass = whole.filter(~carried), whole.filter(carried)
     advance = hooks.start(stage.name, stage.total_work(frame))
     try:
-        stage.setup(frame)
-        result = stage.apply(frame, advance)
+        result = (executor or LocalExecutor()).run(stage, frame, advance)
     except EtlError:
         summary.absorb(stage.summary_fields())
         raise
     finally:
-        stage.teardown()
         hooks.finish(stage.name)
     tally = stage.tally(frame, result)
+    if bypass is not None:
+        result, frame, n = _rejoin(whole, result, bypass, stage.id_column), whole, bypass.height
+        tally = Tally(tally.rows_in + n, tally.kept + n, tally.dropped, tally.handed_on + n)
     stage_dropped = with_lineage(result.dropped, frame, stage)
     dropped.append(stage_dropped)
     output = run_dir / "stages" / f"{number:02d}_{stage.name}.parquet"
@@ -282,6 +318,18 @@ def _run_stage(
     if stage.name == "ingest":
         summary.quarantine["file"] = str(run_dir / "quarantine.parquet")
     return result.kept
+
+
+def _rejoin(whole: pl.DataFrame, result: StageResult, bypass: pl.DataFrame, id_column: str) -> StageResult:
+    """The stage's kept rows and the carried rows it did not see, back in their input order."""
+    position = whole.select(id_column).with_row_index("_position")
+    kept = (
+        pl.concat([result.kept, bypass.select(result.kept.columns)])
+        .join(position, on=id_column, how="left")
+        .sort("_position")
+        .drop("_position")
+    )
+    return StageResult(kept=kept, dropped=result.dropped, stats=result.stats, counts=result.counts)
 
 
 def stage_errors(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -103,3 +104,67 @@ def test_pin_errors_name_the_fix(tmp_path):
     listed = CliRunner().invoke(app, ["pin", "hb", "--store", str(store.root)])
     assert "pinned: v2" in listed.output
     assert json.loads((Path(store.dir) / "pins.json").read_text()) == {"pinned": ["v2"]}
+
+
+# ------------------------------------------------------------------ incremental nightly runs
+
+NEW_REVIEWS = [
+    "The Thai Peanut Noodle Bowl arrived cold but the flavour was superb, five stars for taste.",
+    "Third week of the keto plan and the salmon is still the highlight, portions are generous too.",
+]
+
+
+def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprint(sample_copy, tmp_path):
+    from etl.config import load_config
+    from etl.runner import run_pipeline
+
+    config = load_config(sample_copy / "pipeline.yaml")
+    store, work = tmp_path / "store", tmp_path / "work"
+    first = run_pipeline(config, store=store, work=work)
+    assert first.inputs["mode"] == "full" and len(first.inputs["files_read"]) > 10
+    v1 = Store(store, config.dataset).examples("v1")
+
+    # tonight's export: two reviews already published (new ids, same words) and two new ones
+    header, *rows = list(csv.reader((sample_copy / "reviews.csv").open(encoding="utf-8")))[:3]
+    at = {name: header.index(name) for name in ("review_id", "text")}
+    repeated = [
+        row[: at["review_id"]] + [row[at["review_id"]] + "-again"] + row[at["review_id"] + 1 :] for row in rows
+    ]
+    new = []
+    for row, (number, text) in zip(rows, enumerate(NEW_REVIEWS)):
+        row = list(row)
+        row[at["review_id"]], row[at["text"]] = f"N{number}", text
+        new.append(row)
+    with (sample_copy / "reviews_2026_12.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([header, *repeated, *new])
+    second = run_pipeline(config, store=store, work=work)
+
+    assert second.inputs["files_read"] == ["reviews_2026_12.csv"]
+    assert second.inputs["files_carried"] == len(first.inputs["files_read"])
+    assert second.publish["version"] == "v2" and second.publish["published"]
+    v2 = Store(store, config.dataset).examples("v2")
+    assert set(v1["id"]) <= set(v2["id"])  # every earlier example is still there
+    added = v2.filter(~pl.col("record_id").is_in(v1["record_id"].implode()) & (pl.col("source") == "review"))
+    texts = [next(m["content"] for m in ms if m["role"] == "user") for ms in added["messages"].to_list()]
+    # the two new reviews, once each (review_sentiment gets no variants)
+    assert sorted(t.split("Review: ")[-1] for t in texts) == sorted(NEW_REVIEWS)
+    dropped = pl.read_parquet(Path(second.run_dir) / "dropped.parquet").filter(
+        pl.col("source_file") == "reviews_2026_12.csv"
+    )
+    assert dropped.select("source_line", "reason").sort("source_line").rows() == [
+        (2, "duplicate_of_published"),
+        (3, "duplicate_of_published"),
+    ]
+    assert second.invariant_holds
+
+    # reading every file again publishes nothing new: the same fingerprint
+    full = run_pipeline(config, store=store, work=work, full=True)
+    assert full.inputs["mode"] == "full" and "reviews_2026_12.csv" in full.inputs["files_read"]
+    assert full.publish == second.publish | {"published": False}
+
+    # a file taken out of the sources takes its examples with it: v1's data again
+    (sample_copy / "reviews_2026_12.csv").unlink()
+    after = run_pipeline(config, store=store, work=work)
+    assert after.inputs["files_read"] == [] and after.publish["fingerprint"] == first.publish["fingerprint"]
+    cache = list((work / config.dataset / "cache").glob("*/*.parquet"))
+    assert len(cache) == len(first.inputs["files_read"])  # the removed file's entry is gone

@@ -71,10 +71,19 @@ class Stage(ABC):
     id_column: ClassVar[str] = "record_id"
     # the unit it hands on, when it turns one unit into another (format: records -> examples)
     produces: ClassVar[str | None] = None
+    # True when each row's outcome depends on that row alone (clean, de-identify): records
+    # carried from an earlier run (etl/incremental.py) pass such a stage untouched, and an
+    # executor may run it on any partition of the rows
+    per_record: ClassVar[bool] = False
 
     def setup(self, frame: pl.DataFrame) -> None:
         """Load models and other expensive state, sized to the input if need be; called once, before `apply`."""
         return None  # optional: most stages need nothing loaded
+
+    def partitioned(self) -> Stage:
+        """This stage as one of many copies, each given a part of the rows (etl/executors.py):
+        a stage that starts its own worker processes returns a copy that does not."""
+        return self
 
     def total_work(self, frame: pl.DataFrame) -> int:
         """Units the progress bar counts for this input."""

@@ -52,6 +52,7 @@ BATCH = 20_000
 
 class CleanStage(Filter):
     name = "clean"
+    per_record = True
 
     def __init__(self, config: CleanConfig) -> None:
         self.config = config

@@ -51,10 +51,18 @@ def plan_files(config: PipelineConfig) -> list[tuple[str, Path, str]]:
     return planned
 
 
-def ingest(config: PipelineConfig, on_file: Callable[[], None] | None = None) -> IngestOutput:
+def ingest(
+    config: PipelineConfig,
+    on_file: Callable[[], None] | None = None,
+    files: list[tuple[str, Path, str]] | None = None,
+    carried: pl.DataFrame | None = None,
+) -> IngestOutput:
+    """Read `files` (by default every configured one); `carried` records (etl/incremental.py)
+    join them in the order of the configured files, as if read again."""
     records, quarantined, rows_in, errors = [], [], 0, []
     sources: dict[str, dict] = {}
-    for kind, path, name in plan_files(config):
+    planned = plan_files(config)
+    for kind, path, name in planned if files is None else files:
         result = _read(kind, path, name)
         records.extend(result.records)
         quarantined.extend(result.quarantine)
@@ -64,8 +72,23 @@ def ingest(config: PipelineConfig, on_file: Callable[[], None] | None = None) ->
             errors.append({"file": name, "kind": kind, **result.file_error})
         if on_file:
             on_file()
+    frame = records_frame(records)
+    if carried is not None and carried.height:
+        for kind, _, name in planned:
+            rows = carried.filter(pl.col("source_file") == name).height
+            tally = sources.setdefault(kind, _empty_tally())
+            tally["records"] += rows
+            tally["carried"] = tally.get("carried", 0) + rows
+        rows_in += carried.height  # a carried record counts as one row
+        order = {name: i for i, (_, _, name) in enumerate(planned)}
+        frame = (
+            pl.concat([frame, carried.select(frame.columns).cast(frame.schema)])
+            .with_columns(pl.col("source_file").replace_strict(order, default=len(order)).alias("_file_order"))
+            .sort("_file_order", maintain_order=True)
+            .drop("_file_order")
+        )
     errors += _silent_kinds(sources, errors)
-    return IngestOutput(records_frame(records), quarantine_frame(quarantined), rows_in, sources, errors)
+    return IngestOutput(frame, quarantine_frame(quarantined), rows_in, sources, errors)
 
 
 def _read(kind: str, path: Path, name: str) -> ReadResult:
@@ -132,9 +155,15 @@ class IngestStage(Stage):
     produces = "records"
 
     def __init__(
-        self, config: PipelineConfig, previous_manifest: dict | None = None, previous_version: str | None = None
+        self,
+        config: PipelineConfig,
+        previous_manifest: dict | None = None,
+        previous_version: str | None = None,
+        carry=None,
     ) -> None:
         self.config = config
+        # etl.incremental.CarryPlan: the files to read, and those whose records come from the cache
+        self.carry = carry
         self.previous = (previous_manifest or {}).get("counts", {}).get("sources", {})
         self.previous_version = previous_version
         self.output: IngestOutput | None = None
@@ -152,7 +181,15 @@ class IngestStage(Stage):
         )
 
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
-        self.output = ingest(self.config, on_file=lambda: progress(1))
+        carry = self.carry
+        self.output = ingest(
+            self.config,
+            on_file=lambda: progress(1),
+            files=carry.read if carry else None,
+            carried=carry.carried_records() if carry else None,
+        )
+        if carry and carry.carried:
+            progress(len(carry.carried))
         quarantine = self.output.quarantine
         dropped = quarantine.select(
             pl.lit(None, dtype=pl.Utf8).alias("record_id"),

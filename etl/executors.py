@@ -1,0 +1,162 @@
+"""Executors: where a stage's work runs.
+
+`local` (the default) runs every stage in this process, with the worker
+processes a stage starts itself (de-identification uses every core).
+
+`ray` runs the per-record stages (`Stage.per_record`: clean and de-identify,
+whose outcome for a row depends on that row alone) as Ray Data `map_batches`
+over Arrow batches: each Ray worker builds the stage once (models load once
+per worker), and applies the very same `Stage.apply` to each batch it is
+given. Batches keep their order (`preserve_order`), and a per-record stage
+gives each row the same outcome in any batch, so the rows kept, the rows
+dropped and the published fingerprint are the local executor's. Global stages
+(dedup, semantic dedup, split, augmentation, synthesis, the quality gate,
+publish) run on the driver as they do locally.
+
+With `ray.address` unset, a Ray instance is started on this machine for the
+run and stopped after it; `ray.address: auto` joins the cluster this machine
+is a node of, `ray://<head>:10001` a remote one (every node needs this
+package installed, the same version, and the surrogate key travels to the
+workers with the stage).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections import Counter
+
+import polars as pl
+
+from etl.config import ConfigError, RayConfig
+from etl.stages.base import Progress, Stage, StageResult
+
+
+class LocalExecutor:
+    name = "local"
+
+    def run(self, stage: Stage, frame: pl.DataFrame, progress: Progress) -> StageResult:
+        stage.setup(frame)
+        try:
+            return stage.apply(frame, progress)
+        finally:
+            stage.teardown()
+
+    def close(self) -> None:
+        return None
+
+
+class RayExecutor:
+    """Per-record stages on Ray Data; any other stage locally."""
+
+    name = "ray"
+
+    def __init__(self, config: RayConfig) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(
+                "executor: ray needs Ray: install the `ray` extra (pip install 'healthy-bites-curator[ray]'), "
+                "or set executor: local."
+            ) from None
+        self.config = config
+        self.started = not ray.is_initialized()
+        if self.started:
+            # the driver's own log setup stays; Ray's dashboard is not needed for a batch job
+            options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            if config.address is None:
+                options["num_cpus"] = config.num_cpus or os.cpu_count() or 1
+            ray.init(address=config.address, **options)
+        self.local = LocalExecutor()
+
+    def run(self, stage: Stage, frame: pl.DataFrame, progress: Progress) -> StageResult:
+        if not stage.per_record or frame.height == 0:
+            return self.local.run(stage, frame, progress)
+        import ray
+        import ray.data
+
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # rows come back in input order
+        context.enable_progress_bars = False  # the runner draws the stage's bar
+        workers = max(1, min(int(ray.cluster_resources().get("CPU", 1)), -(-frame.height // self.config.batch_size)))
+        table, size = frame.to_arrow(), self.config.batch_size
+        # one block per batch, put in the object store here: no read or repartition task
+        # competes with the stage's workers for the CPUs
+        blocks = [table.slice(start, size) for start in range(0, table.num_rows, size)]
+        results = (
+            ray.data.from_arrow(blocks)
+            .map_batches(
+                _StageOnBatch,
+                fn_constructor_args=(stage.partitioned(),),
+                batch_size=self.config.batch_size,
+                batch_format="pyarrow",
+                zero_copy_batch=True,
+                concurrency=workers,
+            )
+            .take_all()
+        )
+        progress(frame.height)
+        return _merge(results, frame)
+
+    def close(self) -> None:
+        if self.started:
+            import ray
+
+            ray.shutdown()
+
+
+def make_executor(kind: str, ray_config: RayConfig) -> LocalExecutor | RayExecutor:
+    return RayExecutor(ray_config) if kind == "ray" else LocalExecutor()
+
+
+class _StageOnBatch:
+    """One Ray worker's copy of a stage: set up once, applied to each batch. Each batch gives
+    one row: the kept rows, dropped rows and per-row figures as Arrow IPC, and the counts."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        stage.setup(pl.DataFrame())
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        frame = pl.from_arrow(batch)
+        result = self.stage.apply(frame, lambda n: None)
+        return pa.table(
+            {
+                "kept": [_ipc(result.kept)],
+                "dropped": [_ipc(result.dropped)],
+                "stats": [_ipc(result.stats) if result.stats is not None else None],
+                "counts": [json.dumps(result.counts)],
+            },
+            schema=pa.schema(
+                [("kept", pa.binary()), ("dropped", pa.binary()), ("stats", pa.binary()), ("counts", pa.string())]
+            ),
+        )
+
+    def __del__(self) -> None:
+        self.stage.teardown()
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    return buffer.getvalue()
+
+
+def _merge(rows: list[dict], frame: pl.DataFrame) -> StageResult:
+    """The batches' results as one, in input order, in the input's schema."""
+    kept = pl.concat([pl.read_ipc(io.BytesIO(r["kept"])) for r in rows], how="vertical_relaxed")
+    dropped = pl.concat([pl.read_ipc(io.BytesIO(r["dropped"])) for r in rows], how="vertical_relaxed")
+    stats = [pl.read_ipc(io.BytesIO(r["stats"])) for r in rows if r["stats"] is not None]
+    counts: Counter[str] = Counter()
+    for r in rows:
+        counts.update(json.loads(r["counts"]))
+    schema = {name: dtype for name, dtype in frame.schema.items() if name in kept.columns}
+    return StageResult(
+        kept=kept.cast(schema),
+        dropped=dropped,
+        stats=pl.concat(stats, how="vertical_relaxed") if stats else None,
+        counts=dict(sorted(counts.items())),
+    )

@@ -1,0 +1,51 @@
+"""The Ray executor (issue 15): the per-record stages as Ray Data map_batches on a local Ray
+instance the run starts, publishing what the local executor publishes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl.config import ConfigError, load_config
+from etl.runner import run_pipeline
+from etl.store import Store
+from tests.conftest import SAMPLE
+
+ray = pytest.importorskip("ray", reason="the ray extra is part of the test extra; CI installs it")
+
+
+def test_the_ray_executor_publishes_the_local_executors_fingerprint(sample_run, tmp_path):
+    config = load_config(SAMPLE / "pipeline.yaml").model_copy(
+        update={"executor": "ray", "ray": {"num_cpus": 2, "batch_size": 97}}
+    )
+    config = config.model_validate(config.model_dump(by_alias=True) | {"base_dir": config.base_dir})
+    summary = run_pipeline(config, store=tmp_path / "store", work=tmp_path / "work")
+
+    assert summary.publish["published"]
+    assert summary.publish["fingerprint"] == sample_run.publish["fingerprint"]
+    assert not ray.is_initialized()  # the instance the run started is stopped with it
+    # same rows kept and dropped, stage by stage, batch boundaries notwithstanding
+    for ours, local in zip(summary.stages, sample_run.stages, strict=True):
+        assert (ours.stage, ours.rows_in, ours.kept, ours.dropped_by_reason) == (
+            local.stage,
+            local.rows_in,
+            local.kept,
+            local.dropped_by_reason,
+        )
+    by_stage = {r.stage: r for r in summary.stages}
+    assert by_stage["deidentify"].counts == {r.stage: r for r in sample_run.stages}["deidentify"].counts
+    dropped = pl.read_parquet(Path(summary.run_dir) / "dropped.parquet")
+    assert dropped.height == summary.rows_dropped + sum(r.dropped for r in summary.stages if r.unit == "examples")
+    ours_v1 = Store(tmp_path / "store", config.dataset).examples("v1").sort("id")
+    local_v1 = Store(sample_run.store_dir, config.dataset).examples("v1").sort("id")
+    assert ours_v1.equals(local_v1)
+
+
+def test_executor_is_checked_against_its_choices(tmp_path):
+    text = (SAMPLE / "pipeline.yaml").read_text(encoding="utf-8") + "\nexecutor: spark\n"
+    (tmp_path / "pipeline.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path / "pipeline.yaml")
+    assert "executor" in str(error.value) and "ray" in str(error.value)

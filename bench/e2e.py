@@ -8,7 +8,7 @@ the sample corpus at the scale that gives `--records` raw rows, then makes its
 customer turns distinct with real text written by people outside the project
 (`tests/data/realtext/`: Yelp review sentences and Taskmaster-4 customer
 turns, with their attribution there): each review text and each customer turn
-of a chat or call gets a seeded real sentence after it. Business text (FAQs,
+of a chat or call gets one or two seeded real sentences after it. Business text (FAQs,
 bot and agent turns) is left as the generator wrote it.
 
 It prints: raw rows and records, the share of distinct customer turns, the
@@ -56,14 +56,19 @@ def real_sentences() -> list[str]:
 
 
 class Perturber:
-    """A seeded real sentence after each customer text: the same text twice gets two endings."""
+    """One or two seeded real sentences after each customer text: the same text twice gets two
+    endings. (One ending from a pool of about 5,000 sentences left only 88 % of the customer turns
+    distinct at 100,000 records: the templates times the pool repeat at that size.)"""
 
     def __init__(self, seed: int) -> None:
         self.pool = real_sentences()
         self.rng = random.Random(seed)
 
     def __call__(self, text: str) -> str:
-        return f"{text} {self.rng.choice(self.pool)}" if text.strip() else text
+        if not text.strip():
+            return text
+        endings = [self.rng.choice(self.pool)] + ([self.rng.choice(self.pool)] if self.rng.random() < 0.5 else [])
+        return " ".join([text, *endings])
 
 
 def perturb_corpus(folder: Path, perturb: Perturber) -> None:

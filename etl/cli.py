@@ -184,8 +184,14 @@ def purge_runs_command(
     store: Annotated[Path | None, typer.Option(help="Store folder, if it overrides the config's.")] = None,
     work: Annotated[Path | None, typer.Option(help="Work folder, if it overrides the config's.")] = None,
     keep: Annotated[int, typer.Option(min=0, help="Newest run folders to keep.")] = 0,
+    cache: Annotated[
+        bool, typer.Option("--cache", help="Also remove the incremental cache (the next run reads every file).")
+    ] = False,
 ) -> None:
     """Remove run folders (raw text, quarantine, dropped rows) of the config's dataset, all but the newest KEEP."""
+    import shutil
+
+    from etl.incremental import CACHE
     from etl.runner import purge_runs, run_folders
 
     pipeline = load_config(config)
@@ -195,6 +201,10 @@ def purge_runs_command(
     console.print(
         f"removed {len(removed)} of {before} run folder(s) of {pipeline.dataset} in {root / pipeline.dataset / 'runs'}"
     )
+    cached = root / pipeline.dataset / CACHE
+    if cache and cached.is_dir():
+        shutil.rmtree(cached)
+        console.print(f"removed the incremental cache {cached}; the next run reads every input file")
 
 
 StoreOption = Annotated[

@@ -168,3 +168,11 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     assert after.inputs["files_read"] == [] and after.publish["fingerprint"] == first.publish["fingerprint"]
     cache = list((work / config.dataset / "cache").glob("*/*.parquet"))
     assert len(cache) == len(first.inputs["files_read"])  # the removed file's entry is gone
+
+    # the operator can drop the cache (de-identified working data) like the run folders
+    done = CliRunner().invoke(
+        app,
+        ["purge-runs", "--config", str(sample_copy / "pipeline.yaml"), "--work", str(work), "--cache", "--keep", "1"],
+    )
+    assert done.exit_code == 0, done.output
+    assert "removed the incremental cache" in done.output and not (work / config.dataset / "cache").exists()

@@ -254,18 +254,16 @@ class AugmentStage(Stage):
         """The variants that keep every fact, the meaning and stay new; rejections counted by reason."""
         originals = set(zip(frame["task"], normalise(self._joined_user_texts(frame["messages"].to_list()))))
         keys = normalise(pl.Series(["\n".join(texts) for _, _, texts in candidates], dtype=pl.Utf8)).to_list()
-        similarity = self._similarities(candidates)
+        # the cheap checks first: only a candidate that passes them is embedded
+        early = [self._early_reason(parent, texts) for parent, _, texts in candidates]
+        similarity = iter(self._similarities([c for c, reason in zip(candidates, early) if reason is None]))
         seen, variants, per_task = set(), [], {}
         caps = {task: self._cap(n) for task, n in frame.filter(self._eligible()).group_by("task").len().iter_rows()}
-        for (parent, method, texts), text_key, score in zip(candidates, keys, similarity):
-            before = user_texts(parent["messages"])
+        for (parent, method, texts), text_key, reason in zip(candidates, keys, early):
             key = (parent["task"], text_key)
-            reason = None
-            if texts == before:
-                reason = "unchanged"
-            elif any(self.facts.of(a) != self.facts.of(b) for a, b in zip(before, texts)):
-                reason = "protected_fact_changed"
-            elif score < self.config.min_similarity:
+            if reason is not None:
+                pass
+            elif next(similarity) < self.config.min_similarity:
                 reason = "meaning_drift"
             elif key in originals:
                 reason = "duplicate_of_original"
@@ -280,6 +278,14 @@ class AugmentStage(Stage):
             seen.add(key)
             variants.append(self._variant(parent, method, texts))
         return variants
+
+    def _early_reason(self, parent: dict, texts: list[str]) -> str | None:
+        before = user_texts(parent["messages"])
+        if texts == before:
+            return "unchanged"
+        if any(self.facts.of(a) != self.facts.of(b) for a, b in zip(before, texts)):
+            return "protected_fact_changed"
+        return None
 
     @staticmethod
     def _joined_user_texts(messages: list[list[dict]]) -> pl.Series:

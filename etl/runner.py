@@ -48,6 +48,7 @@ from etl.executors import LocalExecutor, make_executor
 from etl.registry import RunContext, build_stages
 from etl.stages.base import DROPPED_SCHEMA, Stage, StageResult, Tally, with_lineage
 from etl.stages.dedup.index import load_index, reconcile
+from etl.stages.dedup.semantic import forget_vectors
 from etl.stages.deidentify.surrogates import load_key
 from etl.stages.ingest import IngestStage, plan_files
 from etl.store import Store
@@ -230,6 +231,7 @@ def _run_locked(
     frame, dropped = IngestStage.planned_frame(planned), []
     carry = context.carry
     executor = make_executor(config.executor, config.ray)
+    forget_vectors()
     try:
         carried_ids = None
         for number, stage in enumerate((stages or build_stages)(context), start=1):

@@ -59,6 +59,8 @@ from etl.stages.dedup.minhash import normalise
 MIN_WORDS_TO_MOVE = 8
 # candidates tried per variant a task may still take (the sample's rejection rate is about half)
 CANDIDATE_HEADROOM = 3
+# parents augmented and judged at a time; a task stops at the chunk that fills its cap
+CHUNK_PARENTS = 256
 
 
 def thesaurus() -> list[list[str]]:
@@ -168,8 +170,7 @@ class AugmentStage(Stage):
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
         if not self.augmenters:
             self.setup(frame)
-        candidates = self._candidates(frame, progress)
-        variants = self._judge(frame, candidates)
+        variants = self._variants(frame, progress)
         self.variants = len(variants)
         for row in variants:
             method = json.loads(row["augmentation"])["method"]
@@ -192,23 +193,33 @@ class AugmentStage(Stage):
     def summary_fields(self) -> dict:
         return {"augmentation": {"variants": self.made, "rejected": self.rejected}}
 
-    def _candidates(self, frame: pl.DataFrame, progress: Progress) -> list[tuple[dict, str, list[str]]]:
-        """(parent row, method, new user texts) for parents in a seeded order. Per task, parents enough
-        for CANDIDATE_HEADROOM times its cap of variants are tried, not all: a large corpus does not
-        pay for variants the cap would refuse."""
-        out = []
+    def _variants(self, frame: pl.DataFrame, progress: Progress) -> list[dict]:
+        """Per task, parents in a seeded order are tried in chunks until the task's cap of
+        variants is full (or CANDIDATE_HEADROOM times the cap have been tried): a large corpus
+        does not pay for candidates, or their embeddings, that the cap would refuse."""
+        originals = set(zip(frame["task"], normalise(self._joined_user_texts(frame["messages"].to_list()))))
         methods = [m.method for m in self.config.methods]
+        seen: set = set()
+        variants: list[dict] = []
         for _, part in frame.filter(self._eligible()).group_by(["task"], maintain_order=True):
             ordered = sorted(
                 part.iter_rows(named=True), key=lambda r: variant_seed(self.config.seed, r["id"], "order")
             )
-            wanted = CANDIDATE_HEADROOM * self._cap(part.height)
-            for parent in ordered[: -(-wanted // self.config.variants_per_parent)]:
-                progress(1)
-                start = variant_seed(self.config.seed, parent["id"], "methods") % len(methods)
-                for method in (methods[start:] + methods[:start])[: self.config.variants_per_parent]:
-                    out.append((parent, method, self._augment(parent, method)))
-        return out
+            cap = self._cap(part.height)
+            parents = ordered[: -(-CANDIDATE_HEADROOM * cap // self.config.variants_per_parent)]
+            made: list[dict] = []
+            for start in range(0, len(parents), CHUNK_PARENTS):
+                if len(made) >= cap:
+                    break
+                candidates = []
+                for parent in parents[start : start + CHUNK_PARENTS]:
+                    progress(1)
+                    first = variant_seed(self.config.seed, parent["id"], "methods") % len(methods)
+                    for method in (methods[first:] + methods[:first])[: self.config.variants_per_parent]:
+                        candidates.append((parent, method, self._augment(parent, method)))
+                made += self._judge(candidates, originals, seen, cap - len(made))
+            variants += made
+        return variants
 
     def _cap(self, originals: int) -> int:
         """The most variants a task with this many train originals may get: variants / (originals + variants) <= max_share."""
@@ -250,16 +261,19 @@ class AugmentStage(Stage):
     def _protected_token(self) -> re.Pattern[str]:
         return re.compile(self.facts.stopwords_regex)
 
-    def _judge(self, frame: pl.DataFrame, candidates: list[tuple[dict, str, list[str]]]) -> list[dict]:
-        """The variants that keep every fact, the meaning and stay new; rejections counted by reason."""
-        originals = set(zip(frame["task"], normalise(self._joined_user_texts(frame["messages"].to_list()))))
+    def _judge(
+        self, candidates: list[tuple[dict, str, list[str]]], originals: set, seen: set, room: int
+    ) -> list[dict]:
+        """The variants, in order, that keep every fact, the meaning and stay new, until `room`
+        are made; rejections of the candidates judged are counted by reason."""
         keys = normalise(pl.Series(["\n".join(texts) for _, _, texts in candidates], dtype=pl.Utf8)).to_list()
         # the cheap checks first: only a candidate that passes them is embedded
         early = [self._early_reason(parent, texts) for parent, _, texts in candidates]
         similarity = iter(self._similarities([c for c, reason in zip(candidates, early) if reason is None]))
-        seen, variants, per_task = set(), [], {}
-        caps = {task: self._cap(n) for task, n in frame.filter(self._eligible()).group_by("task").len().iter_rows()}
+        variants = []
         for (parent, method, texts), text_key, reason in zip(candidates, keys, early):
+            if len(variants) >= room:
+                break  # the task's share of variants is full
             key = (parent["task"], text_key)
             if reason is not None:
                 pass
@@ -272,9 +286,6 @@ class AugmentStage(Stage):
             if reason is not None:
                 self.rejected[reason] = self.rejected.get(reason, 0) + 1
                 continue
-            if per_task.get(parent["task"], 0) >= caps.get(parent["task"], 0):
-                continue  # the task's share of variants is full
-            per_task[parent["task"]] = per_task.get(parent["task"], 0) + 1
             seen.add(key)
             variants.append(self._variant(parent, method, texts))
         return variants

@@ -63,11 +63,36 @@ def load_model(name: str | None):
         raise ConfigError(f"dedup.semantic.model: cannot load sentence-transformers model '{path}': {exc}") from None
 
 
+# text -> vector per model, for the length of a process: semantic dedup, augmentation and
+# synthesis embed many of the same customer questions (a parent's text is the one semantic
+# dedup embedded), and a text is embedded once
+_VECTORS: dict[str | None, dict[str, np.ndarray]] = {}
+VECTOR_CACHE_LIMIT = 1_000_000
+
+
+def forget_vectors() -> None:
+    """A run starts with no vectors from an earlier run in the same process: a text's vector
+    then depends only on this run's inputs (a batch's make-up moves the last float bits)."""
+    _VECTORS.clear()
+
+
 def embed(texts: list[str], model_name: str | None, batch_size: int) -> np.ndarray:
-    model = load_model(model_name)
-    return model.encode(
-        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    ).astype(np.float32)
+    """Normalised float32 sentence embeddings, one row per text; each distinct text is embedded once."""
+    known = _VECTORS.setdefault(model_name, {})
+    if len(known) > VECTOR_CACHE_LIMIT:
+        known.clear()
+    fresh = [t for t in dict.fromkeys(texts) if t not in known]
+    if fresh:
+        vectors = (
+            load_model(model_name)
+            .encode(
+                fresh, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+            .astype(np.float32)
+        )
+        known.update(zip(fresh, vectors))
+    dim = load_model(model_name).get_sentence_embedding_dimension() if not texts else None
+    return np.stack([known[t] for t in texts]) if texts else np.empty((0, dim), dtype=np.float32)
 
 
 def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed: int = 0) -> np.ndarray:

@@ -9,9 +9,12 @@ over Arrow batches: each Ray worker builds the stage once (models load once
 per worker), and applies the very same `Stage.apply` to each batch it is
 given. Batches keep their order (`preserve_order`), and a per-record stage
 gives each row the same outcome in any batch, so the rows kept, the rows
-dropped and the published fingerprint are the local executor's. Global stages
-(dedup, semantic dedup, split, augmentation, synthesis, the quality gate,
-publish) run on the driver as they do locally.
+dropped and the published fingerprint are the local executor's. Dedup's
+bucketing goes through Ray's groupby: exact hashes shuffled into partitions
+by value, MinHash band keys grouped by band, each group paired by the local
+code, so the same pairs come back. The rest of the global stages (the graph
+and its decisions, semantic dedup, split, augmentation, synthesis, the
+quality gate, publish) run on the driver as they do locally.
 
 With `ray.address` unset, a Ray instance is started on this machine for the
 run and stopped after it; `ray.address: auto` joins the cluster this machine
@@ -27,10 +30,13 @@ import json
 import os
 from collections import Counter
 
+import numpy as np
 import polars as pl
 
 from etl.config import ConfigError, RayConfig
 from etl.stages.base import Progress, Stage, StageResult
+from etl.stages.dedup.exact import equal_hash_pairs
+from etl.stages.dedup.minhash import candidate_pairs
 
 
 class LocalExecutor:
@@ -42,6 +48,14 @@ class LocalExecutor:
             return stage.apply(frame, progress)
         finally:
             stage.teardown()
+
+    @staticmethod
+    def equal_hash_pairs(hashes: np.ndarray) -> np.ndarray:
+        return equal_hash_pairs(hashes)
+
+    @staticmethod
+    def candidate_pairs(keys: np.ndarray) -> np.ndarray:
+        return candidate_pairs(keys)
 
     def close(self) -> None:
         return None
@@ -99,6 +113,49 @@ class RayExecutor:
         progress(frame.height)
         return _merge(results, frame)
 
+    def equal_hash_pairs(self, hashes: np.ndarray) -> np.ndarray:
+        """Exact duplicates: rows shuffled by hash into partitions (equal hashes meet in one),
+        each partition chained in record order, as `equal_hash_pairs` chains them."""
+        import pyarrow as pa
+
+        if len(hashes) < 2:
+            return equal_hash_pairs(hashes)
+        table = pa.table(
+            {"part": hashes % np.uint64(self._partitions()), "doc": np.arange(len(hashes)), "key": hashes}
+        )
+        return self._grouped(table, "part", _equal_pairs_of_group)
+
+    def candidate_pairs(self, keys: np.ndarray) -> np.ndarray:
+        """MinHash LSH buckets: the (band, record, key) rows grouped by band on Ray, each band
+        bucketed where it lands, by the same code as locally (`candidate_pairs`)."""
+        import pyarrow as pa
+
+        n_docs, bands = keys.shape
+        if n_docs < 2:
+            return candidate_pairs(keys)
+        table = pa.table(
+            {
+                "band": np.repeat(np.arange(bands), n_docs),
+                "doc": np.tile(np.arange(n_docs), bands),
+                "key": keys.T.reshape(-1),
+            }
+        )
+        return self._grouped(table, "band", _candidate_pairs_of_group)
+
+    def _partitions(self) -> int:
+        import ray
+
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def _grouped(self, table, column: str, pairs_of_group) -> np.ndarray:
+        import ray.data
+
+        rows = ray.data.from_arrow(table).groupby(column).map_groups(pairs_of_group, batch_format="numpy").take_all()
+        if not rows:
+            return np.empty((0, 2), dtype=np.int64)
+        both = np.array([(r["a"], r["b"]) for r in rows], dtype=np.int64)
+        return np.unique(both, axis=0)
+
     def close(self) -> None:
         if self.started:
             import ray
@@ -137,6 +194,24 @@ class _StageOnBatch:
 
     def __del__(self) -> None:
         self.stage.teardown()
+
+
+def _pairs_frame(docs: np.ndarray, pairs: np.ndarray) -> dict[str, np.ndarray]:
+    """Pairs of positions in a group as pairs of record numbers, smaller first."""
+    a, b = docs[pairs[:, 0]], docs[pairs[:, 1]]
+    return {"a": np.minimum(a, b).astype(np.int64), "b": np.maximum(a, b).astype(np.int64)}
+
+
+def _equal_pairs_of_group(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.argsort(group["doc"], kind="stable")  # a group arrives in no set order
+    docs, keys = group["doc"][order], group["key"][order]
+    return _pairs_frame(docs, equal_hash_pairs(keys))
+
+
+def _candidate_pairs_of_group(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.argsort(group["doc"], kind="stable")
+    docs, keys = group["doc"][order], group["key"][order]
+    return _pairs_frame(docs, candidate_pairs(keys.reshape(-1, 1)))
 
 
 def _ipc(frame: pl.DataFrame) -> bytes:

@@ -39,11 +39,27 @@ from etl.store import file_sha256
 CACHE = "cache"
 
 
+# the code whose output the cache holds: readers, cleaning, language id, de-identification
+# (lexicons included); an edit to any of it, released or not, re-reads every file
+_CODE = ("records.py", "stages/ingest", "stages/clean.py", "stages/langid.py", "stages/deidentify")
+
+
+def code_hash() -> str:
+    root = Path(__file__).parent
+    digest = hashlib.sha256(__version__.encode())
+    for part in _CODE:
+        path = root / part
+        for file in sorted(path.rglob("*") if path.is_dir() else [path]):
+            if file.is_file() and file.suffix in (".py", ".txt", ".json"):
+                digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
 def stage_key(config: PipelineConfig, key: bytes) -> str:
     """Everything the per-record stages' output depends on, besides the file itself."""
     catalog = {kind: file_sha256(p) for kind in ("menu", "stores") if (p := config.catalog_file(kind)) is not None}
     settings = {
-        "code": __version__,
+        "code": code_hash(),
         "clean": config.clean.model_dump(mode="json"),
         "deidentify": config.deidentify.model_dump(mode="json"),
         "catalog": catalog,

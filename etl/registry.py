@@ -34,6 +34,7 @@ class RunContext:
     published_ids: set[str]
     run_dir: Path | None = None  # this run's folder (raw text: never published)
     carry: object = None  # etl.incremental.CarryPlan: files read tonight, files taken from the cache
+    executor: object = None  # etl.executors: where per-record stages and dedup bucketing run
 
 
 def _ingest(ctx: RunContext):
@@ -57,7 +58,7 @@ def _deidentify(ctx: RunContext):
 def _dedup(ctx: RunContext):
     from etl.stages.dedup import DedupStage
 
-    return DedupStage(ctx.config.dedup, ctx.published_index)
+    return DedupStage(ctx.config.dedup, ctx.published_index, ctx.executor)
 
 
 def _format(ctx: RunContext):

@@ -226,11 +226,11 @@ def _run_locked(
         target.example_ids(latest) if latest else set(),
         run_dir,
         incremental.plan_carry(config, planned, work_root, key, full or stages is not None),
+        make_executor(config.executor, config.ray),
     )
     clock = time.perf_counter()
     frame, dropped = IngestStage.planned_frame(planned), []
-    carry = context.carry
-    executor = make_executor(config.executor, config.ray)
+    carry, executor = context.carry, context.executor
     forget_vectors()
     try:
         carried_ids = None

@@ -49,3 +49,31 @@ def test_executor_is_checked_against_its_choices(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(tmp_path / "pipeline.yaml")
     assert "executor" in str(error.value) and "ray" in str(error.value)
+
+
+def test_rays_groupby_bucketing_finds_the_local_pairs():
+    import numpy as np
+
+    from etl.config import RayConfig
+    from etl.executors import LocalExecutor, RayExecutor
+    from etl.stages.dedup.minhash import MinHashLSH
+
+    rng = np.random.default_rng(3)
+    # keys with pairs, small buckets and one bucket larger than the star limit (64)
+    keys = rng.integers(0, 40, size=(500, 6)).astype(np.uint64)
+    keys[:90, 2] = 7
+    hashes = rng.integers(0, 120, size=500).astype(np.uint64)
+    texts = [f"order {i % 37} of the keto salmon bowl with extra greens" for i in range(200)]
+    import polars as pl
+
+    minhash = MinHashLSH(0.7, 64, 3, "word", 1)
+    sig = minhash.signatures(pl.Series(texts))
+    executor = RayExecutor(RayConfig(num_cpus=2))
+    try:
+        assert np.array_equal(executor.candidate_pairs(keys), LocalExecutor.candidate_pairs(keys))
+        local_exact = LocalExecutor.equal_hash_pairs(hashes)
+        assert np.array_equal(executor.equal_hash_pairs(hashes), np.unique(np.sort(local_exact, axis=1), axis=0))
+        ours, _ = minhash.similar_pairs(sig, executor.candidate_pairs)
+        assert len(ours) and np.array_equal(ours, minhash.similar_pairs(sig)[0])
+    finally:
+        executor.close()

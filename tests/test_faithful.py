@@ -264,7 +264,12 @@ def test_a_phone_number_before_a_sentence_is_no_street_and_surrogates_keep_their
         "Call me on +1 999 999 9999 Love this place, the food is great.",
         "Reach me at (415) 555-0199 nice place though",
         "Text 415 555 0199 thanks. 12 Oak Street is my address",
+        # real Yelp sentences after a phone number, from the same benchmark at 100,000 records
+        "or +1 470 603 5460 Great steak, great sides, great wine, amazing desserts",
+        "the phone number is +1 678 854 1512 TOTAL WASTE OF TIME. I'd like a Latte please",
     )
+    assert out[3].endswith(" Great steak, great sides, great wine, amazing desserts") and "5460" not in out[3]
+    assert out[4].endswith(" TOTAL WASTE OF TIME. I'd like a Latte please") and "1512" not in out[4]
     assert out[0].endswith(" Love this place, the food is great.") and "9999" not in out[0]
     assert out[1].endswith(" nice place though") and "0199" not in out[1]
     assert out[2].split(" thanks. ")[1].endswith(" is my address") and "Oak" not in out[2]
@@ -278,9 +283,16 @@ def test_overlapping_spans_of_two_types_are_cut_apart_at_a_word_boundary():
     street = RecognizerResult("STREET_ADDRESS", 16, 30, 0.65)
     inner = RecognizerResult("PERSON", 21, 25, 0.9)
     spans = separate_overlaps(text, [street, phone, inner])
+    # the street lost its number to the phone: "Love Lane" alone is no address
+    assert [(r.entity_type, text[r.start : r.end]) for r in spans] == [("PHONE_NUMBER", "+1 999 999 9999")]
+
+    text = "Ann Berg Suite 241 12 Oak Street"
+    person = RecognizerResult("PERSON", 0, 14, 0.85)  # a name grown over "Suite"
+    address = RecognizerResult("STREET_ADDRESS", 9, 32, 0.6)
+    spans = separate_overlaps(text, [person, address])
     assert [(r.entity_type, text[r.start : r.end]) for r in spans] == [
-        ("PHONE_NUMBER", "+1 999 999 9999"),
-        ("STREET_ADDRESS", "Love Lane"),
+        ("PERSON", "Ann Berg"),
+        ("STREET_ADDRESS", "Suite 241 12 Oak Street"),
     ]
 
 

@@ -291,9 +291,11 @@ class MinHashLSH:
         hashes, doc = shingle(texts, self.shingle_size, self.shingle_kind)
         return signatures(hashes, doc, len(texts), self.a, self.b)
 
-    def similar_pairs(self, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Verified pairs (estimated Jaccard >= threshold) and their estimates."""
-        pairs = candidate_pairs(band_keys(sig, self.bands, self.rows))
+    def similar_pairs(self, sig: np.ndarray, bucket=None) -> tuple[np.ndarray, np.ndarray]:
+        """Verified pairs (estimated Jaccard >= threshold) and their estimates. `bucket`
+        finds the pairs sharing a band bucket (by default `candidate_pairs`, here; the Ray
+        executor's spreads the bands over a cluster with the same result)."""
+        pairs = (bucket or candidate_pairs)(band_keys(sig, self.bands, self.rows))
         if len(pairs) == 0:
             return pairs, np.empty(0, dtype=np.float32)
         estimate = estimated_jaccard(sig, pairs)

@@ -40,8 +40,10 @@ __all__ = ["INDEX_FILE", "DedupStage", "load_index"]
 class DedupStage(Filter):
     name = "dedup"
 
-    def __init__(self, config: DedupConfig, published: pl.DataFrame | None = None) -> None:
+    def __init__(self, config: DedupConfig, published: pl.DataFrame | None = None, executor=None) -> None:
         self.config = config
+        # where the bucketing runs (etl/executors.py): same pairs on this machine or on Ray
+        self.executor = executor
         # what the latest published version holds (empty on a first run), already reconciled
         # with tonight's settings (index.reconcile)
         self.published = published if published is not None else INDEX_SCHEMA.to_frame()
@@ -123,10 +125,11 @@ class DedupStage(Filter):
 
     def _pairs(self, hashes: np.ndarray, sig: np.ndarray, minhash: MinHashLSH) -> np.ndarray:
         edges = []
+        executor = self.executor
         if self.config.exact:
-            edges.append(equal_hash_pairs(hashes))
+            edges.append(executor.equal_hash_pairs(hashes) if executor else equal_hash_pairs(hashes))
         if self.config.near:
-            edges.append(minhash.similar_pairs(sig)[0])
+            edges.append(minhash.similar_pairs(sig, executor.candidate_pairs if executor else None)[0])
         edges = [e for e in edges if len(e)]
         return np.concatenate(edges).astype(np.int64) if edges else np.empty((0, 2), dtype=np.int64)
 

@@ -305,7 +305,7 @@ def separate_overlaps(text: str, results: list[RecognizerResult]) -> list[Recogn
     results = [r for r in results if not any(inside(r, o) for o in results)]
     kept: list[RecognizerResult] = []
     for result in sorted(results, key=strength, reverse=True):
-        start, end = result.start, result.end
+        start, end, cut_by = result.start, result.end, set()
         for other in sorted(kept, key=lambda o: o.start):
             if other.start <= start < other.end:
                 start = other.end
@@ -313,6 +313,9 @@ def separate_overlaps(text: str, results: list[RecognizerResult]) -> list[Recogn
                 end = other.start
             elif start < other.start and other.end < end:  # a stronger span inside: keep the longer side
                 start, end = (start, other.start) if other.start - start >= end - other.end else (other.end, end)
+            else:
+                continue
+            cut_by.add(other.entity_type)
         # only a cut edge is trimmed: "+1 ..." keeps its plus
         while result.start < start < end and not text[start].isalnum():
             start += 1
@@ -320,6 +323,9 @@ def separate_overlaps(text: str, results: list[RecognizerResult]) -> list[Recogn
             end -= 1
         if start >= end:
             continue
+        if result.entity_type == "STREET_ADDRESS" and "PHONE_NUMBER" in cut_by:
+            if not any(c.isdigit() for c in text[start:end]):
+                continue  # words that lost their number to a phone ("TOTAL WASTE OF") are no address
         if (start, end) != (result.start, result.end):
             result = RecognizerResult(
                 result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata

@@ -102,14 +102,18 @@ STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|"
     "PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|AA|AE|AP|PR|GU|VI"
 )
+# A building number never continues a run of digit groups: "+1 470 603 5460 Great steak"
+# ends a phone number, "603 5460 Great steak" is no street. One group before it may be a
+# unit ("Suite 241 057 Rue du Commerce"). (A variable-width look-behind: the patterns run
+# with the `regex` module, presidio's.)
+NOT_AFTER_DIGITS = r"(?<!\d[\s.()-]{1,2}\d{1,4}[\s.-])(?<!\d\)\s)"
 # "1075 West Peachtree Street NW", "4 oak st apt 2": a number, up to four name
 # words (not starting with a common word: "3 bowls way too salty" is no address),
 # a street suffix, an optional direction and unit.
 STREET = (
     rf"(?:{UNIT}\s+)?"
-    # the number starts no later than a digit group: "+1 999 999 9999 Love this
-    # place" ends a phone number, it does not start an address
-    r"(?<!\d[\s.-])(?<!\d\)\s)\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+"
+    # "+1 999 999 9999 Love this place" ends a phone number, it does not start an address
+    rf"{NOT_AFTER_DIGITS}\b\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?,?\s+"
     r"(?:(?!(?:the|a|an|and|or|of|to|my|your|our|for|in|on|at|with|was|is|it|i|this|that|these|those|so|very|"
     r"really|such|not|but|are|be|we|you|me|they|thanks|thank|bowls?|meals?|orders?|minutes?|days?|weeks?|times?|stars?)\b)"
     r"[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,4}"
@@ -121,7 +125,7 @@ STREET = (
 )
 # A street named by its suffix alone ("3386 Boulevard", a real Atlanta street)
 # only counts with a unit or a direction after it.
-BARE_STREET = rf"\b\d{{1,6}}\s+(?:{SUFFIXES})\b\.?(?:\s+(?:NE|NW|SE|SW)\b\.?)?(?:,?\s*{UNIT}|\s+(?:NE|NW|SE|SW)\b)"
+BARE_STREET = rf"{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+(?:{SUFFIXES})\b\.?(?:\s+(?:NE|NW|SE|SW)\b\.?)?(?:,?\s*{UNIT}|\s+(?:NE|NW|SE|SW)\b)"
 STATE_NAMES = (
     "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho|Illinois|"
     "Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota|Mississippi|Missouri|"
@@ -209,21 +213,21 @@ NAMED_WORDS = rf"{NOT_FUNCTION_WORD}{UPPER_WORD}(?:\s+(?:{CONNECTOR}\s+)?{NOT_FU
 # street words written apart from the name, before the number ("Rákóczi út 41.", "Fogd Drejers gate 93")
 SEPARATE_TYPES = r"utca|út|u\.|ulica|gate|gata|gatan|veg|vei|veien|vej|terrasse|str\.?|strasse|straße|gasse|allé|tie|katu|weg|laan|straat"
 EURO_STREET = (
-    rf"(?:(?:\b\d{{1,6}}\s+)?(?:(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{UPPER_WORD}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES})"
+    rf"(?:(?:{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+)?(?:(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{UPPER_WORD}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES})"
     rf"|(?:{UPPER_WORD}\s+){{1,3}}(?:{SEPARATE_TYPES}))"
     # no street word: only after a building number, in capitalised words ("16957 Baarlandhof 68")
-    rf"|\b\d{{1,6}}\s+{NAMED_WORDS})"
+    rf"|{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+{NAMED_WORDS})"
     r"\s+\d{1,4}[A-Za-z]?\b\.?(?!\s*(?:%|\$|am\b|pm\b|minutes?\b|stars?\b))"
 )
 # the number first, French style ("46 rue Nationale", "31 rue de la Hulotais")
 NUMBER_FIRST_STREET = (
-    rf"\b\d{{1,6}}(?:\s+\d{{1,6}})?\s+(?:rue|avenue|boulevard|chemin|allée|impasse|place|quai|cours|via|calle|rua)\s+"
+    rf"{NOT_AFTER_DIGITS}\b\d{{1,6}}(?:\s+\d{{1,6}})?\s+(?:rue|avenue|boulevard|chemin|allée|impasse|place|quai|cours|via|calle|rua)\s+"
     rf"(?:{CONNECTOR}\s+)*{UPPER_WORD}(?:\s+(?:{CONNECTOR}\s+)*{UPPER_WORD}){{0,3}}"
 )
 # a building number, then the street's number and name ("4093 110 Kontomari"): only with the lines after it
-TWO_NUMBER_STREET = rf"\b\d{{1,6}}\s+\d{{1,6}}[A-Za-z]?\s+{NAMED_WORDS}"
+TWO_NUMBER_STREET = rf"{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+\d{{1,6}}[A-Za-z]?\s+{NAMED_WORDS}"
 # "P.O. Box 178", after a building number or not
-PO_BOX = r"(?:\b\d{1,6}\s+)?\bP\.?\s?O\.?\s*Box\s+\d{1,6}"
+PO_BOX = r"(?:" + NOT_AFTER_DIGITS + r"\b\d{1,6}\s+)?\bP\.?\s?O\.?\s*Box\s+\d{1,6}"
 POSTAL = r"(?:[A-Z]{1,2}-?)?\d{4,6}(?:-\d{3,4})?"
 # Names GeoNames writes otherwise ("The Netherlands", "Czechia")
 COUNTRY_ALIASES = {
@@ -298,7 +302,7 @@ CROSSING = rf"\b{UPPER_WORD}\s+(?:and|&)\s+(?:{EURO_STREET}|{NAMED_WORDS}\s+\d{{
 # "shows on Amelia Center Street": a street of two names, no number
 NAMED_STREET = r"(?<=\b(?:on|at)\s)" + UPPER_WORD + r"\s+" + UPPER_WORD + r"(?=\s+(?-i:Street)\b)"
 # "3037 Boulevard, East Point, GA 30344": a street named by its type alone, with a city line, or after "at"/"to"
-BARE_TYPE_STREET = r"\b\d{3,6}\s+(?-i:Boulevard|Avenue|Parkway|Broadway|Esplanade)\b"
+BARE_TYPE_STREET = NOT_AFTER_DIGITS + r"\b\d{3,6}\s+(?-i:Boulevard|Avenue|Parkway|Broadway|Esplanade)\b"
 # A unit line of its own ("Mrs. Christine Hertzog Suite 329 084 Billeveien 122")
 UNIT_ALONE = r"\b(?-i:Apt\.|Suite|Apartment|Unit)\s+\d{1,5}\b"
 

@@ -114,12 +114,13 @@ def save(plan: CarryPlan, records: pl.DataFrame, skip: set[str] = frozenset()) -
     too). A file in `skip` (it could not be used) gets no entry: it is read, and its problem
     reported, again next time."""
     plan.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    by_file = records.partition_by("source_file", as_dict=True, maintain_order=True)
     for _, _, name in plan.read:
         if name in skip:
             continue
         target = plan.entry(name)
         partial = target.with_suffix(".partial")
-        records.filter(pl.col("source_file") == name).write_parquet(partial)
+        by_file.get((name,), records.clear()).write_parquet(partial)
         partial.replace(target)  # an entry is whole or absent
     prune(plan)
 

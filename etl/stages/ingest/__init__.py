@@ -74,11 +74,12 @@ def ingest(
             on_file()
     frame = records_frame(records)
     if carried is not None and carried.height:
+        per_file = dict(carried.group_by("source_file").len().iter_rows())
         for kind, _, name in planned:
-            rows = carried.filter(pl.col("source_file") == name).height
-            tally = sources.setdefault(kind, _empty_tally())
-            tally["records"] += rows
-            tally["carried"] = tally.get("carried", 0) + rows
+            if name in per_file:
+                tally = sources.setdefault(kind, _empty_tally())
+                tally["records"] += per_file[name]
+                tally["carried"] = tally.get("carried", 0) + per_file[name]
         rows_in += carried.height  # a carried record counts as one row
         order = {name: i for i, (_, _, name) in enumerate(planned)}
         frame = (

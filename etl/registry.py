@@ -90,7 +90,13 @@ def _augment(ctx: RunContext):
     config = ctx.config
     if not config.augment.enabled:
         return None
-    return AugmentStage(config.augment, ctx.catalog, config.dedup.semantic.model, base_dir=config.base_dir)
+    return AugmentStage(
+        config.augment,
+        ctx.catalog,
+        config.dedup.semantic.model,
+        base_dir=config.base_dir,
+        precision=config.dedup.semantic.precision,
+    )
 
 
 def _synthesize(ctx: RunContext):
@@ -107,6 +113,7 @@ def _synthesize(ctx: RunContext):
         config.format.tasks,
         menu.name if menu else "menu.yaml",
         config.dedup.semantic.model,
+        config.dedup.semantic.precision,
     )
 
 

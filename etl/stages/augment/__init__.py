@@ -148,8 +148,10 @@ class AugmentStage(Stage):
         catalog: Catalog,
         embedding_model: str | None = None,
         base_dir: Path | None = None,
+        precision: str = "auto",
     ) -> None:
         self.config, self.catalog, self.embedding_model, self.base_dir = config, catalog, embedding_model, base_dir
+        self.precision = precision
         self.facts = ProtectedFacts(catalog)
         self.augmenters: dict = {}
         self.made: dict[str, dict[str, int]] = {}
@@ -309,7 +311,7 @@ class AugmentStage(Stage):
 
         before = ["\n".join(user_texts(p["messages"])) for p, _, _ in candidates]
         after = ["\n".join(t) for _, _, t in candidates]
-        vectors = embed(before + after, self.embedding_model, 128)
+        vectors = embed(before + after, self.embedding_model, 128, self.precision)
         return list((vectors[: len(before)] * vectors[len(before) :]).sum(axis=1))
 
     def _variant(self, parent: dict, method: str, texts: list[str]) -> dict:

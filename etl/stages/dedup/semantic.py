@@ -63,10 +63,10 @@ def load_model(name: str | None):
         raise ConfigError(f"dedup.semantic.model: cannot load sentence-transformers model '{path}': {exc}") from None
 
 
-# text -> vector per model, for the length of a process: semantic dedup, augmentation and
+# text -> vector per model and compute type, for the length of a process: semantic dedup, augmentation and
 # synthesis embed many of the same customer questions (a parent's text is the one semantic
 # dedup embedded), and a text is embedded once
-_VECTORS: dict[str | None, dict[str, np.ndarray]] = {}
+_VECTORS: dict[tuple[str | None, str], dict[str, np.ndarray]] = {}
 VECTOR_CACHE_LIMIT = 1_000_000
 
 
@@ -76,23 +76,42 @@ def forget_vectors() -> None:
     _VECTORS.clear()
 
 
-def embed(texts: list[str], model_name: str | None, batch_size: int) -> np.ndarray:
-    """Normalised float32 sentence embeddings, one row per text; each distinct text is embedded once."""
-    known = _VECTORS.setdefault(model_name, {})
+def compute_dtype(precision: str, device: str) -> str:
+    """What `precision` means on this device: "auto" is bfloat16 where the hardware computes it
+    natively (CPUs with AVX-512 BF16 or AMX, CUDA GPUs from Ampere on) and float32 elsewhere,
+    where emulated bfloat16 would be slower, not faster."""
+    if precision != "auto":
+        return precision
+    import torch
+
+    if device == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
+
+
+def embed(texts: list[str], model_name: str | None, batch_size: int, precision: str = "auto") -> np.ndarray:
+    """Normalised float32 sentence embeddings, one row per text; each distinct text is embedded once.
+
+    Under bfloat16 the matrix products run in bfloat16 under torch autocast (layer norms,
+    softmax and pooling stay float32): 2.6x the float32 speed on a 2-core AVX-512 BF16 CPU,
+    cosine with the float32 vectors at least 0.99996 on 1,200 customer texts (bench/e2e.py)."""
+    if not texts:
+        return np.empty((0, 0), dtype=np.float32)
+    model = load_model(model_name)
+    dtype = compute_dtype(precision, model.device.type)
+    known = _VECTORS.setdefault((model_name, dtype), {})
     if len(known) > VECTOR_CACHE_LIMIT:
         known.clear()
     fresh = [t for t in dict.fromkeys(texts) if t not in known]
     if fresh:
-        vectors = (
-            load_model(model_name)
-            .encode(
+        import torch
+
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
+            vectors = model.encode(
                 fresh, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
             )
-            .astype(np.float32)
-        )
-        known.update(zip(fresh, vectors))
-    dim = load_model(model_name).get_sentence_embedding_dimension() if not texts else None
-    return np.stack([known[t] for t in texts]) if texts else np.empty((0, dim), dtype=np.float32)
+        known.update(zip(fresh, vectors.astype(np.float32)))
+    return np.stack([known[t] for t in texts])
 
 
 def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed: int = 0) -> np.ndarray:
@@ -121,7 +140,7 @@ def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed
 
 
 def semantic_labels(texts: list[str], config: SemanticConfig) -> np.ndarray:
-    vectors = embed(texts, config.model, config.batch_size)
+    vectors = embed(texts, config.model, config.batch_size, config.precision)
     return components(len(texts), neighbour_pairs(vectors, config.threshold, config.block_size))
 
 

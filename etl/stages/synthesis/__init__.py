@@ -60,11 +60,12 @@ class SynthesisStage(Stage):
         tasks: list[str],
         catalog_name: str = "menu.yaml",
         embedding_model: str | None = None,
+        precision: str = "auto",
     ) -> None:
         self.config, self.catalog, self.catalog_name = config, catalog, catalog_name
         self.context = BuildContext(catalog, system_prompt.format(business=catalog.business))
         self.tasks = [t for t in TASKS if t in tasks]
-        self.embedding_model = embedding_model
+        self.embedding_model, self.precision = embedding_model, precision
         self.grounding = Grounding(catalog)
         self.made: dict[str, dict[str, int]] = {}
         self.rejected: dict[str, int] = {}
@@ -157,7 +158,9 @@ class SynthesisStage(Stage):
             return candidates
         from etl.stages.dedup.semantic import embed
 
-        vectors = embed([c.question for c in at_risk] + evals["text"].to_list(), self.embedding_model, 128)
+        vectors = embed(
+            [c.question for c in at_risk] + evals["text"].to_list(), self.embedding_model, 128, self.precision
+        )
         asked, held_out = vectors[: len(at_risk)], vectors[len(at_risk) :]
         eval_tasks = evals["task"].to_list()
         rephrasing = set()

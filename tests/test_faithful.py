@@ -367,3 +367,29 @@ def test_real_ordering_dialogs_become_examples_and_the_rest_have_reasons(tmp_pat
     explained = set(records.join(dropped.select("record_id").unique(), on="record_id")["source_id"])
     assert dialog_ids - used <= explained
     assert dropped["reason"].null_count() == 0 and set(dropped["unit"]) <= {"raw rows", "records", "examples"}
+
+
+def test_ner_reads_only_the_sentences_where_a_name_could_be():
+    """The NER model skips sentences whose only capital is an everyday word starting them (or "I",
+    or a shouted word), and reads those with any other capital or a lower-case first name; a name
+    in a later sentence is replaced as before, and the review around it is untouched."""
+    from etl.stages.deidentify.engine import build_analyzer
+    from etl.stages.deidentify.ner_scope import ner_stretches
+
+    analyzer = build_analyzer(DEID, CATALOG)
+
+    def read(text: str) -> list[str]:
+        return [text[s:e] for s, e in ner_stretches(text, analyzer.everyday, analyzer.first_name)]
+
+    assert read("The soup was cold. Great service! I loved it. AMAZING") == []
+    assert read("The soup was cold. Ask for Dana, she rocks. Food was fine.") == [" Ask for Dana, she rocks."]
+    assert read("Loved it.\n- deshawn johnson") == ["- deshawn johnson"]
+    assert read("Will was our server. The pie was good.") == ["Will was our server."]  # "will" is a first name
+    assert read("We went to Midtown. We loved it. Thanks Dana!") == ["We went to Midtown.", " Thanks Dana!"]
+
+    text = "The food was great. Service was slow. Thanks to Maria Gonzalez for the help!"
+    (found,) = analyzer.analyze_batch([text])
+    assert [(r.entity_type, text[r.start : r.end]) for r in found] == [("PERSON", "Maria Gonzalez")]
+    signed = "Loved the Peachtree Power Bowl from the Midtown store. - megan johnson"
+    (found,) = analyzer.analyze_batch([signed])
+    assert [(r.entity_type, signed[r.start : r.end]) for r in found] == [("PERSON", "megan johnson")]

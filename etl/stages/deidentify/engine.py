@@ -14,10 +14,12 @@ from functools import lru_cache
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from etl.catalog import Catalog
 from etl.config import DEFAULT_ENTITIES, ConfigError, DeidentifyConfig
-from etl.stages.deidentify.names import NameEvidence
+from etl.stages.deidentify.names import COMMON_ZIPF, NameEvidence
+from etl.stages.deidentify.ner_scope import ner_stretches
 from etl.stages.deidentify.offline import use_bundled_suffix_list
 from etl.stages.deidentify.recognizers import (
     CatalogAllowList,
@@ -35,6 +37,8 @@ from etl.stages.deidentify.recognizers import (
 
 CACHE_LIMIT = 200_000
 UPPER = re.compile(r"[A-Z]")
+# a sentence-initial word this common (Zipf scale) is no name unless a name lexicon holds it
+EVERYDAY_ZIPF = 5.0
 
 # NER needs only tok2vec and ner. The parser, tagger and lemmatizer cost
 # about half of spaCy's time; presidio reads lemmas only to match context
@@ -57,9 +61,29 @@ class LeanSpacyNlpEngine(SpacyNlpEngine):
         name = self.models[0]["model_name"]
         self.nlp = {"en": spacy.load(name, exclude=self.exclude)}
 
-    def tokenize_only(self, text: str):
-        """Artifacts from the tokenizer alone (no NER): for text with no capital letter."""
-        return self._doc_to_nlp_artifact(self.nlp["en"].make_doc(text), "en")
+    def read(self, texts: list[str], stretches: list[list[tuple[int, int]]], batch_size: int):
+        """Artifacts of each text, the NER model run (nlp.pipe, in batches) over its stretches
+        only (ner_scope): the rest of the text is tokenized, and the entities found in a
+        stretch are placed on the whole text's tokens."""
+        from spacy.util import filter_spans
+
+        nlp = self.nlp["en"]
+        docs = nlp.pipe((text[s:e] for text, spans in zip(texts, stretches) for s, e in spans), batch_size=batch_size)
+        for text, spans in zip(texts, stretches):
+            if spans == [(0, len(text))]:
+                yield text, self._doc_to_nlp_artifact(next(docs), "en")
+                continue
+            doc = nlp.make_doc(text)
+            entities = []
+            for start, _ in spans:
+                for entity in next(docs).ents:
+                    span = doc.char_span(
+                        start + entity.start_char, start + entity.end_char, entity.label_, alignment_mode="expand"
+                    )
+                    if span is not None:
+                        entities.append(span)
+            doc.ents = filter_spans(entities)
+            yield text, self._doc_to_nlp_artifact(doc, "en")
 
     def _doc_to_nlp_artifact(self, doc, language: str):
         """presidio's artifacts, with token offsets and lower-cased forms read in one
@@ -113,15 +137,11 @@ class Analyzer:
         only over texts not analysed before: bots and agents repeat themselves,
         so a text seen earlier in this process reuses its results."""
         fresh = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        # spaCy's NER keys on capitalisation and finds next to nothing in
-        # all-lower-case text; there the name lexicons and known customer
-        # values do the work, and the tokenizer alone serves the recognizers.
-        cased = [t for t in fresh if UPPER.search(t)]
-        lower = [t for t in fresh if not UPPER.search(t)]
-        for text, nlp_artifacts in self.engine.nlp_engine.process_batch(cased, language="en", batch_size=batch_size):
+        # NER reads only the sentences where a name could be (ner_scope): not lower-case
+        # text, nor a sentence whose only capital starts it with an everyday word
+        stretches = [ner_stretches(t, self.everyday, self.first_name) if UPPER.search(t) else [] for t in fresh]
+        for text, nlp_artifacts in self.engine.nlp_engine.read(fresh, stretches, batch_size):
             self.cache[text] = self._analyze(text, nlp_artifacts)
-        for text in lower:
-            self.cache[text] = self._analyze(text, self.engine.nlp_engine.tokenize_only(text))
         if len(self.cache) > CACHE_LIMIT:
             self.cache.clear()
         results = []
@@ -133,6 +153,18 @@ class Analyzer:
             trimmed = [t for r in found if (t := trim_to_word(text, r)) is not None]
             results.append(separate_overlaps(text, trimmed))
         return results
+
+    def everyday(self, word: str) -> bool:
+        """A lower-cased word too common to be a name on its own at a sentence's start,
+        and in no name lexicon (names.py: such a word alone never passes as a name)."""
+        names = self.names
+        return (word in STOP_WORDS or names.zipf(word) >= EVERYDAY_ZIPF) and not (
+            word in names.firsts or word in names.any_lasts
+        )
+
+    def first_name(self, word: str) -> bool:
+        """A lower-case word that is a known first name and no common English word ("megan", not "will")."""
+        return word in self.names.firsts and self.names.zipf(word) < COMMON_ZIPF
 
     def _analyze(self, text: str, nlp_artifacts) -> list[RecognizerResult]:
         """presidio's results, with PERSON spans kept only where the text gives evidence of a name."""

@@ -227,3 +227,35 @@ def test_faq_answers_hold_no_personal_data_and_stay_unchanged(sample_run):
     ]
     assert len(joined) > 40
     assert changed == []
+
+
+def test_street_patterns_skipped_on_text_without_a_digit_find_what_all_patterns_find():
+    """The street recognizers leave out the patterns that need a number on text without one;
+    on addresses with and without numbers, and on real reviews, they find what every pattern finds."""
+    from presidio_analyzer import PatternRecognizer
+
+    from etl.stages.deidentify.recognizers import InternationalAddressRecognizer, StreetAddressRecognizer
+
+    reviews = (Path(__file__).parent / "data" / "realtext" / "yelp_labelled.txt").read_text().splitlines()
+    texts = [line.rsplit("\t", 1)[0] for line in reviews[:300]] + [
+        "meet me at the corner of Feldstrasse and Marušić Brook",
+        "we live on Saint George Street now",
+        "ship it to Ørbækvej 96, 2300 København S, Denmark",
+        "the corner of 928 Diamond Street and Osmo Crossing",
+        "46 rue Nationale\nApt. 4\nLyon",
+        "P.O. Box 178",
+        "send it to 1075 West Peachtree Street NW, Atlanta, GA 30309",
+    ]
+    street, international = StreetAddressRecognizer(), InternationalAddressRecognizer()
+    planted = [False] * 7
+    for recognizer, guarded in ((street, street.analyze), (international, international._matches)):
+        found = [[(r.start, r.end, r.score) for r in guarded(t, ["STREET_ADDRESS"], None, None)] for t in texts]
+        every = [
+            [(r.start, r.end, r.score) for r in PatternRecognizer.analyze(recognizer, t, ["STREET_ADDRESS"])]
+            for t in texts
+        ]
+        assert found == every, type(recognizer).__name__
+        planted = [a or bool(b) for a, b in zip(planted, found[-7:])]
+    assert planted[:2] == [True, True], "addresses without a number are still found"
+    assert sum(planted) >= 6
+    assert international.patterns != international.digit_free_patterns  # the guard is on

@@ -166,7 +166,16 @@ CORNER = (
 )
 
 
+# Every pattern of StreetAddressRecognizer, and those of InternationalAddressRecognizer named in
+# its NEEDS_DIGIT, hold a house, box or unit number: in text without a digit they match nothing
+# and are not run. They are the costliest patterns, and most customer sentences hold no number.
+DIGIT = re.compile(r"\d")
+
+
 class StreetAddressRecognizer(PatternRecognizer):
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        return super().analyze(text, entities, nlp_artifacts, regex_flags) if DIGIT.search(text) else []
+
     def __init__(self) -> None:
         super().__init__(
             supported_entity="STREET_ADDRESS",
@@ -342,12 +351,44 @@ class InternationalAddressRecognizer(PatternRecognizer):
             ],
             context=[],  # read by analyze() below
         )
+        assert self.NEEDS_DIGIT <= {p.name for p in self.patterns}, "NEEDS_DIGIT names a pattern that is not here"
+        self.digit_free_patterns = [p for p in self.patterns if p.name not in self.NEEDS_DIGIT]
+
+    # the patterns that match only text with a digit in it (see DIGIT)
+    NEEDS_DIGIT = frozenset(
+        {
+            "street, town and country",
+            "street, unit and town",
+            "us street, unit and town",
+            "us street, town and country",
+            "street and town",
+            "street with unit",
+            "placed street",
+            "unit line",
+            "street",
+            "street, number first",
+            "crossing",
+            "street named by its type",
+            "post-office box",
+        }
+    )
+
+    def _matches(self, text: str, entities: list[str], nlp_artifacts, regex_flags) -> list[RecognizerResult]:
+        """presidio's pattern loop, over the patterns that can match this text."""
+        if DIGIT.search(text):
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)
+        every = self.patterns
+        self.patterns = self.digit_free_patterns
+        try:
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)
+        finally:
+            self.patterns = every
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
         """Context from the raw text before the match (presidio's enhancer skips stop words such as "at");
         a placed street only when its name is no everyday word ("on Highway 9" is a road, "in Windows 10" no address)."""
         results = []
-        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+        for result in self._matches(text, entities, nlp_artifacts, regex_flags):
             placed = (
                 result.analysis_explanation is not None and result.analysis_explanation.pattern_name == "placed street"
             )

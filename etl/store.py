@@ -29,6 +29,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import filelock
@@ -63,6 +64,14 @@ def fingerprint(examples: pl.DataFrame) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's content hash. A run asks for each input file twice (the incremental plan and
+    the manifest): a file whose size and modification time are unchanged is read once."""
+    info = Path(path).stat()
+    return _content_sha256(str(Path(path).resolve()), info.st_size, info.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _content_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

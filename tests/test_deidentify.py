@@ -229,9 +229,10 @@ def test_faq_answers_hold_no_personal_data_and_stay_unchanged(sample_run):
     assert changed == []
 
 
-def test_street_patterns_skipped_on_text_without_a_digit_find_what_all_patterns_find():
-    """The street recognizers leave out the patterns that need a number on text without one;
-    on addresses with and without numbers, and on real reviews, they find what every pattern finds."""
+def test_street_patterns_skipped_on_text_without_their_gate_find_what_all_patterns_find():
+    """The street recognizers leave out the patterns that need a number (or a street line) on text
+    without one; on addresses with and without numbers, and on real reviews, they find what every
+    pattern finds."""
     from presidio_analyzer import PatternRecognizer
 
     from etl.stages.deidentify.recognizers import InternationalAddressRecognizer, StreetAddressRecognizer
@@ -258,4 +259,8 @@ def test_street_patterns_skipped_on_text_without_a_digit_find_what_all_patterns_
         planted = [a or bool(b) for a, b in zip(planted, found[-7:])]
     assert planted[:2] == [True, True], "addresses without a number are still found"
     assert sum(planted) >= 6
-    assert international.patterns != international.digit_free_patterns  # the guard is on
+    # the gates are on: text without a number, or without a street line, runs fewer patterns
+    every = len(international.every_pattern)
+    assert len(international.patterns_for("the soup")) == every - len(international.GATED)
+    assert every - len(international.GATED) < len(international.patterns_for("table for 2")) < every
+    assert len(international.patterns_for(texts[-5])) == every - 2  # "Ørbækvej 96": no US street line

@@ -18,6 +18,7 @@ import importlib
 import re
 from functools import lru_cache
 
+import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from etl.catalog import Catalog
@@ -166,9 +167,9 @@ CORNER = (
 )
 
 
-# Every pattern of StreetAddressRecognizer, and those of InternationalAddressRecognizer named in
-# its NEEDS_DIGIT, hold a house, box or unit number: in text without a digit they match nothing
-# and are not run. They are the costliest patterns, and most customer sentences hold no number.
+# Every pattern of StreetAddressRecognizer (and most of InternationalAddressRecognizer's, see its
+# GATED) holds a house, box or unit number: in text without a digit they match nothing and are
+# not run. They are the costliest patterns, and most customer sentences hold no number.
 DIGIT = re.compile(r"\d")
 
 
@@ -351,38 +352,47 @@ class InternationalAddressRecognizer(PatternRecognizer):
             ],
             context=[],  # read by analyze() below
         )
-        assert self.NEEDS_DIGIT <= {p.name for p in self.patterns}, "NEEDS_DIGIT names a pattern that is not here"
-        self.digit_free_patterns = [p for p in self.patterns if p.name not in self.NEEDS_DIGIT]
+        # what each gated pattern needs somewhere in the text (GATED): compiled as presidio compiles the patterns
+        gates = {"number": r"\d", "street line": street_line, "us street": STREET}
+        self.gates = {name: regex.compile(gate, flags=self.global_regex_flags) for name, gate in gates.items()}
+        assert set(self.GATED) <= {p.name for p in self.patterns}, "GATED names a pattern that is not here"
+        self.every_pattern = list(self.patterns)
 
-    # the patterns that match only text with a digit in it (see DIGIT)
-    NEEDS_DIGIT = frozenset(
-        {
-            "street, town and country",
-            "street, unit and town",
-            "us street, unit and town",
-            "us street, town and country",
-            "street and town",
-            "street with unit",
-            "placed street",
-            "unit line",
-            "street",
-            "street, number first",
-            "crossing",
-            "street named by its type",
-            "post-office box",
-        }
-    )
+    # A pattern named here matches only text that holds a match of its gate: a number, or the
+    # street line (or US street line) it starts with. A text without the gate's match is not
+    # searched for the pattern: the street-line patterns are the recognizers' costliest, and
+    # one search for the street line stands in for five that would find nothing. Exact: the
+    # street-line part of a match is itself a match of the gate, in the same text.
+    GATED = {
+        "street, town and country": "street line",
+        "street, unit and town": "street line",
+        "street and town": "street line",
+        "street with unit": "street line",
+        "street": "street line",
+        "street, number first": "street line",
+        "post-office box": "street line",
+        "us street, unit and town": "us street",
+        "us street, town and country": "us street",
+        "placed street": "number",
+        "unit line": "number",
+        "crossing": "number",
+        "street named by its type": "number",
+    }
+
+    def patterns_for(self, text: str) -> list[Pattern]:
+        """The patterns whose gates this text opens."""
+        open_gates = {None}
+        if DIGIT.search(text):  # every gate needs a number
+            open_gates |= {"number"} | {g for g in ("street line", "us street") if self.gates[g].search(text)}
+        return [p for p in self.every_pattern if self.GATED.get(p.name) in open_gates]
 
     def _matches(self, text: str, entities: list[str], nlp_artifacts, regex_flags) -> list[RecognizerResult]:
-        """presidio's pattern loop, over the patterns that can match this text."""
-        if DIGIT.search(text):
-            return super().analyze(text, entities, nlp_artifacts, regex_flags)
-        every = self.patterns
-        self.patterns = self.digit_free_patterns
+        """presidio's pattern loop, over the patterns whose gates this text opens."""
+        self.patterns = self.patterns_for(text)
         try:
             return super().analyze(text, entities, nlp_artifacts, regex_flags)
         finally:
-            self.patterns = every
+            self.patterns = self.every_pattern
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
         """Context from the raw text before the match (presidio's enhancer skips stop words such as "at");

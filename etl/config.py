@@ -137,7 +137,7 @@ class SemanticConfig(_Strict):
     # Tasks whose examples are single customer questions; reviews and whole
     # dialogues are left to exact and MinHash dedup.
     tasks: list[str] = Field(default_factory=lambda: ["menu_qa", "policy_qa", "recommendation"])
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(64, ge=1)
     # The embeddings' compute type (semantic dedup, augmentation's meaning check, synthesis):
     # "auto" is bfloat16 where the CPU or GPU computes it natively (2.6x faster on an
     # AVX-512 BF16 CPU, cosine with float32 vectors >= 0.99996), float32 elsewhere.

@@ -307,11 +307,11 @@ class AugmentStage(Stage):
     def _similarities(self, candidates: list[tuple[dict, str, list[str]]]) -> list[float]:
         if not candidates:
             return []
-        from etl.stages.dedup.semantic import embed
+        from etl.stages.dedup.semantic import EMBED_BATCH, embed
 
         before = ["\n".join(user_texts(p["messages"])) for p, _, _ in candidates]
         after = ["\n".join(t) for _, _, t in candidates]
-        vectors = embed(before + after, self.embedding_model, 128, self.precision)
+        vectors = embed(before + after, self.embedding_model, EMBED_BATCH, self.precision)
         return list((vectors[: len(before)] * vectors[len(before) :]).sum(axis=1))
 
     def _variant(self, parent: dict, method: str, texts: list[str]) -> dict:

@@ -63,6 +63,9 @@ def load_model(name: str | None):
         raise ConfigError(f"dedup.semantic.model: cannot load sentence-transformers model '{path}': {exc}") from None
 
 
+# texts per forward pass: 64 ran 15 % faster than 128 on 2 cores (fewer padded tokens per batch)
+EMBED_BATCH = 64
+
 # text -> vector per model and compute type, for the length of a process: semantic dedup, augmentation and
 # synthesis embed many of the same customer questions (a parent's text is the one semantic
 # dedup embedded), and a text is embedded once

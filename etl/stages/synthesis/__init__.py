@@ -156,10 +156,10 @@ class SynthesisStage(Stage):
         at_risk = [c for c in candidates if c.task in tasks]
         if not at_risk:
             return candidates
-        from etl.stages.dedup.semantic import embed
+        from etl.stages.dedup.semantic import EMBED_BATCH, embed
 
         vectors = embed(
-            [c.question for c in at_risk] + evals["text"].to_list(), self.embedding_model, 128, self.precision
+            [c.question for c in at_risk] + evals["text"].to_list(), self.embedding_model, EMBED_BATCH, self.precision
         )
         asked, held_out = vectors[: len(at_risk)], vectors[len(at_risk) :]
         eval_tasks = evals["task"].to_list()

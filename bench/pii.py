@@ -64,6 +64,11 @@ SYNTHETIC_GOALS = {
 }
 
 
+def cut3(value: float) -> float:
+    """Three decimals, cut rather than rounded (0.8895 prints as 0.889); nan stays nan."""
+    return value if value != value else int(value * 1000) / 1000
+
+
 def floor2(value: float) -> float:
     """Two decimals, cut rather than rounded: 4.998 prints as 4.99, never as a 5.00 that was not reached."""
     return int(value * 100) / 100
@@ -358,13 +363,13 @@ def main() -> None:
         if not a["gold"]:
             continue
         print(
-            f"{entity:<16}{a['gold']:>6}   {a['precision']:>7.3f}{a['recall']:>7.3f}{a['f2']:>7.3f}   {b['precision']:>9.3f}{b['recall']:>7.3f}{b['f2']:>7.3f}"
+            f"{entity:<16}{a['gold']:>6}   {cut3(a['precision']):>7.3f}{cut3(a['recall']):>7.3f}{cut3(a['f2']):>7.3f}   {cut3(b['precision']):>9.3f}{cut3(b['recall']):>7.3f}{cut3(b['f2']):>7.3f}"
         )
     for name, items in labeled_sets.items():
         per = score(items, our_predictions(ours, items))
         print(
             f"recall of ours on {name}: "
-            + ", ".join(f"{e} {per[e]['recall']:.3f}" for e in GOAL_TYPES if per[e]["gold"])
+            + ", ".join(f"{e} {cut3(per[e]['recall']):.3f}" for e in GOAL_TYPES if per[e]["gold"])
         )
 
     real = realtext_records()
@@ -380,7 +385,7 @@ def main() -> None:
     rows = (("ours", real_ours), ("presidio default", real_default), ("  its PERSON only", real_default_person))
     for name, figures in rows:
         print(
-            f"{name:<18}{figures['replaced']:>9}{figures['per_1000']:>10.1f}{figures['precision']:>11.3f}{figures['recall']:>13.3f}"
+            f"{name:<18}{figures['replaced']:>9}{int(figures['per_1000'] * 10) / 10:>10.1f}{cut3(figures['precision']):>11.3f}{cut3(figures['recall']):>13.3f}"
         )
 
     print("\ngoals:")
@@ -389,12 +394,14 @@ def main() -> None:
     synthetic = scores["ours"]
     for entity, goal in SYNTHETIC_GOALS.items():
         recall = synthetic[entity]["recall"]
-        print(f"  synthetic {entity:<15} recall {recall:.3f} (>= {goal}) -> {'met' if recall >= goal else 'NOT met'}")
+        print(
+            f"  synthetic {entity:<15} recall {cut3(recall):.3f} (>= {goal}) -> {'met' if recall >= goal else 'NOT met'}"
+        )
     print(
-        f"  real text precision of replaced spans {real_ours['precision']:.3f} (>= 0.9) -> {'met' if real_ours['precision'] >= 0.9 else 'NOT met'}"
+        f"  real text precision of replaced spans {cut3(real_ours['precision']):.3f} (>= 0.9) -> {'met' if real_ours['precision'] >= 0.9 else 'NOT met'}"
     )
     print(
-        f"  real text name recall {real_ours['recall']:.3f} (>= 0.95) -> {'met' if real_ours['recall'] >= 0.95 else 'NOT met'}"
+        f"  real text name recall {cut3(real_ours['recall']):.3f} (>= 0.95) -> {'met' if real_ours['recall'] >= 0.95 else 'NOT met'}"
     )
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 

@@ -9,8 +9,11 @@ whatever NER made of it, no PERSON span there survives the name evidence
 largest cost; the pattern recognizers still read the whole text.
 
 A kept stretch is a run of neighbouring sentences that need NER, passed to the
-model as one piece. The model's window is a few tokens wide (tok2vec depth 4,
-window 1), so a name reads the same without the everyday sentence before it.
+model as one piece. The model looks only a few tokens around each word
+(tok2vec depth 4, window 1), so a name mostly reads the same without the
+everyday sentence before it: on bench/pii.py's 1,400 labeled sentences one name
+was lost this way ("Cocci and Rios were ...") and one found, and recall stayed
+0.889.
 """
 
 from __future__ import annotations

@@ -235,7 +235,11 @@ def test_street_patterns_skipped_on_text_without_their_gate_find_what_all_patter
     pattern finds."""
     from presidio_analyzer import PatternRecognizer
 
-    from etl.stages.deidentify.recognizers import InternationalAddressRecognizer, StreetAddressRecognizer
+    from etl.stages.deidentify.recognizers import (
+        GatedPatternRecognizer,
+        InternationalAddressRecognizer,
+        StreetAddressRecognizer,
+    )
 
     reviews = (Path(__file__).parent / "data" / "realtext" / "yelp_labelled.txt").read_text().splitlines()
     texts = [line.rsplit("\t", 1)[0] for line in reviews[:300]] + [
@@ -249,8 +253,11 @@ def test_street_patterns_skipped_on_text_without_their_gate_find_what_all_patter
     ]
     street, international = StreetAddressRecognizer(), InternationalAddressRecognizer()
     planted = [False] * 7
-    for recognizer, guarded in ((street, street.analyze), (international, international._matches)):
-        found = [[(r.start, r.end, r.score) for r in guarded(t, ["STREET_ADDRESS"], None, None)] for t in texts]
+    for recognizer in (street, international):
+        found = [
+            [(r.start, r.end, r.score) for r in GatedPatternRecognizer.analyze(recognizer, t, ["STREET_ADDRESS"])]
+            for t in texts
+        ]
         every = [
             [(r.start, r.end, r.score) for r in PatternRecognizer.analyze(recognizer, t, ["STREET_ADDRESS"])]
             for t in texts
@@ -264,3 +271,4 @@ def test_street_patterns_skipped_on_text_without_their_gate_find_what_all_patter
     assert len(international.patterns_for("the soup")) == every - len(international.GATED)
     assert every - len(international.GATED) < len(international.patterns_for("table for 2")) < every
     assert len(international.patterns_for(texts[-5])) == every - 2  # "Ørbækvej 96": no US street line
+    assert street.patterns_for("the soup") == [] and street.patterns_for("12 Oak St") == street.every_pattern

@@ -167,15 +167,59 @@ CORNER = (
 )
 
 
-# Every pattern of StreetAddressRecognizer (and most of InternationalAddressRecognizer's, see its
-# GATED) holds a house, box or unit number: in text without a digit they match nothing and are
-# not run. They are the costliest patterns, and most customer sentences hold no number.
 DIGIT = re.compile(r"\d")
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class GatedPatternRecognizer(PatternRecognizer):
+    """A pattern named in GATED matches only text that holds a match of its gate: a number, or
+    the street line it starts with (gates given to `set_gates`, each holding a number itself).
+    A text without the gate's match is not searched for the pattern. Street patterns are the
+    recognizers' costliest, most customer sentences hold no number, and one search for a
+    street line stands in for the five patterns that start with it. Exact: the gated part of
+    a match is itself a match of the gate, in the same text."""
+
+    GATED: dict[str, str] = {}
+
+    def set_gates(self, gates: dict[str, str]) -> None:
+        gates = {"number": r"\d", **gates}
+        # compiled as presidio compiles the patterns
+        self.gates = {name: regex.compile(gate, flags=self.global_regex_flags) for name, gate in gates.items()}
+        if not set(self.GATED) <= {p.name for p in self.patterns} or not set(self.GATED.values()) <= set(gates):
+            raise ValueError(f"{self.name}: GATED names a pattern or a gate that is not here")
+        self.every_pattern = list(self.patterns)
+
+    def patterns_for(self, text: str) -> list[Pattern]:
+        """The patterns whose gates this text opens."""
+        open_gates: set[str | None] = {None}
+        if DIGIT.search(text):  # every gate needs a number
+            open_gates |= {g for g, gate in self.gates.items() if g == "number" or gate.search(text)}
+        return [p for p in self.every_pattern if self.GATED.get(p.name) in open_gates]
+
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
-        return super().analyze(text, entities, nlp_artifacts, regex_flags) if DIGIT.search(text) else []
+        """presidio's pattern loop, over the patterns whose gates this text opens."""
+        self.patterns = self.patterns_for(text)
+        try:
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)
+        finally:
+            self.patterns = self.every_pattern
+
+
+class StreetAddressRecognizer(GatedPatternRecognizer):
+    # every pattern holds a house, box or unit number
+    GATED = {
+        name: "number"
+        for name in (
+            "street with city, state and zip",
+            "street with town and country",
+            "street with city and country",
+            "street with city and state",
+            "military address",
+            "street corner",
+            "intersection",
+            "street named by its suffix",
+            "street",
+        )
+    }
 
     def __init__(self) -> None:
         super().__init__(
@@ -194,6 +238,7 @@ class StreetAddressRecognizer(PatternRecognizer):
             ],
             context=ADDRESS_CONTEXT,
         )
+        self.set_gates({})
 
 
 # Addresses written the European way, as presidio-evaluator's non-US records are: a street
@@ -317,7 +362,7 @@ BARE_TYPE_STREET = NOT_AFTER_DIGITS + r"\b\d{3,6}\s+(?-i:Boulevard|Avenue|Parkwa
 UNIT_ALONE = r"\b(?-i:Apt\.|Suite|Apartment|Unit)\s+\d{1,5}\b"
 
 
-class InternationalAddressRecognizer(PatternRecognizer):
+class InternationalAddressRecognizer(GatedPatternRecognizer):
     """Street addresses outside the US pattern: the street line (name then number, or a building
     number first, or a post-office box), and the unit, town, region, postal code and country
     lines that follow it; street corners; unit lines on their own."""
@@ -352,17 +397,9 @@ class InternationalAddressRecognizer(PatternRecognizer):
             ],
             context=[],  # read by analyze() below
         )
-        # what each gated pattern needs somewhere in the text (GATED): compiled as presidio compiles the patterns
-        gates = {"number": r"\d", "street line": street_line, "us street": STREET}
-        self.gates = {name: regex.compile(gate, flags=self.global_regex_flags) for name, gate in gates.items()}
-        assert set(self.GATED) <= {p.name for p in self.patterns}, "GATED names a pattern that is not here"
-        self.every_pattern = list(self.patterns)
+        self.set_gates({"street line": street_line, "us street": STREET})
 
-    # A pattern named here matches only text that holds a match of its gate: a number, or the
-    # street line (or US street line) it starts with. A text without the gate's match is not
-    # searched for the pattern: the street-line patterns are the recognizers' costliest, and
-    # one search for the street line stands in for five that would find nothing. Exact: the
-    # street-line part of a match is itself a match of the gate, in the same text.
+    # a number, or the street line the pattern starts with
     GATED = {
         "street, town and country": "street line",
         "street, unit and town": "street line",
@@ -379,26 +416,11 @@ class InternationalAddressRecognizer(PatternRecognizer):
         "street named by its type": "number",
     }
 
-    def patterns_for(self, text: str) -> list[Pattern]:
-        """The patterns whose gates this text opens."""
-        open_gates = {None}
-        if DIGIT.search(text):  # every gate needs a number
-            open_gates |= {"number"} | {g for g in ("street line", "us street") if self.gates[g].search(text)}
-        return [p for p in self.every_pattern if self.GATED.get(p.name) in open_gates]
-
-    def _matches(self, text: str, entities: list[str], nlp_artifacts, regex_flags) -> list[RecognizerResult]:
-        """presidio's pattern loop, over the patterns whose gates this text opens."""
-        self.patterns = self.patterns_for(text)
-        try:
-            return super().analyze(text, entities, nlp_artifacts, regex_flags)
-        finally:
-            self.patterns = self.every_pattern
-
     def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
         """Context from the raw text before the match (presidio's enhancer skips stop words such as "at");
         a placed street only when its name is no everyday word ("on Highway 9" is a road, "in Windows 10" no address)."""
         results = []
-        for result in self._matches(text, entities, nlp_artifacts, regex_flags):
+        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
             placed = (
                 result.analysis_explanation is not None and result.analysis_explanation.pattern_name == "placed street"
             )

@@ -30,7 +30,7 @@ import polars as pl
 from etl.config import DedupConfig
 from etl.records import record_text
 from etl.stages.base import Filter, Progress, Rule
-from etl.stages.dedup.exact import equal_hash_pairs, exact_hashes
+from etl.stages.dedup.exact import exact_hashes
 from etl.stages.dedup.index import INDEX_FILE, INDEX_SCHEMA, load_index
 from etl.stages.dedup.minhash import MinHashLSH, components
 
@@ -43,6 +43,10 @@ class DedupStage(Filter):
     def __init__(self, config: DedupConfig, published: pl.DataFrame | None = None, executor=None) -> None:
         self.config = config
         # where the bucketing runs (etl/executors.py): same pairs on this machine or on Ray
+        if executor is None:
+            from etl.executors import LocalExecutor  # executors imports this package's pairing code
+
+            executor = LocalExecutor()
         self.executor = executor
         # what the latest published version holds (empty on a first run), already reconciled
         # with tonight's settings (index.reconcile)
@@ -125,11 +129,10 @@ class DedupStage(Filter):
 
     def _pairs(self, hashes: np.ndarray, sig: np.ndarray, minhash: MinHashLSH) -> np.ndarray:
         edges = []
-        executor = self.executor
         if self.config.exact:
-            edges.append(executor.equal_hash_pairs(hashes) if executor else equal_hash_pairs(hashes))
+            edges.append(self.executor.equal_hash_pairs(hashes))
         if self.config.near:
-            edges.append(minhash.similar_pairs(sig, executor.candidate_pairs if executor else None)[0])
+            edges.append(minhash.similar_pairs(sig, self.executor.candidate_pairs)[0])
         edges = [e for e in edges if len(e)]
         return np.concatenate(edges).astype(np.int64) if edges else np.empty((0, 2), dtype=np.int64)
 

@@ -289,3 +289,20 @@ def test_a_configured_model_that_is_missing_is_a_clear_error(tmp_path):
     stage = AugmentStage(config, CATALOG, base_dir=tmp_path)
     with pytest.raises(ConfigError, match=r"params.model_path '.*no/bert' does not exist"):
         stage.setup(examples())
+
+
+def test_meaning_check_embeds_only_what_the_task_can_still_take():
+    from etl.stages.augment import SIMILARITY_SLACK, _LazySimilarities
+
+    asked: list[int] = []
+
+    def compute(batch: list[int]) -> list[float]:
+        asked.append(len(batch))
+        return [1.0 if c % 10 else 0.0 for c in batch]  # every tenth candidate drifts
+
+    lazy = _LazySimilarities(compute, list(range(200)))
+    room, taken = 20, 0
+    while taken < room:
+        taken += lazy.next(room - taken) > 0.5
+    # 20 kept of the first 23 (0, 10 and 20 drift); one slice of room + slack held them all
+    assert asked == [room + SIMILARITY_SLACK] and lazy.position == 23

@@ -249,3 +249,16 @@ def test_a_changed_minhash_setting_never_mixes_signatures_in_the_index(sample_co
     assert set(rebuilt.frame["record_id"]) >= set(
         load_index(store.path("v1")).frame["record_id"]
     )  # splits and clusters remembered
+
+
+def test_length_batches_cut_longest_first_within_the_budget_and_keep_every_text():
+    from etl.stages.dedup.semantic import length_batches
+
+    texts = ["x" * n for n in (5, 300, 40, 40, 1200, 7, 90)]
+    batches = length_batches(texts, most=3, char_budget=400)
+    assert sorted(t for b in batches for t in b) == sorted(texts)
+    flat = [t for b in batches for t in b]
+    assert flat == sorted(texts, key=len, reverse=True)
+    # the 1,200-character text alone (over budget, one text at least), then at most 3 a batch
+    assert [len(b) for b in batches] == [1, 1, 3, 2]
+    assert all(len(b) * len(b[0]) <= 400 for b in batches[1:])

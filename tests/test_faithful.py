@@ -187,6 +187,26 @@ def test_a_display_name_of_ordinary_words_changes_nothing_outside_that_name():
     assert out[1].endswith(" says: the french food here is great") and "Dog Food Lover" not in out[1]
 
 
+def test_known_values_are_found_in_any_case_and_a_confirmed_first_name_alone():
+    from etl.stages.deidentify.engine import known_value_hits
+
+    values = ("Jordan Smith", "jordan.smith@example.com")
+
+    def found(text: str) -> list[str]:
+        return [text[h.start : h.end] for h in known_value_hits(text, values)]
+
+    assert found("JORDAN SMITH here, mail me at Jordan.Smith@Example.com") == [
+        "JORDAN SMITH",
+        "Jordan.Smith@Example.com",
+    ]
+    assert found("thanks jordan!") == ["jordan"]
+    assert found("no name in this turn") == [] and known_value_hits("Jordan", ()) == []
+    # outside ASCII the regex judges case alone: the Kelvin sign is a capital K to it
+    assert found("Ask for \u212aate") == [] and ["\u212aate Lee"] == [
+        "\u212aate Lee"[h.start : h.end] for h in known_value_hits("\u212aate Lee", ("Kate Lee",))
+    ]
+
+
 # ------------------------------------------------------------------ cleaning keeps real text
 
 REALTEXT = Path(__file__).parent / "data" / "realtext" / "taskmaster4_coffee_dev.jsonl"

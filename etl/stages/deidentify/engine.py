@@ -387,12 +387,26 @@ def drop_nested(results: list[RecognizerResult]) -> list[RecognizerResult]:
 def known_value_hits(text: str, values: tuple[str, ...]) -> list[RecognizerResult]:
     """Where a value the business already knows is personal (the customer's own
     name, e-mail, phone from the structured fields) appears in the text."""
+    if not _may_hold(text, values):
+        return []
     pattern = _known_pattern(values)
     if pattern is None:
         return []
     return [
         RecognizerResult(_known_kind(m.group(0), values), m.start(), m.end(), 0.95) for m in pattern.finditer(text)
     ]
+
+
+def _may_hold(text: str, values: tuple[str, ...]) -> bool:
+    """False only where no value can match: in ASCII text and values, a case-blind match holds
+    the value's first word (of a name, all the pattern may look for). Most turns never name
+    the customer, and compiling each record's own pattern cost more than searching it."""
+    if not values:
+        return False
+    if not text.isascii() or not all(v.isascii() for v in values):
+        return True  # case folding outside ASCII is the regex's to judge ("K" matches the Kelvin sign)
+    lowered = text.lower()
+    return any(v.split()[0].strip(".,").lower() in lowered for v in values if v.strip())
 
 
 @lru_cache(maxsize=4096)

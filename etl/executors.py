@@ -12,9 +12,14 @@ gives each row the same outcome in any batch, so the rows kept, the rows
 dropped and the published fingerprint are the local executor's. Dedup's
 bucketing goes through Ray's groupby: exact hashes shuffled into partitions
 by value, MinHash band keys grouped by band, each group paired by the local
-code, so the same pairs come back. The rest of the global stages (the graph
-and its decisions, semantic dedup, split, augmentation, synthesis, the
-quality gate, publish) run on the driver as they do locally.
+code, so the same pairs come back. Sentence embeddings (semantic dedup,
+augmentation's meaning check) run as `map_batches` over blocks of texts on
+Ray actors that load the model once each; the vectors join the driver's
+cache, and each text's vector is the one the local executor computes up to
+the last float bits (a batch's make-up moves them). The rest of the global
+stages (the graph and its decisions, the neighbour search, split,
+augmentation's rewriting, synthesis, the quality gate, publish) run on the
+driver as they do locally.
 
 With `ray.address` unset, a Ray instance is started on this machine for the
 run and stopped after it; `ray.address: auto` joins the cluster this machine
@@ -38,6 +43,11 @@ from etl.stages.base import Progress, Stage, StageResult
 from etl.stages.dedup.exact import equal_hash_pairs
 from etl.stages.dedup.minhash import candidate_pairs
 
+# texts an embedding block holds on Ray; below RAY_EMBED_MIN new texts, starting a Ray
+# dataset costs more than embedding them on the driver
+EMBED_BLOCK = 512
+RAY_EMBED_MIN = 64
+
 
 class LocalExecutor:
     name = "local"
@@ -56,6 +66,12 @@ class LocalExecutor:
     @staticmethod
     def candidate_pairs(keys: np.ndarray) -> np.ndarray:
         return candidate_pairs(keys)
+
+    @staticmethod
+    def embed(texts: list[str], model: str | None, batch_size: int, precision: str) -> np.ndarray:
+        from etl.stages.dedup.semantic import embed
+
+        return embed(texts, model, batch_size, precision)
 
     def close(self) -> None:
         return None
@@ -142,6 +158,38 @@ class RayExecutor:
         )
         return self._grouped(table, "band", _candidate_pairs_of_group)
 
+    def embed(self, texts: list[str], model: str | None, batch_size: int, precision: str) -> np.ndarray:
+        """Sentence embeddings, the texts this process has no vector for embedded on Ray actors
+        (each loads the model once) in blocks of EMBED_BLOCK, in order; the vectors join this
+        process's cache, where the stages after it (meaning check, synthesis) find them."""
+        from etl.stages.dedup import semantic
+
+        fresh = semantic.unknown_texts(texts, model, precision)
+        if len(fresh) >= RAY_EMBED_MIN:
+            import pyarrow as pa
+            import ray
+            import ray.data
+
+            ray.data.DataContext.get_current().execution_options.preserve_order = True
+            table = pa.table({"text": pa.array(fresh, pa.string())})
+            blocks = [table.slice(start, EMBED_BLOCK) for start in range(0, len(fresh), EMBED_BLOCK)]
+            workers = max(1, min(int(ray.cluster_resources().get("CPU", 1)), len(blocks)))
+            rows = (
+                ray.data.from_arrow(blocks)
+                .map_batches(
+                    _Embedder,
+                    fn_constructor_args=(model, batch_size, precision),
+                    batch_size=EMBED_BLOCK,
+                    batch_format="pyarrow",
+                    zero_copy_batch=True,
+                    concurrency=workers,
+                )
+                .take_all()
+            )
+            vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
+            semantic.remember_vectors(fresh, vectors, model, precision)
+        return semantic.embed(texts, model, batch_size, precision)
+
     def _partitions(self) -> int:
         import ray
 
@@ -194,6 +242,25 @@ class _StageOnBatch:
 
     def __del__(self) -> None:
         self.stage.teardown()
+
+
+class _Embedder:
+    """One Ray actor's copy of the embedding model: a block of texts in, their vectors out
+    (float32 bytes, one row a text, in the block's order)."""
+
+    def __init__(self, model: str | None, batch_size: int, precision: str) -> None:
+        from etl.stages.dedup.semantic import load_model
+
+        self.model, self.batch_size, self.precision = model, batch_size, precision
+        load_model(model)
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        from etl.stages.dedup.semantic import embed
+
+        vectors = embed(batch.column("text").to_pylist(), self.model, self.batch_size, self.precision)
+        return pa.table({"vector": pa.array([v.tobytes() for v in vectors], pa.binary())})
 
 
 def _pairs_frame(docs: np.ndarray, pairs: np.ndarray) -> dict[str, np.ndarray]:

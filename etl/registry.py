@@ -70,9 +70,16 @@ def _format(ctx: RunContext):
 def _semantic(ctx: RunContext):
     from etl.stages.dedup.semantic import SemanticDedupStage
 
-    return (
-        SemanticDedupStage(ctx.config.dedup.semantic, ctx.published_ids) if ctx.config.dedup.semantic.enabled else None
-    )
+    if not ctx.config.dedup.semantic.enabled:
+        return None
+    return SemanticDedupStage(ctx.config.dedup.semantic, ctx.published_ids, _embedder(ctx))
+
+
+def _embedder(ctx: RunContext):
+    """The executor's sentence embeddings (on Ray actors under `executor: ray`)."""
+    from etl.stages.dedup.semantic import embed
+
+    return ctx.executor.embed if ctx.executor is not None else embed
 
 
 def _split(ctx: RunContext):
@@ -96,6 +103,7 @@ def _augment(ctx: RunContext):
         config.dedup.semantic.model,
         base_dir=config.base_dir,
         precision=config.dedup.semantic.precision,
+        embedder=_embedder(ctx),
     )
 
 

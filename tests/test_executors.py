@@ -77,3 +77,27 @@ def test_rays_groupby_bucketing_finds_the_local_pairs():
         assert len(ours) and np.array_equal(ours, minhash.similar_pairs(sig)[0])
     finally:
         executor.close()
+
+
+def test_rays_embeddings_are_the_local_vectors_and_join_the_drivers_cache():
+    import json
+
+    from etl.config import RayConfig
+    from etl.executors import RAY_EMBED_MIN, RayExecutor
+    from etl.stages.dedup import semantic
+
+    dialogs = (Path(__file__).parent / "data" / "realtext" / "taskmaster4_coffee_dev.jsonl").read_text().splitlines()
+    turns = [u["text"] for d in map(json.loads, dialogs[:60]) for u in d["utterances"] if u["speaker"] == "user"]
+    texts = list(dict.fromkeys(turns))[:150] + turns[:10]  # repeats come back too
+    assert len(set(texts)) >= RAY_EMBED_MIN
+    semantic.forget_vectors()
+    local = semantic.embed(texts, None, 64, "float32")
+    semantic.forget_vectors()
+    executor = RayExecutor(RayConfig(num_cpus=2))
+    try:
+        ours = executor.embed(texts, None, 64, "float32")
+    finally:
+        executor.close()
+        assert semantic.unknown_texts(texts, None, "float32") == []  # in the driver's cache now
+        semantic.forget_vectors()
+    assert ours.shape == local.shape and (ours * local).sum(axis=1).min() > 0.99999

@@ -152,9 +152,11 @@ class AugmentStage(Stage):
         embedding_model: str | None = None,
         base_dir: Path | None = None,
         precision: str = "auto",
+        embedder=None,
     ) -> None:
         self.config, self.catalog, self.embedding_model, self.base_dir = config, catalog, embedding_model, base_dir
         self.precision = precision
+        self.embedder = embedder  # None: etl.stages.dedup.semantic.embed; else an executor's (Ray)
         self.facts = ProtectedFacts(catalog)
         self.augmenters: dict = {}
         self.made: dict[str, dict[str, int]] = {}
@@ -316,7 +318,7 @@ class AugmentStage(Stage):
 
         before = ["\n".join(user_texts(p["messages"])) for p, _, _ in candidates]
         after = ["\n".join(t) for _, _, t in candidates]
-        vectors = embed(before + after, self.embedding_model, EMBED_BATCH, self.precision)
+        vectors = (self.embedder or embed)(before + after, self.embedding_model, EMBED_BATCH, self.precision)
         return list((vectors[: len(before)] * vectors[len(before) :]).sum(axis=1))
 
     def _variant(self, parent: dict, method: str, texts: list[str]) -> dict:

@@ -96,6 +96,25 @@ def compute_dtype(precision: str, device: str) -> str:
     return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
 
 
+def _known_vectors(model_name: str | None, precision: str) -> dict[str, np.ndarray]:
+    model = load_model(model_name)
+    known = _VECTORS.setdefault((model_name, compute_dtype(precision, model.device.type)), {})
+    if len(known) > VECTOR_CACHE_LIMIT:
+        known.clear()
+    return known
+
+
+def unknown_texts(texts: list[str], model_name: str | None, precision: str = "auto") -> list[str]:
+    """The distinct texts, in order, that this process has no vector for yet."""
+    known = _known_vectors(model_name, precision) if texts else {}
+    return [t for t in dict.fromkeys(texts) if t not in known]
+
+
+def remember_vectors(texts: list[str], vectors: np.ndarray, model_name: str | None, precision: str = "auto") -> None:
+    """Vectors computed elsewhere (the Ray executor's actors) for `embed` to hand out."""
+    _known_vectors(model_name, precision).update(zip(texts, vectors.astype(np.float32)))
+
+
 def embed(texts: list[str], model_name: str | None, batch_size: int, precision: str = "auto") -> np.ndarray:
     """Normalised float32 sentence embeddings, one row per text; each distinct text is embedded once.
 
@@ -107,9 +126,7 @@ def embed(texts: list[str], model_name: str | None, batch_size: int, precision: 
         return np.empty((0, 0), dtype=np.float32)
     model = load_model(model_name)
     dtype = compute_dtype(precision, model.device.type)
-    known = _VECTORS.setdefault((model_name, dtype), {})
-    if len(known) > VECTOR_CACHE_LIMIT:
-        known.clear()
+    known = _known_vectors(model_name, precision)
     fresh = [t for t in dict.fromkeys(texts) if t not in known]
     if fresh:
         import torch
@@ -173,8 +190,9 @@ def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed
     return np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
 
 
-def semantic_labels(texts: list[str], config: SemanticConfig) -> np.ndarray:
-    vectors = embed(texts, config.model, config.batch_size, config.precision)
+def semantic_labels(texts: list[str], config: SemanticConfig, embedder=embed) -> np.ndarray:
+    """Cluster labels of rephrasings; `embedder` is `embed` or an executor's (etl/executors.py)."""
+    vectors = embedder(texts, config.model, config.batch_size, config.precision)
     return components(len(texts), neighbour_pairs(vectors, config.threshold, config.block_size))
 
 
@@ -183,8 +201,8 @@ class SemanticDedupStage(Filter):
     unit = "examples"
     id_column = "id"
 
-    def __init__(self, config: SemanticConfig, published_ids: set[str] | None = None) -> None:
-        self.config = config
+    def __init__(self, config: SemanticConfig, published_ids: set[str] | None = None, embedder=embed) -> None:
+        self.config, self.embedder = config, embedder  # embedder: `embed`, or the Ray executor's
         # ids of the examples the latest version holds: kept first, so new rephrasings
         # never displace published examples (and a rerun is a fixed point)
         self.published_ids = published_ids or set()
@@ -210,7 +228,7 @@ class SemanticDedupStage(Filter):
                 .list.last()
                 .fill_null("")
             )
-            labels = semantic_labels(questions.to_list(), self.config)
+            labels = semantic_labels(questions.to_list(), self.config, self.embedder)
             parts.append(
                 part.with_columns(pl.Series("semantic", [f"{task}:{label}" for label in labels], dtype=pl.Utf8))
             )

@@ -54,6 +54,7 @@ from etl.errors import ConfigError
 from etl.stages.augment.facts import ProtectedFacts
 from etl.stages.base import Progress, Stage, StageResult, Tally
 from etl.stages.dedup.minhash import normalise
+from etl.stages.dedup.semantic import EMBED_BATCH, embed
 
 # word swaps and deletions leave shorter lines alone
 MIN_WORDS_TO_MOVE = 8
@@ -152,11 +153,11 @@ class AugmentStage(Stage):
         embedding_model: str | None = None,
         base_dir: Path | None = None,
         precision: str = "auto",
-        embedder=None,
+        embedder=embed,
     ) -> None:
         self.config, self.catalog, self.embedding_model, self.base_dir = config, catalog, embedding_model, base_dir
         self.precision = precision
-        self.embedder = embedder  # None: etl.stages.dedup.semantic.embed; else an executor's (Ray)
+        self.embedder = embedder  # `embed`, or an executor's (Ray)
         self.facts = ProtectedFacts(catalog)
         self.augmenters: dict = {}
         self.made: dict[str, dict[str, int]] = {}
@@ -314,11 +315,9 @@ class AugmentStage(Stage):
     def _similarities(self, candidates: list[tuple[dict, str, list[str]]]) -> list[float]:
         if not candidates:
             return []
-        from etl.stages.dedup.semantic import EMBED_BATCH, embed
-
         before = ["\n".join(user_texts(p["messages"])) for p, _, _ in candidates]
         after = ["\n".join(t) for _, _, t in candidates]
-        vectors = (self.embedder or embed)(before + after, self.embedding_model, EMBED_BATCH, self.precision)
+        vectors = self.embedder(before + after, self.embedding_model, EMBED_BATCH, self.precision)
         return list((vectors[: len(before)] * vectors[len(before) :]).sum(axis=1))
 
     def _variant(self, parent: dict, method: str, texts: list[str]) -> dict:

@@ -96,23 +96,26 @@ def compute_dtype(precision: str, device: str) -> str:
     return "bfloat16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "float32"
 
 
-def _known_vectors(model_name: str | None, precision: str) -> dict[str, np.ndarray]:
-    model = load_model(model_name)
-    known = _VECTORS.setdefault((model_name, compute_dtype(precision, model.device.type)), {})
+def _vector_cache(model_name: str | None, dtype: str) -> dict[str, np.ndarray]:
+    known = _VECTORS.setdefault((model_name, dtype), {})
     if len(known) > VECTOR_CACHE_LIMIT:
         known.clear()
     return known
 
 
+def _cache_for(model_name: str | None, precision: str) -> dict[str, np.ndarray]:
+    return _vector_cache(model_name, compute_dtype(precision, load_model(model_name).device.type))
+
+
 def unknown_texts(texts: list[str], model_name: str | None, precision: str = "auto") -> list[str]:
     """The distinct texts, in order, that this process has no vector for yet."""
-    known = _known_vectors(model_name, precision) if texts else {}
+    known = _cache_for(model_name, precision) if texts else {}
     return [t for t in dict.fromkeys(texts) if t not in known]
 
 
 def remember_vectors(texts: list[str], vectors: np.ndarray, model_name: str | None, precision: str = "auto") -> None:
     """Vectors computed elsewhere (the Ray executor's actors) for `embed` to hand out."""
-    _known_vectors(model_name, precision).update(zip(texts, vectors.astype(np.float32)))
+    _cache_for(model_name, precision).update(zip(texts, vectors.astype(np.float32)))
 
 
 def embed(texts: list[str], model_name: str | None, batch_size: int, precision: str = "auto") -> np.ndarray:
@@ -126,7 +129,7 @@ def embed(texts: list[str], model_name: str | None, batch_size: int, precision: 
         return np.empty((0, 0), dtype=np.float32)
     model = load_model(model_name)
     dtype = compute_dtype(precision, model.device.type)
-    known = _known_vectors(model_name, precision)
+    known = _vector_cache(model_name, dtype)
     fresh = [t for t in dict.fromkeys(texts) if t not in known]
     if fresh:
         import torch

@@ -40,6 +40,21 @@ FOODS = [
     "ham",
 ]
 COMPANIES = ["fortune500", "nasdaq", "djia"]
+# One-word entries that are people's names before they are a dish or a company (a cocktail
+# "Alexander", a "Peter" ham, the "Williams" companies): as a lexicon entry each one made a
+# real first name or surname pass as food or a company ("Remember me, Peter?").
+NAMES_FIRST = {
+    "alexander",
+    "bernardo",
+    "burrell",
+    "chaka",
+    "desmond",
+    "kurt",
+    "peter",
+    "andersons",
+    "harris",
+    "williams",
+}
 
 
 def strings(value) -> list[str]:
@@ -73,7 +88,8 @@ def company(name: str) -> str:
 
 
 def write(path: Path, names: set[str]) -> None:
-    path.write_text("".join(f"{n}\n" for n in sorted(names) if len(n) > 2), encoding="utf-8")
+    kept = sorted(n for n in names - NAMES_FIRST if len(n) > 2)
+    path.write_text("".join(f"{n}\n" for n in kept), encoding="utf-8")
 
 
 def main(corpora: Path) -> None:

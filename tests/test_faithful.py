@@ -179,6 +179,42 @@ def test_names_are_found_from_speech_speaker_labels_initials_and_rare_full_names
     assert deidentify(*kept)[1:] == kept[1:]
 
 
+def test_names_are_found_in_lists_when_addressed_and_beside_initials_or_what_a_person_owns():
+    texts = {
+        "Remember me, Peter? I was your driver.": "Peter",  # a cocktail in the food lexicon, a name first
+        "Our founders are Johannessen, Pugh and Chung.": "Chung",  # listed beside listed names
+        "They had three kids: Pista, Gary and Dana.": "Pista",  # in a list no recognizer offered
+        "Please add Časlav M Matković to my account": "Časlav",  # an initial without its dot
+        "Kornelia shouted at Austin: not again!": "Austin",  # spoken to, not a town
+        "I'm so jealous! said Calle to David": "David",
+        "The true gender of Antonina was never settled.": "Antonina",  # "of" before a first name
+        "Unlike the Kaczmarek novel, this one is short.": "Kaczmarek",  # a name as an adjective
+        "hey its Raj Whitfield again, any update?": "Whitfield",
+        "Loved the bowl. - deshawn jackson": "deshawn",  # a sign-off dash after a sentence
+        "Serdar, can I please speak to your manager?": "Serdar",  # addressed, a word English hardly uses
+        "My name is Rose Bunce but everyone calls me Rose": "Rose",
+    }
+    out = assert_removed(texts)
+    possessive, initial = deidentify(
+        "As promised, here's Hilmija's address:", "Have you been to a Leif I. Ranheim concert?"
+    )
+    assert (
+        "Hilmija" not in possessive and possessive.startswith("As promised, here's ") and "'s address:" in possessive
+    )
+    assert "Ranheim" not in initial and re.search(r"a \w+ [A-Z]\. \w+ concert\?$", initial), initial
+    assert out[9].startswith("Loved the bowl. - ")
+    kept = [
+        "Sadly, the soup was cold.",
+        "We have Lipton, Bigelow and Mumi.",
+        "Crostini that came with the salad was stale.",
+        "I don't see Capuccino on the menu, do you mean Cortado?",
+        "The Alexander was a fine cocktail.",
+    ]
+    assert deidentify(*kept) == kept
+    addressed = deidentify("Thanks Maria, delicious food!")[0]
+    assert "Maria" not in addressed and addressed.endswith(", delicious food!")
+
+
 def test_a_display_name_of_ordinary_words_changes_nothing_outside_that_name():
     meta = {"customer_name": "Dog Food Lover", "customer_email": "dfl@example.com"}
     texts = ["I feed my dog well and the food here is great.", "Dog Food Lover says: the french food here is great"]

@@ -179,12 +179,12 @@ class Analyzer:
         if not any(r.entity_type == "PERSON" for r in found):
             return found
         # a name ends at the end of its line ("Teake Tuininga \nKURODA PRECISION")
-        found = [first_line(text, r) for r in found]
+        found = [name_only(text, first_line(text, r)) for r in found]
         ner_spans = [
             (r.start, r.end)
             for e in nlp_artifacts.entities
             if e.label_ == "PERSON"
-            for r in [first_line(text, RecognizerResult("PERSON", e.start_char, e.end_char, 1.0))]
+            for r in [name_only(text, first_line(text, RecognizerResult("PERSON", e.start_char, e.end_char, 1.0)))]
         ]
         return self.names.keep(text, found, ner_spans)
 
@@ -211,6 +211,32 @@ def first_line(text: str, result: RecognizerResult) -> RecognizerResult:
         result.score,
         result.analysis_explanation,
         result.recognition_metadata,
+    )
+
+
+# the lower-case words a model's name span may open with ("a Leif I. Ranheim", "ex-Zombie Sörös"),
+# and what may follow a possessive inside it ("Frej Lind's Cautionary Tales")
+LEADING_LOWER = re.compile(r"(?:[a-z][\w'-]*\s+)+(?=[A-Z])")
+POSSESSIVE_TAIL = re.compile(r"['\u2019]s(?:\s+\S.*)?$", re.DOTALL)
+
+
+def name_only(text: str, result: RecognizerResult) -> RecognizerResult:
+    """A capitalised PERSON span without the lower-case words before it and without its
+    possessive "'s" and what follows that: the name alone, so evidence is weighed on the
+    name and its surrogate keeps the "'s" ("Hilmija's address" -> "Ashley's address")."""
+    if result.entity_type != "PERSON":
+        return result
+    value = text[result.start : result.end]
+    start = result.start
+    lead = LEADING_LOWER.match(value)
+    if lead:
+        start += lead.end()
+    tail = POSSESSIVE_TAIL.search(text, start, result.end)
+    end = tail.start() if tail else result.end
+    if (start, end) == (result.start, result.end):
+        return result
+    return RecognizerResult(
+        result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
     )
 
 

@@ -9,7 +9,11 @@ drink, a town or a restaurant as a name. A span is kept as a name only with evid
   order is placed for someone ("a mocha for Jean, please");
 - or a name lexicon (Faker's first and last names) agreeing with the NER model, or with
   a first-name-then-last-name shape;
-- or the NER model on a full name of rare words ("Einojuhani Pyysalo").
+- or the NER model on a full name of rare words ("Einojuhani Pyysalo"), or on a word
+  English hardly uses that is addressed ("Serdar, can I ...");
+- or its place in the sentence: spoken to or about ("said Calle to David"), owning
+  personal data ("Hilmija's address"), naming a thing ("the Kaczmarek novel"), or listed
+  with a name ("Johannessen, Pugh and Chung", "They had 6: Pista, Gary, ...").
 
 And it is never a name when it lies in a food or drink name (Corpora's food lists, a
 reviewed supplement and the catalog), a company, chain or brand, or a place (GeoNames
@@ -26,6 +30,7 @@ from functools import lru_cache
 from importlib import resources
 
 from presidio_analyzer import RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS
 
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019.-][^\W\d_]+)*", re.UNICODE)
 # Words this common are ordinary words first ("Law", "Server"): a name only with a cue.
@@ -46,7 +51,8 @@ LONGEST_PHRASE = 5
 INTRODUCTION = re.compile(
     r"(?:\b(?:my name is|my name's|name is|name's|names|the name|under the name|with the name|named(?: him| her| them)?|call me|"
     r"ask for|asked for|speak to|speak with|spoke to|spoke with|talk to|talked to|thanks to|"
-    r"regards|sincerely|cheers|signed|mr|mrs|ms|miss|mx|dr|prof|(?:first|last|full) name\??)\.?[,:]?|(?:^|\n)\s*[-\u2013\u2014~])\s*$",
+    r"calls me|called me|regards|sincerely|cheers|signed|mr|mrs|ms|miss|mx|dr|prof|(?:first|last|full) name\??)\.?[,:]?|"
+    r"(?:^|\n|[.!?])\s*[-\u2013\u2014~])\s*$",
     re.IGNORECASE,
 )
 # Weaker: a first name the lexicon knows after these ("I'm Marge", "hi Dan").
@@ -69,7 +75,9 @@ ROLE = re.compile(
     re.IGNORECASE,
 )
 # Reported speech: "says Koupil.", "said Eser to David", "Jaromir shouted at Beth", "told Mika".
-SPEECH_BEFORE = re.compile(r"\b(?:says|said|asked|told|shouted at|yelled at|wrote|replied)\s+$", re.IGNORECASE)
+SPEECH_BEFORE = re.compile(
+    r"\b(?:says|said|asked|told|shouted at|yelled at|wrote|replied)\s+(?:[^\W\d_]+\s+to\s+)?$", re.IGNORECASE
+)
 SPEECH_AFTER = re.compile(r"\s+(?:says|said|asked|told|shouted|yelled|wrote|replied|whispered)\b", re.IGNORECASE)
 # "Bibulat Z. Sultygov", "Jakobine A Zeeb": a word, an initial, a word is the shape of a full name.
 WITH_INITIAL = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)? [A-Z]\.? [^\W\d_]+(?:-[^\W\d_]+)*(?:'s)?")
@@ -128,8 +136,21 @@ TITLES = {
     "producer",
     "director",
 }
+# a capitalised word listed right after or before another ("Pista, Gary", "Hernandez and White")
+LISTED_AFTER = re.compile(r"(?:,\s*(?:and\s+|&\s+)?|\s(?:and|&)\s)(?P<word>[A-Z][^\W\d_]+)\b(?!['\u2019-])")
+LISTED_BEFORE = re.compile(r"(?:^|[\s:(])(?P<word>[A-Z][^\W\d_]+)(?:,\s*(?:and\s+|&\s+)?|\s(?:and|&)\s)$")
 CONJUNCTION = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+|&\s+)?|\s(?:and|or|&)\s)\s*", re.IGNORECASE)
 ARTICLE = re.compile(r"\b(?:a|an|the)\s+$", re.IGNORECASE)
+# "the Johnsen novel", "a Turgeon concert", "the Kowalski family": a name used as an adjective
+NAMED_THING_AFTER = re.compile(
+    r"\s+(?:novels?|books?|films?|movies?|songs?|albums?|concerts?|famil(?:y|ies)|household|twins|kids|children)\b"
+)
+# "Hilmija's address", "Dan's phone number": what a person has, not a business
+PERSONAL_POSSESSION = re.compile(
+    r"(?:['\u2019]s)?\s+(?:(?:home|new|old|e-?mail|mailing|billing|shipping|delivery|cell|mobile)\s+)?"
+    r"(?:address|phone|number|e-?mail|birthday)\b",
+    re.IGNORECASE,
+)
 
 
 def words_of(text: str) -> list[str]:
@@ -256,14 +277,60 @@ class NameEvidence:
         self, text: str, results: list[RecognizerResult], ner_spans: list[tuple[int, int]]
     ) -> list[RecognizerResult]:
         names = {id(r) for r in results if r.entity_type == "PERSON" and self.is_name(text, r.start, r.end, ner_spans)}
-        # "Kleist and Arnold", "Bártová, Short and Alvarez": listed with a name, a rare word is one too
-        names |= {
+        # "Kleist and Arnold", "Bártová, Short and Alvarez": listed with a name, a rare word or a
+        # surname is one too; until no more join ("Johannessen, Pugh and Chung")
+        while joined := {
             id(r)
             for r in results
             if r.entity_type == "PERSON" and id(r) not in names and self._listed_with(text, r, results, names)
-        }
+        }:
+            names |= joined
         kept = [r for r in results if r.entity_type != "PERSON" or id(r) in names]
+        kept += self._list_neighbours(text, [r for r in kept if r.entity_type == "PERSON"])
         return kept + self._repeated(text, [r for r in kept if r.entity_type == "PERSON"])
+
+    def _list_neighbours(self, text: str, names: list[RecognizerResult]) -> list[RecognizerResult]:
+        """Words listed beside a name that no recognizer offered ("They had 6: Pista, Gary,
+        Michael", "Floyd, Hernandez and White"): a capitalised word that could be a name."""
+        taken = [(r.start, r.end) for r in names]
+        found, queue = [], list(taken)
+        while queue:
+            start, end = queue.pop()
+            window = max(0, start - 40)
+            for match in (LISTED_AFTER.match(text, end), LISTED_BEFORE.search(text[window:start])):
+                if match is None:
+                    continue
+                offset = 0 if match.re is LISTED_AFTER else window
+                word_start, word_end = offset + match.start("word"), offset + match.end("word")
+                pair = (start, end, word_start, word_end) if word_start > start else (word_start, word_end, start, end)
+                if (
+                    any(s < word_end and word_start < e for s, e in taken)
+                    or not self._in_a_list(text, *pair)
+                    or not self._could_be_listed_name(text, word_start, word_end)
+                ):
+                    continue
+                taken.append((word_start, word_end))
+                queue.append((word_start, word_end))
+                found.append(RecognizerResult("PERSON", word_start, word_end, 0.6))
+        return found
+
+    @staticmethod
+    def _in_a_list(text: str, first_start: int, first_end: int, second_start: int, second_end: int) -> bool:
+        """Two words joined by "and", or by a comma in a list that goes on ("Pista, Gary, Michael"):
+        "Sadly, Gordon" and "Thanks Maria, Delicious food" are no lists."""
+        if re.fullmatch(r"\s(?:and|&)\s", text[first_end:second_start]):
+            return True
+        goes_on = re.match(r"\s*(?:,|\band\b|&)\s*[A-Z]", text[second_end:]) is not None
+        came_before = re.search(r"[A-Z][^\W\d_]*,\s*$", text[max(0, first_start - 40) : first_start]) is not None
+        return goes_on or came_before
+
+    def _could_be_listed_name(self, text: str, start: int, end: int) -> bool:
+        word = text[start:end].lower()
+        if len(word) < 3 or word.isupper() or word in STOP_WORDS:
+            return False
+        return (
+            self.zipf(word) < COMMON_ZIPF or word in self.any_lasts or word in self.firsts
+        ) and not self._not_a_person(text, start, end)
 
     def _repeated(self, text: str, names: list[RecognizerResult]) -> list[RecognizerResult]:
         """The words of a name found once, wherever else they stand in the same text ("You
@@ -290,7 +357,8 @@ class NameEvidence:
         self, text: str, result: RecognizerResult, results: list[RecognizerResult], names: set[int]
     ) -> bool:
         words = words_of(text[result.start : result.end])
-        if not text[result.start].isupper() or any(self.zipf(w) >= COMMON_ZIPF for w in words):
+        common = [w for w in words if self.zipf(w) >= COMMON_ZIPF and w not in self.any_lasts and w not in self.firsts]
+        if not text[result.start].isupper() or common:
             return False
         for other in results:
             if id(other) in names:
@@ -314,10 +382,12 @@ class NameEvidence:
         introduces_self = VOCATIVE_BEFORE.search(before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."
         if introduced or ROLE.search(before) or ROLE_AFTER.match(text, end) or introduces_self:
             return looks_like_a_name and not self._ordinary(span_words[0])
+        if self._owns_personal_data(text, end, span_words):
+            return text[start].isupper() and not self._ordinary(span_words[0].removesuffix("'s"))
         if (
             WITH_INITIAL.fullmatch(text[start:end])
             and text[start].isupper()
-            and not any(self._ordinary(w) for w in span_words)
+            and not any(self._ordinary(w) for w in span_words if len(w) > 1)  # "A." is an initial
         ):
             return True
         if SPEECH_BEFORE.search(before) or SPEECH_AFTER.match(text, end) or self._speaker_label(text, start, end):
@@ -334,7 +404,9 @@ class NameEvidence:
         lexicon_name = first_name or surname in self.lasts or (len(span_words) > 1 and surname in self.any_lasts)
         if GREETING.search(before):
             if text[start].isupper():
-                return lexicon_name or all(self.zipf(w) < RARE_ZIPF for w in span_words)
+                # "hey its Raj Whitfield again": a full name with one known name word in it
+                known_word = len(span_words) > 1 and any(w in self.firsts or w in self.any_lasts for w in span_words)
+                return lexicon_name or known_word or all(self.zipf(w) < RARE_ZIPF for w in span_words)
             # "hey its olivia thompson again": a lower-case first name, then a surname or a pause
             return first_name and (
                 len(span_words) > 1 or re.match(r"\s*(?:$|[,.!?]|again\b|here\b)", text[end:]) is not None
@@ -342,7 +414,7 @@ class NameEvidence:
         if first_name and text[start].isupper() and VOCATIVE_BEFORE.search(before) and VOCATIVE_AFTER.match(text, end):
             return True
         if len(span_words) == 1 and (
-            LOCATIVE.search(before)
+            self._locative(before, first_name)
             or self._business_possessive(text, end, span_words)
             or self._inside_other_name(text, start, end)
         ):
@@ -359,11 +431,15 @@ class NameEvidence:
         if len(words) == 1:
             word = words[0]
             if ARTICLE.search(text[max(0, start - 10) : start]):
-                return False  # "won an Oscar", "the Halibut"
+                # "won an Oscar", "the Halibut"; but "the Johnsen novel" is a person's
+                known = word in self.lasts or word in self.firsts or (found_by_ner and self.zipf(word) < RARE_ZIPF)
+                return capitalised and known and NAMED_THING_AFTER.match(text, end) is not None
             if word in self.core_firsts:
                 return capitalised and self.zipf(word) < CORE_FIRST_ZIPF
             if word in self.firsts and self.zipf(word) < RARE_ZIPF:
                 return capitalised
+            if found_by_ner and capitalised and self.zipf(word) < NEARLY_UNKNOWN_ZIPF and text[end : end + 1] == ",":
+                return True  # "Serdar, can I ...": addressed, and a word English hardly uses
             return found_by_ner and capitalised and word in self.lasts and self.zipf(word) < COMMON_ZIPF
         surname_like = [
             w in self.lasts or w in self.firsts or len(w) == 1 or self.zipf(w) < RARE_ZIPF for w in words[1:]
@@ -382,6 +458,17 @@ class NameEvidence:
             return True
         return found_by_ner and capitalised and all(self.zipf(w) < RARE_ZIPF for w in words)
 
+    def _locative(self, before: str, first_name: bool) -> bool:
+        """A place or business cue before a single word; "of" only for words no first-name
+        lexicon holds ("the true gender of Antonina" is a person, "a branch of Otto" not)."""
+        match = LOCATIVE.search(before)
+        return match is not None and not (first_name and match.group(0).lower().lstrip().startswith("of"))
+
+    @staticmethod
+    def _owns_personal_data(text: str, end: int, span_words: list[str]) -> bool:
+        possessive = span_words[-1].endswith("'s") or text[end : end + 2] in ("'s", "\u2019s")
+        return possessive and PERSONAL_POSSESSION.match(text, end) is not None
+
     @staticmethod
     def _speaker_label(text: str, start: int, end: int) -> bool:
         """The span is a speaker label and the text is a transcript: two or more lines start with one."""
@@ -390,8 +477,6 @@ class NameEvidence:
 
     def _ordinary(self, word: str) -> bool:
         """A word too common to be named after an introduction ("call me Back", "my friend Loved it")."""
-        from spacy.lang.en.stop_words import STOP_WORDS
-
         return word not in self.firsts and (word in STOP_WORDS or self.zipf(word) >= VERY_COMMON_ZIPF)
 
     def _not_a_person(self, text: str, start: int, end: int) -> bool:
@@ -418,7 +503,9 @@ class NameEvidence:
                 for a, b in ((first - 1, last), (first, last + 1))
                 if a >= 0 and b < len(tokens)
             )
-            return longer or not alone or LOCATIVE.search(text[max(0, start - 20) : start]) is not None
+            near = text[max(0, start - 20) : start]
+            locative = LOCATIVE.search(near) is not None and SPEECH_BEFORE.search(near) is None  # "shouted at Austin"
+            return longer or not alone or locative
         return False
 
     @staticmethod

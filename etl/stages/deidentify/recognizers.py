@@ -842,8 +842,8 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
         return self.zipf(word.lower(), "en")
 
     def _candidate(self, word: str) -> bool:
-        if len(word) == 2 and word.endswith("."):
-            return True  # a middle initial
+        if (len(word) == 2 and word.endswith(".")) or (len(word) == 1 and word.isupper() and word not in "AI"):
+            return True  # a middle initial ("Bibulat Z. Sultygov", "Elbio D Navarrete")
         if len(word) < 3 or not word[0].isupper() or word.isupper():
             return False
         lower = word.lower()
@@ -862,8 +862,13 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
         return results + self._close(text, run)
 
     def _close(self, text: str, run: list) -> list[RecognizerResult]:
-        while run and run[-1].group(0).endswith(".") and len(run[-1].group(0)) == 2:
+        def initial(match) -> bool:
+            return len(match.group(0).rstrip(".")) == 1
+
+        while run and initial(run[-1]):
             run = run[:-1]
+        while run and initial(run[0]):
+            run = run[1:]
         if not run or len(run) > 4:
             return []
         following = (

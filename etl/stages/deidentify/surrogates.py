@@ -155,6 +155,9 @@ class Surrogates:
             table = "FIRST" if position == 0 and len(words) > 0 else "LAST"
             fake = self._fake(f"PERSON_{table}", word.lower().strip(".,"))
             name = fake.first_name() if table == "FIRST" else fake.last_name()
+            if len(word.rstrip(".")) == 1:  # a middle initial stays an initial ("Leif I. Ranheim")
+                out.append(name[0].upper() + word[1:])
+                continue
             out.append(name.lower() if word.islower() else name.upper() if word.isupper() and len(word) > 1 else name)
         return " ".join(out) if out else value
 

@@ -41,7 +41,7 @@ FOODS = [
 ]
 COMPANIES = ["fortune500", "nasdaq", "djia"]
 # One-word entries that are people's names before they are a dish or a company (a cocktail
-# "Alexander", a "Peter" ham, the "Williams" companies): as a lexicon entry each one made a
+# "Alexander", the "Williams" companies, "Peter", "Kurt"): as a lexicon entry each one made a
 # real first name or surname pass as food or a company ("Remember me, Peter?").
 NAMES_FIRST = {
     "alexander",

@@ -215,6 +215,34 @@ def test_names_are_found_in_lists_when_addressed_and_beside_initials_or_what_a_p
     assert "Maria" not in addressed and addressed.endswith(", delicious food!")
 
 
+def test_names_are_found_from_where_they_stand_in_a_sentence_and_firms_and_foods_are_not():
+    texts = {
+        "Ondina began cooking when she was six.": "Ondina",  # the subject of a person's verb
+        "It was a deal between him and Tavita's kids.": "Tavita",  # listed with a pronoun
+        "We gave Cettina her refund yesterday.": "Cettina",  # given something of her own
+        "Mr. Freeh ordered the soup again.": "Freeh",  # a title's full stop ends no sentence
+        "Cocci and Rios ran the kitchen that night.": "Cocci",  # two surnames joined by "and"
+        "Deguchi and Durham ran the kitchen that night.": "Durham",  # a town that is a surname too
+        "I'm a huge Sonoka Miki fan.": "Sonoka",  # rare words, one English never uses
+        "My name is My E Lundberg.": "Lundberg",  # an everyday first word, then an initial
+        "Efimiya, could you check my order?": "Efimiya",  # addressed at the start
+        "Louelle lives on the third floor.": "Louelle",
+        "A track by ex-Zombie Bouts is on the playlist.": "Bouts",  # a former member
+        "Unlike the Obad novel, it is short.": "Obad",
+        "Nusi M Aranda picked it up.": "Aranda",
+    }
+    assert_removed(texts)
+    kept = [
+        "FinWise Bancorp approved the loan.",  # a firm's legal form
+        "Nihon Seito Corporation makes the trays.",
+        "Tahini and Sriracha were both on the side.",  # foods joined by "and"
+        "Pho began as street food.",  # a food, though a verb of people follows
+    ]
+    assert deidentify(*kept) == kept
+    name_and_address = deidentify("Tyler N. Stewart\n8038 76 College Avenue\nSuite 434")[0]
+    assert "Stewart" not in name_and_address and "Tyler" not in name_and_address and "8038" not in name_and_address
+
+
 def test_a_display_name_of_ordinary_words_changes_nothing_outside_that_name():
     meta = {"customer_name": "Dog Food Lover", "customer_email": "dfl@example.com"}
     texts = ["I feed my dog well and the food here is great.", "Dog Food Lover says: the french food here is great"]

@@ -45,6 +45,10 @@ EVERYDAY_ZIPF = 5.0
 # words ("phone", "address"), for which the lower-cased token serves
 # (context lists here carry the inflected forms too).
 EXCLUDED_COMPONENTS = ["parser", "senter", "tagger", "attribute_ruler", "lemmatizer"]
+# what the NER model may call a span instead of a person (spaCy's labels and presidio's names
+# for them): a place is evidence against a name of rare words; its ORG label is not (the small
+# model calls most unknown capitalised words one: "a huge Sonoka Miki fan")
+NOT_PERSON_LABELS = {"GPE", "LOC", "FAC", "LOCATION"}
 PATTERN_ENTITIES = set(DEFAULT_ENTITIES) - {"PERSON"}  # what the fail-closed rescan looks for: no NER
 
 
@@ -186,7 +190,8 @@ class Analyzer:
             if e.label_ == "PERSON"
             for r in [name_only(text, first_line(text, RecognizerResult("PERSON", e.start_char, e.end_char, 1.0)))]
         ]
-        return self.names.keep(text, found, ner_spans)
+        other_spans = [(e.start_char, e.end_char) for e in nlp_artifacts.entities if e.label_ in NOT_PERSON_LABELS]
+        return self.names.keep(text, found, ner_spans, other_spans)
 
     def residual(self, text: str, threshold: float) -> list[RecognizerResult]:
         """High-confidence pattern hits (no NER): the fail-closed second scan."""

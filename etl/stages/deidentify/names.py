@@ -37,6 +37,8 @@ WORD = re.compile(r"[^\W\d_]+(?:['\u2019.-][^\W\d_]+)*", re.UNICODE)
 COMMON_ZIPF = 4.5
 # A first name common among this business's customers is a name up to this frequency ("David").
 CORE_FIRST_ZIPF = 5.0
+# The commonest first names ("James", "David", "John") are names when the NER model agrees.
+NER_FIRST_ZIPF = 5.4
 # Names of rare words only, for a full name the NER model found and no lexicon knows.
 RARE_ZIPF = 3.0
 # Words English hardly ever uses (under one in 100 million words): capitalised, a name.
@@ -62,6 +64,24 @@ GREETING = re.compile(
 )
 # A first name said to someone: "Marge, I am happy to help", "your order, Dan."
 VOCATIVE_BEFORE = re.compile(r"(?:^|[,.!?]\s*)$")
+# "between him and Paliki's kid", "Ana and I went": listed with a personal pronoun
+PRONOUN_AND_BEFORE = re.compile(r"\b(?:him|her|me|us|them|he|she|we|they)\s+and\s+$", re.IGNORECASE)
+PRONOUN_AND_AFTER = re.compile(r"\s+and\s+(?:I|me|him|her|us)\b")
+# "Paliki's kid", "Lara Fiorentino's killers": the people someone has
+KIN_AFTER = re.compile(
+    r"\s+(?:wife|husband|killers?|murderers?|mother|father|mom|dad|sons?|daughters?|kids?|children|"
+    r"brothers?|sisters?|parents|lawyer|widow|girlfriend|boyfriend|fianc[eé]e?|grandmother|grandfather)\b"
+)
+# "had given Cettina his address", "told Ana her order was ready": someone given something of theirs
+GIVEN_BEFORE = re.compile(
+    r"\b(?:gave|given|give|gives|giving|told|tell|tells|sent|send|sends|showed|show|shows|paid|owe|owes|owed)\s+$",
+    re.IGNORECASE,
+)
+GIVEN_AFTER = re.compile(r"\s+(?:his|her|their)\b")
+ADDRESSED_AFTER = re.compile(
+    r",\s+(?:can|could|would|will|please|I|I'm|you|are|do|did|have|thank|thanks|how|what|where|when|why)\b"
+)
+OBJECT_BEFORE = re.compile(r"\b[a-z]+\s+(?:me|us)\s+$")
 VOCATIVE_AFTER = re.compile(r"\s*(?:$|[,.!?])")
 # "Maria our server was great", "Pete here"
 ROLE_AFTER = re.compile(
@@ -71,7 +91,8 @@ ROLE_AFTER = re.compile(
 ROLE = re.compile(
     r"\b(?:server|waiter|waitress|bartender|manager|driver|cashier|host|hostess|chef|agent|rep|representative|"
     r"barista|courier|owner|colleague|coworker|friend|husband|wife|son|daughter|mom|dad|brother|sister|"
-    r"kid|child|grandson|granddaughter|nephew|niece|partner|boss|boyfriend|girlfriend)\s*,?\s*$",
+    r"kid|child|grandson|granddaughter|nephew|niece|partner|boss|boyfriend|girlfriend|"
+    r"ex-[^\W\d_][\w-]*)\s*,?\s*$",  # "ex-Beatle Ringo", "ex-Zombie Bouts"
     re.IGNORECASE,
 )
 # Reported speech: "says Koupil.", "said Eser to David", "Jaromir shouted at Beth", "told Mika".
@@ -79,6 +100,24 @@ SPEECH_BEFORE = re.compile(
     r"\b(?:says|said|asked|told|shouted at|yelled at|wrote|replied)\s+(?:[^\W\d_]+\s+to\s+)?$", re.IGNORECASE
 )
 SPEECH_AFTER = re.compile(r"\s+(?:says|said|asked|told|shouted|yelled|wrote|replied|whispered)\b", re.IGNORECASE)
+# The subject of a verb that mostly takes a person ("Joly began writing", "but Marik just has
+# to", "Louelle lives on ..."): a rare word or a known name before one is a person. Verbs
+# that products and places take as often ("works", "came", "is") are left out.
+PERSON_VERB_AFTER = re.compile(
+    r"\s+(?:(?:just|also|never|always|then|still|really|finally|later|soon|once|even|often|only)\s+)?"
+    r"(?:began|begins|started|starts|wrote|writes|said|says|told|tells|asked|asks|replied|lives|lived|"
+    r"grew up|was born|is from|was from|comes from|died|married|studied|studies|thinks|thought|believes|believed|knows|knew|wants|"
+    r"wanted|decided|decides|loves|loved|hates|hated|smiled|laughed|cried|sang|sings|has to|had to|"
+    r"needs to|needed to|tried|tries|had given|has given|gave|gives|points out|pointed out|explained|"
+    r"explains|admitted|admits|agreed|agrees|insisted|insists|promised|promises|joined|met|fell in love|"
+    r"remembers|remembered|realized|realised|realizes|realises|whispered|shouted|yelled)\b",
+    re.IGNORECASE,
+)
+# Lower-case particles inside a surname ("Antoinetta van Teeffelen", "Ana de la Cruz"): neutral
+# evidence, neither a rare word nor an ordinary one.
+NAME_PARTICLES = frozenset(
+    {"van", "von", "de", "der", "den", "del", "della", "di", "da", "du", "la", "le", "ten", "ter", "bin", "al"}
+)
 # "Bibulat Z. Sultygov", "Jakobine A Zeeb": a word, an initial, a word is the shape of a full name.
 WITH_INITIAL = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)? [A-Z]\.? [^\W\d_]+(?:-[^\W\d_]+)*(?:'s)?")
 # A transcript's speaker label: a word alone at the start of a line, then a colon.
@@ -141,6 +180,13 @@ LISTED_AFTER = re.compile(r"(?:,\s*(?:and\s+|&\s+)?|\s(?:and|&)\s)(?P<word>[A-Z]
 LISTED_BEFORE = re.compile(r"(?:^|[\s:(])(?P<word>[A-Z][^\W\d_]+)(?:,\s*(?:and\s+|&\s+)?|\s(?:and|&)\s)$")
 CONJUNCTION = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+|&\s+)?|\s(?:and|or|&)\s)\s*", re.IGNORECASE)
 ARTICLE = re.compile(r"\b(?:a|an|the)\s+$", re.IGNORECASE)
+# "Nihon Seito Corporation", "Ginkgo Bioworks Holdings Inc.": a firm's name goes on with its legal form
+CORPORATE = re.compile(
+    r"\s+(?:Inc|Corp|Corporation|Holdings|Ltd|Limited|LLC|SA|S\.A|AG|GmbH|Group|Co|Company|plc|PLC|NV|BV|"
+    r"Bancorp|Fund|Bank|Partners|Industries|Technologies|Systems|International)\b"
+)
+# "My name is My E Lundberg": an initial and a capitalised word go on after the first word
+INITIAL_FOLLOWS = re.compile(r" [A-Z]\.? [A-Z][^\W\d_]+")
 # "the Johnsen novel", "a Turgeon concert", "the Kowalski family": a name used as an adjective
 NAMED_THING_AFTER = re.compile(
     r"\s+(?:novels?|books?|films?|movies?|songs?|albums?|concerts?|famil(?:y|ies)|household|twins|kids|children)\b"
@@ -268,15 +314,26 @@ class NameEvidence:
         self.any_lasts = name_lexicon(with_common=True)[1]
         self.business_words = {w.lower() for w in business_words}
         self.food = food_and_drink()
+        self.food_as_written = PhraseSet(self.food.phrases, plurals=False)
         self.dishes = PhraseSet.of(dish_names)
         self.companies = companies()
         self.places = places()
         self.zipf = lru_cache(maxsize=200_000)(lambda word: zipf_frequency(word, "en"))
 
     def keep(
-        self, text: str, results: list[RecognizerResult], ner_spans: list[tuple[int, int]]
+        self,
+        text: str,
+        results: list[RecognizerResult],
+        ner_spans: list[tuple[int, int]],
+        other_spans: list[tuple[int, int]] = (),
     ) -> list[RecognizerResult]:
-        names = {id(r) for r in results if r.entity_type == "PERSON" and self.is_name(text, r.start, r.end, ner_spans)}
+        """`ner_spans`: what the NER model calls a person; `other_spans`: what it calls a place,
+        an organisation, a product or a work (evidence against a name of rare words)."""
+        names = {
+            id(r)
+            for r in results
+            if r.entity_type == "PERSON" and self.is_name(text, r.start, r.end, ner_spans, other_spans)
+        }
         # "Kleist and Arnold", "Bártová, Short and Alvarez": listed with a name, a rare word or a
         # surname is one too; until no more join ("Johannessen, Pugh and Chung")
         while joined := {
@@ -285,9 +342,38 @@ class NameEvidence:
             if r.entity_type == "PERSON" and id(r) not in names and self._listed_with(text, r, results, names)
         }:
             names |= joined
+        names |= self._paired_names(text, [r for r in results if r.entity_type == "PERSON"])
         kept = [r for r in results if r.entity_type != "PERSON" or id(r) in names]
         kept += self._list_neighbours(text, [r for r in kept if r.entity_type == "PERSON"])
         return kept + self._repeated(text, [r for r in kept if r.entity_type == "PERSON"])
+
+    def _paired_names(self, text: str, candidates: list[RecognizerResult]) -> set[int]:
+        """ "Cocci and Rios were precision engineers": two single capitalised words joined by
+        "and", both names a lexicon knows (or one known, one rare), neither a food, drink,
+        company or place, are two people."""
+        paired = set()
+        for first in candidates:
+            for second in candidates:
+                if text[first.end : second.start] != " and ":  # "Cohen & Steers" is a firm
+                    continue
+                pair = [text[r.start : r.end] for r in (first, second)]
+                if not all(len(w) > 2 and w[0].isupper() and WORD.fullmatch(w) for w in pair):
+                    continue
+                words = [w.lower() for w in pair]
+                known = [w in self.firsts or w in self.lasts for w in words]
+                blocked = [self._not_a_person(text, r.start, r.end) for r in (first, second)]
+                # "Deguchi and Durham": a place that is a surname too, beside a name that is no place
+                excused = [
+                    b and not other and w in self.lasts and not self._food_or_firm(text, r.start, r.end)
+                    for b, other, w, r in zip(blocked, blocked[::-1], words, (first, second))
+                ]
+                if (
+                    any(known)
+                    and all(self._name_like(w) for w in words)
+                    and all(not b or e for b, e in zip(blocked, excused))
+                ):
+                    paired |= {id(first), id(second)}
+        return paired
 
     def _list_neighbours(self, text: str, names: list[RecognizerResult]) -> list[RecognizerResult]:
         """Words listed beside a name that no recognizer offered ("They had 6: Pista, Gary,
@@ -369,7 +455,14 @@ class NameEvidence:
                     return True
         return False
 
-    def is_name(self, text: str, start: int, end: int, ner_spans: list[tuple[int, int]]) -> bool:
+    def is_name(
+        self,
+        text: str,
+        start: int,
+        end: int,
+        ner_spans: list[tuple[int, int]],
+        other_spans: list[tuple[int, int]] = (),
+    ) -> bool:
         span_words = words_of(text[start:end])
         if not span_words:
             return False
@@ -377,11 +470,22 @@ class NameEvidence:
         introduced = INTRODUCTION.search(before) is not None
         first_name = span_words[0].removesuffix("'s") in self.firsts
         looks_like_a_name = text[start].isupper() or first_name
+        if (  # "Liberal A Aranda": the shape of a full name ending in a known surname, though a place starts it
+            WITH_INITIAL.fullmatch(text[start:end])
+            and text[start].isupper()
+            and span_words[-1].removesuffix("'s") in self.lasts
+            and not any(self._ordinary(w) for w in span_words if len(w) > 1)
+            and not self._food_or_firm(text, start, end)
+        ):
+            return True
         if self._not_a_person(text, start, end):
             return introduced and looks_like_a_name and len(span_words) == 1
         introduces_self = VOCATIVE_BEFORE.search(before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."
         if introduced or ROLE.search(before) or ROLE_AFTER.match(text, end) or introduces_self:
-            return looks_like_a_name and not self._ordinary(span_words[0])
+            # "my name is My E Lundberg": an ordinary first word, then an initial and a word
+            return looks_like_a_name and (
+                not self._ordinary(span_words[0]) or (introduced and INITIAL_FOLLOWS.match(text, end) is not None)
+            )
         if self._owns_personal_data(text, end, span_words):
             return text[start].isupper() and not self._ordinary(span_words[0].removesuffix("'s"))
         if (
@@ -398,6 +502,8 @@ class NameEvidence:
                 or self.zipf(w) < RARE_ZIPF
                 for w in span_words
             )
+        if len(span_words) == 1 and text[start].isupper() and self._person_by_syntax(text, end, before):
+            return self._name_like(span_words[0].removesuffix("'s"))
         if FOR.search(before) and ORDER_TAIL.match(text, end):
             return first_name or (text[start].isupper() and self.zipf(span_words[0]) < ORDERED_FOR_ZIPF)
         surname = span_words[-1].removesuffix("'s")
@@ -413,29 +519,62 @@ class NameEvidence:
             )
         if first_name and text[start].isupper() and VOCATIVE_BEFORE.search(before) and VOCATIVE_AFTER.match(text, end):
             return True
+        if (  # "Efimiya, can I please speak to your boss?": a rare word addressed at the start
+            len(span_words) == 1
+            and text[start].isupper()
+            and SENTENCE_START.search(before)
+            and ADDRESSED_AFTER.match(text, end)
+            and self.zipf(span_words[0]) < RARE_ZIPF
+        ):
+            return True
+        if (  # "leave me Hleb, four hungry children": spoken to, right after the object of the verb
+            len(span_words) == 1
+            and text[start].isupper()
+            and OBJECT_BEFORE.search(before)
+            and VOCATIVE_AFTER.match(text, end)
+        ):
+            return self._name_like(span_words[0])
         if len(span_words) == 1 and (
             self._locative(before, first_name)
             or self._business_possessive(text, end, span_words)
             or self._inside_other_name(text, start, end)
         ):
             return False
-        return self._lexicon_agrees(text, start, end, span_words, ner_spans)
+        return self._lexicon_agrees(text, start, end, span_words, ner_spans, other_spans)
 
     def _lexicon_agrees(
-        self, text: str, start: int, end: int, span_words: list[str], ner_spans: list[tuple[int, int]]
+        self,
+        text: str,
+        start: int,
+        end: int,
+        span_words: list[str],
+        ner_spans: list[tuple[int, int]],
+        other_spans: list[tuple[int, int]] = (),
     ) -> bool:
         """A name lexicon hit on a capitalised span, or the NER model and a lexicon together."""
         found_by_ner = any(s < end and start < e for s, e in ner_spans)
         words = [w.removesuffix("'s") for w in span_words]
-        capitalised = all(w[:1].isupper() for w in WORD.findall(text[start:end]))
+        if len(words) > 2:  # "Antoinetta van Teeffelen": the particle is no evidence either way
+            words = [w for w in words if w not in NAME_PARTICLES] or words
+        capitalised = all(
+            w[:1].isupper()
+            for w in WORD.findall(text[start:end])
+            if len(words) == len(span_words) or w not in NAME_PARTICLES
+        )
         if len(words) == 1:
             word = words[0]
             if ARTICLE.search(text[max(0, start - 10) : start]):
                 # "won an Oscar", "the Halibut"; but "the Johnsen novel" is a person's
-                known = word in self.lasts or word in self.firsts or (found_by_ner and self.zipf(word) < RARE_ZIPF)
+                known = (
+                    word in self.lasts
+                    or word in self.firsts
+                    or self.zipf(word) < (RARE_ZIPF if found_by_ner else NEARLY_UNKNOWN_ZIPF)
+                )
                 return capitalised and known and NAMED_THING_AFTER.match(text, end) is not None
             if word in self.core_firsts:
-                return capitalised and self.zipf(word) < CORE_FIRST_ZIPF
+                # the commonest first names ("James", "David") with the NER model's agreement
+                limit = NER_FIRST_ZIPF if found_by_ner else CORE_FIRST_ZIPF
+                return capitalised and self.zipf(word) < limit
             if word in self.firsts and self.zipf(word) < RARE_ZIPF:
                 return capitalised
             if found_by_ner and capitalised and self.zipf(word) < NEARLY_UNKNOWN_ZIPF and text[end : end + 1] == ",":
@@ -453,10 +592,60 @@ class NameEvidence:
         # "Elbio Navarrete": rare capitalised words, one of them a known name
         if capitalised and any(known) and all(k or self.zipf(w) < RARE_ZIPF for k, w in zip(known, words)):
             return True
-        # "Czcibor Borkowski": a full name of words English hardly ever uses
-        if capitalised and all(self.zipf(w) < NEARLY_UNKNOWN_ZIPF for w in words):
+        # "Czcibor Borkowski": a full name of words English hardly ever uses; "Sonoka Miki": of rare
+        # words, one English hardly ever uses, unless the NER model calls it a place or a firm, or
+        # a place cue comes before it ("in Bremen Ohlenhof", "originally from Tokoza Ext")
+        zipfs = [self.zipf(w) for w in words]
+        if capitalised and all(z < NEARLY_UNKNOWN_ZIPF for z in zipfs):
             return True
-        return found_by_ner and capitalised and all(self.zipf(w) < RARE_ZIPF for w in words)
+        before = text[max(0, start - 30) : start]
+        elsewhere = any(s < end and start < e for s, e in other_spans) or LOCATIVE.search(before)
+        if capitalised and not elsewhere and min(zipfs) < NEARLY_UNKNOWN_ZIPF:
+            if max(zipfs) < RARE_ZIPF:
+                return True
+            # "Marjančo Nose": the NER model on a first name English never uses, then a capitalised word
+            if found_by_ner and len(words) == 2 and zipfs[0] < NEARLY_UNKNOWN_ZIPF:
+                return not self._ordinary(words[1])
+        return found_by_ner and capitalised and all(z < RARE_ZIPF for z in zipfs)
+
+    def _food_or_firm(self, text: str, start: int, end: int, tokens=None, first=None, last=0) -> bool:
+        """A food, drink, dish, company or firm's name holds the span."""
+        if tokens is None:
+            tokens, first, last = self._tokens_around(text, start, end)
+            if first is None:
+                return False
+        food = self.food
+        if first == last and tokens[first] in self.firsts:
+            food = self.food_as_written  # "James" is no plural of "jam"
+        return any(
+            phrases.touches(tokens, first, last) for phrases in (food, self.dishes, self.companies)
+        ) or self._corporate(text, start, end)
+
+    @staticmethod
+    def _corporate(text: str, start: int, end: int) -> bool:
+        """A firm's legal form ends the span or follows it ("FinWise Bancorp", "Nihon Seito Corporation")."""
+        last = text[start:end].rsplit(" ", 1)[-1]
+        return CORPORATE.match(" " + last) is not None or CORPORATE.match(text, end) is not None
+
+    @staticmethod
+    def _person_by_syntax(text: str, end: int, before: str) -> bool:
+        """Where a word stands says it is a person: the subject of a person's verb, listed with a
+        personal pronoun, given something of their own, or owning a work ("Macias's song")."""
+        return bool(
+            PERSON_VERB_AFTER.match(text, end)
+            or PRONOUN_AND_BEFORE.search(before)
+            or PRONOUN_AND_AFTER.match(text, end)
+            or (GIVEN_BEFORE.search(before) and GIVEN_AFTER.match(text, end))
+            or (text[end : end + 2] in ("'s", "\u2019s") and NAMED_THING_AFTER.match(text, end + 2))
+            or (text[end : end + 2] in ("'s", "\u2019s") and KIN_AFTER.match(text, end + 2))
+        )
+
+    def _name_like(self, word: str) -> bool:
+        """A word that could be a name on its own: a known name no everyday word, or a rare word."""
+        if word in self.core_firsts:
+            return self.zipf(word) < NER_FIRST_ZIPF  # "Thomas had given ...", "Paul had given ..."
+        known = word in self.firsts or word in self.any_lasts
+        return self.zipf(word) < (COMMON_ZIPF if known else RARE_ZIPF)
 
     def _locative(self, before: str, first_name: bool) -> bool:
         """A place or business cue before a single word; "of" only for words no first-name
@@ -484,13 +673,13 @@ class NameEvidence:
         tokens, first, last = self._tokens_around(text, start, end)
         if first is None:
             return False
-        touched = lambda phrases: phrases.touches(tokens, first, last)  # noqa: E731
-        if touched(self.food) or touched(self.dishes) or touched(self.companies):
+        if self._food_or_firm(text, start, end, tokens, first, last):
             return True
         # "Chamomile Honey Tea", "Ninja Sushi", "Jenni Pho": a food word ends it, unless it is a
         # surname after a first name ("Jean Berry")
         head = tokens[last].removesuffix("'s")
-        if head in self.food and (
+        food = self.food_as_written if first == last and head in self.firsts else self.food
+        if head in food and (
             tokens[first] not in self.core_firsts or tokens[first] in self.food or head not in self.lasts
         ):
             return True

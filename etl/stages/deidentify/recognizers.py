@@ -22,6 +22,7 @@ import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from etl.catalog import Catalog
+from etl.stages.deidentify.names import PERSON_VERB_AFTER
 
 # Faker's street suffixes that are everyday words too ("50 reward points",
 # "1 point per dollar", "the key", "a fork"): never a suffix on their own here.
@@ -98,7 +99,8 @@ SUFFIXES = (
         "valley|view|vista|commons|green|station|turnpike|expressway|expy|freeway|fwy|center|ctr"
     )
 )
-UNIT = r"(?:apt\.?|apartment|unit|suite|ste\.?|#|room|rm\.?|floor|fl\.?)\s*[A-Za-z0-9-]{1,6}"
+# the unit word ends where its word does ("Stewart" holds no "Ste. wart")
+UNIT = r"(?:(?:apt|apartment|unit|suite|ste|room|rm|floor|fl)\b\.?|#)\s*[A-Za-z0-9-]{1,6}"
 STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|"
     "PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|AA|AE|AP|PR|GU|VI"
@@ -268,7 +270,7 @@ NAMED_WORDS = rf"{NOT_FUNCTION_WORD}{UPPER_WORD}(?:\s+(?:{CONNECTOR}\s+)?{NOT_FU
 # street words written apart from the name, before the number ("Rákóczi út 41.", "Fogd Drejers gate 93")
 SEPARATE_TYPES = r"utca|út|u\.|ulica|gate|gata|gatan|veg|vei|veien|vej|terrasse|str\.?|strasse|straße|gasse|allé|tie|katu|weg|laan|straat"
 EURO_STREET = (
-    rf"(?:(?:{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+)?(?:(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{UPPER_WORD}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES})"
+    rf"(?:(?:{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+)?(?:(?<![^\W\d_])(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{UPPER_WORD}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES})"
     rf"|(?:{UPPER_WORD}\s+){{1,3}}(?:{SEPARATE_TYPES}))"
     # no street word: only after a building number, in capitalised words ("16957 Baarlandhof 68")
     rf"|{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+{NAMED_WORDS})"
@@ -708,7 +710,8 @@ INTRO = re.compile(
 WORD = re.compile(r"[^\W\d_][^\W\d_'-]*[^\W\d_]", re.UNICODE)
 # Whatever capitalised word follows these is offered as a name, known to the lexicon or not.
 NAMED = re.compile(
-    r"\b(?:my name is|my name's|name is|the name|under the name|call me|calls me|last name\??|first name\??)[,:]?\s+",
+    r"\b(?:my name is|my name's|name is|the name|under the name|call me|calls me|last name\??|first name\??)[,:]?\s+"
+    r"|\bex-[^\W\d_][\w-]*\s+",  # "ex-Zombie Bouts": a former member, then the member's name
     re.IGNORECASE,
 )
 LATIN_NAME = re.compile(r"[A-Za-z\u00C0-\u024F][A-Za-z\u00C0-\u024F'\u2019-]*")
@@ -804,6 +807,10 @@ class NameLexiconRecognizer(EntityRecognizer):
 
 
 CAPITALISED = re.compile(r"[^\W\d_][^\W\d_]*(?:['\u2019-][^\W\d_]+)*|[A-Z]\.")
+INITIALLED = re.compile(r"(?<![\w.])((?-i:[A-Z])[^\W\d_]+) (?-i:[A-Z])\.? ((?-i:[A-Z])[^\W\d_]+)\b")
+# "Mr. Freeh is ...": the full stop of a title ends no sentence
+AFTER_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|St|Sr|Jr|Capt|Rev|Sgt)\.\s*$")
+PAIRED = re.compile(r" (?:and|&) [A-Z]")
 SENTENCE_END = re.compile(r"[.!?:;\n]\s*$|^\s*$")
 RARE_ZIPF = 3.0
 # At the start of a sentence a word is capitalised anyway: only near-unknown words count there.
@@ -859,7 +866,16 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
                 run = []
             if self._candidate(match.group(0)):
                 run.append(match)
-        return results + self._close(text, run)
+        return results + self._close(text, run) + self._initialled(text)
+
+    def _initialled(self, text: str) -> list[RecognizerResult]:
+        """ "under Liberal A Aranda": a capitalised word, an initial and a known surname is a full
+        name even when the first word is an everyday one (names.py weighs it)."""
+        return [
+            self._result(m.start(), m.end())
+            for m in INITIALLED.finditer(text)
+            if m.group(1).lower() not in blocked_words() and m.group(2).lower() in self.names
+        ]
 
     def _close(self, text: str, run: list) -> list[RecognizerResult]:
         def initial(match) -> bool:
@@ -876,26 +892,38 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
         )
         if following and following.group(0)[0].isupper() and following.group(0).lower() in self.dish_words:
             return []  # the start of a (misspelt) dish name: "Tai Peanut Noodle Bowl"
-        if len(run) == 1 and SENTENCE_END.search(text[: run[0].start()]):
+        if (
+            len(run) == 1
+            and SENTENCE_END.search(text[: run[0].start()])
+            and not AFTER_TITLE.search(text[: run[0].start()])
+        ):
             word = run[0].group(0)
             # "Dennis, ..." / "Rosetta shouted": a known first name opening a sentence is still a name
             speaker_label = text[run[0].end() : run[0].end() + 1] == ":"  # "Ksenia: What a wife."
-            if word.lower() not in self.firsts and self._rarity(word) >= RARE_ZIPF_AT_START and not speaker_label:
+            # "Joly began writing", "Cocci and Rios were": the subject of a person's verb, or
+            # listed with another capitalised word (names.py weighs both)
+            subject = PERSON_VERB_AFTER.match(text, run[0].end()) or PAIRED.match(text, run[0].end())
+            if (
+                word.lower() not in self.firsts
+                and self._rarity(word) >= RARE_ZIPF_AT_START
+                and not speaker_label
+                and not (subject and self._candidate(word))
+            ):
                 return []
-        start, end = run[0].start(), run[-1].end()
-        return [
-            RecognizerResult(
-                "PERSON",
-                start,
-                end,
-                0.5,
-                analysis_explanation=None,
-                recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                },
-            )
-        ]
+        return [self._result(run[0].start(), run[-1].end())]
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return RecognizerResult(
+            "PERSON",
+            start,
+            end,
+            0.5,
+            analysis_explanation=None,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
 
 
 class SocialHandleRecognizer(PatternRecognizer):

@@ -340,6 +340,30 @@ def test_phone_numbers_of_every_format_and_multi_line_addresses_do_not_survive()
     assert "Apt 2B" not in out[6] and out[6].endswith(" please")
 
 
+def test_a_local_number_after_a_phone_cue_goes_and_the_same_digits_elsewhere_stay():
+    # seven or six digits are a phone number only right after a cue: without one
+    # they are as often a price, a count or an order number
+    out = assert_removed(
+        {
+            "Please call me at 85 99 60 tomorrow": "85 99 60",
+            "Phone:\n 467 3395": "467 3395",
+            "Text me on 555-0199 when it is ready": "555-0199",
+        }
+    )
+    assert out[0].endswith(" tomorrow") and out[2].endswith(" when it is ready")
+    kept = "The bowl was 12 99 and I ate 123 4567 times, order 884 2210 was late"
+    assert deidentify(kept) == [kept]
+
+
+def test_an_address_stops_at_the_line_a_phone_number_starts():
+    # the postal-code pattern of the address reached into the next line and cut
+    # the phone number in two, leaving its last groups in the text
+    (out,) = deidentify("Kauppakatu 3\nKOUVOLA \n04621 56 80 46 office")
+    address, phone = out.split("\n")
+    assert "Kauppakatu" not in address and re.fullmatch(r"\d{5} \d\d \d\d \d\d office", phone), out
+    assert "56 80 46" not in phone
+
+
 def test_a_phone_number_before_a_sentence_is_no_street_and_surrogates_keep_their_spaces():
     # found by bench/e2e.py at 100,000 records: the last digit group of a phone
     # number started a "street" ("9999 Love this place"), and the two

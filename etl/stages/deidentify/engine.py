@@ -366,6 +366,7 @@ def separate_overlaps(text: str, results: list[RecognizerResult]) -> list[Recogn
         return same_kind or o.entity_type != "PERSON"
 
     results = [r for r in results if not any(inside(r, o) for o in results)]
+    results = phone_lines_out_of_addresses(text, results)
     kept: list[RecognizerResult] = []
     for result in sorted(results, key=strength, reverse=True):
         start, end, cut_by = result.start, result.end, set()
@@ -395,6 +396,38 @@ def separate_overlaps(text: str, results: list[RecognizerResult]) -> list[Recogn
             )
         kept.append(result)
     return sorted(kept, key=lambda r: r.start)
+
+
+def phone_lines_out_of_addresses(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """An address ends before a line that a phone number starts ("KOUVOLA \n04621 56 80 46
+    office"): its postal-code pattern reached into the phone's line, and the phone keeps it whole."""
+    line_phones = [
+        r.start
+        for r in results
+        if r.entity_type == "PHONE_NUMBER" and re.search(r"\n[ \t]*\(?$", text[max(0, r.start - 8) : r.start])
+    ]
+    if not line_phones:
+        return results
+    out = []
+    for result in results:
+        if result.entity_type == "STREET_ADDRESS":
+            inside = [p for p in line_phones if result.start < p < result.end]
+            if inside:
+                end = text.rindex("\n", result.start, min(inside))
+                while end > result.start and text[end - 1].isspace():
+                    end -= 1
+                if end <= result.start:
+                    continue
+                result = RecognizerResult(
+                    result.entity_type,
+                    result.start,
+                    end,
+                    result.score,
+                    result.analysis_explanation,
+                    result.recognition_metadata,
+                )
+        out.append(result)
+    return out
 
 
 def drop_nested(results: list[RecognizerResult]) -> list[RecognizerResult]:

@@ -510,6 +510,11 @@ PHONE_WORDS = [
     "work",
 ]
 PHONE_CONTEXT = re.compile(r"\b(?:" + "|".join(PHONE_WORDS) + r")\b", re.IGNORECASE)
+LOCAL_NUMBER_AFTER_CUE = regex.compile(  # `regex`: a variable-width look-behind
+    r"\b(?:call|ring|text|reach|phone|tel|telephone|mobile|cell|fax|messages?)\b[^\n\d]{0,16}?(?:\n\s*)?"
+    r"(?<!\d[\s.-]?)(?P<number>\d{2,4}(?:[ .-]\d{2,4}){1,3})(?![ .-]?\d)",
+    regex.IGNORECASE,
+)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{5}-\d{4}")  # a date or a ZIP+4, not a phone
 
 
@@ -563,13 +568,35 @@ class PhoneFormatRecognizer(PatternRecognizer):
         """Context read from the raw text on both sides: presidio's enhancer reads only the
         words before a match and skips spaCy stop words, "call" among them ("call me at
         9822 3749", "9380 6377 office")."""
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags) + self._local_numbers(text)
         for result in results:
             window = text[max(0, result.start - 40) : result.start] + " " + text[result.end : result.end + 25]
             if PHONE_CONTEXT.search(window):
                 result.score = min(1.0, result.score + 0.35)
                 result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
         return results
+
+    def _local_numbers(self, text: str) -> list[RecognizerResult]:
+        """Six or seven digits in groups right after a phone cue ("call me at 85 99 60",
+        "Phone: 467 3395"): a local number. Without the cue such digits are as often a price,
+        a count or an order number, so the shape alone never counts."""
+        found = []
+        for match in LOCAL_NUMBER_AFTER_CUE.finditer(text):
+            if 6 <= sum(c.isdigit() for c in match.group("number")) <= 7:
+                found.append(
+                    RecognizerResult(
+                        "PHONE_NUMBER",
+                        match.start("number"),
+                        match.end("number"),
+                        0.6,
+                        analysis_explanation=None,
+                        recognition_metadata={
+                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                        },
+                    )
+                )
+        return found
 
     def validate_result(self, pattern_text: str) -> bool | None:
         digits = sum(c.isdigit() for c in pattern_text)

@@ -203,20 +203,20 @@ class Analyzer:
         return self.allow.filter(text, hits)
 
 
+def resized(result: RecognizerResult, start: int, end: int) -> RecognizerResult:
+    """The same detection over other bounds."""
+    return RecognizerResult(
+        result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
+    )
+
+
 def first_line(text: str, result: RecognizerResult) -> RecognizerResult:
     """A PERSON span cut at its first line break, trailing spaces left out."""
     newline = text.find("\n", result.start, result.end)
     if result.entity_type != "PERSON" or newline < 0:
         return result
     end = len(text[result.start : newline].rstrip()) + result.start
-    return RecognizerResult(
-        result.entity_type,
-        result.start,
-        max(end, result.start + 1),
-        result.score,
-        result.analysis_explanation,
-        result.recognition_metadata,
-    )
+    return resized(result, result.start, max(end, result.start + 1))
 
 
 # the lower-case words a model's name span may open with ("a Leif I. Ranheim", "ex-Zombie Sörös"),
@@ -240,9 +240,7 @@ def name_only(text: str, result: RecognizerResult) -> RecognizerResult:
     end = tail.start() if tail else result.end
     if (start, end) == (result.start, result.end):
         return result
-    return RecognizerResult(
-        result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
-    )
+    return resized(result, start, end)
 
 
 def shouted_word(text: str, result: RecognizerResult) -> bool:
@@ -266,9 +264,7 @@ def trim_to_word(text: str, result: RecognizerResult) -> RecognizerResult | None
         return None
     if (start, end) == (result.start, result.end):
         return result
-    return RecognizerResult(
-        result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
-    )
+    return resized(result, start, end)
 
 
 # Words that start or end a sentence next to a name without being part of it.
@@ -334,11 +330,7 @@ def expand_names(text: str, results: list[RecognizerResult], name_part) -> list[
             ):
                 break
             start = start - 1 - (before[-1].end() - before[-1].start())
-        grown.append(
-            RecognizerResult(
-                result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
-            )
-        )
+        grown.append(resized(result, start, end))
     return grown
 
 
@@ -391,9 +383,7 @@ def separate_overlaps(text: str, results: list[RecognizerResult]) -> list[Recogn
             if not any(c.isdigit() for c in text[start:end]):
                 continue  # words that lost their number to a phone ("TOTAL WASTE OF") are no address
         if (start, end) != (result.start, result.end):
-            result = RecognizerResult(
-                result.entity_type, start, end, result.score, result.analysis_explanation, result.recognition_metadata
-            )
+            result = resized(result, start, end)
         kept.append(result)
     return sorted(kept, key=lambda r: r.start)
 
@@ -413,19 +403,10 @@ def phone_lines_out_of_addresses(text: str, results: list[RecognizerResult]) -> 
         if result.entity_type == "STREET_ADDRESS":
             inside = [p for p in line_phones if result.start < p < result.end]
             if inside:
-                end = text.rindex("\n", result.start, min(inside))
-                while end > result.start and text[end - 1].isspace():
-                    end -= 1
+                end = result.start + len(text[result.start : text.rindex("\n", result.start, min(inside))].rstrip())
                 if end <= result.start:
                     continue
-                result = RecognizerResult(
-                    result.entity_type,
-                    result.start,
-                    end,
-                    result.score,
-                    result.analysis_explanation,
-                    result.recognition_metadata,
-                )
+                result = resized(result, result.start, end)
         out.append(result)
     return out
 

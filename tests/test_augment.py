@@ -13,6 +13,8 @@ from etl.stages.augment import AugmentStage
 from etl.stages.tasks.common import EXAMPLE_SCHEMA
 from tests.conftest import SAMPLE
 
+REALTEXT = SAMPLE.parent / "tests" / "data" / "realtext"
+
 CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
 QUESTIONS = [
     "what's in the Keto Salmon Caesar? i am allergic to eggs",
@@ -191,6 +193,54 @@ def test_off_catalog_drinks_and_flavours_in_real_orders_survive_word_deletion():
         ordered = next(o for o in orders if o.split()[-1] == text.split()[-1] or set(text.split()) <= set(o.split()))
         for word in ("latte", "vanilla", "oat", "cappuccino", "almond", "caramel", "2%"):
             assert (word in ordered.split()) == (word in text.split()), (ordered, text)
+
+
+def real_customer_turns() -> list[str]:
+    """Customer turns of the Taskmaster-4 coffee dialogs (CC BY 4.0, tests/data/realtext/README.md)."""
+    dialogs = [json.loads(line) for line in (REALTEXT / "taskmaster4_coffee_dev.jsonl").read_text().splitlines()]
+    return [u["text"] for d in dialogs for u in d["utterances"] if u["speaker"] == "user"]
+
+
+def test_synonym_phrases_come_out_whole_words_on_real_turns():
+    """nlpaug's ReservedAug glues a thesaurus phrase into one token ("can I" -> "cannnnnnI") and
+    left the glued form in its output wherever it did not replace it: in real orders, at any case,
+    and inside other words. Every variant is now words of its parent or of the thesaurus."""
+    import random
+
+    import numpy as np
+
+    from etl.stages.augment import build_augmenter, thesaurus
+    from etl.stages.augment.facts import ProtectedFacts
+
+    augmenter = build_augmenter("synonyms", {"aug_p": 0.5, "aug_max": 2}, ProtectedFacts(CATALOG))
+    vocabulary = {w for group in thesaurus() for phrase in group for w in phrase.split()}
+    turns = [t for t in real_customer_turns() if "can I" in t or "Can I" in t or "how much" in t.lower()][:300]
+    changed = 0
+    for seed, turn in enumerate(turns):
+        random.seed(seed)
+        np.random.seed(seed)
+        variant = augmenter.augment(turn)[0]
+        changed += variant != turn
+        assert "nnnnn" not in variant, (turn, variant)
+        assert set(variant.split()) <= set(turn.split()) | vocabulary, (turn, variant)
+    assert len(turns) > 50 and changed > len(turns) // 4  # the phrases are still replaced
+
+
+def test_facts_moved_into_another_place_or_misspelt_inside_a_compound_are_a_change():
+    from etl.stages.augment.facts import ProtectedFacts
+
+    facts = ProtectedFacts(CATALOG)
+    # a real Taskmaster-4 order: a word swap moved "sugar-free" off the vanilla it was about
+    order = "Hello, I'd love to get an oat milk latte with sugar-free vanilla. Yes, its right."
+    swapped = "Hello, I'd love to get an oat milk latte with vanilla. sugar-free Yes, its right."
+    assert facts.of(order) != facts.of(swapped)
+    assert facts.of("a non-fat latte") != facts.of("a nun-fat latte")
+    # an everyday compound is no fact: "delivery" may become its synonym "drop-off"
+    assert facts.of("can I change the delivery address") == facts.of("can I change the drop-off address")
+    # and nlpaug is told to leave a protected compound alone
+    import re
+
+    assert re.match(facts.stopwords_regex, "sugar-free,") and not re.match(facts.stopwords_regex, "sugary")
 
 
 # ------------------------------------------------------------------ augmenters with a model of the user's

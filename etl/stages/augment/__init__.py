@@ -100,8 +100,45 @@ def build_augmenter(method: str, params: dict, facts: ProtectedFacts, base_dir: 
     if method in ("swap", "delete"):
         return naw.RandomWordAug(action=method, **protect, **params)
     if method == "synonyms":
-        return naw.ReservedAug(thesaurus(), **words, **params)
+        return phrase_safe_reserved_aug()(thesaurus(), **words, **params)
     raise ValueError(f"unknown augmentation method {method!r}")
+
+
+def phrase_safe_reserved_aug():
+    """nlpaug's ReservedAug with its phrases kept whole. To treat "can I" as one token it glues
+    every thesaurus phrase it finds with a connector ("cannnnnnI"), matched in any case and inside
+    other words, and leaves the glued form of the phrases it does not replace in its output: a
+    real chat turn "Can I get a Matcha Latte" came out "cannnnnnI get a Matcha Latte". Here a
+    phrase is glued only where it stands as written and as whole words, and the glue of those
+    left alone is undone."""
+    import nlpaug.augmenter.word as naw
+
+    class PhraseSafeReservedAug(naw.ReservedAug):
+        def __init__(self, reserved_tokens, **options) -> None:
+            super().__init__(reserved_tokens, **options)
+            phrases = {tuple(self.tokenizer(p)) for group in reserved_tokens for p in group}
+            self.phrase_patterns = [
+                (
+                    re.compile(r"(?<!\S)" + r"\s+".join(map(re.escape, words)) + r"(?!\S)"),
+                    self.CONNECT_TOKEN.join(words),
+                )
+                for words in sorted((w for w in phrases if len(w) > 1), key=len, reverse=True)
+            ]
+
+        def preprocess(self, data: str) -> str:
+            for pattern, concat in self.phrase_patterns:
+                data = pattern.sub(concat, data)
+            return data
+
+        def substitute(self, data):
+            if self.CONNECT_TOKEN in (data or ""):
+                return data  # a text that holds the connector itself is left as it is
+            result = super().substitute(data)
+            if isinstance(result, list):
+                return [r.replace(self.CONNECT_TOKEN, " ") for r in result]
+            return result.replace(self.CONNECT_TOKEN, " ")
+
+    return PhraseSafeReservedAug
 
 
 def _model_augmenter(method: str, params: dict, facts: ProtectedFacts, base_dir: Path | None):

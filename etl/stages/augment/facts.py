@@ -16,7 +16,6 @@ them, so a variant's facts can be compared with its parent's.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from functools import cached_property
 
 from etl.catalog import Catalog
@@ -131,26 +130,40 @@ class ProtectedFacts:
         words = protected.pattern()
         # and a token with punctuation glued to it: moved or cut, "latte," ends a sentence mid-way
         # (nlpaug also tries each token with a space on either side: \s is not punctuation)
-        return rf"(?i:^\W*(?:{words})\W*$)|^.*[\d$£€].*$|^\W*[A-Z][\w'’-]*\W*$|^.*[^\w\s'’-].*$"
+        # a hyphenated word is protected when one of its parts is: "sugar-free", "dairy-free"
+        compound = r"[\w'’]+-"
+        return rf"(?i:^\W*(?:{compound})*(?:{words})(?:-[\w'’]+)*\W*$)|^.*[\d$£€].*$|^\W*[A-Z][\w'’-]*\W*$|^.*[^\w\s'’-].*$"
 
-    def of(self, text: str) -> Counter:
-        """The protected facts of a text: catalog terms (case-insensitive), numbers, capitalised words, negations."""
+    def of(self, text: str) -> tuple[str, ...]:
+        """The protected facts of a text in the order it states them: catalog terms
+        (case-insensitive), numbers, capitalised words, negations. In order, not as a bag: a word
+        swap that moves "sugar-free" from "a latte with sugar-free vanilla." into the next sentence
+        keeps every fact and still changes the order."""
         lower = text.lower()
-        found: Counter = Counter()
-        for term in self.term_pattern.findall(lower):
-            found["term:" + re.sub(r"[\s-]+", " ", term)] += 1
-        for number in NUMBER_SPAN.findall(text):
-            found["number:" + number.rstrip(".,")] += 1
-        for token in WORD.findall(text):
+        found: list[tuple[int, str]] = []
+        for match in self.term_pattern.finditer(lower):
+            found.append((match.start(), "term:" + re.sub(r"[\s-]+", " ", match.group())))
+        for match in NUMBER_SPAN.finditer(text):
+            found.append((match.start(), "number:" + match.group().rstrip(".,")))
+        for match in WORD.finditer(text):
+            token = match.group()
             if any(c.isdigit() for c in token):
                 continue
             if (token[0].isupper() or token.lower() in self.names) and token.lower() not in self.everyday:
-                found["name:" + token] += 1
+                found.append((match.start(), "name:" + token))
             elif token.lower() in NEGATIONS or NEGATED.fullmatch(token):
-                found["negation"] += 1
-            elif token.lower() in NUMBER_WORDS or token.lower() in DIET_WORDS or token.lower() in self.words:
-                found["word:" + token.lower()] += 1
-        return found
+                found.append((match.start(), "negation"))
+            elif self._protected_word(token.lower()) or self._protected_compound(token.lower()):
+                found.append((match.start(), "word:" + token.lower()))
+        return tuple(key for _, key in sorted(found))
+
+    def _protected_word(self, word: str) -> bool:
+        return word in NUMBER_WORDS or word in DIET_WORDS or word in self.words
+
+    def _protected_compound(self, word: str) -> bool:
+        """ "sugar-free", "non-fat": a hyphenated word with a protected part that is not an
+        everyday word ("drop-off" is a synonym of "delivery", not a drink)."""
+        return "-" in word and any(self._protected_word(p) and p not in self.everyday for p in word.split("-"))
 
     @cached_property
     def term_pattern(self) -> re.Pattern[str]:

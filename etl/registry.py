@@ -72,7 +72,7 @@ def _semantic(ctx: RunContext):
 
     if not ctx.config.dedup.semantic.enabled:
         return None
-    return SemanticDedupStage(ctx.config.dedup.semantic, ctx.published_ids, _embedder(ctx))
+    return SemanticDedupStage(ctx.config.dedup.semantic, ctx.published_ids, _embedder(ctx), ctx.catalog)
 
 
 def _embedder(ctx: RunContext):

@@ -209,8 +209,8 @@ def test_synonym_phrases_come_out_whole_words_on_real_turns():
 
     import numpy as np
 
+    from etl.facts import ProtectedFacts
     from etl.stages.augment import build_augmenter, thesaurus
-    from etl.stages.augment.facts import ProtectedFacts
 
     augmenter = build_augmenter("synonyms", {"aug_p": 0.5, "aug_max": 2}, ProtectedFacts(CATALOG))
     vocabulary = {w for group in thesaurus() for phrase in group for w in phrase.split()}
@@ -227,7 +227,7 @@ def test_synonym_phrases_come_out_whole_words_on_real_turns():
 
 
 def test_facts_moved_into_another_place_or_misspelt_inside_a_compound_are_a_change():
-    from etl.stages.augment.facts import ProtectedFacts
+    from etl.facts import ProtectedFacts
 
     facts = ProtectedFacts(CATALOG)
     # a real Taskmaster-4 order: a word swap moved "sugar-free" off the vanilla it was about

@@ -126,6 +126,65 @@ def test_semantic_dedup_groups_rephrasings_not_different_dishes():
     assert labels[0] != labels[2] and labels[0] != labels[3]
 
 
+def _sample_question_facts():
+    from etl.catalog import load_catalog
+    from etl.stages.dedup.question_facts import QuestionFacts
+
+    return QuestionFacts(load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml"))
+
+
+def test_semantic_dedup_never_groups_questions_that_ask_for_different_facts():
+    """MiniLM scores the vegan and the vegetarian request 0.91, above the 0.90 threshold: without
+    the facts they were one cluster of rephrasings, and two of its eleven sample questions kept."""
+    texts = [
+        "I'm looking for a vegan meal, what do you suggest?",
+        "I'm looking for a vegetarian meal, what do you suggest?",
+        "can you recommend a vegan lunch?",
+        "can you recommend a vegetarian lunch?",
+        "what's in the Lemon Herb Chicken & Veggies?",
+        "what's in the lemon hrb chicken & veggies?",  # a typo hides a word: still a rephrasing
+        "any paleo options this week?",
+        "any paleo optionns this week?!!",
+    ]
+    config = SemanticConfig(block_size=16)
+    blind = semantic_labels(texts, config)
+    assert blind[0] == blind[1] or blind[2] == blind[3]  # what the embeddings alone decide
+    labels = semantic_labels(texts, config, facts=_sample_question_facts())
+    assert labels[0] != labels[1] and labels[2] != labels[3] and labels[0] != labels[3]
+    assert labels[4] == labels[5] and labels[6] == labels[7]
+
+
+def test_question_facts_tell_days_places_numbers_and_negations_apart():
+    from etl.stages.dedup.question_facts import conflict
+
+    facts = _sample_question_facts().of
+    different = [
+        ("do you deliver on Sundays?", "do you deliver on Saturdays?"),
+        ("what time does the Decatur store close?", "what time does the buckhead store close?"),
+        ("recommend something under 500 calories", "recommend something under 700 calories"),
+        ("is the Thai Peanut Noodle Bowl gluten free?", "is the Thai Peanut Noodle Bowl vegan?"),
+        ("anything without dairy?", "anything with extra cheese?"),
+    ]
+    same = [
+        ("do you deliver on Sundays?", "Do you deliver on sunday"),
+        ("what time does the Old Fourth Ward store close?", "what time does the old fourth ward store close"),
+        ("how much is the Overnight Oats - Peach Cobbelr", "how much is the overnight oats - peach cobbler"),
+        ("any vegan meals you'd recommend?", "I'm looking for a vegan meal, what do you suggest?"),
+    ]
+    assert [conflict(facts(a), facts(b)) for a, b in different] == [True] * len(different)
+    assert [conflict(facts(a), facts(b)) for a, b in same] == [False] * len(same)
+
+
+def test_a_cluster_that_joins_conflicting_questions_through_a_vague_one_is_split():
+    import numpy as np
+
+    from etl.stages.dedup.question_facts import split_conflicting
+
+    vegan, vegetarian, vague = frozenset({"word:vegan"}), frozenset({"word:vegetarian"}), frozenset()
+    labels = split_conflicting(np.array([0, 0, 0, 1, 1]), [vegan, vegetarian, vague, vegan, vegan])
+    assert len({labels[0], labels[1], labels[2]}) == 3 and labels[3] == labels[4] != labels[0]
+
+
 def test_new_data_repeating_a_published_text_is_dropped(sample_copy, tmp_path):
     config = load_config(sample_copy / "pipeline.yaml")
     config.dedup.semantic.enabled = False

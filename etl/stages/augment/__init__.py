@@ -22,7 +22,7 @@ and, named in config with a local `model_path` (never downloaded):
 Protected facts (dish names, ingredients, allergens, diet tags from the
 catalog; numbers, prices, quantities and times; capitalised names such as
 pseudonymised customers and places; negations) are handed to nlpaug as stop
-words so it leaves them alone, and checked afterwards (facts.py): a variant
+words so it leaves them alone, and checked afterwards (etl/facts.py): a variant
 whose protected facts differ from its parent's is rejected
 (`protected_fact_changed`). A variant whose sentence embedding drifts below
 `augment.min_similarity` of its parent's (cosine, the semantic-dedup model) is
@@ -51,7 +51,7 @@ import polars as pl
 from etl.catalog import Catalog
 from etl.config import AugmentConfig
 from etl.errors import ConfigError
-from etl.stages.augment.facts import ProtectedFacts
+from etl.facts import ProtectedFacts
 from etl.stages.base import Progress, Stage, StageResult, Tally
 from etl.stages.dedup.minhash import normalise
 from etl.stages.dedup.semantic import EMBED_BATCH, embed

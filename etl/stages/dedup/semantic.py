@@ -8,8 +8,10 @@ policy_qa and recommendation), the last user message of every example is embedde
 GPU when there is one). Neighbours are searched without an all-pairs matrix
 over the corpus, as SemDeDup does: k-means splits the embeddings into blocks
 of about `block_size`, and only pairs inside a block are compared (cosine of
-normalised vectors). Pairs at or above the threshold are edges; connected
-components are clusters of rephrasings. Every example of a cluster gets one
+normalised vectors). Pairs at or above the threshold are edges unless the two
+questions state different facts (question_facts.py: "a vegan meal" and "a
+vegetarian meal" score 0.91); connected components are clusters of rephrasings,
+split where members still conflict. Every example of a cluster gets one
 `dup_cluster`, the smallest of its kept members' (so the split keeps them together), and at most
 `keep_per_cluster` of them are kept, preferring examples the latest
 version published (so new data never displaces them), then FAQ and catalog answers (the
@@ -28,6 +30,7 @@ import polars as pl
 from etl.config import ConfigError, SemanticConfig
 from etl.stages.base import Filter, Progress, Rule
 from etl.stages.dedup.minhash import components
+from etl.stages.dedup.question_facts import QuestionFacts, consistent_pairs, split_conflicting
 
 SOURCE_PRIORITY = {"faq": 0, "catalog": 1, "chat": 2, "call": 3, "review": 4}
 
@@ -197,10 +200,17 @@ def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed
     return np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
 
 
-def semantic_labels(texts: list[str], config: SemanticConfig, embedder=embed) -> np.ndarray:
-    """Cluster labels of rephrasings; `embedder` is `embed` or an executor's (etl/executors.py)."""
+def semantic_labels(texts: list[str], config: SemanticConfig, embedder=embed, facts=None) -> np.ndarray:
+    """Cluster labels of rephrasings; `embedder` is `embed` or an executor's (etl/executors.py).
+    With `facts` (a QuestionFacts), questions that state different facts are never grouped."""
     vectors = embedder(texts, config.model, config.batch_size, config.precision)
-    return components(len(texts), neighbour_pairs(vectors, config.threshold, config.block_size))
+    pairs = neighbour_pairs(vectors, config.threshold, config.block_size)
+    if facts is None:
+        return components(len(texts), pairs)
+    stated = [frozenset()] * len(texts)
+    for i in np.unique(pairs).tolist():  # only questions with a neighbour need their facts read
+        stated[i] = facts.of(texts[i])
+    return split_conflicting(components(len(texts), consistent_pairs(pairs, stated)), stated)
 
 
 class SemanticDedupStage(Filter):
@@ -208,8 +218,11 @@ class SemanticDedupStage(Filter):
     unit = "examples"
     id_column = "id"
 
-    def __init__(self, config: SemanticConfig, published_ids: set[str] | None = None, embedder=embed) -> None:
+    def __init__(
+        self, config: SemanticConfig, published_ids: set[str] | None = None, embedder=embed, catalog=None
+    ) -> None:
         self.config, self.embedder = config, embedder  # embedder: `embed`, or the Ray executor's
+        self.facts = QuestionFacts(catalog) if catalog is not None else None
         # ids of the examples the latest version holds: kept first, so new rephrasings
         # never displace published examples (and a rerun is a fixed point)
         self.published_ids = published_ids or set()
@@ -235,7 +248,7 @@ class SemanticDedupStage(Filter):
                 .list.last()
                 .fill_null("")
             )
-            labels = semantic_labels(questions.to_list(), self.config, self.embedder)
+            labels = semantic_labels(questions.to_list(), self.config, self.embedder, self.facts)
             parts.append(
                 part.with_columns(pl.Series("semantic", [f"{task}:{label}" for label in labels], dtype=pl.Utf8))
             )

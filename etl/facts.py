@@ -1,4 +1,5 @@
-"""The facts a customer turn states that augmentation must never change.
+"""The facts a customer turn states: augmentation must never change them, and semantic
+dedup never groups two questions that state different ones (etl/stages/dedup/question_facts.py).
 
 Catalog terms (dish names and the words of ingredients, allergens and diet
 tags) and the words of a food and drink lexicon (off-catalog drinks and flavours:
@@ -153,17 +154,17 @@ class ProtectedFacts:
                 found.append((match.start(), "name:" + token))
             elif token.lower() in NEGATIONS or NEGATED.fullmatch(token):
                 found.append((match.start(), "negation"))
-            elif self._protected_word(token.lower()) or self._protected_compound(token.lower()):
+            elif self.is_protected_word(token.lower()) or self.is_protected_compound(token.lower()):
                 found.append((match.start(), "word:" + token.lower()))
         return tuple(key for _, key in sorted(found))
 
-    def _protected_word(self, word: str) -> bool:
+    def is_protected_word(self, word: str) -> bool:
         return word in NUMBER_WORDS or word in DIET_WORDS or word in self.words
 
-    def _protected_compound(self, word: str) -> bool:
+    def is_protected_compound(self, word: str) -> bool:
         """ "sugar-free", "non-fat": a hyphenated word with a protected part that is not an
         everyday word ("drop-off" is a synonym of "delivery", not a drink)."""
-        return "-" in word and any(self._protected_word(p) and p not in self.everyday for p in word.split("-"))
+        return "-" in word and any(self.is_protected_word(p) and p not in self.everyday for p in word.split("-"))
 
     @cached_property
     def term_pattern(self) -> re.Pattern[str]:

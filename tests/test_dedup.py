@@ -134,7 +134,7 @@ def _sample_question_facts():
 
 
 def test_semantic_dedup_never_groups_questions_that_ask_for_different_facts():
-    """MiniLM scores the vegan and the vegetarian request 0.91, above the 0.90 threshold: without
+    """MiniLM scores the vegan and the vegetarian request 0.909, above the 0.90 threshold: without
     the facts they were one cluster of rephrasings, and two of its eleven sample questions kept."""
     texts = [
         "I'm looking for a vegan meal, what do you suggest?",

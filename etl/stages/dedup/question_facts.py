@@ -2,7 +2,7 @@
 questions that ask the same thing.
 
 Sentence embeddings score "I'm looking for a vegan meal, what do you suggest?" and "...a
-vegetarian meal..." at 0.91 with the packaged MiniLM, "do you deliver on Sundays?" and
+vegetarian meal..." at 0.909 with the packaged MiniLM, "do you deliver on Sundays?" and
 "...on Saturdays?" at 0.90: above the rephrasing threshold, though each asks for different
 recommendations or a different answer. Two questions conflict when each states a fact the
 other does not (a dish, ingredient, allergen or diet word, a drink, a number, a negation, a
@@ -112,7 +112,7 @@ def split_conflicting(labels: np.ndarray, facts: list[frozenset[str]]) -> np.nda
     for index, label in enumerate(labels.tolist()):
         members.setdefault(label, []).append(index)
     for group in members.values():
-        distinct = list({facts[i] for i in group})
+        distinct = list(dict.fromkeys(facts[i] for i in group))  # in index order: the same labels every run
         if len(distinct) < 2 or not any(conflict(a, b) for k, a in enumerate(distinct) for b in distinct[k + 1 :]):
             continue
         for value in distinct[1:]:

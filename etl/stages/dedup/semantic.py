@@ -10,7 +10,7 @@ over the corpus, as SemDeDup does: k-means splits the embeddings into blocks
 of about `block_size`, and only pairs inside a block are compared (cosine of
 normalised vectors). Pairs at or above the threshold are edges unless the two
 questions state different facts (question_facts.py: "a vegan meal" and "a
-vegetarian meal" score 0.91); connected components are clusters of rephrasings,
+vegetarian meal" score 0.909); connected components are clusters of rephrasings,
 split where members still conflict. Every example of a cluster gets one
 `dup_cluster`, the smallest of its kept members' (so the split keeps them together), and at most
 `keep_per_cluster` of them are kept, preferring examples the latest

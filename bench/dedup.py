@@ -173,8 +173,8 @@ def semantic_benchmark(n: int, seed: int) -> None:
     from etl.catalog import load_catalog
     from etl.config import SemanticConfig
     from etl.stages.dedup.minhash import components
-    from etl.stages.dedup.question_facts import QuestionFacts, consistent_pairs, split_conflicting
-    from etl.stages.dedup.semantic import embed, neighbour_pairs
+    from etl.stages.dedup.question_facts import QuestionFacts
+    from etl.stages.dedup.semantic import embed, neighbour_pairs, rephrasing_labels
 
     rng = random.Random(seed)
     catalog = load_catalog(ROOT / "sample_data" / "menu.yaml", ROOT / "sample_data" / "stores.yaml")
@@ -201,28 +201,32 @@ def semantic_benchmark(n: int, seed: int) -> None:
         same_truth = groups[pairs[:, 0]] == groups[pairs[:, 1]] if len(pairs) else np.array([])
         precision = float(same_truth.mean()) if len(pairs) else float("nan")
         # recall over all truth pairs, counted per group from cluster co-membership
-        frame = pl.DataFrame({"g": groups, "c": labels})
-        truth_pairs = frame.group_by("g").len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
-        found = frame.group_by("g", "c").len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
-        together = frame.group_by("c").len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
+        co_precision, recall = _co_membership(groups, labels)
         print(
             f"  threshold {threshold:.2f}{' (default)' if threshold == config.threshold else ''}: {n / seconds:,.0f} texts/s, "
-            f"pair precision {precision:.3f}, cluster-pair precision {found / max(together, 1):.3f}, "
-            f"pair recall {found / truth_pairs:.3f}"
+            f"pair precision {precision:.3f}, cluster-pair precision {co_precision:.3f}, pair recall {recall:.3f}"
         )
         # what the stage does: pairs whose questions state different facts are no rephrasings
         clock = time.perf_counter()
-        stated = [facts.of(t) for t in texts]
-        kept = consistent_pairs(pairs, stated)
-        labels = split_conflicting(components(n, kept), stated)
+        labels = rephrasing_labels(texts, pairs, facts)
         seconds += time.perf_counter() - clock
-        frame = pl.DataFrame({"g": groups, "c": labels})
-        found = frame.group_by("g", "c").len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
-        together = frame.group_by("c").len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
+        co_precision, recall = _co_membership(groups, labels)
         print(
-            f"    with question facts: {n / seconds:,.0f} texts/s, cluster-pair precision {found / max(together, 1):.3f}, "
-            f"pair recall {found / truth_pairs:.3f}"
+            f"    with question facts: {n / seconds:,.0f} texts/s, cluster-pair precision {co_precision:.3f}, "
+            f"pair recall {recall:.3f}"
         )
+
+
+def _co_membership(groups: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Of the pairs sharing a cluster, the share from one phrasing group (precision); of the
+    pairs sharing a phrasing group, the share in one cluster (recall)."""
+    frame = pl.DataFrame({"g": groups, "c": labels})
+
+    def pairs_within(*keys: str) -> float:
+        return frame.group_by(*keys).len().select((pl.col("len") * (pl.col("len") - 1) / 2).sum()).item()
+
+    found = pairs_within("g", "c")
+    return found / max(pairs_within("c"), 1), found / pairs_within("g")
 
 
 def main() -> None:

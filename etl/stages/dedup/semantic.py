@@ -205,8 +205,12 @@ def semantic_labels(texts: list[str], config: SemanticConfig, embedder=embed, fa
     With `facts` (a QuestionFacts), questions that state different facts are never grouped."""
     vectors = embedder(texts, config.model, config.batch_size, config.precision)
     pairs = neighbour_pairs(vectors, config.threshold, config.block_size)
-    if facts is None:
-        return components(len(texts), pairs)
+    return components(len(texts), pairs) if facts is None else rephrasing_labels(texts, pairs, facts)
+
+
+def rephrasing_labels(texts: list[str], pairs: np.ndarray, facts) -> np.ndarray:
+    """Connected components of the neighbour pairs whose questions state no conflicting facts,
+    split where members still conflict."""
     stated = [frozenset()] * len(texts)
     for i in np.unique(pairs).tolist():  # only questions with a neighbour need their facts read
         stated[i] = facts.of(texts[i])

@@ -185,7 +185,11 @@ def purge_runs_command(
     work: Annotated[Path | None, typer.Option(help="Work folder, if it overrides the config's.")] = None,
     keep: Annotated[int, typer.Option(min=0, help="Newest run folders to keep.")] = 0,
     cache: Annotated[
-        bool, typer.Option("--cache", help="Also remove the incremental cache (the next run reads every file).")
+        bool,
+        typer.Option(
+            "--cache",
+            help="Also remove the incremental cache and the kept sentence vectors (the next run reads and embeds everything).",
+        ),
     ] = False,
 ) -> None:
     """Remove run folders (raw text, quarantine, dropped rows) of the config's dataset, all but the newest KEEP."""
@@ -193,6 +197,7 @@ def purge_runs_command(
 
     from etl.incremental import CACHE
     from etl.runner import purge_runs, run_folders
+    from etl.stages.dedup.vector_store import VECTORS
 
     pipeline = load_config(config)
     root = pipeline.work_root(pipeline.store_dir(store), work)
@@ -205,6 +210,10 @@ def purge_runs_command(
     if cache and cached.is_dir():
         shutil.rmtree(cached)
         console.print(f"removed the incremental cache {cached}; the next run reads every input file")
+    vectors = root / pipeline.dataset / VECTORS
+    if cache and vectors.is_dir():
+        shutil.rmtree(vectors)
+        console.print(f"removed the kept sentence vectors {vectors}; the next run embeds every text")
 
 
 StoreOption = Annotated[

@@ -162,6 +162,14 @@ def inputs_line(inputs: dict) -> str:
     return line
 
 
+def vectors_line(counts: dict) -> str:
+    """ "sentence vectors: 120 texts embedded, 5,301 kept from the last run" """
+    line = f"sentence vectors: {counts['embedded']:,} text(s) embedded"
+    if counts["kept"]:
+        line += f", {counts['kept']:,} kept from the last run (etl purge-runs --cache removes them)"
+    return line
+
+
 def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[str]) -> None:
     console.print(stage_table(summary))
     holds = "[green]holds[/green]" if summary.invariant_holds else "[red]BROKEN[/red]"
@@ -172,6 +180,8 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
         console.print(f"[yellow]notice[/yellow] {escape(notice)}", highlight=False, soft_wrap=True)
     if summary.inputs:
         console.print(inputs_line(summary.inputs), highlight=False, soft_wrap=True)
+    if any(summary.embeddings.values()):
+        console.print(vectors_line(summary.embeddings), highlight=False, soft_wrap=True)
     for kind, tally in summary.sources.items():
         for encoding, files in tally["decoded_as"].items():
             console.print(f"[yellow]notice[/yellow] {kind}: {_some(files)} not UTF-8, read as {encoding}")

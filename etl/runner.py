@@ -48,7 +48,8 @@ from etl.executors import LocalExecutor, make_executor
 from etl.registry import RunContext, build_stages
 from etl.stages.base import DROPPED_SCHEMA, Stage, StageResult, Tally, with_lineage
 from etl.stages.dedup.index import load_index, reconcile
-from etl.stages.dedup.semantic import forget_vectors
+from etl.stages.dedup.semantic import forget_vectors, keep_vectors, vector_counts
+from etl.stages.dedup.vector_store import VECTORS
 from etl.stages.deidentify.surrogates import load_key
 from etl.stages.ingest import IngestStage, plan_files
 from etl.store import Store
@@ -103,6 +104,8 @@ class RunSummary:
     sources: dict[str, dict] = field(default_factory=dict)
     # incremental or full; the files read tonight; files and records carried from the cache
     inputs: dict = field(default_factory=dict)
+    # distinct texts given sentence vectors: embedded tonight, or kept from the last run
+    embeddings: dict = field(default_factory=dict)
     # whole input files that could not be used: {file, kind, code, problem, fix}
     source_errors: list[dict[str, str]] = field(default_factory=list)
     quarantine: dict = field(default_factory=dict)
@@ -152,6 +155,14 @@ def run_folders(work: Path, dataset: str) -> list[Path]:
     """A dataset's run folders, oldest first (run ids start with their UTC time)."""
     runs = work / dataset / "runs"
     return sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+
+
+def _keep_vectors() -> None:
+    """A work folder that cannot take the vectors costs the next run time, not this run its result."""
+    try:
+        keep_vectors()
+    except OSError as exc:
+        logger.warning(describe_os_error(exc, "cannot keep the sentence vectors in the work folder:"))
 
 
 def purge_runs(work: Path, dataset: str, keep: int) -> list[Path]:
@@ -231,7 +242,9 @@ def _run_locked(
     clock = time.perf_counter()
     frame, dropped = IngestStage.planned_frame(planned), []
     carry, executor = context.carry, context.executor
-    forget_vectors()
+    # sentence vectors kept by the last run (not for a run of chosen stages, which keeps no cache);
+    # per executor, as Ray's actors may compute other last float bits than this process
+    forget_vectors(work_root / config.dataset / VECTORS / config.executor if stages is None else None)
     try:
         carried_ids = None
         for number, stage in enumerate((stages or build_stages)(context), start=1):
@@ -248,7 +261,9 @@ def _run_locked(
                 incremental.save(carry, fresh, skip=failed)
             if summary.invariant_errors:
                 break
+        _keep_vectors()
     finally:
+        summary.embeddings = vector_counts()
         executor.close()
         all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
         all_dropped.write_parquet(run_dir / "dropped.parquet")

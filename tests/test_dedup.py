@@ -310,14 +310,85 @@ def test_a_changed_minhash_setting_never_mixes_signatures_in_the_index(sample_co
     )  # splits and clusters remembered
 
 
-def test_length_batches_cut_longest_first_within_the_budget_and_keep_every_text():
-    from etl.stages.dedup.semantic import length_batches
+def test_token_batches_hold_one_length_each_longest_first_and_never_one_text_alone():
+    from etl.stages.dedup.semantic import token_batches
 
-    texts = ["x" * n for n in (5, 300, 40, 40, 1200, 7, 90)]
-    batches = length_batches(texts, most=3, char_budget=400)
-    assert sorted(t for b in batches for t in b) == sorted(texts)
-    flat = [t for b in batches for t in b]
-    assert flat == sorted(texts, key=len, reverse=True)
-    # the 1,200-character text alone (over budget, one text at least), then at most 3 a batch
-    assert [len(b) for b in batches] == [1, 1, 3, 2]
-    assert all(len(b) * len(b[0]) <= 400 for b in batches[1:])
+    lengths = [12, 30, 12, 7, 30, 30, 30, 30, 12, 200, 30, 30]
+    batches = token_batches(lengths, most=4, token_budget=100)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(len({lengths[i] for i in b}) == 1 for b in batches)  # nothing is padded
+    assert [lengths[b[0]] for b in batches] == [200, 30, 30, 30, 12, 7]
+    # the seven 30-token texts: at most 3 a batch (100 tokens), cut near-evenly (not 3 + 3 + 1)
+    assert [len(b) for b in batches] == [1, 3, 2, 2, 3, 1]
+
+
+def test_a_texts_vector_is_the_same_whatever_it_is_embedded_with():
+    """What lets a vector kept from an earlier run stand for one computed tonight."""
+    from etl.stages.dedup import semantic
+
+    texts = _real_chat_turns(400)
+    semantic.forget_vectors()
+    together = dict(zip(texts, semantic.embed(texts, None, 64)))
+    for part in (texts[::7], texts[3:5], texts[10:11]):
+        semantic.forget_vectors()
+        alone = semantic.embed(part, None, 64)
+        assert all((together[t] == v).all() for t, v in zip(part, alone))  # bit for bit
+    semantic.forget_vectors()
+
+
+def _real_chat_turns(n: int) -> list[str]:
+    dialogs = (Path(__file__).parent / "data" / "realtext" / "taskmaster4_coffee_dev.jsonl").read_text().splitlines()
+    turns = [u["text"] for line in dialogs for u in json.loads(line)["utterances"] if u["speaker"] == "user"]
+    return list(dict.fromkeys(turns))[:n]
+
+
+def test_kept_vectors_are_the_ones_embedded_and_only_new_texts_are_embedded(tmp_path, caplog):
+    from etl.stages.dedup import semantic, vector_store
+
+    texts = _real_chat_turns(300)
+    folder = tmp_path / "vectors"
+    semantic.forget_vectors(folder)
+    first = semantic.embed(texts[:200], None, 64)
+    semantic.keep_vectors()
+    assert semantic.vector_counts() == {"embedded": 200, "kept": 0}
+    (stored,) = folder.glob("*.npz")  # digests only: no text in the work folder
+    assert texts[0].encode() not in stored.read_bytes()
+
+    # the next run: the 200 read back bit for bit, only the 100 new ones embedded
+    semantic.forget_vectors(folder)
+    second = semantic.embed(texts, None, 64)
+    assert semantic.vector_counts() == {"embedded": 100, "kept": 200}
+    assert (second[:200] == first).all()
+    semantic.keep_vectors()
+
+    # a run that uses fewer texts keeps only those; a run without a folder reads nothing
+    semantic.forget_vectors(folder)
+    semantic.embed(texts[250:], None, 64)
+    semantic.keep_vectors()
+    assert len(vector_store.StoredVectors.read(stored).index) == 50
+    semantic.forget_vectors()
+    semantic.embed(texts[250:], None, 64)
+    assert semantic.vector_counts() == {"embedded": 50, "kept": 0}
+
+    # a damaged file costs a warning and an embedding, not the run
+    stored.write_bytes(b"not a numpy file")
+    semantic.forget_vectors(folder)
+    semantic.embed(texts[:10], None, 64)
+    assert semantic.vector_counts() == {"embedded": 10, "kept": 0}
+    assert "cannot be read" in caplog.text
+    semantic.forget_vectors()
+
+
+def test_stored_digests_keep_their_trailing_zero_bytes(tmp_path):
+    """numpy's fixed-width bytes type drops trailing NULs: about one digest in 256 ends in one."""
+    import numpy as np
+
+    from etl.stages.dedup import vector_store
+
+    texts = [f"question {i}" for i in range(2000)]
+    zero_ending = [t for t, d in zip(texts, vector_store.digests(texts)) if d.endswith(b"\0")]
+    assert zero_ending  # the case this test is about is present
+    vectors = {t: np.full(4, i, dtype=np.float32) for i, t in enumerate(texts)}
+    vector_store.write(tmp_path / "v.npz", vectors)
+    found = vector_store.StoredVectors.read(tmp_path / "v.npz").take(texts)
+    assert len(found) == len(texts) and all((found[t] == vectors[t]).all() for t in zero_ending)

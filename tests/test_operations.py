@@ -122,6 +122,7 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     store, work = tmp_path / "store", tmp_path / "work"
     first = run_pipeline(config, store=store, work=work)
     assert first.inputs["mode"] == "full" and len(first.inputs["files_read"]) > 10
+    assert first.embeddings["embedded"] > 1000 and first.embeddings["kept"] == 0
     v1 = Store(store, config.dataset).examples("v1")
 
     # tonight's export: two reviews already published (new ids, same words) and two new ones
@@ -142,6 +143,8 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     assert second.inputs["files_read"] == ["reviews_2026_12.csv"]
     assert second.inputs["files_carried"] == len(first.inputs["files_read"])
     assert second.publish["version"] == "v2" and second.publish["published"]
+    # the history's sentence vectors come from the work folder (the new reviews need none)
+    assert second.embeddings == {"embedded": 0, "kept": first.embeddings["embedded"]}
     v2 = Store(store, config.dataset).examples("v2")
     assert set(v1["id"]) <= set(v2["id"])  # every earlier example is still there
     added = v2.filter(~pl.col("record_id").is_in(v1["record_id"].implode()) & (pl.col("source") == "review"))
@@ -161,6 +164,7 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     full = run_pipeline(config, store=store, work=work, full=True)
     assert full.inputs["mode"] == "full" and "reviews_2026_12.csv" in full.inputs["files_read"]
     assert full.publish == second.publish | {"published": False}
+    assert full.embeddings["embedded"] == 0  # --full reads the same kept vectors: the same fingerprint
 
     # a file taken out of the sources takes its examples with it: v1's data again
     (sample_copy / "reviews_2026_12.csv").unlink()
@@ -176,3 +180,4 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     )
     assert done.exit_code == 0, done.output
     assert "removed the incremental cache" in done.output and not (work / config.dataset / "cache").exists()
+    assert "removed the kept sentence vectors" in done.output and not (work / config.dataset / "vectors").exists()

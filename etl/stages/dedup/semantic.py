@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from etl.config import ConfigError, SemanticConfig
 from etl.stages.base import Filter, Progress, Rule
+from etl.stages.dedup import vector_store
 from etl.stages.dedup.minhash import components
 from etl.stages.dedup.question_facts import QuestionFacts, consistent_pairs, split_conflicting
+from etl.stages.dedup.vector_store import StoredVectors
 
 SOURCE_PRIORITY = {"faq": 0, "catalog": 1, "chat": 2, "call": 3, "review": 4}
 
@@ -68,25 +71,72 @@ def load_model(name: str | None):
 
 # texts per forward pass at most: 64 ran 15 % faster than 128 on 2 cores (fewer padded tokens per batch)
 EMBED_BATCH = 64
-# characters per forward pass (batch size x its longest text) by compute type: a float32
-# batch's activations then stay in the CPU's caches. On a 2-core AVX2 CPU in float32 (bench in
-# `length_batches`) long texts ran about 25 % faster in batches of 16 than of 64, short ones
-# best in batches of 32. In bfloat16 (2-core AVX-512 BF16 CPU, same texts, two rounds) the
-# budget made them slower: 1,500 questions 134-168 texts/s against 174-210 in plain batches
-# of 64, 600 long texts 79-87 against 89-95; so bfloat16 batches are cut by size alone.
-EMBED_CHAR_BUDGET = {"float32": 4096}
+# tokens per forward pass (batch size x text length) by compute type: a float32 batch's
+# activations then stay in the CPU's caches. On a 2-core AVX2 CPU in float32 long texts ran
+# about 25 % faster in batches of 16 than of 64 and single questions best in batches of 32,
+# both about 1,000 tokens. In bfloat16 (2-core AVX-512 BF16 CPU) a budget made batches slower
+# (1,500 questions 134-168 texts/s against 174-210 in plain batches of 64), so they are cut by
+# size alone.
+EMBED_TOKEN_BUDGET = {"float32": 1024}
 
 # text -> vector per model and compute type, for the length of a process: semantic dedup, augmentation and
 # synthesis embed many of the same customer questions (a parent's text is the one semantic
 # dedup embedded), and a text is embedded once
 _VECTORS: dict[tuple[str | None, str], dict[str, np.ndarray]] = {}
 VECTOR_CACHE_LIMIT = 1_000_000
+# the vectors an earlier run kept in the work folder (vector_store.py), per model and compute type
+_STORED: dict[tuple[str | None, str], tuple[Path, StoredVectors]] = {}
+_KEPT: dict[str, Path | None] = {"folder": None}
+# distinct texts embedded by this run, and those whose vector the last run kept
+_COUNTS = {"embedded": 0, "kept": 0}
 
 
-def forget_vectors() -> None:
-    """A run starts with no vectors from an earlier run in the same process: a text's vector
-    then depends only on this run's inputs (a batch's make-up moves the last float bits)."""
+def forget_vectors(folder: Path | None = None) -> None:
+    """A run starts with no vectors from an earlier run in the same process, only with those the
+    last run kept in `folder` (none without one), which are the ones it would compute."""
     _VECTORS.clear()
+    _STORED.clear()
+    _KEPT["folder"] = folder
+    _COUNTS.update(embedded=0, kept=0)
+
+
+def vector_counts() -> dict[str, int]:
+    """This run's sentence vectors: distinct texts embedded, and those read from the work folder."""
+    return dict(_COUNTS)
+
+
+def keep_vectors() -> None:
+    """The vectors this run used, written to the folder `forget_vectors` was given (if any)."""
+    folder = _KEPT["folder"]
+    if folder is None:
+        return
+    written = set()
+    for cache_key, known in _VECTORS.items():
+        path = _stored(*cache_key)[0]
+        vector_store.write(path, known)
+        written.add(path)
+    vector_store.prune(folder, written)
+
+
+def _stored(model_name: str | None, dtype: str) -> tuple[Path, StoredVectors]:
+    """Where this model's vectors are kept and what the last run left there (read once a run)."""
+    if (model_name, dtype) not in _STORED:
+        device = load_model(model_name).device.type
+        key = vector_store.model_key(model_name or default_model_path(), dtype, device, embed, token_batches)
+        path = _KEPT["folder"] / f"{key}.npz"
+        _STORED[(model_name, dtype)] = (path, vector_store.StoredVectors.read(path))
+    return _STORED[(model_name, dtype)]
+
+
+def _missing(known: dict[str, np.ndarray], texts: list[str], model_name: str | None, dtype: str) -> list[str]:
+    """The distinct texts, in order, with no vector in this process or among the kept ones."""
+    fresh = [t for t in dict.fromkeys(texts) if t not in known]
+    if fresh and _KEPT["folder"] is not None:
+        kept = _stored(model_name, dtype)[1].take(fresh)
+        known.update(kept)
+        _COUNTS["kept"] += len(kept)
+        fresh = [t for t in fresh if t not in known]
+    return fresh
 
 
 def compute_dtype(precision: str, device: str) -> str:
@@ -115,13 +165,16 @@ def _cache_for(model_name: str | None, precision: str) -> dict[str, np.ndarray]:
 
 def unknown_texts(texts: list[str], model_name: str | None, precision: str = "auto") -> list[str]:
     """The distinct texts, in order, that this process has no vector for yet."""
-    known = _cache_for(model_name, precision) if texts else {}
-    return [t for t in dict.fromkeys(texts) if t not in known]
+    if not texts:
+        return []
+    dtype = compute_dtype(precision, load_model(model_name).device.type)
+    return _missing(_vector_cache(model_name, dtype), texts, model_name, dtype)
 
 
 def remember_vectors(texts: list[str], vectors: np.ndarray, model_name: str | None, precision: str = "auto") -> None:
     """Vectors computed elsewhere (the Ray executor's actors) for `embed` to hand out."""
     _cache_for(model_name, precision).update(zip(texts, vectors.astype(np.float32)))
+    _COUNTS["embedded"] += len(texts)
 
 
 def embed(texts: list[str], model_name: str | None, batch_size: int, precision: str = "auto") -> np.ndarray:
@@ -136,42 +189,54 @@ def embed(texts: list[str], model_name: str | None, batch_size: int, precision: 
     model = load_model(model_name)
     dtype = compute_dtype(precision, model.device.type)
     known = _vector_cache(model_name, dtype)
-    fresh = [t for t in dict.fromkeys(texts) if t not in known]
+    fresh = _missing(known, texts, model_name, dtype)
     if fresh:
         import torch
 
         with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
-            budget = EMBED_CHAR_BUDGET.get(dtype, batch_size * max(map(len, fresh)))
-            for batch in length_batches(fresh, batch_size, budget):
+            budget = EMBED_TOKEN_BUDGET.get(dtype, batch_size * model.max_seq_length)
+            for batch in token_batches(token_lengths(model, fresh), batch_size, budget):
+                chosen = [fresh[i] for i in batch]
+                # one text alone runs through other kernels than a batch does (its last float
+                # bits differ), so it goes in twice: every text's vector is then the same in any batch
                 vectors = model.encode(
-                    batch,
-                    batch_size=len(batch),
+                    chosen * 2 if len(chosen) == 1 else chosen,
+                    batch_size=2 * len(chosen),
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                known.update(zip(batch, vectors.astype(np.float32)))
+                known.update(zip(chosen, vectors.astype(np.float32)))
+        _COUNTS["embedded"] += len(fresh)
     return np.stack([known[t] for t in texts])
 
 
-def length_batches(texts: list[str], most: int, char_budget: int) -> list[list[str]]:
-    """The texts longest first, cut into batches of at most `most` texts whose size times
-    their longest text stays within `char_budget` characters (one text at least): long
-    texts go in small batches, short ones in large, and each batch pads little.
+def token_lengths(model, texts: list[str], chunk: int = 1024) -> list[int]:
+    """Each text's length in the model's tokens, as the model truncates it."""
+    features_of = getattr(model, "preprocess", None) or model.tokenize  # `tokenize` before sentence-transformers 6
+    lengths: list[int] = []
+    for start in range(0, len(texts), chunk):
+        lengths += features_of(texts[start : start + chunk])["attention_mask"].sum(dim=1).tolist()
+    return lengths
 
-    Measured on 800 long customer texts (282 characters on average) of the bench/e2e.py
-    corpus, 2-core AVX2 CPU, float32, in rounds: batches of 16 embedded 61-72 texts/s, of 64
-    48-55; on 2,000 single questions (128 characters) 32 gave 114-116, 64 gave 101-106. With
-    this budget (4,096): the long texts 55-64 texts/s against 47-52 in batches of 64, 2,000
-    one-turn augmented questions 68-77 against 58-71; cosine with the batch-64 vectors at
-    least 0.9999997."""
-    ordered = sorted(texts, key=len, reverse=True)
-    batches: list[list[str]] = []
-    start = 0
-    while start < len(ordered):
-        size = max(1, min(most, char_budget // max(len(ordered[start]), 1)))
-        batches.append(ordered[start : start + size])
-        start += size
+
+def token_batches(lengths: list[int], most: int, token_budget: int) -> list[list[int]]:
+    """The texts' indices in batches of one token length each, longest first: no batch pads.
+
+    A length's texts are cut into near-equal batches of at most `most` texts and at most
+    `token_budget` tokens (two texts at least, so that none is left alone). Without padding, a
+    text's vector is the same bit for bit in any batch of two or more (checked on a 2-core AVX2
+    CPU in float32: 35 lengths from 7 to 256 tokens, batches of 2, 3 and 5 against 12), which is
+    what lets a vector kept from an earlier run stand for one computed tonight."""
+    by_length: dict[int, list[int]] = {}
+    for index, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(index)
+    batches = []
+    for length in sorted(by_length, reverse=True):
+        members = by_length[length]
+        size = max(2, min(most, token_budget // max(length, 1)))
+        count = -(-len(members) // size)
+        batches += [part.tolist() for part in np.array_split(np.array(members), count)]
     return batches
 
 

@@ -310,16 +310,27 @@ def test_a_changed_minhash_setting_never_mixes_signatures_in_the_index(sample_co
     )  # splits and clusters remembered
 
 
-def test_token_batches_hold_one_length_each_longest_first_and_never_one_text_alone():
-    from etl.stages.dedup.semantic import token_batches
+def test_token_batches_pad_each_text_to_its_own_rounded_length_longest_first():
+    from etl.stages.dedup.semantic import PAD_STEP, token_batches
 
-    lengths = [12, 30, 12, 7, 30, 30, 30, 30, 12, 200, 30, 30]
-    batches = token_batches(lengths, most=4, token_budget=100)
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    assert all(len({lengths[i] for i in b}) == 1 for b in batches)  # nothing is padded
-    assert [lengths[b[0]] for b in batches] == [200, 30, 30, 30, 12, 7]
-    # the seven 30-token texts: at most 3 a batch (100 tokens), cut near-evenly (not 3 + 3 + 1)
-    assert [len(b) for b in batches] == [1, 3, 2, 2, 3, 1]
+    assert PAD_STEP == 8
+    lengths = [12, 30, 14, 7, 30, 25, 29, 31, 16, 300, 32, 26]
+    batches = token_batches(lengths, most=4, token_budget=100, longest=256)
+    assert sorted(i for _, b in batches for i in b) == list(range(len(lengths)))
+    # padded to the length rounded up to 8 (at most the model's 256), whatever the batch holds
+    assert all(padded == min(-(-lengths[i] // 8) * 8, 256) for padded, b in batches for i in b)
+    assert [padded for padded, _ in batches] == [256, 32, 32, 32, 32, 16, 8]
+    # the seven texts of 25-32 tokens: 100 // 32 = 3 a batch with the filler, so 2 texts each;
+    # the 300-token text alone with its filler (over the budget, one text at least)
+    assert [len(b) for _, b in batches] == [1, 2, 2, 2, 1, 3, 1]
+
+
+def test_a_filler_text_has_exactly_the_tokens_asked_for():
+    from etl.stages.dedup.semantic import filler_text, load_model, token_lengths
+
+    model = load_model(None)
+    for tokens in (8, 64, 256):
+        assert token_lengths(model, [filler_text(model, tokens)]) == [tokens]
 
 
 def test_a_texts_vector_is_the_same_whatever_it_is_embedded_with():

@@ -122,7 +122,9 @@ def _stored(model_name: str | None, dtype: str) -> tuple[Path, StoredVectors]:
     """Where this model's vectors are kept and what the last run left there (read once a run)."""
     if (model_name, dtype) not in _STORED:
         device = load_model(model_name).device.type
-        key = vector_store.model_key(model_name or default_model_path(), dtype, device, embed, token_batches)
+        key = vector_store.model_key(
+            model_name or default_model_path(), dtype, device, embed, token_batches, filler_text.__wrapped__
+        )
         path = _KEPT["folder"] / f"{key}.npz"
         _STORED[(model_name, dtype)] = (path, vector_store.StoredVectors.read(path))
     return _STORED[(model_name, dtype)]
@@ -195,18 +197,18 @@ def embed(texts: list[str], model_name: str | None, batch_size: int, precision: 
 
         with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
             budget = EMBED_TOKEN_BUDGET.get(dtype, batch_size * model.max_seq_length)
-            for batch in token_batches(token_lengths(model, fresh), batch_size, budget):
+            for padded, batch in token_batches(token_lengths(model, fresh), batch_size, budget, model.max_seq_length):
                 chosen = [fresh[i] for i in batch]
-                # one text alone runs through other kernels than a batch does (its last float
-                # bits differ), so it goes in twice: every text's vector is then the same in any batch
+                # a filler text of exactly `padded` tokens makes the batch pad every text to that
+                # length, whatever else it holds, and keeps it from being one text alone
                 vectors = model.encode(
-                    chosen * 2 if len(chosen) == 1 else chosen,
-                    batch_size=2 * len(chosen),
+                    chosen + [filler_text(model, padded)],
+                    batch_size=len(chosen) + 1,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                known.update(zip(chosen, vectors.astype(np.float32)))
+                known.update(zip(chosen, vectors[: len(chosen)].astype(np.float32)))
         _COUNTS["embedded"] += len(fresh)
     return np.stack([known[t] for t in texts])
 
@@ -220,25 +222,47 @@ def token_lengths(model, texts: list[str], chunk: int = 1024) -> list[int]:
     return lengths
 
 
-def token_batches(lengths: list[int], most: int, token_budget: int) -> list[list[int]]:
-    """The texts' indices in batches of one token length each, longest first: no batch pads.
+# token lengths are rounded up to a multiple of this for padding: a batch pads at most 7 tokens a text
+PAD_STEP = 8
 
-    A length's texts are cut into near-equal batches of at most `most` texts and at most
-    `token_budget` tokens, two at least (a length with one text gives a batch of one, which
-    `embed` doubles). Without padding, a text's vector is the same bit for bit in any batch of
-    two or more (checked on a 2-core AVX-512 BF16 CPU in float32 and bfloat16: 35 lengths from 7
-    to 256 tokens, batches of 2, 3 and 5 against 12), which is what lets a vector kept from an
-    earlier run stand for one computed tonight."""
-    by_length: dict[int, list[int]] = {}
+
+def token_batches(lengths: list[int], most: int, token_budget: int, longest: int) -> list[tuple[int, list[int]]]:
+    """The texts' indices in batches, longest first, each with the length (in tokens) that all
+    its texts are padded to: their own length rounded up to a multiple of PAD_STEP (at most
+    `longest`, the model's limit). A batch holds at most `most` - 1 texts (a filler text comes
+    with it) and at most `token_budget` tokens; a length's texts are cut into near-equal batches.
+
+    A text's padded length then depends on the text alone, and a text's vector is the same bit
+    for bit in any batch of two or more padded to the same length (checked on a 2-core AVX-512
+    BF16 CPU in float32 and bfloat16: 35 lengths from 7 to 256 tokens in batches of 2, 3 and 5
+    against 12, and 156 long chat texts padded in two different sets of batches), which is what
+    lets a vector kept from an earlier run stand for one computed tonight."""
+    by_padded: dict[int, list[int]] = {}
     for index, length in enumerate(lengths):
-        by_length.setdefault(length, []).append(index)
+        by_padded.setdefault(min(-(-length // PAD_STEP) * PAD_STEP, longest), []).append(index)
     batches = []
-    for length in sorted(by_length, reverse=True):
-        members = by_length[length]
-        size = max(2, min(most, token_budget // max(length, 1)))
+    for padded in sorted(by_padded, reverse=True):
+        members = by_padded[padded]
+        size = max(1, min(most, token_budget // padded) - 1)
         count = -(-len(members) // size)
-        batches += [part.tolist() for part in np.array_split(np.array(members), count)]
+        batches += [(padded, part.tolist()) for part in np.array_split(np.array(members), count)]
     return batches
+
+
+@lru_cache(maxsize=64)
+def filler_text(model, tokens: int) -> str:
+    """A text of exactly `tokens` tokens ("a a a ..."), so that a batch pads to that length."""
+    words = max(tokens - 2, 1)  # most models add two special tokens
+    for _ in range(8):
+        text = " ".join(["a"] * words)
+        got = token_lengths(model, [text])[0]
+        if got == tokens:
+            return text
+        words = max(words + tokens - got, 1)
+    raise ConfigError(
+        f"dedup.semantic.model: its tokenizer makes no text of exactly {tokens} tokens from repeated 'a', "
+        "which batching needs; use a BERT-style sentence-transformers model such as the default."
+    )
 
 
 def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed: int = 0) -> np.ndarray:

@@ -123,6 +123,8 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     first = run_pipeline(config, store=store, work=work)
     assert first.inputs["mode"] == "full" and len(first.inputs["files_read"]) > 10
     assert first.embeddings["embedded"] > 1000 and first.embeddings["kept"] == 0
+    vectors = work / config.dataset / "vectors"
+    assert {f.stat().st_mode & 0o777 for f in (vectors, vectors / "local")} == {0o700}  # owner-only
     v1 = Store(store, config.dataset).examples("v1")
 
     # tonight's export: two reviews already published (new ids, same words) and two new ones

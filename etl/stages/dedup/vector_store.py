@@ -103,7 +103,8 @@ class StoredVectors:
 
 def write(path: Path, vectors: dict[str, np.ndarray]) -> None:
     """The run's vectors, whole or not at all (written beside, then renamed)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (path.parent.parent, path.parent):  # vectors/ and vectors/<executor>/, owner-only
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.npz")
     texts = list(vectors)
     # digests as rows of 32 bytes: numpy's fixed-width bytes type would drop a digest's trailing zero bytes

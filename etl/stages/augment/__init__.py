@@ -60,8 +60,13 @@ from etl.stages.dedup.semantic import EMBED_BATCH, embed
 MIN_WORDS_TO_MOVE = 8
 # candidates tried per variant a task may still take (the sample's rejection rate is about half)
 CANDIDATE_HEADROOM = 3
-# parents augmented and judged at a time; a task stops at the chunk that fills its cap
-CHUNK_PARENTS = 256
+# parents augmented and judged at a time: enough to fill the variants a task can still take
+# (about 60 % of candidates pass the fact check, bench/e2e.py), between these bounds. The meaning
+# check embeds a chunk's candidates in one call, and the larger the call, the fuller the
+# embedding batches of each padded length: 256 parents a chunk left about 10 texts a batch and
+# embedded 10-20 % slower (2-core AMX CPU, bfloat16); a task stops at the chunk that fills its cap
+CHUNK_PARENTS = (256, 8192)
+PARENTS_PER_VARIANT = 2
 # candidates embedded beyond what a task can still take: after the fact check, 3 % of the
 # rest fail the meaning check or repeat a text (bench/e2e.py, 20,000 records)
 SIMILARITY_SLACK = 8
@@ -253,11 +258,11 @@ class AugmentStage(Stage):
             cap = self._cap(part.height)
             parents = ordered[: -(-CANDIDATE_HEADROOM * cap // self.config.variants_per_parent)]
             made: list[dict] = []
-            for start in range(0, len(parents), CHUNK_PARENTS):
-                if len(made) >= cap:
-                    break
-                candidates = []
-                for parent in parents[start : start + CHUNK_PARENTS]:
+            start = 0
+            while start < len(parents) and len(made) < cap:
+                candidates, chunk = [], parents[start : start + self._chunk_size(cap - len(made))]
+                start += len(chunk)
+                for parent in chunk:
                     progress(1)
                     first = variant_seed(self.config.seed, parent["id"], "methods") % len(methods)
                     for method in (methods[first:] + methods[:first])[: self.config.variants_per_parent]:
@@ -265,6 +270,11 @@ class AugmentStage(Stage):
                 made += self._judge(candidates, originals, seen, cap - len(made))
             variants += made
         return variants
+
+    def _chunk_size(self, room: int) -> int:
+        """Parents to try for `room` more variants: PARENTS_PER_VARIANT a variant, within CHUNK_PARENTS."""
+        least, most = CHUNK_PARENTS
+        return min(max(-(-PARENTS_PER_VARIANT * room // self.config.variants_per_parent), least), most)
 
     def _cap(self, originals: int) -> int:
         """The most variants a task with this many train originals may get: variants / (originals + variants) <= max_share."""

@@ -46,9 +46,31 @@ class BuildContext:
     system_prompt: str
     # counts a report can show that are not examples (e.g. ungrounded recommendations skipped)
     notes: dict[str, int] = field(default_factory=dict)
+    # the task builders ask the same questions of the same turns (menu_qa, recommendation and
+    # policy_qa each classify every question and answer; order_support and customer_service each
+    # read every conversation's intent): answered once a format run (format 16.93 -> 8.59 s at
+    # 100,000 records)
+    _pairs: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    _intents: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     def note(self, name: str, n: int = 1) -> None:
         self.notes[name] = self.notes.get(name, 0) + n
+
+    def classify(self, user: str, reply: str) -> str | None:
+        """classify_pair, once per question and answer."""
+        key = (user, reply)
+        if key not in self._pairs:
+            self._pairs[key] = classify_pair(user, reply, self.catalog)
+        return self._pairs[key]
+
+    def intent(self, customer_turns: list[str]) -> str:
+        """conversation_intent, once per conversation."""
+        from etl.stages.tasks.intents import conversation_intent
+
+        key = tuple(customer_turns)
+        if key not in self._intents:
+            self._intents[key] = conversation_intent(customer_turns)
+        return self._intents[key]
 
 
 def stable_pick(key: str, options: list[Any]) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from etl.stages.tasks.common import BuildContext, example, merged_turns, trimmed_dialogue
-from etl.stages.tasks.intents import conversation_intent
 
 TASK = "customer_service"
 MIN_TURNS = 2  # a customer turn and the business answering it
@@ -32,6 +31,6 @@ def conversation_examples(
         if record["source"] not in ("chat", "call"):
             continue
         dialogue = trimmed_dialogue(merged_turns(record))
-        if len(dialogue) >= MIN_TURNS and wanted(conversation_intent([t for r, t in dialogue if r == "user"])):
+        if len(dialogue) >= MIN_TURNS and wanted(ctx.intent([t for r, t in dialogue if r == "user"])):
             examples.append(example(ctx, task, record, "dialogue", dialogue))
     return examples

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from etl.stages.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs
+from etl.stages.tasks.common import BuildContext, example, merged_turns, pairs
 
 TASK = "menu_qa"
 MENU_CATEGORY = re.compile(r"menu|nutrition|allerg|diet|ingredient|food", re.IGNORECASE)
@@ -28,6 +28,6 @@ def build(records: list[dict], ctx: BuildContext) -> list[dict]:
             examples.append(example(ctx, TASK, record, "faq", turns[:2]))
         elif record["source"] in ("chat", "call"):
             for index, user, reply in pairs(merged_turns(record)):
-                if classify_pair(user, reply, ctx.catalog) == TASK:
+                if ctx.classify(user, reply) == TASK:
                     examples.append(example(ctx, TASK, record, f"pair{index}", [("user", user), ("assistant", reply)]))
     return examples

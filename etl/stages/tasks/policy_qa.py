@@ -6,7 +6,7 @@ about store hours and locations.
 
 from __future__ import annotations
 
-from etl.stages.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs
+from etl.stages.tasks.common import BuildContext, example, merged_turns, pairs
 from etl.stages.tasks.menu_qa import is_menu_faq
 
 TASK = "policy_qa"
@@ -19,6 +19,6 @@ def build(records: list[dict], ctx: BuildContext) -> list[dict]:
             examples.append(example(ctx, TASK, record, "faq", merged_turns(record)[:2]))
         elif record["source"] in ("chat", "call"):
             for index, user, reply in pairs(merged_turns(record)):
-                if classify_pair(user, reply, ctx.catalog) == TASK:
+                if ctx.classify(user, reply) == TASK:
                     examples.append(example(ctx, TASK, record, f"pair{index}", [("user", user), ("assistant", reply)]))
     return examples

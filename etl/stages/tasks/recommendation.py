@@ -11,7 +11,7 @@ grounding can be checked on the published data.
 from __future__ import annotations
 
 from etl.catalog import Constraint, Dish, needs_in
-from etl.stages.tasks.common import BuildContext, classify_pair, example, merged_turns, pairs, stable_pick
+from etl.stages.tasks.common import BuildContext, example, merged_turns, pairs, stable_pick
 
 TASK = "recommendation"
 WELL_RATED = 4
@@ -44,7 +44,7 @@ def build(records: list[dict], ctx: BuildContext) -> list[dict]:
 def _from_dialogue(record: dict, ctx: BuildContext) -> list[dict]:
     built = []
     for index, user, reply in pairs(merged_turns(record)):
-        if classify_pair(user, reply, ctx.catalog) != TASK:
+        if ctx.classify(user, reply) != TASK:
             continue
         needs = needs_in(user)
         dish = ctx.catalog.dishes_in(reply)[0]

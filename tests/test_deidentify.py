@@ -272,3 +272,34 @@ def test_street_patterns_skipped_on_text_without_their_gate_find_what_all_patter
     assert every - len(international.GATED) < len(international.patterns_for("table for 2")) < every
     assert len(international.patterns_for(texts[-5])) == every - 2  # "Ørbækvej 96": no US street line
     assert street.patterns_for("the soup") == [] and street.patterns_for("12 Oak St") == street.every_pattern
+
+
+def _torch_imported(_: int = 0) -> bool:
+    return sys.modules.get("torch") is not None or sys.modules.get("transformers") is not None
+
+
+def test_worker_processes_give_the_same_text_without_importing_torch():
+    """The analyzer on two worker processes (as on any corpus of PARALLEL_MIN_TURNS turns or
+    more) writes what it writes in this process, and its workers never load torch."""
+    from etl.stages.deidentify import WorkerPool, WorkerSetup
+    from etl.stages.deidentify.stage import model_needs_torch
+
+    frames = [
+        conversation(
+            ("user", f"hi, I'm Marcus Johnson, call me at 404-321-77{n:02d}"), ("assistant", "Thanks!")
+        ).with_columns(pl.lit(f"C{n}").alias("record_id"))
+        for n in range(12)
+    ]
+    frame = pl.concat(frames)
+    in_process = DeidentifyStage(SAMPLE_CONFIG, CATALOG, b"k" * 32)
+    expected = in_process.apply(frame, lambda n: None).kept
+    stage = DeidentifyStage(SAMPLE_CONFIG.model_copy(update={"workers": 2}), CATALOG, b"k" * 32)
+    stage.pool = WorkerPool(WorkerSetup(stage.config, CATALOG, b"k" * 32), 2).__enter__()
+    try:
+        assert stage.pool.pool is not None  # two processes, not this one
+        assert not any(stage.pool.pool.map(_torch_imported, range(4)))
+        assert stage.apply(frame, lambda n: None).kept.equals(expected)
+    finally:
+        stage.teardown()
+    assert not model_needs_torch(SAMPLE_CONFIG.spacy_model)
+    assert model_needs_torch("no_such_model")  # unsure: torch stays importable

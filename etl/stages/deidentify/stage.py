@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -255,7 +256,44 @@ def _init_pool_worker(setup: WorkerSetup) -> None:
     # so in one line); a worker that raised KeyboardInterrupt too would print a traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
+    if not model_needs_torch(setup.config.spacy_model):
+        _without_torch()
     _init_worker(setup)
+
+
+# what presidio and thinc import only if they can: presidio's optional Hugging Face engine and
+# thinc's PyTorch layers, neither used by a spaCy model without transformers
+TORCH_MODULES = ("torch", "transformers")
+
+
+def _without_torch() -> None:
+    """A worker process that never imports torch and transformers: presidio imports both when
+    they are installed (for an NER engine this stage does not use), which cost each worker 3.7 s
+    before its first record. A module set to None in sys.modules raises ImportError on import,
+    which both libraries take as "not installed"."""
+    for name in TORCH_MODULES:
+        sys.modules.setdefault(name, None)
+
+
+def model_needs_torch(model: str) -> bool:
+    """Whether a spaCy model needs torch (a transformer pipeline: its package requires
+    spacy-transformers or spacy-curated-transformers). True when it cannot be told."""
+    import json
+    from importlib import metadata
+    from pathlib import Path
+
+    meta = Path(model) / "meta.json"
+    try:
+        if meta.is_file():
+            requirements = json.loads(meta.read_text(encoding="utf-8")).get("requirements", [])
+        else:
+            distributions = metadata.packages_distributions().get(model, [])
+            if not distributions:
+                return True
+            requirements = metadata.requires(distributions[0]) or []
+    except (OSError, ValueError, metadata.PackageNotFoundError):
+        return True
+    return any("transformers" in requirement or "torch" in requirement for requirement in requirements)
 
 
 def _exit_with_parent() -> None:

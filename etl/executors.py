@@ -16,10 +16,13 @@ code, so the same pairs come back. Sentence embeddings (semantic dedup,
 augmentation's meaning check) run as `map_batches` over blocks of texts on
 Ray actors that load the model once each; the vectors join the driver's
 cache, and each text's vector is the one the local executor computes up to
-the last float bits (a batch's make-up moves them). The rest of the global
-stages (the graph and its decisions, the neighbour search, split,
-augmentation's rewriting, synthesis, the quality gate, publish) run on the
-driver as they do locally.
+the last float bits (a batch's make-up moves them). Augmentation's rewriting
+(nlpaug on a parent's customer turns, seeded by the parent and the method)
+runs the same way on actors that build the augmenters once each; the
+driver judges the variants and fills each task's share as locally. The rest
+of the global stages (the graph and its decisions, the neighbour search,
+split, synthesis, the quality gate, publish) run on the driver as they do
+locally.
 
 With `ray.address` unset, a Ray instance is started on this machine for the
 run and stopped after it; `ray.address: auto` joins the cluster this machine
@@ -47,6 +50,9 @@ from etl.stages.dedup.minhash import candidate_pairs
 # dataset costs more than embedding them on the driver
 EMBED_BLOCK = 512
 RAY_EMBED_MIN = 64
+# augmentation jobs (a parent and a method) a rewriting block holds, and the fewest worth Ray
+REWRITE_BLOCK = 256
+RAY_REWRITE_MIN = 64
 
 
 class LocalExecutor:
@@ -72,6 +78,12 @@ class LocalExecutor:
         from etl.stages.dedup.semantic import embed
 
         return embed(texts, model, batch_size, precision)
+
+    @staticmethod
+    def rewrite(stage, jobs: list[tuple[str, list[str], str]]) -> list[list[str]]:
+        from etl.stages.augment import rewrite_here
+
+        return rewrite_here(stage, jobs)
 
     def close(self) -> None:
         return None
@@ -190,6 +202,40 @@ class RayExecutor:
             semantic.remember_vectors(fresh, vectors, model, precision)
         return semantic.embed(texts, model, batch_size, precision)
 
+    def rewrite(self, stage, jobs: list[tuple[str, list[str], str]]) -> list[list[str]]:
+        """Augmentation's rewriting, (parent id, user texts, method) -> texts, as `map_batches`
+        over blocks of REWRITE_BLOCK jobs on Ray actors that build the augmenters once each. Each
+        job is seeded by its parent and method, so the texts are the local executor's."""
+        if len(jobs) < RAY_REWRITE_MIN:
+            return self.local.rewrite(stage, jobs)
+        import pyarrow as pa
+        import ray
+        import ray.data
+
+        ray.data.DataContext.get_current().execution_options.preserve_order = True
+        table = pa.table(
+            {
+                "parent_id": pa.array([j[0] for j in jobs], pa.string()),
+                "texts": pa.array([j[1] for j in jobs], pa.list_(pa.string())),
+                "method": pa.array([j[2] for j in jobs], pa.string()),
+            }
+        )
+        blocks = [table.slice(start, REWRITE_BLOCK) for start in range(0, len(jobs), REWRITE_BLOCK)]
+        workers = max(1, min(int(ray.cluster_resources().get("CPU", 1)), len(blocks)))
+        rows = (
+            ray.data.from_arrow(blocks)
+            .map_batches(
+                _Rewriter,
+                fn_constructor_args=(stage.for_workers(),),
+                batch_size=REWRITE_BLOCK,
+                batch_format="pyarrow",
+                zero_copy_batch=True,
+                concurrency=workers,
+            )
+            .take_all()
+        )
+        return [list(r["texts"]) for r in rows]
+
     def _partitions(self) -> int:
         import ray
 
@@ -261,6 +307,26 @@ class _Embedder:
 
         vectors = embed(batch.column("text").to_pylist(), self.model, self.batch_size, self.precision)
         return pa.table({"vector": pa.array([v.tobytes() for v in vectors], pa.binary())})
+
+
+class _Rewriter:
+    """One Ray actor's copy of the augment stage: its augmenters built once, a block of
+    (parent id, user texts, method) in, the rewritten texts out, in the block's order."""
+
+    def __init__(self, stage) -> None:
+        self.stage = stage
+        stage.setup(pl.DataFrame())
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        jobs = zip(
+            batch.column("parent_id").to_pylist(),
+            batch.column("texts").to_pylist(),
+            batch.column("method").to_pylist(),
+        )
+        texts = [self.stage.rewrite(parent_id, turns, method) for parent_id, turns, method in jobs]
+        return pa.table({"texts": pa.array(texts, pa.list_(pa.string()))})
 
 
 def _pairs_frame(docs: np.ndarray, pairs: np.ndarray) -> dict[str, np.ndarray]:

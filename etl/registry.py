@@ -104,6 +104,7 @@ def _augment(ctx: RunContext):
         base_dir=config.base_dir,
         precision=config.dedup.semantic.precision,
         embedder=_embedder(ctx),
+        rewriter=ctx.executor.rewrite if ctx.executor is not None else None,
     )
 
 

@@ -101,3 +101,32 @@ def test_rays_embeddings_are_the_local_vectors_and_join_the_drivers_cache():
         assert semantic.unknown_texts(texts, None, "float32") == []  # in the driver's cache now
         semantic.forget_vectors()
     assert ours.shape == local.shape and (ours * local).sum(axis=1).min() > 0.99999
+
+
+def test_rays_rewriting_gives_the_local_variants():
+    """Augmentation's nlpaug rewriting on Ray actors: every method, real customer turns, the
+    texts the local executor writes (each job seeded by its parent and method)."""
+    import json
+
+    from etl.catalog import load_catalog
+    from etl.config import RayConfig
+    from etl.executors import RAY_REWRITE_MIN, REWRITE_BLOCK, LocalExecutor, RayExecutor
+    from etl.stages.augment import AugmentStage
+
+    config = load_config(SAMPLE / "pipeline.yaml")
+    stage = AugmentStage(config.augment, load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml"))
+    dialogs = (Path(__file__).parent / "data" / "realtext" / "taskmaster4_coffee_dev.jsonl").read_text().splitlines()
+    methods = [m.method for m in config.augment.methods]
+    jobs = []
+    for n, dialog in enumerate(map(json.loads, dialogs[:300])):
+        turns = [u["text"] for u in dialog["utterances"] if u["speaker"] == "user"]
+        jobs.append((f"dialog-{n}", turns, methods[n % len(methods)]))
+    assert len(jobs) >= max(RAY_REWRITE_MIN, REWRITE_BLOCK + 1)  # more than one block
+    local = LocalExecutor.rewrite(stage, jobs)
+    executor = RayExecutor(RayConfig(num_cpus=2))
+    try:
+        ours = executor.rewrite(stage, jobs)
+    finally:
+        executor.close()
+    assert ours == local
+    assert sum(new != old for new, (_, old, _) in zip(local, jobs)) > len(jobs) // 2  # most were rewritten

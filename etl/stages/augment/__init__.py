@@ -196,10 +196,13 @@ class AugmentStage(Stage):
         base_dir: Path | None = None,
         precision: str = "auto",
         embedder=embed,
+        rewriter=None,
     ) -> None:
         self.config, self.catalog, self.embedding_model, self.base_dir = config, catalog, embedding_model, base_dir
         self.precision = precision
         self.embedder = embedder  # `embed`, or an executor's (Ray)
+        # (stage, [(parent id, user texts, method)]) -> rewritten texts: here, or an executor's (Ray)
+        self.rewriter = rewriter or rewrite_here
         self.facts = ProtectedFacts(catalog)
         self.augmenters: dict = {}
         self.made: dict[str, dict[str, int]] = {}
@@ -260,13 +263,13 @@ class AugmentStage(Stage):
             made: list[dict] = []
             start = 0
             while start < len(parents) and len(made) < cap:
-                candidates, chunk = [], parents[start : start + self._chunk_size(cap - len(made))]
+                chunk = parents[start : start + self._chunk_size(cap - len(made))]
                 start += len(chunk)
-                for parent in chunk:
-                    progress(1)
-                    first = variant_seed(self.config.seed, parent["id"], "methods") % len(methods)
-                    for method in (methods[first:] + methods[:first])[: self.config.variants_per_parent]:
-                        candidates.append((parent, method, self._augment(parent, method)))
+                tried = [(parent, method) for parent in chunk for method in self._methods_for(parent, methods)]
+                jobs = [(parent["id"], user_texts(parent["messages"]), method) for parent, method in tried]
+                rewritten = self.rewriter(self, jobs)
+                progress(len(chunk))
+                candidates = [(parent, method, texts) for (parent, method), texts in zip(tried, rewritten)]
                 made += self._judge(candidates, originals, seen, cap - len(made))
             variants += made
         return variants
@@ -280,11 +283,25 @@ class AugmentStage(Stage):
         """The most variants a task with this many train originals may get: variants / (originals + variants) <= max_share."""
         return int(self.config.max_share * originals / (1 - self.config.max_share))
 
-    def _augment(self, parent: dict, method: str) -> list[str]:
-        seed = variant_seed(self.config.seed, parent["id"], method)
+    def _methods_for(self, parent: dict, methods: list[str]) -> list[str]:
+        """The methods a parent is tried with: `variants_per_parent` of them, from a seeded first."""
+        first = variant_seed(self.config.seed, parent["id"], "methods") % len(methods)
+        return (methods[first:] + methods[:first])[: self.config.variants_per_parent]
+
+    def rewrite(self, parent_id: str, texts: list[str], method: str) -> list[str]:
+        """A parent's user texts rewritten by one method, seeded by the parent and the method: the
+        same result in any process, which is what lets an executor spread the rewriting."""
+        if not self.augmenters:
+            self.setup(pl.DataFrame())
+        seed = variant_seed(self.config.seed, parent_id, method)
         random.seed(seed)
         np.random.seed(seed)
-        return [self._augment_text(text, method) for text in user_texts(parent["messages"])]
+        return [self._augment_text(text, method) for text in texts]
+
+    def for_workers(self) -> AugmentStage:
+        """A copy to send to other processes: the configuration, without this process's
+        augmenters, embedder or rewriter (each worker builds its own augmenters once)."""
+        return AugmentStage(self.config, self.catalog, self.embedding_model, self.base_dir, self.precision)
 
     def _augment_text(self, text: str, method: str) -> str:
         """Line by line, line breaks kept (nlpaug joins tokens with single spaces). Word swaps and
@@ -379,6 +396,11 @@ class AugmentStage(Stage):
             "parent_id": parent["id"],
             "augmentation": json.dumps({"method": method, "params": params, "seed": self.config.seed}, sort_keys=True),
         }
+
+
+def rewrite_here(stage: AugmentStage, jobs: list[tuple[str, list[str], str]]) -> list[list[str]]:
+    """Every (parent id, user texts, method) rewritten in this process, in order."""
+    return [stage.rewrite(parent_id, texts, method) for parent_id, texts, method in jobs]
 
 
 class _LazySimilarities:

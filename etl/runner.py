@@ -48,7 +48,7 @@ from etl.executors import LocalExecutor, make_executor
 from etl.registry import RunContext, build_stages
 from etl.stages.base import DROPPED_SCHEMA, Stage, StageResult, Tally, with_lineage
 from etl.stages.dedup.index import load_index, reconcile
-from etl.stages.dedup.semantic import forget_vectors, keep_vectors, vector_counts
+from etl.stages.dedup.semantic import forget_vectors, keep_vectors, vector_counts, vectors_not_kept
 from etl.stages.dedup.vector_store import VECTORS
 from etl.stages.deidentify.surrogates import load_key
 from etl.stages.ingest import IngestStage, plan_files
@@ -264,6 +264,11 @@ def _run_locked(
         _keep_vectors()
     finally:
         summary.embeddings = vector_counts()
+        if not_kept := vectors_not_kept():
+            summary.notices.append(
+                "sentence vectors not kept for the next run: on this machine a text's vector changes in its last "
+                f"bits with the size of the batch it is embedded in, so a kept one could change a decision ({', '.join(not_kept)})"
+            )
         executor.close()
         all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
         all_dropped.write_parquet(run_dir / "dropped.parquet")

@@ -105,6 +105,16 @@ def vector_counts() -> dict[str, int]:
     return dict(_COUNTS)
 
 
+def vectors_not_kept() -> list[str]:
+    """The models (and compute types) whose vectors this run could not keep, as
+    `batch_invariant` found: a kept vector would not be the one a run computes."""
+    if _KEPT["folder"] is None:
+        return []  # this run keeps none anyway
+    return sorted(
+        f"{name or 'the default model'} ({dtype})" for (name, dtype) in _VECTORS if not _keepable(name, dtype)
+    )
+
+
 def keep_vectors() -> None:
     """The vectors this run used, written to the folder `forget_vectors` was given (if any)."""
     folder = _KEPT["folder"]
@@ -112,22 +122,75 @@ def keep_vectors() -> None:
         return
     written = set()
     for cache_key, known in _VECTORS.items():
-        path = _stored(*cache_key)[0]
-        vector_store.write(path, known)
-        written.add(path)
+        if _keepable(*cache_key):
+            path = _stored(*cache_key)[0]
+            vector_store.write(path, known)
+            written.add(path)
     vector_store.prune(folder, written)
 
 
+def _keepable(model_name: str | None, dtype: str) -> bool:
+    return batch_invariant(model_name, dtype)
+
+
 def _stored(model_name: str | None, dtype: str) -> tuple[Path, StoredVectors]:
-    """Where this model's vectors are kept and what the last run left there (read once a run)."""
+    """Where this model's vectors are kept and what the last run left there (read once a run;
+    nothing where this machine does not give a text the same vector in every batch)."""
     if (model_name, dtype) not in _STORED:
         device = load_model(model_name).device.type
         key = vector_store.model_key(
             model_name or default_model_path(), dtype, device, embed, token_batches, filler_text.__wrapped__
         )
         path = _KEPT["folder"] / f"{key}.npz"
-        _STORED[(model_name, dtype)] = (path, vector_store.StoredVectors.read(path))
+        kept = vector_store.StoredVectors.read(path) if _keepable(model_name, dtype) else StoredVectors.empty()
+        _STORED[(model_name, dtype)] = (path, kept)
     return _STORED[(model_name, dtype)]
+
+
+# real customer sentences of one token length (padded to 16), for the batch-invariance probe
+PROBE_TEXTS = (
+    "Can I get a large iced latte with oat milk please?",
+    "Is the Keto Salmon Caesar gluten free?",
+    "my order never arrived, can you check?",
+    "What time do you close on Sundays?",
+    "I'd like two chicken bowls for pickup.",
+)
+# the batch sizes the probe compares: one text with its filler, a few, many
+PROBE_ROWS = (2, 7, 41)
+
+
+@lru_cache(maxsize=8)
+def batch_invariant(model_name: str | None, dtype: str) -> bool:
+    """Whether this machine computes a text's vector bit for bit the same in batches of other
+    sizes (padded to the same length). It held on a 2-core AMD CPU with AVX-512 BF16, in float32
+    and bfloat16; on a 2-core Intel CPU with AMX it does not (oneDNN picks its matrix kernels by
+    the number of rows, in both compute types), and a vector kept from an earlier run could then
+    differ in its last bits from tonight's, enough to move a pair across a threshold. Vectors
+    are kept between runs only where it holds; checked once a process."""
+    model = load_model(model_name)
+    padded = max(token_lengths(model, list(PROBE_TEXTS)))
+    padded = -(-padded // PAD_STEP) * PAD_STEP
+    filler = filler_text(model, padded)
+    first = []
+    for rows in PROBE_ROWS:
+        texts = list(PROBE_TEXTS[: rows - 1]) + [filler] * max(rows - len(PROBE_TEXTS), 1)
+        first.append(_encode(model, texts[:rows], dtype)[0])
+    return all(np.array_equal(first[0], other) for other in first[1:])
+
+
+def _autocast(model, dtype: str):
+    """Matrix products in bfloat16 under torch autocast where `dtype` says so."""
+    import torch
+
+    return torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+
+
+def _encode(model, texts: list[str], dtype: str) -> np.ndarray:
+    """One batch of texts, as `embed` encodes it (inside `_autocast`; nested, it changes nothing)."""
+    with _autocast(model, dtype):
+        return model.encode(
+            texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
 
 def _missing(known: dict[str, np.ndarray], texts: list[str], model_name: str | None, dtype: str) -> list[str]:
@@ -193,21 +256,14 @@ def embed(texts: list[str], model_name: str | None, batch_size: int, precision: 
     known = _vector_cache(model_name, dtype)
     fresh = _missing(known, texts, model_name, dtype)
     if fresh:
-        import torch
-
-        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
-            budget = EMBED_TOKEN_BUDGET.get(dtype, batch_size * model.max_seq_length)
+        budget = EMBED_TOKEN_BUDGET.get(dtype, batch_size * model.max_seq_length)
+        # autocast's cast weights are cached for one context: one a call, not one a batch
+        with _autocast(model, dtype):
             for padded, batch in token_batches(token_lengths(model, fresh), batch_size, budget, model.max_seq_length):
                 chosen = [fresh[i] for i in batch]
                 # a filler text of exactly `padded` tokens makes the batch pad every text to that
                 # length, whatever else it holds, and keeps it from being one text alone
-                vectors = model.encode(
-                    chosen + [filler_text(model, padded)],
-                    batch_size=len(chosen) + 1,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                vectors = _encode(model, chosen + [filler_text(model, padded)], dtype)
                 known.update(zip(chosen, vectors[: len(chosen)].astype(np.float32)))
         _COUNTS["embedded"] += len(fresh)
     return np.stack([known[t] for t in texts])

@@ -15,10 +15,14 @@ again. A run keeps only the vectors it used, so the folder holds one night's
 texts at most, and `etl purge-runs --cache` removes it.
 
 A vector read back is bit for bit the one this run would compute: `embed`
-batches texts of one token length, unpadded, and a text's vector is then the
-same in any batch (semantic.token_batches). So a fresh work folder and one
-with a long history publish the same fingerprint from the same inputs, and
-`--full` (which reads the same vectors) the same as an incremental run.
+pads each text to its own rounded length, and on most machines a text's
+vector is then the same in any batch (semantic.token_batches). So a fresh
+work folder and one with a long history publish the same fingerprint from the
+same inputs, and `--full` (which reads the same vectors) the same as an
+incremental run. Where a machine's kernels make a vector depend on the size of
+its batch (a CPU with AMX), `semantic.batch_invariant` finds it at the first
+use and no vector is kept or read: every run embeds again, in the batches a
+full run uses, and the run's notices say so.
 """
 
 from __future__ import annotations

@@ -179,25 +179,9 @@ class RayExecutor:
         fresh = semantic.unknown_texts(texts, model, precision)
         if len(fresh) >= RAY_EMBED_MIN:
             import pyarrow as pa
-            import ray
-            import ray.data
 
-            ray.data.DataContext.get_current().execution_options.preserve_order = True
             table = pa.table({"text": pa.array(fresh, pa.string())})
-            blocks = [table.slice(start, EMBED_BLOCK) for start in range(0, len(fresh), EMBED_BLOCK)]
-            workers = max(1, min(int(ray.cluster_resources().get("CPU", 1)), len(blocks)))
-            rows = (
-                ray.data.from_arrow(blocks)
-                .map_batches(
-                    _Embedder,
-                    fn_constructor_args=(model, batch_size, precision),
-                    batch_size=EMBED_BLOCK,
-                    batch_format="pyarrow",
-                    zero_copy_batch=True,
-                    concurrency=workers,
-                )
-                .take_all()
-            )
+            rows = _on_actors(table, EMBED_BLOCK, _Embedder, (model, batch_size, precision))
             vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
             semantic.remember_vectors(fresh, vectors, model, precision)
         return semantic.embed(texts, model, batch_size, precision)
@@ -209,10 +193,7 @@ class RayExecutor:
         if len(jobs) < RAY_REWRITE_MIN:
             return self.local.rewrite(stage, jobs)
         import pyarrow as pa
-        import ray
-        import ray.data
 
-        ray.data.DataContext.get_current().execution_options.preserve_order = True
         table = pa.table(
             {
                 "parent_id": pa.array([j[0] for j in jobs], pa.string()),
@@ -220,21 +201,7 @@ class RayExecutor:
                 "method": pa.array([j[2] for j in jobs], pa.string()),
             }
         )
-        blocks = [table.slice(start, REWRITE_BLOCK) for start in range(0, len(jobs), REWRITE_BLOCK)]
-        workers = max(1, min(int(ray.cluster_resources().get("CPU", 1)), len(blocks)))
-        rows = (
-            ray.data.from_arrow(blocks)
-            .map_batches(
-                _Rewriter,
-                fn_constructor_args=(stage.for_workers(),),
-                batch_size=REWRITE_BLOCK,
-                batch_format="pyarrow",
-                zero_copy_batch=True,
-                concurrency=workers,
-            )
-            .take_all()
-        )
-        return [list(r["texts"]) for r in rows]
+        return [list(r["texts"]) for r in _on_actors(table, REWRITE_BLOCK, _Rewriter, (stage.for_workers(),))]
 
     def _partitions(self) -> int:
         import ray
@@ -255,6 +222,31 @@ class RayExecutor:
             import ray
 
             ray.shutdown()
+
+
+def _on_actors(table, block: int, actor, arguments: tuple) -> list[dict]:
+    """A table's rows through `actor` (built once a Ray worker from `arguments`) in blocks of
+    `block` rows, one block a call, as `map_batches`; the output rows in the table's order."""
+    import ray
+    import ray.data
+
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    # one block per call, put in the object store here: no read or repartition task competes
+    # with the actors for the CPUs
+    blocks = [table.slice(start, block) for start in range(0, table.num_rows, block)]
+    workers = max(1, min(int(ray.cluster_resources().get("CPU", 1)), len(blocks)))
+    return (
+        ray.data.from_arrow(blocks)
+        .map_batches(
+            actor,
+            fn_constructor_args=arguments,
+            batch_size=block,
+            batch_format="pyarrow",
+            zero_copy_batch=True,
+            concurrency=workers,
+        )
+        .take_all()
+    )
 
 
 def make_executor(kind: str, ray_config: RayConfig) -> LocalExecutor | RayExecutor:

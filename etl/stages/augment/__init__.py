@@ -221,8 +221,6 @@ class AugmentStage(Stage):
         return (pl.col("split") == "train") & pl.col("task").is_in(self.config.tasks) & pl.col("parent_id").is_null()
 
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
-        if not self.augmenters:
-            self.setup(frame)
         variants = self._variants(frame, progress)
         self.variants = len(variants)
         for row in variants:
@@ -291,7 +289,7 @@ class AugmentStage(Stage):
     def rewrite(self, parent_id: str, texts: list[str], method: str) -> list[str]:
         """A parent's user texts rewritten by one method, seeded by the parent and the method: the
         same result in any process, which is what lets an executor spread the rewriting."""
-        if not self.augmenters:
+        if not self.augmenters:  # apply called outside the runner (tests), which sets up first
             self.setup(pl.DataFrame())
         seed = variant_seed(self.config.seed, parent_id, method)
         random.seed(seed)

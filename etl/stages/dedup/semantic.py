@@ -111,7 +111,7 @@ def vectors_not_kept() -> list[str]:
     if _KEPT["folder"] is None:
         return []  # this run keeps none anyway
     return sorted(
-        f"{name or 'the default model'} ({dtype})" for (name, dtype) in _VECTORS if not _keepable(name, dtype)
+        f"{name or 'the default model'} ({dtype})" for (name, dtype) in _VECTORS if not batch_invariant(name, dtype)
     )
 
 
@@ -122,15 +122,11 @@ def keep_vectors() -> None:
         return
     written = set()
     for cache_key, known in _VECTORS.items():
-        if _keepable(*cache_key):
+        if batch_invariant(*cache_key):
             path = _stored(*cache_key)[0]
             vector_store.write(path, known)
             written.add(path)
     vector_store.prune(folder, written)
-
-
-def _keepable(model_name: str | None, dtype: str) -> bool:
-    return batch_invariant(model_name, dtype)
 
 
 def _stored(model_name: str | None, dtype: str) -> tuple[Path, StoredVectors]:
@@ -142,7 +138,7 @@ def _stored(model_name: str | None, dtype: str) -> tuple[Path, StoredVectors]:
             model_name or default_model_path(), dtype, device, embed, token_batches, filler_text.__wrapped__
         )
         path = _KEPT["folder"] / f"{key}.npz"
-        kept = vector_store.StoredVectors.read(path) if _keepable(model_name, dtype) else StoredVectors.empty()
+        kept = vector_store.StoredVectors.read(path) if batch_invariant(model_name, dtype) else StoredVectors.empty()
         _STORED[(model_name, dtype)] = (path, kept)
     return _STORED[(model_name, dtype)]
 
@@ -172,9 +168,9 @@ def batch_invariant(model_name: str | None, dtype: str) -> bool:
     padded = -(-padded // PAD_STEP) * PAD_STEP
     filler = filler_text(model, padded)
     first = []
-    for rows in PROBE_ROWS:
-        texts = list(PROBE_TEXTS[: rows - 1]) + [filler] * max(rows - len(PROBE_TEXTS), 1)
-        first.append(_encode(model, texts[:rows], dtype)[0])
+    for rows in PROBE_ROWS:  # the probe texts, then fillers: `rows` texts, the last a filler
+        texts = (list(PROBE_TEXTS) + [filler] * rows)[: rows - 1] + [filler]
+        first.append(_encode(model, texts, dtype)[0])
     return all(np.array_equal(first[0], other) for other in first[1:])
 
 

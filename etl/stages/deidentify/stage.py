@@ -269,8 +269,8 @@ TORCH_MODULES = ("torch", "transformers")
 def _without_torch() -> None:
     """A worker process that never imports torch and transformers: presidio imports both when
     they are installed (for an NER engine this stage does not use), which cost each worker 3.7 s
-    before its first record and 321 MiB (574 against 253 MiB resident). A module set to None in sys.modules raises ImportError on import,
-    which both libraries take as "not installed"."""
+    before its first record and 321 MiB (574 against 253 MiB resident). A module set to None in
+    sys.modules raises ImportError on import, which both libraries take as "not installed"."""
     for name in TORCH_MODULES:
         sys.modules.setdefault(name, None)
 

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from etl.catalog import Catalog
+from etl.stages.tasks.intents import conversation_intent
 
 MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8})
 
@@ -65,8 +66,6 @@ class BuildContext:
 
     def intent(self, customer_turns: list[str]) -> str:
         """conversation_intent, once per conversation."""
-        from etl.stages.tasks.intents import conversation_intent
-
         key = tuple(customer_turns)
         if key not in self._intents:
             self._intents[key] = conversation_intent(customer_turns)

@@ -19,10 +19,13 @@ cache, and each text's vector is the one the local executor computes up to
 the last float bits (a batch's make-up moves them). Augmentation's rewriting
 (nlpaug on a parent's customer turns, seeded by the parent and the method)
 runs the same way on actors that build the augmenters once each; the
-driver judges the variants and fills each task's share as locally. The rest
-of the global stages (the graph and its decisions, the neighbour search,
-split, synthesis, the quality gate, publish) run on the driver as they do
-locally.
+driver judges the variants and fills each task's share as locally. The
+split's group-bys (`etl.stages.split.GroupBy`) go through Ray's groupby: rows
+shuffled into partitions by a hash of the key, each partition grouped by the
+local code; the split's graph and placement stay on the driver. Ray's groupby
+uses the pull-based sort shuffle unless `ray.shuffle: hash`. The rest of the
+global stages (the graph and its decisions, the neighbour search, synthesis,
+the quality gate, publish) run on the driver as they do locally.
 
 With `ray.address` unset, a Ray instance is started on this machine for the
 run and stopped after it; `ray.address: auto` joins the cluster this machine
@@ -53,6 +56,8 @@ RAY_EMBED_MIN = 64
 # augmentation jobs (a parent and a method) a rewriting block holds, and the fewest worth Ray
 REWRITE_BLOCK = 256
 RAY_REWRITE_MIN = 64
+# the column that carries a row's partition through Ray's groupby shuffle
+PARTITION = "__partition"
 
 
 class LocalExecutor:
@@ -85,6 +90,10 @@ class LocalExecutor:
 
         return rewrite_here(stage, jobs)
 
+    @staticmethod
+    def group_by(rows: pl.DataFrame, key: str, aggregate) -> pl.DataFrame:
+        return aggregate(rows)
+
     def close(self) -> None:
         return None
 
@@ -110,6 +119,10 @@ class RayExecutor:
             if config.address is None:
                 options["num_cpus"] = config.num_cpus or os.cpu_count() or 1
             ray.init(address=config.address, **options)
+        from ray.data.context import DataContext, ShuffleStrategy
+
+        strategy = {"sort": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED, "hash": ShuffleStrategy.HASH_SHUFFLE}
+        DataContext.get_current().shuffle_strategy = strategy[config.shuffle]
         self.local = LocalExecutor()
 
     def run(self, stage: Stage, frame: pl.DataFrame, progress: Progress) -> StageResult:
@@ -202,6 +215,29 @@ class RayExecutor:
             }
         )
         return [list(r["texts"]) for r in _on_actors(table, REWRITE_BLOCK, _Rewriter, (stage.for_workers(),))]
+
+    def group_by(self, rows: pl.DataFrame, key: str, aggregate) -> pl.DataFrame:
+        """The split's group-bys (`etl.stages.split.GroupBy`): the rows shuffled by Ray's groupby
+        into partitions by a hash of `key` (the driver hashes, so every row of a key value meets
+        in one partition), `aggregate` run on each partition, the partitions' groups concatenated
+        and sorted by key. `aggregate` groups by key itself, so the groups are the local ones."""
+        if rows.height == 0:
+            return aggregate(rows)
+        import ray
+        import ray.data
+
+        partitions = self._partitions()
+        table = rows.with_columns((pl.col(key).hash(seed=0) % partitions).alias(PARTITION)).to_arrow()
+        grouped = (
+            ray.data.from_arrow(table)
+            .groupby(PARTITION, num_partitions=partitions)
+            .map_groups(_aggregate_partition, fn_args=(aggregate,), batch_format="pyarrow")
+        )
+        parts = [pl.from_arrow(t) for t in ray.get(grouped.to_arrow_refs()) if t.num_rows]
+        schema = aggregate(rows.clear()).schema  # the local result's columns and types
+        if not parts:
+            return pl.DataFrame(schema=schema)
+        return pl.concat(parts, how="vertical_relaxed").select(list(schema)).cast(schema).sort(key)
 
     def _partitions(self) -> int:
         import ray
@@ -319,6 +355,11 @@ class _Rewriter:
         )
         texts = [self.stage.rewrite(parent_id, turns, method) for parent_id, turns, method in jobs]
         return pa.table({"texts": pa.array(texts, pa.list_(pa.string()))})
+
+
+def _aggregate_partition(partition, aggregate):
+    """One partition of a group-by's rows (every row of each of its keys) through `aggregate`."""
+    return aggregate(pl.from_arrow(partition).drop(PARTITION)).to_arrow()
 
 
 def _pairs_frame(docs: np.ndarray, pairs: np.ndarray) -> dict[str, np.ndarray]:

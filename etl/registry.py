@@ -88,7 +88,8 @@ def _split(ctx: RunContext):
     from etl.stages.split import SplitStage
 
     known = dict(ctx.published_index.filter(pl.col("split").is_not_null()).select("record_id", "split").iter_rows())
-    return SplitStage(ctx.config.split, known)
+    group_by = ctx.executor.group_by if ctx.executor is not None else None  # Ray's shuffle under executor: ray
+    return SplitStage(ctx.config.split, known, group_by)
 
 
 def _augment(ctx: RunContext):

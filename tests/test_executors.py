@@ -130,3 +130,50 @@ def test_rays_rewriting_gives_the_local_variants():
         executor.close()
     assert ours == local
     assert sum(new != old for new, (_, old, _) in zip(local, jobs)) > len(jobs) // 2  # most were rewritten
+
+
+def test_rays_groupby_split_places_every_example_where_the_local_split_does():
+    """The split's group-bys shuffled by Ray: records with several examples, rephrasings that
+    chain records, earlier records on both sides; the same sides, drops and notes as locally."""
+    import numpy as np
+
+    from etl.config import RayConfig
+    from etl.executors import RayExecutor
+    from etl.stages.split import assign_splits
+    from etl.stages.tasks.common import EXAMPLE_SCHEMA
+
+    rng = np.random.default_rng(15)
+    tasks = ["menu_qa", "review_sentiment", "recommendation", "order", "store_info"]
+    n = 3000
+    records = rng.integers(0, 1200, size=n)
+    clusters = np.where(rng.random(n) < 0.3, rng.integers(0, 300, size=n), 1000 + np.arange(n))
+    examples = (
+        pl.DataFrame(
+            {
+                "id": [f"ex{i}" for i in range(n)],
+                "task": [tasks[t] for t in rng.integers(0, len(tasks), size=n)],
+                "record_id": [f"rec{r}" for r in records],
+                "dup_cluster": [None if c >= 2900 else f"c{c}" for c in clusters],  # some never clustered
+            }
+        )
+        .with_columns(
+            pl.lit(None).cast(dtype).alias(k)
+            for k, dtype in EXAMPLE_SCHEMA.items()
+            if k not in {"id", "task", "record_id", "dup_cluster"}
+        )
+        .select(list(EXAMPLE_SCHEMA))
+    )
+    known = {f"rec{r}": ("eval" if r % 5 == 0 else "train") for r in range(0, 1200, 3)}
+
+    local = assign_splits(examples, 0.1, 7, known)
+    for shuffle in ("sort", "hash"):
+        executor = RayExecutor(RayConfig(num_cpus=2, shuffle=shuffle))
+        try:
+            ours = assign_splits(examples, 0.1, 7, known, executor.group_by)
+        finally:
+            executor.close()
+        assert ours[0].equals(local[0])
+        assert sorted(ours[1].to_list()) == sorted(local[1].to_list()) and local[1].len() > 0
+        assert ours[2] == local[2]
+    assert local[2]["new_units"] > 100 and local[2]["new_units_following_earlier_records"]
+    assert set(local[0]["split"]) == {"train", "eval"}

@@ -47,6 +47,7 @@ Earlier records are never merged into units for the same reason."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -56,6 +57,15 @@ from etl.stages.base import Filter, Progress, Rule
 from etl.stages.dedup.minhash import components
 
 DECONTAMINATED = "rephrases_other_split"
+
+# (rows, key, aggregate) -> aggregate's groups of rows: every row of one key value must
+# reach the same call of `aggregate`, which groups by that key (and maybe more) itself.
+# Here, one call over all rows; the Ray executor's shuffles the rows by key over a cluster.
+GroupBy = Callable[[pl.DataFrame, str, Callable[[pl.DataFrame], pl.DataFrame]], pl.DataFrame]
+
+
+def group_here(rows: pl.DataFrame, key: str, aggregate: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    return aggregate(rows)
 
 
 def unit_bucket(key: str, seed: int) -> float:
@@ -68,15 +78,20 @@ class SplitStage(Filter):
     unit = "examples"
     id_column = "id"
 
-    def __init__(self, config: SplitConfig, known: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: SplitConfig, known: dict[str, str] | None = None, group_by: GroupBy | None = None
+    ) -> None:
         self.config = config
+        self.group_by = group_by or group_here  # or an executor's (Ray)
         # record id -> "train" | "eval": where an earlier version placed each record
         self.known = known or {}
         self.record_splits = pl.DataFrame(schema={"record_id": pl.Utf8, "split": pl.Utf8, "dup_cluster": pl.Utf8})
         self.placement: dict[str, int] = {}
 
     def transform(self, df: pl.DataFrame, progress: Progress) -> pl.DataFrame:
-        split, leaking, self.placement = assign_splits(df, self.config.eval_share, self.config.seed, self.known)
+        split, leaking, self.placement = assign_splits(
+            df, self.config.eval_share, self.config.seed, self.known, self.group_by
+        )
         progress(df.height)
         # every record's side, decontaminated ones included: the version's index remembers them all
         self.record_splits = split.group_by("record_id").agg(pl.col("split").first(), pl.col("dup_cluster").first())
@@ -99,10 +114,16 @@ class SplitStage(Filter):
 
 
 def assign_splits(
-    examples: pl.DataFrame, eval_share: float, seed: int, known: dict[str, str] | None = None
+    examples: pl.DataFrame,
+    eval_share: float,
+    seed: int,
+    known: dict[str, str] | None = None,
+    group_by: GroupBy = group_here,
 ) -> tuple[pl.DataFrame, pl.Series, dict[str, int]]:
     """Examples with `split` set; the ids of examples to drop as rephrasings of the other
-    side (step 4); notes: records remembered, new units, units that followed earlier records."""
+    side (step 4); notes: records remembered, new units, units that followed earlier records.
+    Every group-by over the examples goes through `group_by`; the graph of units, the joins
+    and the placement run here."""
     if examples.height == 0:
         return (
             examples.with_columns(pl.lit(None, dtype=pl.Utf8).alias("split")),
@@ -116,25 +137,17 @@ def assign_splits(
     )
     frame = frame.join(known_frame, on="record_id", how="left", maintain_order="left")
     # the side of the earlier records in each cluster (eval wins if a cluster holds both)
-    anchors = (
-        frame.filter(pl.col("known").is_not_null())
-        .group_by("dup_cluster")
-        .agg(
-            pl.when((pl.col("known") == "eval").any()).then(pl.lit("eval")).otherwise(pl.lit("train")).alias("anchor")
-        )
-    )
+    earlier = frame.filter(pl.col("known").is_not_null()).select("dup_cluster", "known")
+    anchors = group_by(earlier, "dup_cluster", _cluster_anchors)
     frame = frame.join(anchors, on="dup_cluster", how="left", maintain_order="left")
-    record_unit, units = _new_units(frame)
-    placed = _place_by_quota(units, record_unit, frame, eval_share, seed)
+    record_unit, units = _new_units(frame, group_by)
+    placed = _place_by_quota(units, record_unit, frame, eval_share, seed, group_by)
     by_record = record_unit.join(placed, on="unit", how="left").select("record_id", pl.col("split").alias("placed"))
     result = frame.join(by_record, on="record_id", how="left", maintain_order="left").with_columns(
         pl.coalesce("known", "placed").alias("split")
     )
-    spanning = (
-        result.group_by("dup_cluster")
-        .agg(pl.col("split").n_unique().alias("sides"))
-        .filter(pl.col("sides") > 1)["dup_cluster"]
-    )
+    sides = group_by(result.select("dup_cluster", "split"), "dup_cluster", _cluster_sides)
+    spanning = sides.filter(pl.col("sides") > 1)["dup_cluster"]
     # in a cluster on both sides, what differs from the earlier records' side goes (new
     # data never removes a published example); with no earlier records, train goes
     leaking = result.filter(
@@ -148,7 +161,7 @@ def assign_splits(
     return result.select(examples.columns), leaking, notes
 
 
-def _new_units(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _new_units(frame: pl.DataFrame, group_by: GroupBy) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(record_id -> unit) for the new records, and one row per unit: key (smallest record id)
     and follows ("train" when all the earlier records it rephrases are in train)."""
     new = frame.filter(pl.col("known").is_null()).select("record_id", "dup_cluster", "anchor")
@@ -170,36 +183,39 @@ def _new_units(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     labels = components(len(nodes), np.column_stack([left, right]))
     new = new.with_columns(pl.Series("unit", labels[left], dtype=pl.Int64))
-    # only train is followed: following eval lets chains of rephrasings pull ever more into eval
-    only_train = (pl.col("anchor") == "train").any() & ~(pl.col("anchor") == "eval").any()
-    units = new.group_by("unit").agg(
-        pl.col("record_id").min().alias("key"),
-        pl.when(only_train).then(pl.lit("train")).otherwise(pl.lit(None, dtype=pl.Utf8)).alias("follows"),
-    )
+    units = group_by(new.select("unit", "record_id", "anchor"), "unit", _unit_keys)
     return new.select("record_id", "unit").unique(), units
 
 
 def _place_by_quota(
-    units: pl.DataFrame, record_unit: pl.DataFrame, frame: pl.DataFrame, eval_share: float, seed: int
+    units: pl.DataFrame,
+    record_unit: pl.DataFrame,
+    frame: pl.DataFrame,
+    eval_share: float,
+    seed: int,
+    group_by: GroupBy,
 ) -> pl.DataFrame:
     """unit -> split: units that follow earlier records take their side, the rest fill each task's eval quota."""
-    with_units = frame.join(record_unit, on="record_id", how="left", maintain_order="left")
-    per_task = with_units.group_by("task").agg(
-        pl.len().alias("total"),
-        # an earlier record counts as a unit of its own
-        pl.coalesce(pl.format("unit:{}", "unit"), "record_id").n_unique().alias("units"),
+    side = (
+        frame.join(record_unit, on="record_id", how="left", maintain_order="left")
+        .join(units.select("unit", "follows"), on="unit", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("known", "follows").alias("side"),
+            # an earlier record counts as a unit of its own
+            pl.coalesce(pl.format("unit:{}", "unit"), "record_id").alias("member"),
+        )
     )
-    total = {t: n for t, n, _ in per_task.iter_rows()}
-    target = {t: max(eval_share * n, 1.0 if u >= 2 else 0.0) for t, n, u in per_task.iter_rows()}
-    side = with_units.join(units.select("unit", "follows"), on="unit", how="left").with_columns(
-        pl.coalesce("known", "follows").alias("side")
-    )
-    in_eval = {t: 0 for t in total} | dict(side.filter(pl.col("side") == "eval").group_by("task").len().iter_rows())
+    per_task = group_by(side.select("task", "member", "side"), "task", _task_sizes)
+    total = {t: n for t, n, _, _ in per_task.iter_rows()}
+    target = {t: max(eval_share * n, 1.0 if u >= 2 else 0.0) for t, n, u, _ in per_task.iter_rows()}
+    in_eval = {t: e for t, _, _, e in per_task.iter_rows()}
     open_units = units.filter(pl.col("follows").is_null())
     buckets = pl.Series("bucket", [unit_bucket(k, seed) for k in open_units["key"].to_list()], dtype=pl.Float64)
     open_units = open_units.with_columns(buckets).sort("bucket", "key")
-    counts = with_units.filter(pl.col("unit").is_in(open_units["unit"].implode())).group_by("unit", "task").len("n")
-    tasks_of = counts.group_by("unit").agg("task", "n")
+    in_open = side.filter(pl.col("unit").is_in(open_units["unit"].implode())).select("unit", "task")
+    # sorted, so a unit's gain sums its tasks in one order in any run
+    counts = group_by(in_open, "unit", _unit_task_counts).sort("unit", "task")
+    tasks_of = counts.group_by("unit", maintain_order=True).agg("task", "n")
     tasks_of = dict(zip(tasks_of["unit"].to_list(), zip(tasks_of["task"].to_list(), tasks_of["n"].to_list())))
     placed = []
     for unit in open_units["unit"].to_list():
@@ -215,3 +231,42 @@ def _place_by_quota(
     chosen = pl.DataFrame({"unit": open_units["unit"], "split": pl.Series(placed, dtype=pl.Utf8)})
     following = units.filter(pl.col("follows").is_not_null()).select("unit", pl.col("follows").alias("split"))
     return pl.concat([following, chosen])
+
+
+# The group-bys, each a pure function of rows that hold every row of each of its groups
+# (what `GroupBy` hands them), so they give the same groups wherever they run.
+
+
+def _cluster_anchors(earlier: pl.DataFrame) -> pl.DataFrame:
+    """dup_cluster -> anchor: the side of the cluster's earlier records, eval if it holds both."""
+    eval_wins = pl.when((pl.col("known") == "eval").any()).then(pl.lit("eval")).otherwise(pl.lit("train"))
+    return earlier.group_by("dup_cluster").agg(eval_wins.alias("anchor"))
+
+
+def _unit_keys(new: pl.DataFrame) -> pl.DataFrame:
+    """unit -> key (its smallest record id) and follows ("train" when every earlier record it
+    rephrases is in train). Only train is followed: following eval lets chains of rephrasings
+    pull ever more into eval."""
+    only_train = (pl.col("anchor") == "train").any() & ~(pl.col("anchor") == "eval").any()
+    return new.group_by("unit").agg(
+        pl.col("record_id").min().alias("key"),
+        pl.when(only_train).then(pl.lit("train")).otherwise(pl.lit(None, dtype=pl.Utf8)).alias("follows"),
+    )
+
+
+def _task_sizes(examples: pl.DataFrame) -> pl.DataFrame:
+    """task -> examples, units (earlier records one each), examples already on the eval side."""
+    return examples.group_by("task").agg(
+        pl.len().alias("total"),
+        pl.col("member").n_unique().alias("units"),
+        (pl.col("side") == "eval").sum().alias("in_eval"),
+    )
+
+
+def _unit_task_counts(examples: pl.DataFrame) -> pl.DataFrame:
+    return examples.group_by("unit", "task").len("n")
+
+
+def _cluster_sides(examples: pl.DataFrame) -> pl.DataFrame:
+    """dup_cluster -> how many sides its examples are on."""
+    return examples.group_by("dup_cluster").agg(pl.col("split").n_unique().alias("sides"))

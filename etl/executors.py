@@ -48,6 +48,7 @@ from etl.config import ConfigError, RayConfig
 from etl.stages.base import Progress, Stage, StageResult
 from etl.stages.dedup.exact import equal_hash_pairs
 from etl.stages.dedup.minhash import candidate_pairs
+from etl.stages.split import group_here
 
 # texts an embedding block holds on Ray; below RAY_EMBED_MIN new texts, starting a Ray
 # dataset costs more than embedding them on the driver
@@ -90,9 +91,7 @@ class LocalExecutor:
 
         return rewrite_here(stage, jobs)
 
-    @staticmethod
-    def group_by(rows: pl.DataFrame, key: str, aggregate) -> pl.DataFrame:
-        return aggregate(rows)
+    group_by = staticmethod(group_here)  # the split's group-bys: one call over all rows
 
     def close(self) -> None:
         return None

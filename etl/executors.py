@@ -121,7 +121,9 @@ class RayExecutor:
         from ray.data.context import DataContext, ShuffleStrategy
 
         strategy = {"sort": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED, "hash": ShuffleStrategy.HASH_SHUFFLE}
-        DataContext.get_current().shuffle_strategy = strategy[config.shuffle]
+        context = DataContext.get_current()
+        # a Ray session the caller started gets its own strategy back on close
+        self.caller_shuffle, context.shuffle_strategy = context.shuffle_strategy, strategy[config.shuffle]
         self.local = LocalExecutor()
 
     def run(self, stage: Stage, frame: pl.DataFrame, progress: Progress) -> StageResult:
@@ -253,6 +255,9 @@ class RayExecutor:
         return np.unique(both, axis=0)
 
     def close(self) -> None:
+        from ray.data.context import DataContext
+
+        DataContext.get_current().shuffle_strategy = self.caller_shuffle
         if self.started:
             import ray
 

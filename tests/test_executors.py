@@ -165,6 +165,9 @@ def test_rays_groupby_split_places_every_example_where_the_local_split_does():
     )
     known = {f"rec{r}": ("eval" if r % 5 == 0 else "train") for r in range(0, 1200, 3)}
 
+    from ray.data.context import DataContext
+
+    before = DataContext.get_current().shuffle_strategy
     local = assign_splits(examples, 0.1, 7, known)
     for shuffle in ("sort", "hash"):
         executor = RayExecutor(RayConfig(num_cpus=2, shuffle=shuffle))
@@ -175,5 +178,6 @@ def test_rays_groupby_split_places_every_example_where_the_local_split_does():
         assert ours[0].equals(local[0])
         assert sorted(ours[1].to_list()) == sorted(local[1].to_list()) and local[1].len() > 0
         assert ours[2] == local[2]
+        assert DataContext.get_current().shuffle_strategy == before  # the caller's strategy back
     assert local[2]["new_units"] > 100 and local[2]["new_units_following_earlier_records"]
     assert set(local[0]["split"]) == {"train", "eval"}

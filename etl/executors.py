@@ -121,37 +121,19 @@ class RayExecutor:
         from ray.data.context import DataContext, ShuffleStrategy
 
         strategy = {"sort": ShuffleStrategy.SORT_SHUFFLE_PULL_BASED, "hash": ShuffleStrategy.HASH_SHUFFLE}
+        # the runner draws each stage's bar; a Ray session the caller started gets its own
+        # settings back on close
+        settings = {"shuffle_strategy": strategy[config.shuffle], "enable_progress_bars": False}
         context = DataContext.get_current()
-        # a Ray session the caller started gets its own strategy back on close
-        self.caller_shuffle, context.shuffle_strategy = context.shuffle_strategy, strategy[config.shuffle]
+        self.caller_settings = {name: getattr(context, name) for name in settings}
+        for name, value in settings.items():
+            setattr(context, name, value)
         self.local = LocalExecutor()
 
     def run(self, stage: Stage, frame: pl.DataFrame, progress: Progress) -> StageResult:
         if not stage.per_record or frame.height == 0:
             return self.local.run(stage, frame, progress)
-        import ray
-        import ray.data
-
-        context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True  # rows come back in input order
-        context.enable_progress_bars = False  # the runner draws the stage's bar
-        workers = max(1, min(int(ray.cluster_resources().get("CPU", 1)), -(-frame.height // self.config.batch_size)))
-        table, size = frame.to_arrow(), self.config.batch_size
-        # one block per batch, put in the object store here: no read or repartition task
-        # competes with the stage's workers for the CPUs
-        blocks = [table.slice(start, size) for start in range(0, table.num_rows, size)]
-        results = (
-            ray.data.from_arrow(blocks)
-            .map_batches(
-                _StageOnBatch,
-                fn_constructor_args=(stage.partitioned(),),
-                batch_size=self.config.batch_size,
-                batch_format="pyarrow",
-                zero_copy_batch=True,
-                concurrency=workers,
-            )
-            .take_all()
-        )
+        results = _on_actors(frame.to_arrow(), self.config.batch_size, _StageOnBatch, (stage.partitioned(),))
         progress(frame.height)
         return _merge(results, frame)
 
@@ -257,7 +239,9 @@ class RayExecutor:
     def close(self) -> None:
         from ray.data.context import DataContext
 
-        DataContext.get_current().shuffle_strategy = self.caller_shuffle
+        context = DataContext.get_current()
+        for name, value in self.caller_settings.items():
+            setattr(context, name, value)
         if self.started:
             import ray
 

@@ -138,7 +138,7 @@ def _stored(model_name: str | None, dtype: str) -> tuple[Path, StoredVectors]:
             model_name or default_model_path(), dtype, device, embed, token_batches, filler_text.__wrapped__
         )
         path = _KEPT["folder"] / f"{key}.npz"
-        kept = vector_store.StoredVectors.read(path) if batch_invariant(model_name, dtype) else StoredVectors.empty()
+        kept = StoredVectors.read(path) if batch_invariant(model_name, dtype) else StoredVectors.empty()
         _STORED[(model_name, dtype)] = (path, kept)
     return _STORED[(model_name, dtype)]
 

@@ -48,6 +48,15 @@ def test_html_is_stripped_and_entities_decoded():
     ]
 
 
+def test_script_and_style_contents_are_dropped_with_their_tags():
+    result = run(
+        'Loved the salmon bowl <script>alert("xss1")</script> really good',
+        "<style>p { color: red }</style>Fresh and <b>hot</b>",
+        "Great <noscript>enable js</noscript>tacos",
+    )
+    assert kept_texts(result) == ["Loved the salmon bowl really good", "Fresh and hot", "Great tacos"]
+
+
 def test_text_that_only_looks_like_html_is_untouched():
     assert kept_texts(run("I <3 this bowl, a < b for sure")) == ["I <3 this bowl, a < b for sure"]
 

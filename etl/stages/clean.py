@@ -177,11 +177,19 @@ def _apply_where(text: pl.Series, mask: pl.Series, fix) -> pl.Series:
     return pl.Series(text.name, values, dtype=pl.Utf8)
 
 
+# Elements whose content a reader never sees: a pasted `<script>alert(1)</script>` must not
+# leave `alert(1)` in the training text.
+INVISIBLE_TAGS = ["script", "style", "noscript", "template", "iframe", "object", "svg", "head", "title"]
+
+
 def strip_html(text: str) -> str:
     # Block elements become line breaks; inline ones (<b>, <i>) vanish without
-    # adding spaces, so "<b>Bowl</b>!" stays "Bowl!"; entities are decoded.
+    # adding spaces, so "<b>Bowl</b>!" stays "Bowl!"; entities are decoded; what a
+    # browser would not show (script, style) goes with its tags.
     text = BLOCK_TAG.sub("\n", text)
-    return LexborHTMLParser(f"<body>{text}</body>").body.text(separator="", deep=True)
+    tree = LexborHTMLParser(f"<body>{text}</body>")
+    tree.strip_tags(INVISIBLE_TAGS)
+    return tree.body.text(separator="", deep=True)
 
 
 def fix_unicode(text: str) -> str:

@@ -322,6 +322,13 @@ def test_real_reviews_and_dialogs_lose_their_names_and_keep_everything_else():
         (f.entity_type, r["text"][f.start : f.end]) for r, f in replaced if not on_name(r, f.start, f.end)
     ]
     assert covered / len(names) >= 0.95
+    # what a published example loses: a review is altered when any span in it is replaced, a
+    # dialog when any of its turns is; every replaced span above is a name or on one
+    altered = {r["id"].split("#")[0] for r, hits in zip(rows, found) if hits}
+    reviews = sum(1 for r in rows if r["source"] == "yelp")
+    dialogs = {r["id"].split("#")[0] for r in rows if r["source"] == "taskmaster4"}
+    assert len({a for a in altered if a.startswith("yelp")}) <= 15 * reviews / 1000
+    assert len(altered & dialogs) / len(dialogs) <= 0.08
 
 
 def test_phone_numbers_of_every_format_and_multi_line_addresses_do_not_survive():

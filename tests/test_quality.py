@@ -151,12 +151,16 @@ def test_etl_validate_passes_a_version_and_fails_a_folder_with_a_violation(sampl
 # the leak patterns as reviewed before each digit pattern got its opening look-ahead (speed only)
 LEAK_PATTERNS_AS_REVIEWED = [
     r"[A-Za-z0-9._%+-]+@(?!example\.(?:com|org|net)\b)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-    r"(?<![\d-])(?:\+?1[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?(?!555[\s.-]?01\d\d)[2-9]\d{2}[\s.-]?\d{4}(?![\d-])",
-    r"(?<![\d-])(?<!\d[\s-])(?!4000[\s-]?00|5555[\s-]?55|3[47]00[\s-]?00|6011[\s-]?00)\d(?:[\s-]?\d){12,18}(?![\d-])",
+    r"(?<![\w-])(?:(?:\+|00)?1[\s.-]?)?\(?[2-9]\d{2}\)?[\s.-]?(?!555[\s.-]?01\d\d)[2-9]\d{2}[\s.-]?\d{4}(?![\d-])",
+    r"(?<![\w+-])(?<!\d[\s-])(?!00|4000[\s-]?00|5555[\s-]?55|3[47]00[\s-]?00|6011[\s-]?00)\d(?:[\s-]?\d){12,18}(?![\d-])",
     r"(?<![\d-])(?!666-)\d{3}-\d{2}-\d{4}(?![\d-])",
     r"(?<![\w-])(?<!\d[\s.-])\d{1,5}\s+(?!(?:Evergreen Terrace|Wisteria Lane|Privet Drive|Sesame Street|Cherry Tree "
     r"Lane|Paper Street|Spooner Street|Acacia Avenue)\b)(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|"
     r"Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Ct|Terrace|Place|Pl|Parkway|Pkwy)\b",
+    # IBANs (surrogates carry the never-valid check digits 00) and numbers after a bank cue
+    r"(?<![A-Za-z0-9])[A-Z]{2}(?!00)\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])",
+    r"(?i:\b(?:bank\s+)?(?:account|acct|a/c|checking|savings|routing|aba|sort\s+code|bsb)\b"
+    r"(?:\s*(?:number|num|no\.?|#|code))?(?:\s+(?:is|was))?\s*[:=#-]?\s*)(?!00)\d(?:[\s-]?\d){5,16}(?![\d-])",
 ]
 # near and full matches of each pattern (a leading "+1", parentheses, separators, surrogate
 # ranges), glued to digits, separators and words around them
@@ -166,6 +170,8 @@ LEAK_SHAPES = [
     r"(666|\d{3})-\d\d-\d{4}",
     r"\d{1,5} ([A-Z][a-z]+ ){1,3}(Street|St|Drive|Dr)",
     r"[a-z.]{1,6}@(example|ab)\.(com|io)",
+    r"(GB|DE)(00|\d\d) ?[A-Z]{4}( ?\d{4}){3,4}",
+    r"(account|sort code|routing) (number )?(is )?(00|\d\d)\d{6}",
 ]
 LEAK_TEXT = st.lists(
     st.one_of(

@@ -22,6 +22,7 @@ from etl.stages.deidentify.names import COMMON_ZIPF, NameEvidence
 from etl.stages.deidentify.ner_scope import ner_stretches
 from etl.stages.deidentify.offline import use_bundled_suffix_list
 from etl.stages.deidentify.recognizers import (
+    BankAccountRecognizer,
     CatalogAllowList,
     InternationalAddressRecognizer,
     LuhnCardRecognizer,
@@ -499,6 +500,7 @@ def build_analyzer(
     registry.add_recognizer(StreetAddressRecognizer())
     registry.add_recognizer(InternationalAddressRecognizer())
     registry.add_recognizer(LuhnCardRecognizer())
+    registry.add_recognizer(BankAccountRecognizer())
     registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
     registry.add_recognizer(SocialHandleRecognizer())

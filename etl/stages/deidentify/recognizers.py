@@ -23,6 +23,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from etl.catalog import Catalog
 from etl.stages.deidentify.names import PERSON_VERB_AFTER
+from etl.stages.deidentify.surrogates import split_extension
 
 # Faker's street suffixes that are everyday words too ("50 reward points",
 # "1 point per dollar", "the key", "a fork"): never a suffix on their own here.
@@ -599,10 +600,33 @@ class PhoneFormatRecognizer(PatternRecognizer):
         return found
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        digits = sum(c.isdigit() for c in pattern_text)
+        # an extension ("x00806") is not part of the number's length
+        digits = sum(c.isdigit() for c in split_extension(pattern_text)[0])
         if ISO_DATE.fullmatch(pattern_text.strip()):
             return False
         return None if 8 <= digits <= 15 else False
+
+
+# An account, routing or sort-code number is only a bank detail where the text says so: the
+# same digits elsewhere are an order, a quantity or a price.
+BANK_CUE = r"\b(?:bank\s+)?(?:account|acct|a/c|checking|savings|routing|aba|sort\s+code|bsb)\b"
+BANK_NUMBER = (
+    rf"(?<={BANK_CUE}(?:\s*(?:number|num|no\.?|#|code))?(?:\s+(?:is|was))?\s*[:=#-]?\s*)"
+    r"\d(?:[\s-]?\d){5,16}(?![\d-])"
+)
+
+
+class BankAccountRecognizer(PatternRecognizer):
+    """Account, routing and sort-code numbers written after a word that says what they are
+    ("account number 12345678", "routing: 021000021", "sort code 20-00-00"). IBANs are
+    presidio's own IbanRecognizer (checksum-validated)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="BANK_ACCOUNT",
+            name="BankAccountRecognizer",
+            patterns=[Pattern("bank number after its cue", BANK_NUMBER, 0.85)],
+        )
 
 
 def identifier_recognizer(entity: str, patterns: list[str], context: list[str]) -> PatternRecognizer:

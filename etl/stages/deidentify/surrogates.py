@@ -43,6 +43,12 @@ FICTIONAL_EXCHANGE = "55501"
 DOCUMENTATION_NETWORKS = ["192.0.2", "198.51.100", "203.0.113"]
 # Cards: the networks' published test prefixes (Luhn-valid, so they still read as cards).
 TEST_CARD_PREFIXES = {"3": "370000", "4": "400000", "5": "555555", "6": "601100"}
+# IBANs: check digits 00 (and 01, 99) are never valid (ISO 13616 computes 02..98), so an
+# IBAN-shaped surrogate with check digits 00 is no one's account.
+INVALID_IBAN_CHECK = "00"
+# Account, routing and sort-code numbers have no range set aside: a surrogate opens with 00
+# (a routing prefix only the US Treasury uses), which the leak scan takes for a surrogate.
+BANK_SURROGATE_PREFIX = "00"
 # SSNs: area 666 is never issued.
 UNISSUED_SSN_AREA = "666"
 # Street addresses: streets of fiction, no one's home.
@@ -142,6 +148,12 @@ class Surrogates:
         if entity == "SOCIAL_HANDLE":
             name = re.sub(r"[^a-z0-9_]", "", self._fake("HANDLE", value.lower()).user_name().lower())
             return f"@{name or 'customer'}"
+        if entity == "IBAN_CODE":
+            return self.iban(value)
+        if entity == "BANK_ACCOUNT":
+            masked = self.digits(entity, value)
+            it = iter(BANK_SURROGATE_PREFIX)
+            return re.sub(r"\d", lambda m: next(it, m.group(0)), masked)
         if entity == "US_SSN":
             masked = self.digits(entity, value)
             return UNISSUED_SSN_AREA + masked[3:] if masked[:3].isdigit() else masked
@@ -175,7 +187,15 @@ class Surrogates:
         return "".join(result)
 
     def phone(self, value: str) -> str:
-        """Same shape, other digits, and the last seven in 555-01xx: a number no one has."""
+        """Same shape, other digits, and the last seven of the number in 555-01xx: a number no one
+        has. An extension ("x0163", "ext. 12") keeps its shape with other digits; it is not part
+        of the number whose last seven digits must be fictional."""
+        number, extension = split_extension(value)
+        if extension:
+            return self.phone(number) + re.sub(r"\d+", lambda m: self.digits("PHONE_EXT", m.group(0)), extension)
+        prefix = INTERNATIONAL_PREFIX.match(value)
+        if prefix:  # a country code is no one's: keep it, so "001-..." stays a phone and not a card
+            return prefix.group(0) + self.phone(value[prefix.end() :])
         masked = self.digits("PHONE_NUMBER", value)
         digits = [c for c in masked if c.isdigit()]
         if len(digits) < 7:
@@ -185,6 +205,26 @@ class Surrogates:
         digits[-7:-2] = FICTIONAL_EXCHANGE
         it = iter(digits)
         return "".join(next(it) if c.isdigit() else c for c in masked)
+
+    def iban(self, value: str) -> str:
+        """Country kept, check digits 00 (never valid), every other character replaced by a keyed
+        one of its class: the shape of an IBAN and no one's account."""
+        compact = re.sub(r"\s", "", value)
+        rng = random.Random(self._seed("IBAN", compact.upper()))
+        letters, digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"
+        out, position = [], 0
+        for char in value:
+            if char.isspace():
+                out.append(char)
+                continue
+            if position < 2:
+                out.append(char.upper())
+            elif position < 4:
+                out.append(INVALID_IBAN_CHECK[position - 2])
+            else:
+                out.append(rng.choice(digits if char.isdigit() else letters))
+            position += 1
+        return "".join(out)
 
     def card(self, value: str) -> str:
         masked = self.digits("CREDIT_CARD", value)
@@ -198,6 +238,19 @@ class Surrogates:
         digits[-1] = check
         it = iter(digits)
         return "".join(str(next(it)) if c.isdigit() else c for c in masked)
+
+
+# "+44 ", "0049-", "001-": the international prefix and country code before a number.
+INTERNATIONAL_PREFIX = re.compile(r"\s*(?:\+|00)\d{1,3}(?=[\s.()-])")
+EXTENSION = re.compile(r"(\s*(?:x|ext\.?|extension|#)\s*\d{1,6})\s*$", re.IGNORECASE)
+
+
+def split_extension(value: str) -> tuple[str, str]:
+    """("555-123-4567", " x0163") for "555-123-4567 x0163"; the extension is "" when there is none."""
+    match = EXTENSION.search(value)
+    if match is None or not re.search(r"\d", value[: match.start()]):
+        return value, ""
+    return value[: match.start()], value[match.start() :]
 
 
 def _luhn_check_digit(payload: list[int]) -> int:

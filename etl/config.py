@@ -354,6 +354,10 @@ class ValidateConfig(_Strict):
         default_factory=lambda: {"ingest": "fail", "deidentified": "fail", "published": "fail"}
     )
     bounds: ValidateBounds = Field(default_factory=ValidateBounds)
+    # A row a per-row check fails (a leak the de-identifier missed, a malformed chat) leaves with a
+    # reason `gate:<rule>` and the rest publishes; past this share of the examples the night stops
+    # (exit 7), since so many failing rows mean a broken stage, not a few bad inputs.
+    max_gate_drop_share: float = Field(0.01, ge=0, le=1)
     # GX Data Docs (HTML) in each version's quality/data_docs/
     data_docs: bool = True
 

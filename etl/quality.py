@@ -23,8 +23,8 @@ re-save is byte-identical):
 GX does not read polars: each checkpoint's frame is reduced to the columns
 its suite reads (a few derived in polars: the role sequence, content
 lengths, per-task shares) and handed over as one pandas batch. Failing values
-shown to a person are the already de-identified published text, with any
-pattern match masked.
+are shown by value only where the value is not customer text (a split, a role
+sequence); in a text column only the failing rows' ids are shown or stored.
 """
 
 from __future__ import annotations
@@ -115,13 +115,27 @@ def published_batch(examples: pl.DataFrame, allowed: list[str]) -> pl.DataFrame:
 # ------------------------------------------------------------------ validation
 
 
+# An expectation whose meta says `"on_failure": "drop_row"` judges one row at a time (a leak, a
+# malformed chat): the rows it fails can leave the run with a reason while the rest publishes.
+DROP_ROW = "drop_row"
+# Columns that hold customer text: a failing value there is never shown or stored, only its row's id.
+TEXT_COLUMNS = frozenset({"text"})
+# GX's failing-value lists: what a result would otherwise carry of the data itself
+VALUE_LISTS = ("partial_unexpected_list", "unexpected_list")
+COUNT_LISTS = ("partial_unexpected_counts",)
+INDEX_LISTS = ("partial_unexpected_index_list", "unexpected_index_list")
+
+
 @dataclass
 class Failure:
     suite: str
     expectation: str
     column: str | None
     observed: str
+    # failing values where they are safe to show (a split, a role sequence), else failing row ids
     examples: list[str] = field(default_factory=list)
+    # the suite's name for the rule when the expectation judges single rows (drop_row), else None
+    rule: str | None = None
 
     def describe(self) -> str:
         where = f" on `{self.column}`" if self.column else ""
@@ -136,13 +150,26 @@ class SuiteResult:
     severity: str  # fail | warn
     evaluated: int
     failures: list[Failure]
-    result: object  # the GX ExpectationSuiteValidationResult
+    result: object  # the GX ExpectationSuiteValidationResult, no customer text left in it
+    # rule -> ids of the rows a drop_row expectation failed (every one, not a sample)
+    failing_rows: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> list[Failure]:
+        """Failures no row drop can mend: table-level checks, and row checks not marked drop_row."""
+        return [f for f in self.failures if f.rule is None]
 
 
-def validate(
-    name: str, batch: pl.DataFrame, suite, parameters: dict, severity: str, patterns: list[str]
-) -> SuiteResult:
-    """Run one suite on one batch (converted once, through Arrow to pandas)."""
+def id_column(batch: pl.DataFrame) -> str:
+    return "id" if "id" in batch.columns else "record_id"
+
+
+def validate(name: str, batch: pl.DataFrame, suite, parameters: dict, severity: str) -> SuiteResult:
+    """Run one suite on one batch (converted once, through Arrow to pandas).
+
+    Each failing value is reported by its row's id (GX's unexpected_index_column_names), every one for
+    a drop_row expectation; values of text columns are then removed from the result, so neither a
+    message, a stored result nor a Data Docs page carries customer text."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -153,59 +180,65 @@ def validate(
         .add_dataframe_asset(name)
         .add_batch_definition_whole_dataframe("whole")
     )
-    frame = batch.to_pandas()
+    key = id_column(batch)
+    result_format = {
+        "result_format": "COMPLETE",
+        "unexpected_index_column_names": [key],
+        "return_unexpected_index_query": False,
+    }
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    result = definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-        suite, expectation_parameters=parameters, result_format="SUMMARY"
+    result = definition.get_batch(batch_parameters={"dataframe": batch.to_pandas()}).validate(
+        suite, expectation_parameters=parameters, result_format=result_format
     )
-    failures = [_failure(name, r, patterns) for r in result.results if not r.success]
-    _mask_result(result, patterns)
-    return SuiteResult(name, bool(result.success), severity, len(result.results), failures, result)
+    failed = [outcome for outcome in result.results if not outcome.success]
+    failures = [_failure(name, outcome, key) for outcome in failed]
+    failing_rows = {f.rule: _failing_ids(outcome, key) for f, outcome in zip(failures, failed) if f.rule}
+    scrub(result, key)
+    return SuiteResult(name, bool(result.success), severity, len(result.results), failures, result, failing_rows)
 
 
-def _failure(suite: str, outcome, patterns: list[str]) -> Failure:
+def _failure(suite: str, outcome, key: str) -> Failure:
     config = outcome.expectation_config
     details = outcome.result or {}
+    column = config.kwargs.get("column")
     if "unexpected_count" in details:
         observed = f"{details['unexpected_count']:,} of {details.get('element_count', 0):,} values unexpected"
     else:
         observed = f"observed {details.get('observed_value')!r}"
     if outcome.exception_info and outcome.exception_info.get("raised_exception"):
         observed = f"error: {outcome.exception_info.get('exception_message')}"
-    shown = [snippet(str(v), patterns) for v in (details.get("partial_unexpected_list") or [])[:EXAMPLES_SHOWN]]
-    return Failure(suite, config.type, config.kwargs.get("column"), observed, shown)
+    if column in TEXT_COLUMNS:
+        shown = [f"{key} {i}" for i in _failing_ids(outcome, key)[:EXAMPLES_SHOWN]]
+    else:
+        shown = [repr(v) for v in (details.get("partial_unexpected_list") or [])[:EXAMPLES_SHOWN]]
+    meta = config.meta or {}
+    rule = meta.get("rule") if meta.get("on_failure") == DROP_ROW else None
+    return Failure(suite, config.type, column, observed, shown, rule)
 
 
-def snippet(value: str, patterns: list[str], width: int = 40) -> str:
-    """Where a value fails: the words around the first leak-pattern match (masked), else its start."""
-    starts = [m.start() for p in patterns if (m := re.search(p, value))]
-    start = max(min(starts) - width, 0) if starts else 0
-    text = " ".join(value[start : start + 2 * width + 40].split())
-    return repr(("..." if start else "") + mask(text, patterns))
+def _failing_ids(outcome, key: str) -> list[str]:
+    """Ids of the rows an expectation failed, each once, in the batch's order."""
+    rows = (outcome.result or {}).get("unexpected_index_list") or []
+    return list(dict.fromkeys(str(row[key]) for row in rows if isinstance(row, dict) and row.get(key) is not None))
 
 
-def mask(text: str, patterns: list[str]) -> str:
-    """A failing value as it may be shown: every leak-pattern match starred out."""
-    for pattern in patterns:
-        text = re.sub(pattern, lambda m: "*" * len(m.group(0)), text)
-    return text
-
-
-def _mask_result(result, patterns: list[str]) -> None:
-    """Failing values kept in the stored result (and so in Data Docs) are masked too."""
+def scrub(result, key: str) -> None:
+    """What GX keeps of failing values, cut down to what may be stored and shown: for a text column
+    nothing but the first row ids; for others the partial value lists; never the complete lists."""
     for outcome in result.results:
         details = outcome.result or {}
-        for key in ("partial_unexpected_list",):
-            if details.get(key):
-                details[key] = [mask(str(v), patterns) for v in details[key]]
-        if details.get("partial_unexpected_counts"):
-            details["partial_unexpected_counts"] = [
-                {**c, "value": mask(str(c["value"]), patterns)} for c in details["partial_unexpected_counts"]
-            ]
+        text = outcome.expectation_config.kwargs.get("column") in TEXT_COLUMNS
+        for name in VALUE_LISTS + COUNT_LISTS:
+            if name in details and (text or not name.startswith("partial")):
+                details[name] = []
+        for name in INDEX_LISTS:
+            if name in details:
+                rows = details[name] if name.startswith("partial") else []
+                details[name] = [{key: row.get(key)} for row in rows if isinstance(row, dict)]
 
 
 def leak_patterns(suite) -> list[str]:
-    """The regexes of the suite's not-match expectations: what a shown value is masked with."""
+    """The regexes of the suite's not-match expectations (what the leak scan looks for)."""
     out: list[str] = []
     for expectation in suite.expectations:
         kwargs = expectation.configuration.kwargs

@@ -59,40 +59,79 @@ def with_plant(ctx):
     return stages[:at] + [PlantsViolations()] + stages[at:]
 
 
-def test_each_planted_violation_blocks_the_version_and_is_named(sample_copy, tmp_path):
+def without_email_detection(sample_copy: Path) -> Path:
+    """The sample's config with e-mails no longer looked for: a de-identification regression."""
     config_file = sample_copy / "pipeline.yaml"
-    # e-mails are no longer looked for: a de-identification regression the gate must catch
     config_file.write_text(
         config_file.read_text().replace(
             "deidentify:\n", "deidentify:\n  entities: [PERSON, PHONE_NUMBER, CREDIT_CARD, US_SSN, STREET_ADDRESS]\n"
         )
     )
-    config = load_config(config_file)
+    return config_file
+
+
+def test_each_planted_violation_blocks_the_version_and_is_named(sample_copy, tmp_path):
+    config = load_config(without_email_detection(sample_copy))
     with pytest.raises(QualityGateError) as caught:
         run_pipeline(config, store=tmp_path / "store", stages=with_plant)
     message = str(caught.value)
     assert caught.value.exit_code == 7 and "nothing published" in message
     named = {
-        "deidentified: expect_column_values_to_not_match_regex_list on `text`",  # the e-mail, before formatting
-        "published: expect_column_values_to_not_match_regex_list on `text`",  # and in the examples
         "published: expect_column_values_to_be_in_set on `augmented_in_eval`",
         "published: expect_column_values_to_be_unique on `id`",
         "published: expect_column_values_to_match_regex on `roles`",
     }
     assert all(line in message for line in named), message
-    assert "@" not in message.split("Results and Data Docs")[0].replace("example.", "")  # the e-mail is masked
+    assert "@" not in message.split("Results and Data Docs")[0]  # no e-mail, not even masked
     store = Store(tmp_path / "store", config.dataset)
     assert store.versions() == [] and store.latest() is None
 
 
-def test_a_suite_set_to_warn_publishes_and_says_so(sample_copy, tmp_path):
-    config_file = sample_copy / "pipeline.yaml"
-    config_file.write_text(
-        config_file.read_text().replace(
-            "deidentify:\n", "deidentify:\n  entities: [PERSON, PHONE_NUMBER, CREDIT_CARD, US_SSN, STREET_ADDRESS]\n"
-        )
-        + "validate:\n  severity: {deidentified: warn, published: warn}\n"
+def leaked_emails(summary) -> set[str]:
+    """The e-mails the regression left in the de-identified records (read from the run folder)."""
+    output = next(s.output for s in summary.stages if s.stage == "deidentify")
+    texts = pl.read_parquet(output)["turns"].list.eval(pl.element().struct.field("text")).list.join("\n")
+    found = {m for text in texts for m in re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)}
+    return {e for e in found if not re.search(r"@example\.(?:com|org|net)$", e)}
+
+
+def test_a_few_leaked_rows_leave_with_their_rule_and_the_rest_publishes(sample_copy, tmp_path):
+    config = load_config(without_email_detection(sample_copy))
+    summary = run_pipeline(config, store=tmp_path / "store")
+    assert summary.publish["published"] and summary.invariant_holds
+    dropped = pl.read_parquet(Path(summary.run_dir) / "dropped.parquet").filter(pl.col("stage") == "validate")
+    assert dropped.height and set(dropped["reason"]) <= {"gate:no_personal_data", "gate:no_personal_data_in_messages"}
+    assert set(dropped["detail"]) <= {
+        "deidentified: expect_column_values_to_not_match_regex_list on `text`",
+        "published: expect_column_values_to_not_match_regex_list on `text`",
+    }
+    assert any(n.startswith(f"quality gate dropped {dropped.height:,} examples") for n in summary.notices)
+    emails = leaked_emails(summary)
+    assert emails
+    store_bytes = b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
+    shown = summary.to_json()
+    assert not [e for e in emails if e.encode() in store_bytes or e in shown]
+    published = Store(tmp_path / "store", config.dataset).examples("latest")
+    assert not set(dropped["id"]) & set(published["id"])
+
+
+def test_more_failing_rows_than_the_share_allows_stop_the_night(sample_copy, tmp_path):
+    config_file = without_email_detection(sample_copy)
+    config_file.write_text(config_file.read_text() + "validate:\n  max_gate_drop_share: 0.001\n")
+    config = load_config(config_file)
+    with pytest.raises(QualityGateError) as caught:
+        run_pipeline(config, store=tmp_path / "store")
+    message = str(caught.value)
+    assert re.search(
+        r"per-row checks failed \d+ of [\d,]+ examples .* validate.max_gate_drop_share \(0.10%\)", message
     )
+    assert "gate:no_personal_data:" in message and "@" not in message
+    assert Store(tmp_path / "store", config.dataset).versions() == []
+
+
+def test_a_suite_set_to_warn_publishes_and_says_so(sample_copy, tmp_path):
+    config_file = without_email_detection(sample_copy)
+    config_file.write_text(config_file.read_text() + "validate:\n  severity: {deidentified: warn, published: warn}\n")
     summary = run_pipeline(load_config(config_file), store=tmp_path / "store")
     assert summary.publish["published"]
     assert any(n.startswith("quality suite deidentified failed (severity warn") for n in summary.notices)

@@ -71,38 +71,89 @@ class ValidateStage(Stage):
         self.suites = {name: quality.load_suite(suite_file(folder, name)) for name in quality.SUITES}
 
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
-        patterns = quality.leak_patterns(self.suites["deidentified"])
         parameters = suite_parameters(self.config, list(self.config.format.tasks))
-        batches = {
-            "ingest": lambda: quality.ingest_batch(self._output_of("ingest")),
-            "deidentified": lambda: quality.deidentified_batch(self._output_of("deidentify"), self.allowed),
-            "published": lambda: quality.published_batch(frame, self.allowed),
-        }
-        for name in quality.SUITES:
-            severity = self.config.validate_.severity.get(name, "fail")
-            self.results.append(
-                quality.validate(name, batches[name](), self.suites[name], parameters, severity, patterns)
-            )
-            progress(1)
+        records = self._output_of("deidentify")
+        ingest = self._check("ingest", quality.ingest_batch(self._output_of("ingest")), parameters)
+        progress(1)
+        leaky = self._check("deidentified", quality.deidentified_batch(records, self.allowed), parameters)
+        drops = self._row_drops(leaky, frame["record_id"], frame)
+        if drops.height:  # the suite again on what stays: what is stored is the gate as passed
+            records = records.filter(~pl.col("record_id").is_in(leaky_ids(leaky)))
+            leaky = self._check("deidentified", quality.deidentified_batch(records, self.allowed), parameters)
+        progress(1)
+        kept = frame.filter(~pl.col("id").is_in(drops["id"].implode()))
+        published = self._check("published", quality.published_batch(kept, self.allowed), parameters)
+        more = self._row_drops(published, kept["id"], kept)
+        if more.height:
+            drops, kept = pl.concat([drops, more]), kept.filter(~pl.col("id").is_in(more["id"].implode()))
+            published = self._check("published", quality.published_batch(kept, self.allowed), parameters)
+        progress(1)
+        self.results = [ingest, leaky, published]
         self._write_results()
-        failed = [r for r in self.results if not r.success]
-        for result in (r for r in failed if r.severity == "warn"):
+        self._stop_if_too_many(drops, frame.height, [ingest, leaky, published])
+        self._report(drops)
+        return StageResult(kept=kept, dropped=drops)
+
+    def _check(self, name: str, batch: pl.DataFrame, parameters: dict) -> quality.SuiteResult:
+        severity = self.config.validate_.severity.get(name, "fail")
+        return quality.validate(name, batch, self.suites[name], parameters, severity)
+
+    def _row_drops(self, result: quality.SuiteResult, keys: pl.Series, frame: pl.DataFrame) -> pl.DataFrame:
+        """The examples a `fail` suite's per-row checks caught (`keys` holds what the suite's ids
+        name in `frame`: the record or the example), with the variants made from them, each with its
+        rule as the reason. A `warn` suite, or one that fails a check no row drop mends, drops none."""
+        if result.severity != "fail" or result.blocking or not result.failing_rows:
+            return empty_drops()
+        reasons = pl.DataFrame(
+            [
+                (key, f"gate:{rule}", describe_rule(result, rule))
+                for rule, ids in result.failing_rows.items()
+                for key in ids
+            ],
+            schema={"key": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8},
+            orient="row",
+        ).unique("key", keep="first", maintain_order=True)
+        caught = frame.select("id", "parent_id", key=keys).join(reasons, on="key", how="inner")
+        variants = frame.select("id", "parent_id").join(
+            caught.select(pl.col("id").alias("parent_id"), "reason", "detail"), on="parent_id", how="inner"
+        )
+        return pl.concat([caught.select(DROP_COLUMNS), variants.select(DROP_COLUMNS)]).unique("id", keep="first")
+
+    def _stop_if_too_many(self, drops: pl.DataFrame, examples: int, results: list[quality.SuiteResult]) -> None:
+        blocking = [r for r in results if not r.success and r.severity == "fail"]
+        limit = self.config.validate_.max_gate_drop_share
+        too_many = examples and drops.height / examples > limit
+        if not blocking and not too_many:
+            return
+        if too_many:
+            head = (
+                f"quality gate: the per-row checks failed {drops.height:,} of {examples:,} examples "
+                f"({drops.height / examples:.2%}), more than validate.max_gate_drop_share ({limit:.2%}) lets go; "
+                "so many mean a broken stage, not a few bad rows: nothing published (latest unchanged):\n  "
+            )
+            lines = [f"{reason}: {n:,} examples" for reason, n in _reason_counts(drops)]
+        else:
+            head = "quality gate failed, nothing published (latest unchanged):\n  "
+            lines = [f.describe() for r in blocking for f in r.failures]
+        raise QualityGateError(
+            head
+            + "\n  ".join(lines)
+            + f"\nResults and Data Docs: {self.run_dir / 'quality'}. Fix the data or the pipeline; "
+            "a suite can be set to warn under validate.severity."
+        )
+
+    def _report(self, drops: pl.DataFrame) -> None:
+        if drops.height:
+            counts = ", ".join(f"{reason} {n:,}" for reason, n in _reason_counts(drops))
+            self.summary.notices.append(
+                f"quality gate dropped {drops.height:,} examples its per-row checks failed ({counts}); "
+                "their ids are in dropped.parquet"
+            )
+        for result in (r for r in self.results if not r.success and r.severity == "warn"):
             self.summary.notices.append(
                 f"quality suite {result.suite} failed (severity warn, published anyway): "
                 + "; ".join(f.describe() for f in result.failures)
             )
-        blocking = [r for r in failed if r.severity == "fail"]
-        if blocking:
-            lines = [f.describe() for r in blocking for f in r.failures]
-            raise QualityGateError(
-                "quality gate failed, nothing published (latest unchanged):\n  "
-                + "\n  ".join(lines)
-                + f"\nResults and Data Docs: {self.run_dir / 'quality'}. Fix the data or the pipeline; "
-                "a suite can be set to warn under validate.severity."
-            )
-        return StageResult(
-            kept=frame, dropped=pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})
-        )
 
     def summary_fields(self) -> dict:
         return {"quality": {r.suite: quality_summary(r) | {"page": self.pages.get(r.suite)} for r in self.results}}
@@ -129,6 +180,28 @@ class ValidateStage(Stage):
             for result in self.results:
                 page = next((folder / "data_docs" / "validations" / result.suite).rglob("*.html"), None)
                 self.pages[result.suite] = page.relative_to(folder).as_posix() if page else None
+
+
+DROP_COLUMNS = ["id", "reason", "detail"]
+
+
+def empty_drops() -> pl.DataFrame:
+    return pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})
+
+
+def leaky_ids(result: quality.SuiteResult) -> pl.Series:
+    return pl.Series([i for ids in result.failing_rows.values() for i in ids], dtype=pl.Utf8).implode()
+
+
+def describe_rule(result: quality.SuiteResult, rule: str) -> str:
+    """Where a dropped row failed, in words that hold no value of it: suite, expectation, column."""
+    failure = next(f for f in result.failures if f.rule == rule)
+    return f"{failure.suite}: {failure.expectation} on `{failure.column}`"
+
+
+def _reason_counts(drops: pl.DataFrame) -> list[tuple[str, int]]:
+    counts = drops.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    return list(counts.iter_rows())
 
 
 def quality_summary(result: quality.SuiteResult) -> dict:
@@ -188,8 +261,7 @@ def check_frame(
         }
     if gate is not None:
         parameters = gate["parameters"]
-    patterns = quality.leak_patterns(suites["deidentified"])
-    return quality.validate(suite_name, batch, suites[suite_name], parameters, "fail", patterns)
+    return quality.validate(suite_name, batch, suites[suite_name], parameters, "fail")
 
 
 def _with_example_columns(frame: pl.DataFrame) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from etl.config import load_config
-from etl.errors import NOTHING_NEW, ConfigError, EtlError, StoreAccessError, describe_os_error
+from etl.errors import NOTHING_NEW, ConfigError, EtlError, QualityGateError, StoreAccessError, describe_os_error
 
 app = typer.Typer(
     name="etl",
@@ -394,7 +394,6 @@ def validate(
 
     from etl import quality
     from etl.catalog import load_catalog
-    from etl.errors import QualityGateError
     from etl.stages.validate import GATE_FILE, check_frame
 
     gate = None
@@ -409,16 +408,17 @@ def validate(
         else None
     )
     if data is not None:
-        files = sorted(data.rglob("*.parquet")) if data.is_dir() else [data]
-        if not files or not all(f.is_file() for f in files):
-            raise ConfigError(
-                f"--data {data}: no parquet files there. Point it at a version's data/ folder or a file."
-            )
-        frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+        frame, files = _read_parquet_folder(data)
         what = f"{data} ({len(files)} file(s), {frame.height:,} rows)"
     else:
         target, name = _open_version(ref, store, config)
-        frame, suite = target.examples(name), "published"
+        try:
+            frame, suite = target.examples(name), "published"
+        except pl.exceptions.PolarsError as exc:
+            raise StoreAccessError(
+                f"cannot read {target.dataset} {name}'s data files ({type(exc).__name__}): the version is damaged; "
+                "restore the store folder from a backup (published versions are never rewritten)."
+            ) from None
         what = f"{target.dataset} {name} ({frame.height:,} examples)"
         recorded = target.path(name) / "quality" / GATE_FILE
         gate = json.loads(recorded.read_text(encoding="utf-8")) if recorded.is_file() else None
@@ -428,6 +428,34 @@ def validate(
             f"{what}: suite {suite} failed:\n  " + "\n  ".join(f.describe() for f in result.failures)
         )
     console.print(f"[green]passed[/green] {what}: suite {suite}, {result.evaluated} expectations", soft_wrap=True)
+
+
+def _read_parquet_folder(data: Path) -> tuple[pl.DataFrame, list[Path]]:
+    """Every parquet file under `data` (or the one file), as one frame. A file that is not parquet
+    is a one-line error naming it (exit 6); files whose columns cannot be put together, a failed
+    gate naming them (exit 7); other files in the folder are not examples and are not read."""
+    files = sorted(data.rglob("*.parquet")) if data.is_dir() else [data]
+    if not files or not all(f.is_file() for f in files):
+        raise ConfigError(f"--data {data}: no parquet files there. Point it at a version's data/ folder or a file.")
+    frames = []
+    for file in files:
+        try:
+            frames.append(pl.read_parquet(file))
+        except pl.exceptions.PolarsError as exc:
+            raise StoreAccessError(
+                f"cannot read {file}: not a readable parquet file ({type(exc).__name__}); "
+                "restore it from the published version or remove it from the folder."
+            ) from None
+    try:
+        return pl.concat(frames, how="diagonal_relaxed"), files
+    except pl.exceptions.PolarsError:
+        shapes = "; ".join(
+            f"{f.name}: {', '.join(f'{k} {v}' for k, v in frame.schema.items())}" for f, frame in zip(files, frames)
+        )
+        raise QualityGateError(
+            f"--data {data}: the files' columns do not fit together ({shapes}); "
+            "a version's data/ files all share one schema."
+        ) from None
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -230,3 +231,100 @@ def test_leak_patterns_find_exactly_what_the_reviewed_ones_find(suite_name, text
     assert len(patterns) == len(LEAK_PATTERNS_AS_REVIEWED)
     for pattern, reviewed in zip(patterns, LEAK_PATTERNS_AS_REVIEWED):
         assert [m.span() for m in re.finditer(pattern, text)] == [m.span() for m in re.finditer(reviewed, text)]
+
+
+def published_part(sample_run) -> pl.DataFrame:
+    version = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest"))
+    return pl.read_parquet(version / "data" / "menu_qa" / "train-00000-of-00001.parquet")
+
+
+def first_row(column: str, value: pl.Expr) -> dict:
+    return {column: pl.when(pl.int_range(pl.len()) == 0).then(value).otherwise(pl.col(column))}
+
+
+def one_message_changed(frame: pl.DataFrame, content: str) -> pl.DataFrame:
+    """The first example's last message rewritten, as a person editing the file with polars would."""
+    rows = frame.to_dicts()
+    rows[0]["messages"][-1]["content"] = content
+    return pl.DataFrame(rows, schema=frame.schema)
+
+
+DAMAGED = {
+    # name: (how the folder is damaged, exit code, words the one-line error or failure must hold)
+    "one message edited": (
+        lambda f, d: one_message_changed(f, "Yes, the salmon bowl is gluten free.").write_parquet(d / "part.parquet"),
+        0,
+        "passed",
+    ),
+    "an e-mail typed into a message": (
+        lambda f, d: one_message_changed(f, "write to jo.bloggs@mailbox.org").write_parquet(d / "part.parquet"),
+        7,
+        "id menu_qa-",
+    ),
+    "nulls": (
+        lambda f, d: f.with_columns(**first_row("task", pl.lit(None, pl.Utf8))).write_parquet(d / "part.parquet"),
+        7,
+        "expect_column_values_to_not_be_null on `task`",
+    ),
+    "null messages": (
+        lambda f, d: f.with_columns(**first_row("messages", pl.lit(None))).write_parquet(d / "part.parquet"),
+        7,
+        "on `roles`",
+    ),
+    "a missing column": (
+        lambda f, d: f.drop("messages").write_parquet(d / "part.parquet"),
+        7,
+        "column `messages` is missing",
+    ),
+    "messages stored as text": (
+        lambda f, d: f.with_columns(
+            messages=pl.col("messages").cast(pl.List(pl.Utf8), strict=False).list.join(" ")
+        ).write_parquet(d / "part.parquet"),
+        7,
+        "column `messages` is text, not a list of {role, content}",
+    ),
+    "an extra parquet file": (
+        lambda f, d: (
+            f.write_parquet(d / "part.parquet"),
+            pl.DataFrame({"note": ["x"]}).write_parquet(d / "notes.parquet"),
+        ),
+        7,
+        "expect_column_values_to_not_be_null on `id`",
+    ),
+    "a file that is not parquet": (
+        lambda f, d: (f.write_parquet(d / "part.parquet"), (d / "broken.parquet").write_text("id,text\n1,hello\n")),
+        6,
+        "broken.parquet: not a readable parquet file",
+    ),
+    "an extra file of another kind": (
+        lambda f, d: (f.write_parquet(d / "part.parquet"), (d / "README.md").write_text("notes")),
+        0,
+        "passed",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGED))
+def test_etl_validate_on_a_damaged_folder_fails_in_one_line_never_a_traceback(sample_run, tmp_path, damage):
+    make, exit_code, words = DAMAGED[damage]
+    folder = tmp_path / "data"
+    folder.mkdir()
+    make(published_part(sample_run), folder)
+    result = CliRunner().invoke(app, ["validate", "--data", str(folder)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.exit_code == exit_code and words in " ".join(result.output.split()), result.output
+    assert "jo.bloggs" not in result.output and "salmon" not in result.output
+
+
+def test_etl_validate_reads_a_version_from_an_older_release(sample_run, tmp_path):
+    """A version whose quality/gate.json predates today's keys is checked with today's defaults for them."""
+    store = tmp_path / "store"
+    shutil.copytree(sample_run.store_dir, store)
+    gate = Path(Store(store, sample_run.dataset).path("latest")) / "quality" / "gate.json"
+    gate.chmod(0o644)
+    recorded = json.loads(gate.read_text())
+    older = {"tasks": recorded["parameters"]["tasks"]}  # the shares and bounds came later
+    gate.write_text(json.dumps({"parameters": older, "allowed": recorded["allowed"]}))
+    result = CliRunner().invoke(app, ["validate", sample_run.dataset, "--store", str(store)])
+    assert result.exit_code == 0 and "passed" in result.output, result.output

@@ -21,8 +21,8 @@ import polars as pl
 
 from etl import quality
 from etl.catalog import Catalog
-from etl.config import PipelineConfig
-from etl.errors import QualityGateError
+from etl.config import PipelineConfig, ValidateConfig
+from etl.errors import ConfigError, QualityGateError
 from etl.stages.base import Progress, Stage, StageResult
 
 # the suite parameters and the business's own contacts the gate ran with, kept in the version
@@ -216,13 +216,48 @@ def quality_summary(result: quality.SuiteResult) -> dict:
 def suite_file(folder: Path, name: str) -> Path:
     path = folder / f"{name}.json"
     if not path.is_file():
-        from etl.errors import ConfigError
-
         raise ConfigError(
             f"validate.suites_dir: suite file {path} not found; the folder must hold {', '.join(quality.SUITES)} "
             "(.json), as the project's expectations/ does."
         )
     return path
+
+
+# What each suite reads outside a run, and the shape it reads it in: a hand-edited file may lack one.
+TEXT, LIST = "text", "list"
+READS = {
+    "ingest": {"record_id": TEXT, "source": TEXT, "source_file": TEXT, "turns": LIST},
+    "deidentified": {"record_id": TEXT, "turns": LIST},
+    "published": {"id": TEXT, "task": TEXT, "split": TEXT, "messages": LIST},
+}
+FIELDS = {"turns": ("text",), "messages": ("role", "content")}
+
+
+def shape_problems(frame: pl.DataFrame, suite_name: str) -> list[str]:
+    """Why a frame cannot be checked by a suite at all (a missing column, a list stored as text)."""
+    problems = []
+    for column, kind in READS[suite_name].items():
+        if column not in frame.columns:
+            problems.append(f"column `{column}` is missing")
+            continue
+        dtype = frame.schema[column]
+        if kind == TEXT and dtype not in (pl.Utf8, pl.Null):
+            problems.append(f"column `{column}` is {_named(dtype)}, not text")
+        elif kind == LIST and not _is_list_of(dtype, FIELDS[column]):
+            problems.append(f"column `{column}` is {_named(dtype)}, not a list of {{{', '.join(FIELDS[column])}}}")
+    return problems
+
+
+def _named(dtype: pl.DataType) -> str:
+    return "text" if dtype == pl.Utf8 else str(dtype)
+
+
+def _is_list_of(dtype: pl.DataType, fields: tuple[str, ...]) -> bool:
+    if dtype == pl.Null:
+        return True
+    if not isinstance(dtype, pl.List) or not isinstance(dtype.inner, pl.Struct):
+        return False
+    return set(fields) <= {f.name for f in dtype.inner.fields}
 
 
 def check_frame(
@@ -234,33 +269,34 @@ def check_frame(
 ) -> quality.SuiteResult:
     """One suite on a frame outside a run (`etl validate`): examples for `published`, records for the
     others. `gate` (a version's quality/gate.json) gives the parameters and allowed contacts it was
-    published with; else the config's; else the defaults and none."""
-    from etl.config import ValidateConfig
-
+    published with; else the config's; else the defaults and none. A frame the suite cannot read
+    (a column missing or of another shape) is a failed gate naming the columns, not a traceback."""
+    problems = shape_problems(frame, suite_name)
+    if problems:
+        raise QualityGateError(
+            f"suite {suite_name} cannot check these rows: {'; '.join(problems)}. "
+            f"It reads {', '.join(READS[suite_name])}: restore the file from the published version."
+        )
     settings = config.validate_ if config else ValidateConfig()
     folder = config.resolve(settings.suites_dir) if config and settings.suites_dir else quality.default_suites_dir()
     suites = {name: quality.load_suite(suite_file(folder, name)) for name in quality.SUITES}
     allowed = business_contacts(config, catalog) if config and catalog else []
+    if config is not None:
+        parameters = suite_parameters(config, list(config.format.tasks))
+    else:
+        tasks = sorted(frame["task"].drop_nulls().unique()) if "task" in frame.columns else []
+        parameters = {**settings.bounds.model_dump(), "tasks": tasks, "max_variant_share": 1.0}
+        parameters["max_synthesised_share"] = 1.0
     if gate is not None:
-        allowed = gate["allowed"]
+        # a version from an older release may lack a key: what it lacks takes today's default
+        allowed = list(gate.get("allowed") or [])
+        parameters = parameters | dict(gate.get("parameters") or {})
     if suite_name == "published":
         batch = quality.published_batch(_with_example_columns(frame), allowed)
     elif suite_name == "deidentified":
         batch = quality.deidentified_batch(frame, allowed)
     else:
         batch = quality.ingest_batch(frame)
-    tasks = sorted(set(frame["task"])) if "task" in frame.columns and config is None else None
-    if config is not None:
-        parameters = suite_parameters(config, list(config.format.tasks))
-    else:
-        parameters = {
-            **settings.bounds.model_dump(),
-            "tasks": tasks or [],
-            "max_variant_share": 1.0,
-            "max_synthesised_share": 1.0,
-        }
-    if gate is not None:
-        parameters = gate["parameters"]
     return quality.validate(suite_name, batch, suites[suite_name], parameters, "fail")
 
 

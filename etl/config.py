@@ -25,13 +25,105 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Sources(_Strict):
-    """Each entry is a path or a glob, relative to the config file."""
+# What a reader fills for each record, and the export's own name for it when it differs.
+REVIEW_FIELDS = ("review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text")
+CHAT_FIELDS = (
+    "conversation_id",
+    "started_at",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "messages",
+    "role",
+    "text",
+    "ts",
+    "feedback_rating",
+    "feedback_comment",
+)
 
-    reviews: str | None = None
-    chats: str | None = None
-    faqs: str | None = None
-    calls: str | None = None
+
+class ReviewColumns(_Strict):
+    """Canonical field -> the export's CSV column (only those whose names differ)."""
+
+    review_id: str | None = None
+    created_at: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    rating: str | None = None
+    item: str | None = None
+    store: str | None = None
+    text: str | None = None
+
+
+class ChatColumns(_Strict):
+    """Canonical field -> the export's key: a dotted JSON path ("customer.email", "thread.posts")
+    in a conversation a line, or a column in a one-message-a-row file. role, text and ts are
+    read inside each message."""
+
+    conversation_id: str | None = None
+    started_at: str | None = None
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    messages: str | None = None
+    role: str | None = None
+    text: str | None = None
+    ts: str | None = None
+    feedback_rating: str | None = None
+    feedback_comment: str | None = None
+
+
+class ReviewValues(_Strict):
+    # the export's rating -> 1..5 ("thumbs_up": 5, "Excellent": 5); numbers not listed are read as numbers
+    rating: dict[str, int] = Field(default_factory=dict)
+
+
+class ChatValues(_Strict):
+    # the export's role -> customer, bot or agent ("requester": customer); system: the message is skipped
+    role: dict[str, Literal["customer", "bot", "agent", "system"]] = Field(default_factory=dict)
+    # the export's feedback -> up or down ("5": up, "thumbs_down": down)
+    feedback_rating: dict[str, Literal["up", "down"]] = Field(default_factory=dict)
+
+
+class FileSource(_Strict):
+    # a path or glob, relative to the config file
+    path: str
+
+
+class ReviewSource(FileSource):
+    columns: ReviewColumns = Field(default_factory=ReviewColumns)
+    # how created_at is written when it is not ISO 8601, in strftime codes ("%m/%d/%Y")
+    date_format: str | None = None
+    values: ReviewValues = Field(default_factory=ReviewValues)
+    # the top of the export's rating scale: 10 reads 1..10 as 1..5 (two points a star)
+    rating_scale: int = Field(5, ge=2, le=100)
+
+
+class ChatSource(FileSource):
+    columns: ChatColumns = Field(default_factory=ChatColumns)
+    # conversations: one JSON object a line with a list of messages (the sample's shape, or an
+    # OpenAI-style `messages` of {role, content}); rows: one message a row (CSV or JSONL), grouped
+    # into conversations by conversation_id in file order; null: rows for a CSV, else conversations
+    layout: Literal["conversations", "rows"] | None = None
+    date_format: str | None = None
+    values: ChatValues = Field(default_factory=ChatValues)
+
+
+class Sources(_Strict):
+    """Each entry is a path or a glob relative to the config file, or an object with `path:`
+    and how the export's columns and values map onto ours (reviews and chats)."""
+
+    reviews: str | ReviewSource | None = None
+    chats: str | ChatSource | None = None
+    faqs: str | FileSource | None = None
+    calls: str | FileSource | None = None
+
+    def spec(self, kind: str) -> FileSource | None:
+        """The source as an object whichever way it was written (a bare path takes the defaults)."""
+        value = getattr(self, kind)
+        if value is None or isinstance(value, FileSource):
+            return value
+        return {"reviews": ReviewSource, "chats": ChatSource}.get(kind, FileSource)(path=value)
 
 
 class Catalog(_Strict):
@@ -480,6 +572,12 @@ class PipelineConfig(_Strict):
 
     # Set by the loader, not by the YAML: where relative paths are anchored.
     base_dir: Path = Field(default=Path("."), exclude=True)
+    # Set by the loader: "reviews.columns.text" -> "pipeline.yaml:12", so a mapped column that
+    # is not in the file is an error naming the line that maps it.
+    mapping_lines: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    def mapping_line(self, kind: str, field: str) -> str:
+        return self.mapping_lines.get(f"{kind}.columns.{field}", f"sources.{kind}.columns.{field}")
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative).expanduser()
@@ -487,9 +585,10 @@ class PipelineConfig(_Strict):
 
     def source_files(self, kind: str) -> list[Path]:
         """Files of one source kind, sorted; a configured pattern that matches nothing fails fast."""
-        pattern = getattr(self.sources, kind)
-        if pattern is None:
+        spec = self.sources.spec(kind)
+        if spec is None:
             return []
+        pattern = spec.path
         full = str(self.resolve(pattern))
         matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
         if not matches:
@@ -532,7 +631,27 @@ class PipelineConfig(_Strict):
 def load_config(path: str | Path) -> PipelineConfig:
     config = load_yaml_model(path, PipelineConfig, "pipeline")
     config.base_dir = Path(path).resolve().parent
+    config.mapping_lines = _mapping_lines(Path(path))
     return config
+
+
+def _mapping_lines(path: Path) -> dict[str, str]:
+    root = yaml.compose(path.read_text(encoding="utf-8"))
+    lines = {}
+    for kind in ("reviews", "chats"):
+        for field in REVIEW_FIELDS if kind == "reviews" else CHAT_FIELDS:
+            node = _node_at(root, ["sources", kind, "columns", field])
+            if node is not None:
+                lines[f"{kind}.columns.{field}"] = f"{path.name}:{node.start_mark.line + 1}"
+    return lines
+
+
+def _node_at(node: yaml.Node | None, keys: list[str]) -> yaml.Node | None:
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == key), None)
+    return node
 
 
 def load_yaml_model(path: str | Path, model: type[BaseModel], kind: str) -> Any:

@@ -14,7 +14,7 @@ from etl.records import quarantine_frame, records_frame
 from etl.stages.base import Progress, Stage, StageResult, Tally
 from etl.stages.ingest.calls import read_calls
 from etl.stages.ingest.chats import read_chats
-from etl.stages.ingest.common import ReadResult
+from etl.stages.ingest.common import ReadResult, SourceMapping
 from etl.stages.ingest.faqs import read_faqs
 from etl.stages.ingest.reviews import read_reviews
 
@@ -25,6 +25,8 @@ READERS: dict[str, Callable[[Path, str], ReadResult]] = {
     "calls": read_calls,
 }
 
+# the kinds whose export's columns and values the config can map (sources.<kind>.columns)
+MAPPED_KINDS = ("reviews", "chats")
 
 # the `source` value each kind's records carry
 SOURCE_OF = {"reviews": "review", "chats": "chat", "faqs": "faq", "calls": "call"}
@@ -63,7 +65,7 @@ def ingest(
     sources: dict[str, dict] = {}
     planned = plan_files(config)
     for kind, path, name in planned if files is None else files:
-        result = _read(kind, path, name)
+        result = _read(kind, path, name, source_mapping(config, kind))
         records.extend(result.records)
         quarantined.extend(result.quarantine)
         rows_in += result.units
@@ -92,8 +94,16 @@ def ingest(
     return IngestOutput(frame, quarantine_frame(quarantined), rows_in, sources, errors)
 
 
-def _read(kind: str, path: Path, name: str) -> ReadResult:
+def source_mapping(config: PipelineConfig, kind: str) -> SourceMapping:
+    prefix = f"{kind}.columns."
+    lines = {key[len(prefix) :]: line for key, line in config.mapping_lines.items() if key.startswith(prefix)}
+    return SourceMapping(kind, config.sources.spec(kind), lines)
+
+
+def _read(kind: str, path: Path, name: str, source: SourceMapping) -> ReadResult:
     try:
+        if kind in MAPPED_KINDS:
+            return READERS[kind](path, name, source)
         return READERS[kind](path, name)
     except OSError as exc:  # gone since planning, no permission, a device error
         result = ReadResult(SOURCE_OF[kind], name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,44 @@ EMPTY_FIX = "an empty export usually means the export job failed: export it agai
 def raw_lines(text: str, first: int, last: int) -> str:
     """Lines first..last (1-based, inclusive) of a file's text: the raw text of a row."""
     return "\n".join(text.splitlines()[first - 1 : last])
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """How one configured source's export maps onto our fields (`sources.<kind>` in the config),
+    with the config line of each mapped column so an error can point at it."""
+
+    kind: str
+    spec: Any  # etl.config.FileSource or a subclass; a bare path takes the defaults
+    lines: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mapped(self) -> dict[str, str]:
+        """Our field -> the export's name for it, for the fields the config renames."""
+        columns = getattr(self.spec, "columns", None)
+        return columns.model_dump(exclude_none=True) if columns is not None else {}
+
+    def column(self, name: str) -> str:
+        return self.mapped.get(name, name)
+
+    def line(self, name: str) -> str:
+        return self.lines.get(name, f"sources.{self.kind}.columns.{name}")
+
+
+def parse_time(value: str | None, date_format: str | None) -> str | None:
+    """ISO 8601 text of a date or time written with `date_format` (strftime codes); without one,
+    or for a blank value, the value as it is (pydantic checks ISO 8601 and names a blank one)."""
+    if value is None or not date_format or not str(value).strip():
+        return value
+    return datetime.strptime(str(value).strip(), date_format).isoformat()
+
+
+def mapped_value(value: Any, mapping: dict[str, Any]) -> Any:
+    """The export's value in our terms: exact, then case-insensitive; unlisted values as they are."""
+    if value is None or not mapping:
+        return value
+    text = str(value).strip()
+    if text in mapping:
+        return mapping[text]
+    folded = {str(k).casefold(): v for k, v in mapping.items()}
+    return folded.get(text.casefold(), value)

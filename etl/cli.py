@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -91,6 +92,12 @@ def run(
         bool,
         typer.Option("--full", help="Read every input file again, not only new and changed ones (same fingerprint)."),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Read every file and say per source how many rows map cleanly; publish nothing."
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline on the configured sources and print a table per stage.
 
@@ -117,6 +124,9 @@ def run(
     # a scheduler's SIGTERM (a timeout, a cancelled task) ends the run like Ctrl-C: one line, exit 130
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     pipeline = load_config(config)
+    if dry_run:
+        _dry_run(pipeline)
+        return
     _check_json_target(json_out)
     target = Store(pipeline.store_dir(store), pipeline.dataset)
     pipeline.work_root(target.root, work)  # a work folder inside the store is refused before any work
@@ -134,6 +144,78 @@ def run(
         _write_json(json_out, summary.to_json())
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+PROBLEMS_SHOWN = 10
+
+
+def _dry_run(pipeline) -> None:
+    """Every configured file read as `etl run` reads it, nothing written: per source the rows
+    that map cleanly, the first problems by file and line (codes and field names, no text), and
+    each file that cannot be used. Exit 5 when a file cannot be used, as `etl run` would."""
+    from rich.table import Table
+
+    from etl.errors import SourceError
+    from etl.stages.ingest import ingest
+
+    output = ingest(pipeline)
+    table = Table(title="dry run: nothing published")
+    for column in ("source", "files", "rows", "map cleanly", "quarantined"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for kind, tally in output.sources.items():
+        table.add_row(
+            kind, f"{tally['files']:,}", f"{tally['rows']:,}", f"{tally['records']:,}", f"{tally['quarantined']:,}"
+        )
+    console.print(table)
+    for row in output.quarantine.head(PROBLEMS_SHOWN).iter_rows(named=True):
+        console.print(
+            f"  {escape(row['source_file'])}:{row['source_line']}  {row['error_code']}: {escape(row['error'])}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if output.quarantine.height > PROBLEMS_SHOWN:
+        console.print(f"  ... and {output.quarantine.height - PROBLEMS_SHOWN:,} more rows quarantined")
+    if output.source_errors:
+        lines = [f"{e['file']}: {e['problem']} [{e['code']}]; {e['fix']}." for e in output.source_errors]
+        raise SourceError("\n".join(lines))
+    console.print(
+        f"[green]every file reads[/green]: {output.records.height:,} records; `etl run` without --dry-run publishes"
+    )
+
+
+@app.command()
+@handled
+def init(
+    folder: Annotated[Path, typer.Argument(help="A folder of exports: CSV, JSONL, Markdown FAQs, call transcripts.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing pipeline.yaml there.")] = False,
+) -> None:
+    """Guess each export's source kind and column mapping and write FOLDER/pipeline.yaml.
+
+    What init is not sure of is marked UNSURE in the file; check those lines, then
+    `etl run --config FOLDER/pipeline.yaml --dry-run`."""
+    from etl.init import KINDS, UNSURE, guess_folder, render
+
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder. Give the folder that holds the exports.")
+    target = folder / "pipeline.yaml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists; pass --force to overwrite it, or edit it.")
+    guesses = guess_folder(folder)
+    if not any(g.kind in KINDS for g in guesses):
+        raise ConfigError(
+            f"{folder}: no file there is an export init can read (CSV, JSONL, Markdown FAQ, call transcript)."
+        )
+    dataset = re.sub(r"[^A-Za-z0-9_.-]", "-", folder.resolve().name).strip("-.") or "dataset"
+    target.write_text(render(guesses, dataset, folder.name), encoding="utf-8")
+    for guess in guesses:
+        notes = f"  ({len(guess.unsure)} {UNSURE})" if guess.unsure else ""
+        console.print(f"  {escape(guess.file)}: {guess.kind or 'not read'}{notes}", highlight=False)
+    unsure = sum(len(g.unsure) for g in guesses)
+    console.print(
+        f"wrote {target}: {sum(1 for g in guesses if g.kind in KINDS)} source file(s), {unsure} line(s) marked {UNSURE}; "
+        f"next: etl run --config {target} --dry-run",
+        soft_wrap=True,
+    )
 
 
 def _check_json_target(path: Path | None) -> None:

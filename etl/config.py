@@ -111,19 +111,29 @@ class ChatSource(FileSource):
 
 class Sources(_Strict):
     """Each entry is a path or a glob relative to the config file, or an object with `path:`
-    and how the export's columns and values map onto ours (reviews and chats)."""
+    and how the export's columns and values map onto ours (reviews and chats), or a list of
+    these when one kind comes in exports of several shapes."""
 
-    reviews: str | ReviewSource | None = None
-    chats: str | ChatSource | None = None
-    faqs: str | FileSource | None = None
-    calls: str | FileSource | None = None
+    reviews: list[ReviewSource] | None = None
+    chats: list[ChatSource] | None = None
+    faqs: list[FileSource] | None = None
+    calls: list[FileSource] | None = None
 
-    def spec(self, kind: str) -> FileSource | None:
-        """The source as an object whichever way it was written (a bare path takes the defaults)."""
-        value = getattr(self, kind)
-        if value is None or isinstance(value, FileSource):
-            return value
-        return {"reviews": ReviewSource, "chats": ChatSource}.get(kind, FileSource)(path=value)
+    @field_validator("reviews", "chats", "faqs", "calls", mode="before")
+    @classmethod
+    def _entries(cls, value: Any) -> Any:
+        """A bare path is `{path: ...}`; one entry is a list of one (one shape to validate, so an
+        error names the key, not each way the value could have been written)."""
+        if value is None:
+            return None
+        entries = value if isinstance(value, list) else [value]
+        return [{"path": e} if isinstance(e, str) else e for e in entries]
+
+    def specs(self, kind: str) -> list[tuple[str, FileSource]]:
+        """(config key, source) for each entry of a kind; the key says where it sits in the YAML
+        ("reviews", or "reviews.1" in a list of several)."""
+        entries = getattr(self, kind) or []
+        return [(kind if len(entries) == 1 else f"{kind}.{i}", spec) for i, spec in enumerate(entries)]
 
 
 class Catalog(_Strict):
@@ -572,12 +582,9 @@ class PipelineConfig(_Strict):
 
     # Set by the loader, not by the YAML: where relative paths are anchored.
     base_dir: Path = Field(default=Path("."), exclude=True)
-    # Set by the loader: "reviews.columns.text" -> "pipeline.yaml:12", so a mapped column that
-    # is not in the file is an error naming the line that maps it.
+    # Set by the loader: "reviews.columns.text" (or "reviews.1.columns.text") -> "pipeline.yaml:12",
+    # so a mapped column that is not in the file is an error naming the line that maps it.
     mapping_lines: dict[str, str] = Field(default_factory=dict, exclude=True)
-
-    def mapping_line(self, kind: str, field: str) -> str:
-        return self.mapping_lines.get(f"{kind}.columns.{field}", f"sources.{kind}.columns.{field}")
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative).expanduser()
@@ -585,16 +592,23 @@ class PipelineConfig(_Strict):
 
     def source_files(self, kind: str) -> list[Path]:
         """Files of one source kind, sorted; a configured pattern that matches nothing fails fast."""
-        spec = self.sources.spec(kind)
-        if spec is None:
-            return []
-        pattern = spec.path
+        return sorted({path for key, spec in self.sources.specs(kind) for path in self._matches(key, spec.path)})
+
+    def source_spec(self, kind: str, path: Path) -> tuple[str, FileSource]:
+        """(config key, source) of the first entry of a kind whose pattern matches `path`."""
+        entries = self.sources.specs(kind)
+        for key, spec in entries:
+            if path in self._matches(key, spec.path):
+                return key, spec
+        return entries[0]
+
+    def _matches(self, key: str, pattern: str) -> list[Path]:
         full = str(self.resolve(pattern))
         matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
         if not matches:
             raise ConfigError(
-                f"sources.{kind}: '{pattern}' matches no file (looked for {full}). "
-                f"Fix the path in the config, or remove sources.{kind} to skip that source."
+                f"sources.{key}: '{pattern}' matches no file (looked for {full}). "
+                f"Fix the path in the config, or remove sources.{key} to skip that source."
             )
         return matches
 
@@ -631,26 +645,32 @@ class PipelineConfig(_Strict):
 def load_config(path: str | Path) -> PipelineConfig:
     config = load_yaml_model(path, PipelineConfig, "pipeline")
     config.base_dir = Path(path).resolve().parent
-    config.mapping_lines = _mapping_lines(Path(path))
+    config.mapping_lines = _mapping_lines(Path(path), config.sources)
     return config
 
 
-def _mapping_lines(path: Path) -> dict[str, str]:
+def _mapping_lines(path: Path, sources: Sources) -> dict[str, str]:
     root = yaml.compose(path.read_text(encoding="utf-8"))
     lines = {}
     for kind in ("reviews", "chats"):
-        for field in REVIEW_FIELDS if kind == "reviews" else CHAT_FIELDS:
-            node = _node_at(root, ["sources", kind, "columns", field])
-            if node is not None:
-                lines[f"{kind}.columns.{field}"] = f"{path.name}:{node.start_mark.line + 1}"
+        for index, (key, _) in enumerate(sources.specs(kind)):
+            for field in REVIEW_FIELDS if kind == "reviews" else CHAT_FIELDS:
+                node = _node_at(root, ["sources", kind, str(index), "columns", field])
+                if node is not None:
+                    lines[f"{key}.columns.{field}"] = f"{path.name}:{node.start_mark.line + 1}"
     return lines
 
 
 def _node_at(node: yaml.Node | None, keys: list[str]) -> yaml.Node | None:
     for key in keys:
-        if not isinstance(node, yaml.MappingNode):
+        if isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+        elif isinstance(node, yaml.MappingNode) and key.isdigit():
+            continue  # a single source written without a list: entry 0 is the mapping itself
+        elif isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == key), None)
+        else:
             return None
-        node = next((v for k, v in node.value if k.value == key), None)
     return node
 
 
@@ -682,21 +702,24 @@ def load_yaml_model(path: str | Path, model: type[BaseModel], kind: str) -> Any:
 
 
 def _describe_error(path: Path, root: yaml.Node | None, err: dict[str, Any]) -> str:
-    loc = [str(part) for part in err["loc"]]
-    key = ".".join(loc) or "(top level)"
-    line = _line_of(root, loc)
+    line, shown = _line_of(root, [str(part) for part in err["loc"]])
+    key = ".".join(shown) or "(top level)"
     where = f"{path}:{line}" if line else str(path)
     hint = " (remove it or check its spelling)" if err["type"] == "extra_forbidden" else ""
     return f"{where}: {key}: {err['msg']}{hint}"
 
 
-def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
-    """1-based line of the deepest YAML node on the error's path."""
-    line = None
-    for part in loc:
+def _line_of(node: yaml.Node | None, loc: list[str]) -> tuple[int | None, list[str]]:
+    """1-based line of the deepest YAML node on the error's path, and the path as the YAML has
+    it (a single source written without a list has no entry number)."""
+    line, shown = None, []
+    for at, part in enumerate(loc):
         if isinstance(node, yaml.MappingNode):
             match = next(((k, v) for k, v in node.value if k.value == part), None)
             if match is None:
+                if part.isdigit():
+                    continue
+                shown += loc[at:]
                 break
             line = match[0].start_mark.line + 1
             node = match[1]
@@ -704,7 +727,9 @@ def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
             node = node.value[int(part)]
             line = node.start_mark.line + 1
         else:
+            shown += loc[at:]
             break
+        shown.append(part)
     if line is None and node is not None:
         line = node.start_mark.line + 1
-    return line
+    return line, shown

@@ -60,6 +60,8 @@ def stage_key(config: PipelineConfig, key: bytes) -> str:
     catalog = {kind: file_sha256(p) for kind in ("menu", "stores") if (p := config.catalog_file(kind)) is not None}
     settings = {
         "code": code_hash(),
+        # how each export's columns and values map onto ours
+        "sources": config.sources.model_dump(mode="json"),
         "clean": config.clean.model_dump(mode="json"),
         "deidentify": config.deidentify.model_dump(mode="json"),
         "catalog": catalog,

@@ -92,6 +92,9 @@ def replaced() -> dict[str, str]:
         "sort_code": "Sort code 20-00-00, account no. 55779911",
         "phone_ext": "Reach me at 001-507-843-9150x00806 or (990)431-4914x848 after six",
         "foreign": "or on my mobile +44 118 496 0890, or +49 (0)3915 00080",
+        # a mistyped or made-up IBAN is still someone's bank detail (presidio keeps only valid ones)
+        "iban_bad_checksum": "Refund it by wire transfer to IBAN GB27GXLS4000007638261 thanks",
+        "batch_code": "The label said batch AB12 CDEF GHIJ KLM on the lid",
         "plain": "I ordered 12 meals for 3 people at 5:30pm, 2 of them the Paleo Power Bowl for $12.50",
     }
     records = [
@@ -129,3 +132,9 @@ def test_phones_with_extensions_and_foreign_phones_are_replaced(replaced):
         assert value not in text
     assert re.search(r"555-01\d\dx\d{5} or \(\d{3}\)555-01\d\dx\d{3} after six", text), text
     assert "118 496 0890" not in replaced["foreign"] and "3915 00080" not in replaced["foreign"]
+
+
+def test_an_iban_with_a_wrong_checksum_is_replaced_and_a_code_with_few_digits_is_not(replaced):
+    assert "GB27GXLS4000007638261" not in replaced["iban_bad_checksum"]
+    assert re.search(r"IBAN GB00[A-Z0-9]{17} thanks", replaced["iban_bad_checksum"]), replaced["iban_bad_checksum"]
+    assert replaced["batch_code"] == replaced["_original"]["batch_code"]

@@ -24,6 +24,7 @@ from etl.stages.deidentify.offline import use_bundled_suffix_list
 from etl.stages.deidentify.recognizers import (
     BankAccountRecognizer,
     CatalogAllowList,
+    IbanShapeRecognizer,
     InternationalAddressRecognizer,
     LuhnCardRecognizer,
     NameLexiconRecognizer,
@@ -501,6 +502,7 @@ def build_analyzer(
     registry.add_recognizer(InternationalAddressRecognizer())
     registry.add_recognizer(LuhnCardRecognizer())
     registry.add_recognizer(BankAccountRecognizer())
+    registry.add_recognizer(IbanShapeRecognizer())
     registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
     registry.add_recognizer(SocialHandleRecognizer())

@@ -629,6 +629,30 @@ class BankAccountRecognizer(PatternRecognizer):
         )
 
 
+# An IBAN as a person types it: country letters, two check digits, then 11 to 30 letters and
+# digits, in groups or not. presidio's IbanRecognizer keeps only checksum-valid ones, but a
+# mistyped or made-up account is still someone's bank detail: the shape alone is enough here
+# (the gate's leak scan looks for the same shape).
+IBAN_SHAPE = r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![A-Za-z0-9])"
+
+
+class IbanShapeRecognizer(PatternRecognizer):
+    """IBAN-shaped strings with at least eight digits, valid checksum or not."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="IBAN_CODE",
+            name="IbanShapeRecognizer",
+            patterns=[Pattern("iban shape", IBAN_SHAPE, 0.85)],
+            # case matters: presidio's default flags ignore it, and "for the" would read as letters of an IBAN
+            global_regex_flags=re.DOTALL | re.MULTILINE,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        # a product or batch code ("AB12 CDEF GHIJ KLM") has few digits; an account number many
+        return None if sum(c.isdigit() for c in pattern_text) >= 8 else False
+
+
 def identifier_recognizer(entity: str, patterns: list[str], context: list[str]) -> PatternRecognizer:
     """An order or loyalty number recognizer from the business's own formats (config)."""
     return PatternRecognizer(

@@ -65,7 +65,7 @@ def ingest(
     sources: dict[str, dict] = {}
     planned = plan_files(config)
     for kind, path, name in planned if files is None else files:
-        result = _read(kind, path, name, source_mapping(config, kind))
+        result = _read(kind, path, name, source_mapping(config, kind, path))
         records.extend(result.records)
         quarantined.extend(result.quarantine)
         rows_in += result.units
@@ -94,10 +94,12 @@ def ingest(
     return IngestOutput(frame, quarantine_frame(quarantined), rows_in, sources, errors)
 
 
-def source_mapping(config: PipelineConfig, kind: str) -> SourceMapping:
-    prefix = f"{kind}.columns."
-    lines = {key[len(prefix) :]: line for key, line in config.mapping_lines.items() if key.startswith(prefix)}
-    return SourceMapping(kind, config.sources.spec(kind), lines)
+def source_mapping(config: PipelineConfig, kind: str, path: Path) -> SourceMapping:
+    """How the config says this file's export maps onto our fields, with each mapping's line."""
+    key, spec = config.source_spec(kind, path)
+    prefix = f"{key}.columns."
+    lines = {name[len(prefix) :]: line for name, line in config.mapping_lines.items() if name.startswith(prefix)}
+    return SourceMapping(key, spec, lines)
 
 
 def _read(kind: str, path: Path, name: str, source: SourceMapping) -> ReadResult:

@@ -112,7 +112,7 @@ class SourceMapping:
     """How one configured source's export maps onto our fields (`sources.<kind>` in the config),
     with the config line of each mapped column so an error can point at it."""
 
-    kind: str
+    key: str  # where it sits under sources: "reviews", or "reviews.1" in a list
     spec: Any  # etl.config.FileSource or a subclass; a bare path takes the defaults
     lines: dict[str, str] = field(default_factory=dict)
 
@@ -126,7 +126,7 @@ class SourceMapping:
         return self.mapped.get(name, name)
 
     def line(self, name: str) -> str:
-        return self.lines.get(name, f"sources.{self.kind}.columns.{name}")
+        return self.lines.get(name, f"sources.{self.key}.columns.{name}")
 
 
 def parse_time(value: str | None, date_format: str | None) -> str | None:

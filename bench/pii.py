@@ -212,6 +212,23 @@ def realtext_score(records: list[dict], predictions) -> dict[str, float]:
     }
 
 
+def altered_shares(records: list[dict], predictions) -> dict:
+    """What a published example loses: a review sentence is altered when any span in it is
+    replaced, a dialog when any of its turns is; and the replaced spans by entity kind."""
+    from collections import Counter
+
+    altered = {r["id"].split("#")[0] for r, found in zip(records, predictions) if found}
+    dialogs = {r["id"].split("#")[0] for r in records if r["source"] == "taskmaster4"}
+    reviews = {r["id"] for r in records if r["source"] == "yelp"}
+    return {
+        "reviews": len(reviews),
+        "reviews_altered": len(altered & reviews),
+        "dialogs": len(dialogs),
+        "dialogs_altered": len(altered & dialogs),
+        "kinds": Counter(entity for found in predictions for entity, _, _ in found),
+    }
+
+
 def _overlap(start: int, end: int, spans: list[tuple[int, int]]) -> int:
     return sum(max(0, min(end, e) - max(start, s)) for s, e in spans)
 
@@ -373,7 +390,8 @@ def main() -> None:
         )
 
     real = realtext_records()
-    real_ours = realtext_score(real, our_predictions(ours, [(r["text"], None) for r in real]))
+    ours_real = our_predictions(ours, [(r["text"], None) for r in real])
+    real_ours = realtext_score(real, ours_real)
     default_real = default_predictions(engine, [(r["text"], None) for r in real])
     real_default = realtext_score(real, default_real)
     real_default_person = realtext_score(real, [[p for p in found if p[0] == "PERSON"] for found in default_real])
@@ -387,6 +405,13 @@ def main() -> None:
         print(
             f"{name:<18}{figures['replaced']:>9}{int(figures['per_1000'] * 10) / 10:>10.1f}{cut3(figures['precision']):>11.3f}{cut3(figures['recall']):>13.3f}"
         )
+    shares = altered_shares(real, ours_real)
+    print(
+        f"altered by ours: {shares['reviews_altered']} of {shares['reviews']:,} review sentences "
+        f"(goal <= 15 per 1,000), {shares['dialogs_altered']} of {shares['dialogs']:,} dialogs "
+        f"= {int(shares['dialogs_altered'] * 10000 / shares['dialogs']) / 100:.2f}% (goal <= 8%); "
+        f"replaced spans by kind: {', '.join(f'{k} {n}' for k, n in shares['kinds'].most_common())}"
+    )
 
     print("\ngoals:")
     if ratio is not None:

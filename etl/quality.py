@@ -173,6 +173,7 @@ def validate(name: str, batch: pl.DataFrame, suite, parameters: dict, severity: 
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    _quiet_gx()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # our own bar counts the suites
     definition = (
@@ -186,7 +187,6 @@ def validate(name: str, batch: pl.DataFrame, suite, parameters: dict, severity: 
         "unexpected_index_column_names": [key],
         "return_unexpected_index_query": False,
     }
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
     result = definition.get_batch(batch_parameters={"dataframe": batch.to_pandas()}).validate(
         suite, expectation_parameters=parameters, result_format=result_format
     )
@@ -195,6 +195,14 @@ def validate(name: str, batch: pl.DataFrame, suite, parameters: dict, severity: 
     failing_rows = {f.rule: _failing_ids(outcome, key) for f, outcome in zip(failures, failed) if f.rule}
     scrub(result, key)
     return SuiteResult(name, bool(result.success), severity, len(result.results), failures, result, failing_rows)
+
+
+def _quiet_gx() -> None:
+    """GX's loggers at ERROR, its own children included (some set a level of their own, and one
+    says at INFO where it puts its ephemeral docs): not the operator's business, nor the JSON log's."""
+    for name in ["great_expectations", *logging.root.manager.loggerDict]:
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _failure(suite: str, outcome, key: str) -> Failure:

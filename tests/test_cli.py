@@ -93,5 +93,5 @@ def test_sample_data_writes_a_self_contained_folder(tmp_path):
     assert config.store_dir() == (out / "store").resolve()  # the store lands inside the folder
     assert all(
         config.resolve(p).resolve().is_relative_to(out.resolve())
-        for p in (config.sources.reviews, config.catalog.menu)
+        for p in (config.sources.reviews[0].path, config.catalog.menu)
     )

@@ -111,7 +111,7 @@ def test_chats_map_roles_and_keep_feedback(tmp_path):
 
 def test_chats_malformed_lines_are_quarantined(tmp_path):
     bad_role = json.loads(chat("CH-4"))
-    bad_role["messages"][1]["role"] = "manager"
+    bad_role["messages"][1]["role"] = "system"
     lines = [
         chat("CH-1"),
         chat("CH-2")[:40],  # cut off

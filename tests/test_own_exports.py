@@ -183,3 +183,18 @@ def test_held_out_exports_publish_after_init_and_no_planted_value_appears_anywhe
     published = sum(sum(splits.values()) for splits in summary["examples"].values())
     assert published >= 500
     assert yaml.safe_load(config.read_text())["dataset"] == initialised.name
+
+
+def test_a_message_row_file_without_its_conversation_column_names_the_mapping_line(initialised, tmp_path):
+    folder = tmp_path / "exports"
+    shutil.copytree(initialised, folder)
+    config = folder / "pipeline.yaml"
+    config.write_text(config.read_text().replace('conversation_id: "ticket"', 'conversation_id: "ticket_no"'))
+    line = next(i for i, text in enumerate(config.read_text().splitlines(), 1) if "ticket_no" in text)
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--dry-run"])
+    assert result.exit_code == 5
+    flat = " ".join(result.output.split())
+    assert (
+        f"helpdesk_messages.csv: the first row has no column 'ticket_no', which pipeline.yaml:{line} maps to conversation_id"
+        in flat
+    )

@@ -149,16 +149,16 @@ def _read_rows(path: Path, text: str, source: SourceMapping, result: ReadResult)
     if problem:
         result.fail_file(*problem, raw="")
         return
-    if rows and (
-        missing := [f for f in ("conversation_id",) if lookup(rows[0][1], column_of(rows[0][1], f, source)) is None]
-    ):
-        result.fail_file(
-            "missing_columns",
-            f"a one-message-a-row file needs a {missing[0]} column (mapped at {source.line(missing[0])})",
-            "map the column that names each conversation under sources.chats.columns.conversation_id",
-            raw="",
-        )
-        return
+    for name in ("conversation_id", "text"):
+        if rows and lookup(rows[0][1], column_of(rows[0][1], name, source)) is None:
+            mapped = f", which {source.line(name)} maps to {name}" if name in source.mapped else ""
+            result.fail_file(
+                "missing_columns",
+                f"the first row has no column '{source.column(name)}'{mapped}",
+                f"a one-message-a-row file needs one; map the export's column under sources.chats.columns.{name}",
+                raw="",
+            )
+            return
     groups: dict[str, list[tuple[int, dict, str]]] = {}
     for number, row, raw in rows:
         key = field_value(row, "conversation_id", source)
@@ -199,29 +199,13 @@ def _message_rows(path: Path, text: str) -> tuple[list[tuple[int, dict, str]], t
     return rows, None
 
 
-def _conversation(
-    obj: dict, messages: Any, line: int, source: SourceMapping, per_message_fields: bool = False
-) -> dict:
-    """The conversation in the sample's shape, ready for ChatLog, from an object of any mapped shape."""
+def _conversation(obj: dict, messages: Any, line: int, source: SourceMapping) -> dict:
+    """The conversation in the sample's shape, ready for ChatLog, from an object of any mapped
+    shape (a messages value that is not a list is left for ChatLog to name)."""
     spec: ChatSource = source.spec
-    listed = messages if isinstance(messages, list) else None
-    turns = None
-    if listed is not None:
-        turns = []
-        for message in listed:
-            message = message if isinstance(message, dict) else {}
-            role = _role(field_value(message, "role", source), spec)
-            if role == "system":
-                continue  # a system prompt is the bot's set-up, not what anyone said
-            turns.append(
-                {
-                    "role": role,
-                    "text": field_value(message, "text", source),
-                    "ts": parse_time(field_value(message, "ts", source), spec.date_format),
-                }
-            )
-    started = field_value(obj, "started_at", source)
-    if started is None and turns:
+    turns = _turns(messages, source) if isinstance(messages, list) else messages
+    started = parse_time(field_value(obj, "started_at", source), spec.date_format)
+    if started is None and isinstance(turns, list):  # an export without a start: its first message's time
         started = next((t["ts"] for t in turns if t["ts"]), None)
     key = field_value(obj, "conversation_id", source)
     rating = mapped_value(field_value(obj, "feedback_rating", source), spec.values.feedback_rating)
@@ -240,12 +224,17 @@ def _conversation(
 
 
 def _turns(messages: list, source: SourceMapping) -> list[dict]:
+    messages = [m if isinstance(m, dict) else {} for m in messages]
+    raw_roles = [str(field_value(m, "role", source) or "").strip().casefold() for m in messages]
+    # a system prompt is the bot's set-up, not what anyone said: skipped where the export speaks
+    # OpenAI's roles (user, assistant) or the config names a role system; in the sample's shape
+    # (customer, bot, agent) a "system" message is a mislabelled turn, rejected by name
+    skip_system = bool({"user", "assistant"} & set(raw_roles)) or "system" in source.spec.values.role.values()
     turns = []
     for message in messages:
-        message = message if isinstance(message, dict) else {}
         role = _role(field_value(message, "role", source), source.spec)
-        if role == "system":
-            continue  # a system prompt is the bot's set-up, not what anyone said
+        if role == "system" and skip_system:
+            continue
         ts = parse_time(field_value(message, "ts", source), source.spec.date_format)
         turns.append({"role": role, "text": field_value(message, "text", source), "ts": ts})
     return turns

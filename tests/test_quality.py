@@ -296,6 +296,7 @@ DAMAGED = {
         6,
         "broken.parquet: not a readable parquet file",
     ),
+    "no parquet file at all": (lambda f, d: (d / "notes.txt").write_text("nothing here"), 2, "no parquet files there"),
     "an extra file of another kind": (
         lambda f, d: (f.write_parquet(d / "part.parquet"), (d / "README.md").write_text("notes")),
         0,

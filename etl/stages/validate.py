@@ -77,14 +77,14 @@ class ValidateStage(Stage):
         progress(1)
         leaky = self._check("deidentified", quality.deidentified_batch(records, self.allowed), parameters)
         drops = self._row_drops(leaky, frame["record_id"], frame)
-        if drops.height:  # the suite again on what stays: what is stored is the gate as passed
+        if droppable(leaky):  # again on what stays (a caught record may have no example: dedup dropped it)
             records = records.filter(~pl.col("record_id").is_in(leaky_ids(leaky)))
             leaky = self._check("deidentified", quality.deidentified_batch(records, self.allowed), parameters)
         progress(1)
         kept = frame.filter(~pl.col("id").is_in(drops["id"].implode()))
         published = self._check("published", quality.published_batch(kept, self.allowed), parameters)
         more = self._row_drops(published, kept["id"], kept)
-        if more.height:
+        if droppable(published):
             drops, kept = pl.concat([drops, more]), kept.filter(~pl.col("id").is_in(more["id"].implode()))
             published = self._check("published", quality.published_batch(kept, self.allowed), parameters)
         progress(1)
@@ -102,7 +102,7 @@ class ValidateStage(Stage):
         """The examples a `fail` suite's per-row checks caught (`keys` holds what the suite's ids
         name in `frame`: the record or the example), with the variants made from them, each with its
         rule as the reason. A `warn` suite, or one that fails a check no row drop mends, drops none."""
-        if result.severity != "fail" or result.blocking or not result.failing_rows:
+        if not droppable(result):
             return empty_drops()
         reasons = pl.DataFrame(
             [
@@ -183,6 +183,11 @@ class ValidateStage(Stage):
 
 
 DROP_COLUMNS = ["id", "reason", "detail"]
+
+
+def droppable(result: quality.SuiteResult) -> bool:
+    """A `fail` suite whose only failures are per-row checks: dropping those rows mends it."""
+    return result.severity == "fail" and not result.blocking and bool(result.failing_rows)
 
 
 def empty_drops() -> pl.DataFrame:

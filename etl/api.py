@@ -7,7 +7,7 @@ from pathlib import Path
 
 import datasets
 
-from etl.stages.tasks.common import BASE_COLUMNS, TASK_EXTRAS
+from etl.example import BASE_COLUMNS, TASK_EXTRAS
 from etl.store import Store, StoreError
 
 

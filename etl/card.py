@@ -11,8 +11,8 @@ import datasets
 import polars as pl
 import yaml
 
-from etl.stages.tasks.common import task_columns
-from etl.stages.tasks.review_sentiment import LABELS
+from etl.example import SENTIMENT_LABELS as LABELS
+from etl.example import task_columns
 from etl.store import SHARD
 
 TASK_PURPOSE = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from etl.config import ConfigError
+from etl.errors import ConfigError
 
 
 class Dish(BaseModel):

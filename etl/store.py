@@ -36,6 +36,7 @@ import filelock
 import polars as pl
 
 from etl.errors import ConfigError, StoreAccessError, StoreError, StoreLockedError, describe_os_error
+from etl.example import task_columns
 
 __all__ = ["PublishOutcome", "Store", "StoreError", "fingerprint", "file_sha256"]
 
@@ -290,8 +291,6 @@ class Store:
         return found
 
     def _write_data(self, folder: Path, examples: pl.DataFrame) -> None:
-        from etl.stages.tasks.common import task_columns
-
         for (task, split), part in examples.sort("id").group_by(["task", "split"], maintain_order=True):
             target = folder / "data" / task / SHARD.format(split=split)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ import pytest
 
 from etl.catalog import load_catalog
 from etl.config import AugmentConfig
+from etl.example import EXAMPLE_SCHEMA
 from etl.stages.augment import AugmentStage
-from etl.stages.tasks.common import EXAMPLE_SCHEMA
 from tests.conftest import SAMPLE
 
 REALTEXT = SAMPLE.parent / "tests" / "data" / "realtext"
@@ -209,8 +209,9 @@ def test_synonym_phrases_come_out_whole_words_on_real_turns():
 
     import numpy as np
 
-    from etl.facts import ProtectedFacts
-    from etl.stages.augment import build_augmenter, thesaurus
+    from etl.stages.augment import build_augmenter
+    from etl.text.facts import ProtectedFacts
+    from etl.text.phrases import thesaurus
 
     augmenter = build_augmenter("synonyms", {"aug_p": 0.5, "aug_max": 2}, ProtectedFacts(CATALOG))
     vocabulary = {w for group in thesaurus() for phrase in group for w in phrase.split()}
@@ -227,7 +228,7 @@ def test_synonym_phrases_come_out_whole_words_on_real_turns():
 
 
 def test_facts_moved_into_another_place_or_misspelt_inside_a_compound_are_a_change():
-    from etl.facts import ProtectedFacts
+    from etl.text.facts import ProtectedFacts
 
     facts = ProtectedFacts(CATALOG)
     # a real Taskmaster-4 order: a word swap moved "sugar-free" off the vanilla it was about

@@ -51,12 +51,25 @@ def test_executor_is_checked_against_its_choices(tmp_path):
     assert "executor" in str(error.value) and "ray" in str(error.value)
 
 
-def test_rays_groupby_bucketing_finds_the_local_pairs():
+@pytest.fixture(scope="module")
+def ray_executor():
+    """One Ray instance for the tests below (each start costs seconds): the pipeline test above
+    runs first and checks that a run's own instance is stopped with it."""
+    from etl.config import RayConfig
+    from etl.executors import RayExecutor
+
+    executor = RayExecutor(RayConfig(num_cpus=2))
+    yield executor
+    executor.close()
+
+
+def test_rays_groupby_bucketing_finds_the_local_pairs(ray_executor):
+    from functools import partial
+
     import numpy as np
 
-    from etl.config import RayConfig
-    from etl.executors import LocalExecutor, RayExecutor
-    from etl.stages.dedup.minhash import MinHashLSH
+    from etl.stages.dedup.exact import equal_hash_pairs, spread_equal_pairs
+    from etl.stages.dedup.minhash import MinHashLSH, candidate_pairs, spread_pairs
 
     rng = np.random.default_rng(3)
     # keys with pairs, small buckets and one bucket larger than the star limit (64)
@@ -68,50 +81,40 @@ def test_rays_groupby_bucketing_finds_the_local_pairs():
 
     minhash = MinHashLSH(0.7, 64, 3, "word", 1)
     sig = minhash.signatures(pl.Series(texts))
-    executor = RayExecutor(RayConfig(num_cpus=2))
-    try:
-        assert np.array_equal(executor.candidate_pairs(keys), LocalExecutor.candidate_pairs(keys))
-        local_exact = LocalExecutor.equal_hash_pairs(hashes)
-        assert np.array_equal(executor.equal_hash_pairs(hashes), np.unique(np.sort(local_exact, axis=1), axis=0))
-        ours, _ = minhash.similar_pairs(sig, executor.candidate_pairs)
-        assert len(ours) and np.array_equal(ours, minhash.similar_pairs(sig)[0])
-    finally:
-        executor.close()
+    assert np.array_equal(spread_pairs(keys, ray_executor), candidate_pairs(keys))
+    local_exact = equal_hash_pairs(hashes)
+    assert np.array_equal(spread_equal_pairs(hashes, ray_executor), np.unique(np.sort(local_exact, axis=1), axis=0))
+    ours, _ = minhash.similar_pairs(sig, partial(spread_pairs, parallel=ray_executor))
+    assert len(ours) and np.array_equal(ours, minhash.similar_pairs(sig)[0])
 
 
-def test_rays_embeddings_are_the_local_vectors_and_join_the_drivers_cache():
+def test_rays_embeddings_are_the_local_vectors_and_join_the_drivers_cache(ray_executor):
     import json
 
-    from etl.config import RayConfig
-    from etl.executors import RAY_EMBED_MIN, RayExecutor
     from etl.stages.dedup import semantic
 
     dialogs = (Path(__file__).parent / "data" / "realtext" / "taskmaster4_coffee_dev.jsonl").read_text().splitlines()
     turns = [u["text"] for d in map(json.loads, dialogs[:60]) for u in d["utterances"] if u["speaker"] == "user"]
     texts = list(dict.fromkeys(turns))[:150] + turns[:10]  # repeats come back too
-    assert len(set(texts)) >= RAY_EMBED_MIN
+    assert len(set(texts)) >= semantic.SPREAD_EMBED_MIN
     semantic.forget_vectors()
     local = semantic.embed(texts, None, 64, "float32")
     semantic.forget_vectors()
-    executor = RayExecutor(RayConfig(num_cpus=2))
     try:
-        ours = executor.embed(texts, None, 64, "float32")
+        ours = semantic.embedder_for(ray_executor)(texts, None, 64, "float32")
     finally:
-        executor.close()
         assert semantic.unknown_texts(texts, None, "float32") == []  # in the driver's cache now
         semantic.forget_vectors()
     assert ours.shape == local.shape and (ours * local).sum(axis=1).min() > 0.99999
 
 
-def test_rays_rewriting_gives_the_local_variants():
+def test_rays_rewriting_gives_the_local_variants(ray_executor):
     """Augmentation's nlpaug rewriting on Ray actors: every method, real customer turns, the
     texts the local executor writes (each job seeded by its parent and method)."""
     import json
 
     from etl.catalog import load_catalog
-    from etl.config import RayConfig
-    from etl.executors import RAY_REWRITE_MIN, REWRITE_BLOCK, LocalExecutor, RayExecutor
-    from etl.stages.augment import AugmentStage
+    from etl.stages.augment import REWRITE_BLOCK, SPREAD_REWRITE_MIN, AugmentStage, rewrite_here, rewrite_jobs
 
     config = load_config(SAMPLE / "pipeline.yaml")
     stage = AugmentStage(config.augment, load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml"))
@@ -121,26 +124,22 @@ def test_rays_rewriting_gives_the_local_variants():
     for n, dialog in enumerate(map(json.loads, dialogs[:300])):
         turns = [u["text"] for u in dialog["utterances"] if u["speaker"] == "user"]
         jobs.append((f"dialog-{n}", turns, methods[n % len(methods)]))
-    assert len(jobs) >= max(RAY_REWRITE_MIN, REWRITE_BLOCK + 1)  # more than one block
-    local = LocalExecutor.rewrite(stage, jobs)
-    executor = RayExecutor(RayConfig(num_cpus=2))
-    try:
-        ours = executor.rewrite(stage, jobs)
-    finally:
-        executor.close()
+    assert len(jobs) >= max(SPREAD_REWRITE_MIN, REWRITE_BLOCK + 1)  # more than one block
+    local = rewrite_here(stage, jobs)
+    ours = rewrite_jobs(stage, jobs, ray_executor)
     assert ours == local
     assert sum(new != old for new, (_, old, _) in zip(local, jobs)) > len(jobs) // 2  # most were rewritten
 
 
-def test_rays_groupby_split_places_every_example_where_the_local_split_does():
+def test_rays_groupby_split_places_every_example_where_the_local_split_does(ray_executor):
     """The split's group-bys shuffled by Ray: records with several examples, rephrasings that
     chain records, earlier records on both sides; the same sides, drops and notes as locally."""
     import numpy as np
 
     from etl.config import RayConfig
+    from etl.example import EXAMPLE_SCHEMA
     from etl.executors import RayExecutor
     from etl.stages.split import assign_splits
-    from etl.stages.tasks.common import EXAMPLE_SCHEMA
 
     rng = np.random.default_rng(15)
     tasks = ["menu_qa", "review_sentiment", "recommendation", "order", "store_info"]

@@ -42,7 +42,7 @@ def test_a_run_logs_json_events_and_a_rerun_exits_8_for_nothing_new(sample_copy,
 
 def fake_versions(store: Store, n: int, start: int = 0) -> None:
     """n published versions of one tiny example each, through the real publish path."""
-    from etl.stages.tasks.common import EXAMPLE_SCHEMA
+    from etl.example import EXAMPLE_SCHEMA
 
     for i in range(start, start + n):
         row = {c: None for c in EXAMPLE_SCHEMA} | {

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl.config import DedupConfig
+from etl.example import EXAMPLE_SCHEMA
 from etl.records import make_record, records_frame
 from etl.stages.dedup import DedupStage
 from etl.stages.dedup.minhash import components, normalise
 from etl.stages.split import assign_splits
-from etl.stages.tasks.common import EXAMPLE_SCHEMA
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORDS = ["bowl", "Keto", "salmon", "late", "order", "refund", "great", "cold", "!", "  "]

@@ -152,30 +152,69 @@ def test_rerun_publishes_nothing_and_one_changed_review_makes_v2(sample_copy, tm
 CHECKPOINTS = ["data_written", "card_written", "manifest_written", "renamed", "latest_moved"]
 
 
-def test_a_crash_at_any_publishing_step_never_leaves_a_partial_version(sample_copy, tmp_path):
+# A process that publishes the examples in argv[1] as the next version of the store in argv[2]
+# (with a card, as the publish stage writes one), the first example's reply changed to argv[3]
+PUBLISH = """
+import sys
+import polars as pl
+from etl.store import Store
+examples = pl.read_parquet(sys.argv[1])
+first = examples["messages"][0].to_list()
+first[-1]["content"] = sys.argv[3]
+examples = pl.concat([examples.head(1).with_columns(pl.Series("messages", [first], examples["messages"].dtype)), examples.slice(1)])
+card = lambda folder, version, parent, value: (folder / "README.md").write_text(f"# {version}")
+outcome = Store(sys.argv[2], "healthy-bites").publish(examples, card, {"note": "crash test"})
+print(outcome.version, outcome.published)
+"""
+
+
+def test_a_crash_at_any_publishing_step_never_leaves_a_partial_version(sample_run, tmp_path):
+    """Killed (SIGKILL, as a power cut) at each step of publishing: the store is consistent,
+    nothing is visible before the rename, and the next publish finishes the job. The store's
+    own publish in a process of its own, on the sample's examples: the steps are the store's,
+    whatever ran before them (a whole run killed at the subtlest step is the next test)."""
+    examples = tmp_path / "examples.parquet"
+    Store(sample_run.store_dir, "healthy-bites").examples("v1").write_parquet(examples)
     store_dir = tmp_path / "store"
     store = Store(store_dir, "healthy-bites")
-    reviews = sample_copy / "reviews.csv"
+
+    def publish(reply: str, **env: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", PUBLISH, str(examples), str(store_dir), reply]
+        return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+
     for number, checkpoint in enumerate(CHECKPOINTS, start=1):
-        # new data each round, so every round has something to publish
-        reviews.write_text(
-            reviews.read_text(encoding="utf-8").replace("Honestly the ", f"Round {number} the ", 1), encoding="utf-8"
-        )
         before = (store.versions(), store.latest())
-        process = etl_run(sample_copy / "pipeline.yaml", store_dir, ETL_CRASH_AT=checkpoint)
-        process.communicate(timeout=300)
-        assert process.returncode == -signal.SIGKILL, checkpoint
+        killed = publish(f"round {number}", ETL_CRASH_AT=checkpoint)  # new data each round
+        assert killed.returncode == -signal.SIGKILL, (checkpoint, killed.stderr)
         assert_store_consistent(store)
         if checkpoint in ("data_written", "card_written", "manifest_written"):
             assert (store.versions(), store.latest()) == before, checkpoint
-        # the next run succeeds and leaves a consistent store with latest on the newest version; after
-        # the rename the version was already complete, so that run has nothing new (exit 8)
-        process = etl_run(sample_copy / "pipeline.yaml", store_dir)
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == (NOTHING_NEW if checkpoint in ("renamed", "latest_moved") else 0), err
+        else:  # renamed: the version is whole and visible; latest moves on the next publish
+            assert store.versions() == [*before[0], f"v{number}"], checkpoint
+        again = publish(f"round {number}")
+        assert again.returncode == 0, again.stderr
+        # after the rename the version was already complete: the next publish finds its fingerprint
+        assert again.stdout.split() == [f"v{number}", str(checkpoint not in ("renamed", "latest_moved"))]
         assert_store_consistent(store)
-        assert store.latest() == store.versions()[-1]
+        assert store.latest() == store.versions()[-1] == f"v{number}"
     assert not list(store_dir.glob("healthy-bites/.tmp-*"))
+
+
+def test_a_run_killed_after_the_rename_is_finished_by_the_next_run(sample_copy, tmp_path):
+    """The whole `etl run` killed once its version is renamed into place but latest has not
+    moved: the next run publishes nothing new (exit 8) and moves latest onto it."""
+    store_dir = tmp_path / "store"
+    store = Store(store_dir, "healthy-bites")
+    process = etl_run(sample_copy / "pipeline.yaml", store_dir, ETL_CRASH_AT="renamed")
+    process.communicate(timeout=300)
+    assert process.returncode == -signal.SIGKILL
+    assert_store_consistent(store)
+    assert store.versions() == ["v1"] and store.latest() is None
+    process = etl_run(sample_copy / "pipeline.yaml", store_dir)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == NOTHING_NEW, err
+    assert_store_consistent(store)
+    assert store.latest() == "v1"
 
 
 def test_killed_at_random_moments_the_store_stays_consistent(sample_copy, tmp_path):

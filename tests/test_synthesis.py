@@ -11,10 +11,10 @@ import pytest
 
 from etl.catalog import Constraint, load_catalog
 from etl.config import SynthesisConfig
+from etl.example import EXAMPLE_SCHEMA
 from etl.stages.dedup.minhash import normalise
 from etl.stages.synthesis import SynthesisStage
 from etl.stages.synthesis.grounding import Grounding
-from etl.stages.tasks.common import EXAMPLE_SCHEMA
 from tests.conftest import SAMPLE
 
 CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")

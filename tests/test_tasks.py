@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from etl.catalog import Constraint, load_catalog, needs_in
+from etl.example import EXAMPLE_SCHEMA
 from etl.stages.split import assign_splits
-from etl.stages.tasks.common import EXAMPLE_SCHEMA
 from etl.stages.tasks.review_sentiment import label_for
 from etl.store import Store
 from tests.conftest import SAMPLE

@@ -116,7 +116,7 @@ def test_splits_are_stable_and_near_the_eval_share_as_versions_grow(sample_copy,
 
 def test_diff_lists_examples_that_changed_split_as_moves(tmp_path):
     from etl.diff import diff_versions
-    from etl.stages.tasks.common import EXAMPLE_SCHEMA
+    from etl.example import EXAMPLE_SCHEMA
 
     def examples(splits: list[str]) -> pl.DataFrame:
         rows = [

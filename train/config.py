@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 class LoraSettings(_Strict):
     r: int = Field(16, ge=1, description="rank of the update matrices")
     alpha: int = Field(32, ge=1, description="scaling numerator: the update is scaled by alpha / r")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="dropout on the adapter's input during training")
     # "all-linear" is peft's own name for every linear layer except the output head
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
@@ -62,17 +62,20 @@ class TrainConfig(_Strict):
     method: Literal["lora", "full"] = Field(
         "lora", description="lora: train adapters only; full: every weight (the baseline bench/train.py measures)"
     )
+    # The adapter's shape (method: lora).
     lora: LoraSettings = LoraSettings()
-    learning_rate: float = Field(2e-4, gt=0)
-    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
-    epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(2e-4, gt=0, description="peak learning rate (AdamW)")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        "cosine", description="how the learning rate moves after warm-up (transformers' schedulers)"
+    )
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="share of the steps spent warming the learning rate up")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    epochs: float = Field(1.0, gt=0, description="passes over the training draw")
     max_steps: int = Field(-1, description="> 0 overrides epochs")
     batch_size: int = Field(8, ge=1, description="examples per device per step")
-    gradient_accumulation: int = Field(1, ge=1)
+    gradient_accumulation: int = Field(1, ge=1, description="steps whose gradients add up before one optimizer step")
     max_seq_length: int = Field(1024, ge=16, description="longer examples are cut at the end (and counted)")
-    seed: int = 42
+    seed: int = Field(42, description="seeds the draw, the adapter's initialisation and the data order")
     eval_steps: int = Field(50, ge=1, description="evaluate every N optimizer steps")
     early_stopping_patience: int | None = Field(
         3, ge=1, description="stop after N evaluations without a lower eval loss; null: never"
@@ -85,7 +88,7 @@ class TrainConfig(_Strict):
     sentiment_eval_examples: int = Field(
         200, ge=0, description="review_sentiment eval examples scored by generating the label (0: skip)"
     )
-    logging_steps: int = Field(10, ge=1)
+    logging_steps: int = Field(10, ge=1, description="log the training loss every N optimizer steps")
     mixture: list[MixtureSource] = Field(default_factory=list)
 
 

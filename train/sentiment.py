@@ -11,7 +11,7 @@ import re
 import torch
 from sklearn.metrics import accuracy_score, f1_score
 
-from etl.stages.tasks.review_sentiment import LABELS
+from etl.example import SENTIMENT_LABELS as LABELS
 
 
 def parse_label(text: str) -> str | None:

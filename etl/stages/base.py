@@ -10,6 +10,15 @@ Stages that judge rows subclass `Filter`: they declare per-row figures
 the base builds kept, dropped and stats, as datatrove's filter base and
 data-juicer's ops (`compute_stats` then `process`) do. Models load in `setup`,
 which the runner calls once, before the clock for the stage's work starts.
+
+Where the work runs is the executor's business (etl/executors.py), and the
+contract says how a stage hands it over without the executor knowing the stage:
+a `per_record` stage is split into batches whole; any other stage hands its
+parallel work to a `Parallel` as pure functions (a worker built once a process,
+applied to blocks of rows; an aggregate applied to groups of rows that share a
+key). `Parallel` itself runs them here, in one call; the Ray executor spreads
+the same functions over a cluster. A new stage gets Ray by calling these two,
+without a line in etl/executors.py.
 """
 
 from __future__ import annotations
@@ -107,6 +116,33 @@ class Stage(ABC):
     def summary_fields(self) -> dict:
         """What the stage tells the run summary beyond its counts (lists are appended)."""
         return {}
+
+
+class Parallel:
+    """Where a stage's parallel work runs: here, in this process, in one call (this class), or
+    an executor's (etl/executors.py: Ray). Each function handed over is pure, so the rows that
+    come back are the same wherever it ran."""
+
+    name: ClassVar[str] = "local"
+    # True when the work leaves this process: worth it only above a few hundred rows, and a
+    # stage keeps its one-call path here (the same floats, bit for bit, as before executors)
+    distributed: ClassVar[bool] = False
+
+    def map_blocks(self, worker: Callable[..., Callable], arguments: tuple, table, block: int) -> list[dict]:
+        """The rows `worker(*arguments)` returns for the rows of `table` (a pyarrow Table), in
+        order. The worker is built once a process and called with blocks of up to `block` rows
+        (here: once, with the whole table); it returns a pyarrow Table per block."""
+        return worker(*arguments)(table).to_pylist()
+
+    def group_by(
+        self, rows: pl.DataFrame, key: str, aggregate: Callable[[pl.DataFrame], pl.DataFrame]
+    ) -> pl.DataFrame:
+        """`aggregate`'s rows for `rows`, every row of one `key` value reaching the same call
+        (here: one call over all rows; spread, each partition's call sorted by key)."""
+        return aggregate(rows)
+
+
+HERE = Parallel()
 
 
 @dataclass(frozen=True)

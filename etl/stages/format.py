@@ -18,9 +18,10 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import FormatConfig
-from etl.registry import task_builders
+from etl.example import EXAMPLE_SCHEMA
 from etl.stages.base import Progress, Stage, StageResult, Tally, drop_frame
-from etl.stages.tasks.common import EXAMPLE_SCHEMA, BuildContext
+from etl.stages.tasks import BUILDERS
+from etl.stages.tasks.common import BuildContext
 
 
 class FormatStage(Stage):
@@ -44,7 +45,7 @@ class FormatStage(Stage):
         rows = usable.to_dicts()
         built: list[dict] = []
         for task in self.config.tasks:
-            built += task_builders()[task](rows, ctx)
+            built += BUILDERS[task](rows, ctx)
             progress(1)
         examples = pl.DataFrame(built, schema=EXAMPLE_SCHEMA) if built else EXAMPLE_SCHEMA.to_frame()
         short = too_short(examples, self.config.min_customer_words)

@@ -13,11 +13,6 @@ from functools import lru_cache
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
 
-@lru_cache(maxsize=1)
-def known_iso_codes() -> frozenset[str]:
-    return frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
-
-
 def _language(code: str) -> Language:
     return Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))
 

@@ -22,7 +22,7 @@ and, named in config with a local `model_path` (never downloaded):
 Protected facts (dish names, ingredients, allergens, diet tags from the
 catalog; numbers, prices, quantities and times; capitalised names such as
 pseudonymised customers and places; negations) are handed to nlpaug as stop
-words so it leaves them alone, and checked afterwards (etl/facts.py): a variant
+words so it leaves them alone, and checked afterwards (etl/text/facts.py): a variant
 whose protected facts differ from its parent's is rejected
 (`protected_fact_changed`). A variant whose sentence embedding drifts below
 `augment.min_similarity` of its parent's (cosine, the semantic-dedup model) is
@@ -42,7 +42,6 @@ import json
 import random
 import re
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +50,11 @@ import polars as pl
 from etl.catalog import Catalog
 from etl.config import AugmentConfig
 from etl.errors import ConfigError
-from etl.facts import ProtectedFacts
-from etl.stages.base import Progress, Stage, StageResult, Tally
+from etl.stages.base import HERE, Parallel, Progress, Stage, StageResult, Tally
 from etl.stages.dedup.minhash import normalise
 from etl.stages.dedup.semantic import EMBED_BATCH, embed
+from etl.text.facts import ProtectedFacts
+from etl.text.phrases import thesaurus
 
 # word swaps and deletions leave shorter lines alone
 MIN_WORDS_TO_MOVE = 8
@@ -70,13 +70,6 @@ PARENTS_PER_VARIANT = 2
 # candidates embedded beyond what a task can still take: after the fact check, 3 % of the
 # rest fail the meaning check or repeat a text (bench/e2e.py, 20,000 records)
 SIMILARITY_SLACK = 8
-
-
-def thesaurus() -> list[list[str]]:
-    text = resources.files("etl.stages.augment").joinpath("thesaurus.txt").read_text(encoding="utf-8")
-    return [
-        [p.strip() for p in line.split("|")] for line in text.splitlines() if line.strip() and not line.startswith("#")
-    ]
 
 
 def build_augmenter(method: str, params: dict, facts: ProtectedFacts, base_dir: Path | None = None):
@@ -196,13 +189,13 @@ class AugmentStage(Stage):
         base_dir: Path | None = None,
         precision: str = "auto",
         embedder=embed,
-        rewriter=None,
+        parallel: Parallel = HERE,
     ) -> None:
         self.config, self.catalog, self.embedding_model, self.base_dir = config, catalog, embedding_model, base_dir
         self.precision = precision
-        self.embedder = embedder  # `embed`, or an executor's (Ray)
-        # (stage, [(parent id, user texts, method)]) -> rewritten texts: here, or an executor's (Ray)
-        self.rewriter = rewriter or rewrite_here
+        self.embedder = embedder  # `embed`, or `embedder_for` an executor (Ray)
+        # where the rewriting runs: here, or an executor's (Ray), by `rewrite_jobs`
+        self.parallel = parallel
         self.facts = ProtectedFacts(catalog)
         self.augmenters: dict = {}
         self.made: dict[str, dict[str, int]] = {}
@@ -265,7 +258,7 @@ class AugmentStage(Stage):
                 start += len(chunk)
                 tried = [(parent, method) for parent in chunk for method in self._methods_for(parent, methods)]
                 jobs = [(parent["id"], user_texts(parent["messages"]), method) for parent, method in tried]
-                rewritten = self.rewriter(self, jobs)
+                rewritten = rewrite_jobs(self, jobs, self.parallel)
                 progress(len(chunk))
                 candidates = [(parent, method, texts) for (parent, method), texts in zip(tried, rewritten)]
                 made += self._judge(candidates, originals, seen, cap - len(made))
@@ -298,7 +291,7 @@ class AugmentStage(Stage):
 
     def for_workers(self) -> AugmentStage:
         """A copy to send to other processes: the configuration, without this process's
-        augmenters, embedder or rewriter (each worker builds its own augmenters once)."""
+        augmenters or embedder (each worker builds its own augmenters once)."""
         return AugmentStage(self.config, self.catalog, self.embedding_model, self.base_dir, self.precision)
 
     def _augment_text(self, text: str, method: str) -> str:
@@ -399,6 +392,52 @@ class AugmentStage(Stage):
 def rewrite_here(stage: AugmentStage, jobs: list[tuple[str, list[str], str]]) -> list[list[str]]:
     """Every (parent id, user texts, method) rewritten in this process, in order."""
     return [stage.rewrite(parent_id, texts, method) for parent_id, texts, method in jobs]
+
+
+# augmentation jobs (a parent and a method) a rewriting block holds when the work is spread
+# (Ray), and the fewest worth spreading
+REWRITE_BLOCK = 256
+SPREAD_REWRITE_MIN = 64
+
+
+def rewrite_jobs(
+    stage: AugmentStage, jobs: list[tuple[str, list[str], str]], parallel: Parallel = HERE
+) -> list[list[str]]:
+    """(parent id, user texts, method) -> rewritten texts, in order: here, or where `parallel`
+    spreads work, on workers that build the augmenters once each (`Rewriter`). Each job is
+    seeded by its parent and method, so the texts are the same wherever they were made."""
+    if not parallel.distributed or len(jobs) < SPREAD_REWRITE_MIN:
+        return rewrite_here(stage, jobs)
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "parent_id": pa.array([j[0] for j in jobs], pa.string()),
+            "texts": pa.array([j[1] for j in jobs], pa.list_(pa.string())),
+            "method": pa.array([j[2] for j in jobs], pa.string()),
+        }
+    )
+    return [list(r["texts"]) for r in parallel.map_blocks(Rewriter, (stage.for_workers(),), table, REWRITE_BLOCK)]
+
+
+class Rewriter:
+    """One worker's copy of the augment stage: its augmenters built once, a block of
+    (parent id, user texts, method) in, the rewritten texts out, in the block's order."""
+
+    def __init__(self, stage: AugmentStage) -> None:
+        self.stage = stage
+        stage.setup(pl.DataFrame())
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        jobs = zip(
+            batch.column("parent_id").to_pylist(),
+            batch.column("texts").to_pylist(),
+            batch.column("method").to_pylist(),
+        )
+        texts = [self.stage.rewrite(parent_id, turns, method) for parent_id, turns, method in jobs]
+        return pa.table({"texts": pa.array(texts, pa.list_(pa.string()))})
 
 
 class _LazySimilarities:

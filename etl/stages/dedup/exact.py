@@ -8,7 +8,8 @@ import hashlib
 import numpy as np
 import polars as pl
 
-from etl.stages.dedup.minhash import normalise
+from etl.stages.base import HERE, Parallel
+from etl.stages.dedup.minhash import normalise, pairs_frame, unique_pairs
 
 
 def exact_hashes(texts: pl.Series) -> np.ndarray:
@@ -25,3 +26,19 @@ def equal_hash_pairs(hashes: np.ndarray) -> np.ndarray:
     order = np.argsort(hashes, kind="stable")
     same = np.flatnonzero(hashes[order][1:] == hashes[order][:-1])
     return np.column_stack([order[same], order[same + 1]])
+
+
+def spread_equal_pairs(hashes: np.ndarray, parallel: Parallel = HERE) -> np.ndarray:
+    """`equal_hash_pairs`, the rows spread where `parallel` runs work: grouped by hash (equal
+    hashes meet in one call), each group chained in record order. Here, all rows at once."""
+    if not parallel.distributed or len(hashes) < 2:
+        return equal_hash_pairs(hashes)
+    rows = pl.DataFrame({"doc": np.arange(len(hashes)), "key": hashes})
+    return unique_pairs(parallel.group_by(rows, "key", _chained_pairs))
+
+
+def _chained_pairs(rows: pl.DataFrame) -> pl.DataFrame:
+    rows = rows.sort("doc")  # a group arrives in no set order
+    keys = rows["key"].to_numpy()
+    pairs = equal_hash_pairs(keys)
+    return pairs_frame(rows["doc"].to_numpy(), pairs).with_columns(pl.Series("key", keys[pairs[:, 0]], pl.UInt64))

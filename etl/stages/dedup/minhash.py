@@ -59,6 +59,8 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from etl.stages.base import HERE, Parallel
+
 MAX32 = np.uint64(0xFFFFFFFF)
 POLY = np.uint64(1_000_003)
 MAX_WORD_BYTES = 32
@@ -259,6 +261,52 @@ def candidate_pairs(keys: np.ndarray, max_bucket: int = 64) -> np.ndarray:
     return np.unique(np.sort(both, axis=1), axis=0).astype(np.int64)
 
 
+PAIRS_SCHEMA = {"a": pl.Int64, "b": pl.Int64}
+
+
+def spread_pairs(keys: np.ndarray, parallel: Parallel = HERE) -> np.ndarray:
+    """`candidate_pairs` of a band-key matrix, the bands spread where `parallel` runs work:
+    each band's (record, key) rows grouped by band (every row of a band meets in one call),
+    bucketed by the same code, so the same pairs come back (pairs of a band are the band's
+    alone). Here, the whole matrix at once."""
+    n_docs, bands = keys.shape
+    if not parallel.distributed or n_docs < 2:
+        return candidate_pairs(keys)
+    rows = pl.DataFrame(
+        {
+            "band": np.repeat(np.arange(bands), n_docs),
+            "doc": np.tile(np.arange(n_docs), bands),
+            "key": keys.T.reshape(-1),
+        }
+    )
+    return unique_pairs(parallel.group_by(rows, "band", _band_bucket_pairs))
+
+
+def _band_bucket_pairs(rows: pl.DataFrame) -> pl.DataFrame:
+    """The candidate pairs of every band among `rows` (band, doc, key), as record numbers."""
+    found = []
+    for band in rows.partition_by("band", maintain_order=True):
+        band = band.sort("doc")  # a group arrives in no set order
+        docs = band["doc"].to_numpy()
+        pairs = candidate_pairs(band["key"].to_numpy().reshape(-1, 1))
+        found.append(pairs_frame(docs, pairs).with_columns(pl.lit(band["band"][0], dtype=pl.Int64).alias("band")))
+    schema = {"band": pl.Int64, **PAIRS_SCHEMA}
+    return pl.concat(found).select(list(schema)) if found else pl.DataFrame(schema=schema)
+
+
+def pairs_frame(docs: np.ndarray, pairs: np.ndarray) -> pl.DataFrame:
+    """Pairs of positions in a group as pairs of record numbers, smaller first."""
+    a, b = docs[pairs[:, 0]], docs[pairs[:, 1]]
+    return pl.DataFrame({"a": np.minimum(a, b), "b": np.maximum(a, b)}, schema=PAIRS_SCHEMA)
+
+
+def unique_pairs(frame: pl.DataFrame) -> np.ndarray:
+    """(k, 2) distinct pairs, sorted, from a frame of a and b."""
+    if frame.height == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(frame.select("a", "b").to_numpy().astype(np.int64), axis=0)
+
+
 def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, chunk: int = 200_000) -> np.ndarray:
     out = np.empty(len(pairs), dtype=np.float32)
     for start in range(0, len(pairs), chunk):
@@ -293,8 +341,8 @@ class MinHashLSH:
 
     def similar_pairs(self, sig: np.ndarray, bucket=None) -> tuple[np.ndarray, np.ndarray]:
         """Verified pairs (estimated Jaccard >= threshold) and their estimates. `bucket`
-        finds the pairs sharing a band bucket (by default `candidate_pairs`, here; the Ray
-        executor's spreads the bands over a cluster with the same result)."""
+        finds the pairs sharing a band bucket (by default `candidate_pairs`, here;
+        `spread_pairs` spreads the bands over a cluster with the same result)."""
         pairs = (bucket or candidate_pairs)(band_keys(sig, self.bands, self.rows))
         if len(pairs) == 0:
             return pairs, np.empty(0, dtype=np.float32)

@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 
 from etl.catalog import Catalog
-from etl.facts import NEGATED, NEGATIONS, NUMBER_SPAN, WORD, ProtectedFacts
+from etl.text.facts import NEGATED, NEGATIONS, NUMBER_SPAN, WORD, ProtectedFacts
 
 WEEKDAY = re.compile(r"\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b")
 

@@ -22,14 +22,14 @@ The others are dropped with the reason `semantic_duplicate`.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from etl.config import ConfigError, SemanticConfig
-from etl.stages.base import Filter, Progress, Rule
+from etl.stages.base import Filter, Parallel, Progress, Rule
 from etl.stages.dedup import vector_store
 from etl.stages.dedup.minhash import components
 from etl.stages.dedup.question_facts import QuestionFacts, consistent_pairs, split_conflicting
@@ -233,7 +233,7 @@ def unknown_texts(texts: list[str], model_name: str | None, precision: str = "au
 
 
 def remember_vectors(texts: list[str], vectors: np.ndarray, model_name: str | None, precision: str = "auto") -> None:
-    """Vectors computed elsewhere (the Ray executor's actors) for `embed` to hand out."""
+    """Vectors computed elsewhere (`spread_embed`'s workers) for `embed` to hand out."""
     _cache_for(model_name, precision).update(zip(texts, vectors.astype(np.float32)))
     _COUNTS["embedded"] += len(texts)
 
@@ -263,6 +263,49 @@ def embed(texts: list[str], model_name: str | None, batch_size: int, precision: 
                 known.update(zip(chosen, vectors[: len(chosen)].astype(np.float32)))
         _COUNTS["embedded"] += len(fresh)
     return np.stack([known[t] for t in texts])
+
+
+# texts an embedding block holds when the work is spread (Ray); below SPREAD_EMBED_MIN new
+# texts, starting the spread costs more than embedding them here
+EMBED_BLOCK = 512
+SPREAD_EMBED_MIN = 64
+
+
+def embedder_for(parallel: Parallel):
+    """`embed`, or where `parallel` spreads work, `embed` with the new texts computed there."""
+    return embed if not parallel.distributed else partial(spread_embed, parallel)
+
+
+def spread_embed(
+    parallel: Parallel, texts: list[str], model_name: str | None, batch_size: int, precision: str = "auto"
+) -> np.ndarray:
+    """`embed`, the texts this process has no vector for embedded by workers that load the model
+    once each (`TextEmbedder`), in blocks of EMBED_BLOCK, in order; the vectors join this
+    process's cache, where the stages after it (meaning check, synthesis) find them."""
+    fresh = unknown_texts(texts, model_name, precision)
+    if len(fresh) >= SPREAD_EMBED_MIN:
+        import pyarrow as pa
+
+        table = pa.table({"text": pa.array(fresh, pa.string())})
+        rows = parallel.map_blocks(TextEmbedder, (model_name, batch_size, precision), table, EMBED_BLOCK)
+        vectors = np.stack([np.frombuffer(r["vector"], dtype=np.float32) for r in rows])
+        remember_vectors(fresh, vectors, model_name, precision)
+    return embed(texts, model_name, batch_size, precision)
+
+
+class TextEmbedder:
+    """One worker's copy of the embedding model: a block of texts in, their vectors out
+    (float32 bytes, one row a text, in the block's order)."""
+
+    def __init__(self, model_name: str | None, batch_size: int, precision: str) -> None:
+        self.model_name, self.batch_size, self.precision = model_name, batch_size, precision
+        load_model(model_name)
+
+    def __call__(self, batch):
+        import pyarrow as pa
+
+        vectors = embed(batch.column("text").to_pylist(), self.model_name, self.batch_size, self.precision)
+        return pa.table({"vector": pa.array([v.tobytes() for v in vectors], pa.binary())})
 
 
 def token_lengths(model, texts: list[str], chunk: int = 1024) -> list[int]:
@@ -343,7 +386,7 @@ def neighbour_pairs(vectors: np.ndarray, threshold: float, block_size: int, seed
 
 
 def semantic_labels(texts: list[str], config: SemanticConfig, embedder=embed, facts=None) -> np.ndarray:
-    """Cluster labels of rephrasings; `embedder` is `embed` or an executor's (etl/executors.py).
+    """Cluster labels of rephrasings; `embedder` is `embed` or `embedder_for` an executor.
     With `facts` (a QuestionFacts), questions that state different facts are never grouped."""
     vectors = embedder(texts, config.model, config.batch_size, config.precision)
     pairs = neighbour_pairs(vectors, config.threshold, config.block_size)
@@ -367,7 +410,7 @@ class SemanticDedupStage(Filter):
     def __init__(
         self, config: SemanticConfig, published_ids: set[str] | None = None, embedder=embed, catalog=None
     ) -> None:
-        self.config, self.embedder = config, embedder  # embedder: `embed`, or the Ray executor's
+        self.config, self.embedder = config, embedder  # embedder: `embed`, or `embedder_for` an executor
         self.facts = QuestionFacts(catalog) if catalog is not None else None
         # ids of the examples the latest version holds: kept first, so new rephrasings
         # never displace published examples (and a rerun is a fixed point)

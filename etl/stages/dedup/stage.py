@@ -24,15 +24,17 @@ else the representative's record id.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import polars as pl
 
 from etl.config import DedupConfig
 from etl.records import record_text
-from etl.stages.base import Filter, Progress, Rule
-from etl.stages.dedup.exact import exact_hashes
+from etl.stages.base import HERE, Filter, Parallel, Progress, Rule
+from etl.stages.dedup.exact import exact_hashes, spread_equal_pairs
 from etl.stages.dedup.index import INDEX_FILE, INDEX_SCHEMA, load_index
-from etl.stages.dedup.minhash import MinHashLSH, components
+from etl.stages.dedup.minhash import MinHashLSH, components, spread_pairs
 
 __all__ = ["INDEX_FILE", "DedupStage", "load_index"]
 
@@ -40,14 +42,10 @@ __all__ = ["INDEX_FILE", "DedupStage", "load_index"]
 class DedupStage(Filter):
     name = "dedup"
 
-    def __init__(self, config: DedupConfig, published: pl.DataFrame | None = None, executor=None) -> None:
+    def __init__(self, config: DedupConfig, published: pl.DataFrame | None = None, parallel: Parallel = HERE) -> None:
         self.config = config
-        # where the bucketing runs (etl/executors.py): same pairs on this machine or on Ray
-        if executor is None:
-            from etl.executors import LocalExecutor  # executors imports this package's pairing code
-
-            executor = LocalExecutor()
-        self.executor = executor
+        # where the bucketing runs (an executor's, etl/executors.py): same pairs here or on Ray
+        self.parallel = parallel
         # what the latest published version holds (empty on a first run), already reconciled
         # with tonight's settings (index.reconcile)
         self.published = published if published is not None else INDEX_SCHEMA.to_frame()
@@ -130,9 +128,9 @@ class DedupStage(Filter):
     def _pairs(self, hashes: np.ndarray, sig: np.ndarray, minhash: MinHashLSH) -> np.ndarray:
         edges = []
         if self.config.exact:
-            edges.append(self.executor.equal_hash_pairs(hashes))
+            edges.append(spread_equal_pairs(hashes, self.parallel))
         if self.config.near:
-            edges.append(minhash.similar_pairs(sig, self.executor.candidate_pairs)[0])
+            edges.append(minhash.similar_pairs(sig, partial(spread_pairs, parallel=self.parallel))[0])
         edges = [e for e in edges if len(e)]
         return np.concatenate(edges).astype(np.int64) if edges else np.empty((0, 2), dtype=np.int64)
 

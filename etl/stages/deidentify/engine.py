@@ -32,10 +32,9 @@ from etl.stages.deidentify.recognizers import (
     RareCapitalisedNameRecognizer,
     SocialHandleRecognizer,
     StreetAddressRecognizer,
-    blocked_words,
     identifier_recognizer,
-    name_lexicon,
 )
+from etl.text.people import blocked_words, name_lexicon
 
 CACHE_LIMIT = 200_000
 UPPER = re.compile(r"[A-Z]")

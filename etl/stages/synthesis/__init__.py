@@ -36,12 +36,13 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import SynthesisConfig
+from etl.example import EXAMPLE_SCHEMA
 from etl.stages.base import Progress, Stage, StageResult, Tally
 from etl.stages.dedup.minhash import normalise
 from etl.stages.synthesis.grounding import Grounding
 from etl.stages.synthesis.menu_questions import Candidate, comparisons, dish_questions
 from etl.stages.synthesis.recommendations import recommendations
-from etl.stages.tasks.common import EXAMPLE_SCHEMA, BuildContext, example
+from etl.stages.tasks.common import BuildContext, example
 
 TASKS = ("menu_qa", "recommendation")
 

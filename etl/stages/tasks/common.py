@@ -7,38 +7,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
-
-from etl.catalog import Catalog
+from etl.catalog import Catalog, needs_in
+from etl.example import EXAMPLE_SCHEMA
 from etl.stages.tasks.intents import conversation_intent
-
-MESSAGE = pl.Struct({"role": pl.Utf8, "content": pl.Utf8})
-
-# The published columns (DESIGN.md, "Instruction example") plus task extras.
-EXAMPLE_SCHEMA = pl.Schema(
-    {
-        "id": pl.Utf8,
-        "task": pl.Utf8,
-        "messages": pl.List(MESSAGE),
-        "split": pl.Utf8,
-        "source": pl.Utf8,
-        "record_id": pl.Utf8,
-        "parent_id": pl.Utf8,
-        "augmentation": pl.Utf8,
-        "dup_cluster": pl.Utf8,
-        # review_sentiment
-        "label": pl.Utf8,
-        # recommendation: the dish recommended and the constraints it was checked against
-        "dish": pl.Utf8,
-        "constraints": pl.List(pl.Utf8),
-    }
-)
-BASE_COLUMNS = ["id", "task", "messages", "split", "source", "record_id", "parent_id", "augmentation", "dup_cluster"]
-TASK_EXTRAS = {"review_sentiment": ["label"], "recommendation": ["dish", "constraints"]}
-
-
-def task_columns(task: str) -> list[str]:
-    return BASE_COLUMNS + TASK_EXTRAS.get(task, [])
 
 
 @dataclass
@@ -140,8 +111,6 @@ def classify_pair(user: str, reply: str, catalog: Catalog) -> str | None:
     goal) without naming a dish, and the answer names one; policy_qa: store
     hours and locations.
     """
-    from etl.catalog import needs_in
-
     question = bool(QUESTION.search(user.strip()))
     if catalog.dishes_in(user):
         return "menu_qa" if question else None

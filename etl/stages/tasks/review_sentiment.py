@@ -9,10 +9,11 @@ The label comes from the star rating the customer gave, by a fixed rule:
 
 from __future__ import annotations
 
+from etl.example import SENTIMENT_LABELS
 from etl.stages.tasks.common import BuildContext, example
 
 TASK = "review_sentiment"
-LABELS = ("positive", "neutral", "negative")
+LABELS = SENTIMENT_LABELS
 INSTRUCTION = (
     "Classify the sentiment of this customer review as positive, neutral or negative. "
     "Answer with one word.\n\nReview: {text}"

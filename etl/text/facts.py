@@ -20,6 +20,8 @@ import re
 from functools import cached_property
 
 from etl.catalog import Catalog
+from etl.text.people import name_lexicon
+from etl.text.phrases import food_and_drink, thesaurus
 
 # quantities written as words, and the words a diet or allergy question turns on
 NUMBER_WORDS = {
@@ -102,14 +104,10 @@ class ProtectedFacts:
         self.words = {w for term in terms for w in re.findall(r"\w+", term) if len(w) > 2}
         # pseudonyms are often written in lower case ("this is wanda burns"): a known first name
         # or surname that is not an everyday word is a name however it is written
-        from etl.stages.deidentify.recognizers import name_lexicon
-
         firsts, lasts = name_lexicon()
         self.names = frozenset(firsts | lasts)
         # what a customer orders is a fact even off the catalog ("a vanilla oat milk latte"):
         # the words of the food and drink lexicon de-identification uses are protected too
-        from etl.stages.deidentify.names import food_and_drink
-
         self.words |= {w for phrase in food_and_drink().phrases for w in phrase.split() if len(w) > 2}
 
     @cached_property
@@ -176,7 +174,5 @@ class ProtectedFacts:
     def everyday(self) -> set[str]:
         """Capitalised only for starting a sentence or for emphasis: not names."""
         from spacy.lang.en.stop_words import STOP_WORDS
-
-        from etl.stages.augment import thesaurus
 
         return set(STOP_WORDS) | {w for group in thesaurus() for phrase in group for w in phrase.split()}

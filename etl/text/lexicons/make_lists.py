@@ -1,7 +1,7 @@
 """Rebuild food_drink.txt and companies.txt from a checkout of Darius Kazemi's Corpora
 project (CC0), which the project does not depend on at run time:
 
-    python etl/stages/deidentify/lexicons/make_lists.py PATH/TO/corpora
+    python etl/text/lexicons/make_lists.py PATH/TO/corpora
 
 Food and drink names come from its data/foods lists (the New York Public Library's
 "What's on the menu?" top 1,000 dishes, fish and shellfish, fruit, vegetables, herbs and

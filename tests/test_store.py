@@ -19,13 +19,13 @@ from etl.config import load_config
 from etl.errors import NOTHING_NEW
 from etl.runner import run_pipeline
 from etl.store import Store, StoreError, fingerprint
+from tests.conftest import without_model_stages
 
 
 @pytest.fixture()
 def sample_copy(sample_copy: Path) -> Path:
-    """The sample copy without semantic dedup: these tests are about publishing, and run the pipeline many times."""
-    with open(sample_copy / "pipeline.yaml", "a", encoding="utf-8") as handle:
-        handle.write("\ndedup:\n  semantic:\n    enabled: false\n")
+    """The sample copy without the model stages: these tests are about publishing, and run the pipeline many times."""
+    without_model_stages(sample_copy / "pipeline.yaml")
     return sample_copy
 
 

@@ -22,7 +22,7 @@ from etl.generator import write_sample_data
 from etl.runner import run_pipeline
 from etl.stages.ingest import ingest
 from etl.store import Store
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, without_model_stages
 
 
 def etl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -160,7 +160,7 @@ def drop_column(path: Path, column: str) -> None:
 
 
 def test_a_reviews_file_missing_a_column_stops_the_run_unless_skipped(sample_copy, tmp_path):
-    config, store_dir = sample_copy / "pipeline.yaml", tmp_path / "store"
+    config, store_dir = without_model_stages(sample_copy / "pipeline.yaml"), tmp_path / "store"
     store = Store(store_dir, "healthy-bites")
     first = etl("run", "--config", str(config), "--store", str(store_dir))
     assert first.returncode == 0, first.stderr

@@ -1,0 +1,234 @@
+"""Task metrics a person can trust: what the chatbot's answers get right, per task, each
+figure with the number of answers behind it and a 95% interval.
+
+- review_sentiment: accuracy, per-class precision / recall / F1, macro-F1 and the confusion
+  matrix (scikit-learn's metrics);
+- menu_qa: fact accuracy, the share of answers whose every claim (price, calories, protein,
+  allergens, ingredients, diet tags, yes/no) the catalog confirms, read back by the grounding
+  code synthesis checks its own answers with; and the share naming a dish the menu lacks;
+- recommendation: the share of answers that recommend menu dishes fitting the request's
+  constraints (diet, allergen, protein and calorie bounds), none of them invented;
+- order_support, policy_qa, customer_service: chrF against the reference reply (sacrebleu),
+  the share of replies matching a personal-data pattern of the published suite, and the share
+  that state an order number the conversation never gave (an invented one).
+
+Intervals: Wilson's for shares (scipy's binomtest), a seeded bootstrap for means and F1
+(scipy.stats.bootstrap), so the same answers always give the same figures. Pure functions
+over lists of strings: the generation is elsewhere, and a test can hand in any answers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from etl.catalog import Catalog
+from etl.example import SENTIMENT_LABELS
+from etl.stages.synthesis.grounding import Grounding
+
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 1000
+# the words a made-up dish name ends in, beyond the last words of the menu's own dish names
+DISH_NOUNS = {"bowl", "salad", "wrap", "plate", "burger", "sandwich", "soup", "tacos", "pasta", "curry", "stew", "pie"}
+TITLE_PHRASE = re.compile(r"\b(?:[A-Z][a-z'’-]+ ){1,4}[A-Z][a-z'’-]+\b")
+# each task's figure a promotion is decided on (higher is better for all of them)
+MAIN_METRIC = {
+    "review_sentiment": "macro_f1",
+    "menu_qa": "fact_accuracy",
+    "recommendation": "fitting_share",
+    "order_support": "chrf",
+    "policy_qa": "chrf",
+    "customer_service": "chrf",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A metric's value, the answers it was computed on, and its 95% interval."""
+
+    value: float
+    n: int
+    low: float
+    high: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def share(hits: int, n: int) -> Figure:
+    """hits / n with Wilson's 95% interval (empty: nan)."""
+    if n == 0:
+        return Figure(float("nan"), 0, float("nan"), float("nan"))
+    from scipy.stats import binomtest
+
+    interval = binomtest(hits, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return Figure(hits / n, n, float(interval.low), float(interval.high))
+
+
+def mean(values: list[float]) -> Figure:
+    """The mean with a seeded bootstrap 95% interval (one value: the interval is the value)."""
+    values = [float(v) for v in values]
+    if not values:
+        return Figure(float("nan"), 0, float("nan"), float("nan"))
+    centre = float(np.mean(values))
+    if len(set(values)) < 2:
+        return Figure(centre, len(values), centre, centre)
+    from scipy.stats import bootstrap
+
+    result = bootstrap(
+        (np.asarray(values),), np.mean, confidence_level=CONFIDENCE, n_resamples=BOOTSTRAP_RESAMPLES, random_state=0
+    )
+    return Figure(centre, len(values), float(result.confidence_interval.low), float(result.confidence_interval.high))
+
+
+# ------------------------------------------------------------------ review_sentiment
+
+
+def sentiment_label(answer: str) -> str:
+    """The label an answer gives: its first word, if that is one of the labels, else "other"."""
+    words = re.findall(r"[a-z]+", answer.lower())
+    return words[0] if words and words[0] in SENTIMENT_LABELS else "other"
+
+
+def score_sentiment(answers: list[str], labels: list[str]) -> dict:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    predicted = [sentiment_label(a) for a in answers]
+    classes = list(SENTIMENT_LABELS)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=classes, zero_division=0
+    )
+    correct = int(round(accuracy_score(labels, predicted) * len(labels))) if labels else 0
+    return {
+        "accuracy": share(correct, len(labels)).as_dict(),
+        "macro_f1": _macro_f1(labels, predicted, f1_score).as_dict(),
+        "per_class": {
+            c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for c, p, r, f, s in zip(classes, precision, recall, f1, support)
+        },
+        # rows: the reference label, columns: the answer's ("other" last: no label given)
+        "confusion": {
+            "labels": [*classes, "other"],
+            "matrix": confusion_matrix(labels, predicted, labels=[*classes, "other"]).tolist() if labels else [],
+        },
+    }
+
+
+def _macro_f1(labels: list[str], predicted: list[str], f1_score) -> Figure:
+    classes = list(SENTIMENT_LABELS)
+    if not labels:
+        return Figure(float("nan"), 0, float("nan"), float("nan"))
+
+    def statistic(indices):
+        chosen = np.asarray(indices, dtype=int)
+        return f1_score(
+            [labels[i] for i in chosen],
+            [predicted[i] for i in chosen],
+            labels=classes,
+            average="macro",
+            zero_division=0,
+        )
+
+    centre = float(statistic(range(len(labels))))
+    rng = np.random.default_rng(0)
+    draws = [statistic(rng.integers(0, len(labels), len(labels))) for _ in range(BOOTSTRAP_RESAMPLES)]
+    low, high = np.quantile(draws, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return Figure(centre, len(labels), float(min(low, centre)), float(max(high, centre)))
+
+
+# ------------------------------------------------------------------ menu_qa and recommendation
+
+
+class MenuReader:
+    """Reads answers against one catalog: contradicted claims, and dishes the menu lacks."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.grounding = Grounding(catalog)
+        self.dish_nouns = DISH_NOUNS | {d.name.split()[-1].lower() for d in catalog.dishes}
+
+    def invented_dishes(self, answer: str) -> list[str]:
+        """Title-case phrases ending in a dish word ("Moonlight Mango Bowl") that are no menu
+        dish: the known dishes are blanked first, so "the Peachtree Power Bowl" is not one."""
+        text = answer
+        for start, end, _ in sorted(self.catalog.mentions(answer), reverse=True):
+            text = text[:start] + " " * (end - start) + text[end:]
+        return [m.group() for m in TITLE_PHRASE.finditer(text) if m.group().split()[-1].lower() in self.dish_nouns]
+
+    def problems(self, question: str, answer: str, task: str) -> list[str]:
+        return self.grounding.problems(question, answer, task)
+
+
+def score_menu_qa(questions: list[str], answers: list[str], reader: MenuReader) -> dict:
+    right = sum(
+        not reader.problems(q, a, "menu_qa") and not reader.invented_dishes(a) for q, a in zip(questions, answers)
+    )
+    invented = sum(bool(reader.invented_dishes(a)) for a in answers)
+    return {
+        "fact_accuracy": share(right, len(answers)).as_dict(),
+        "invented_dish_share": share(invented, len(answers)).as_dict(),
+    }
+
+
+def score_recommendation(questions: list[str], answers: list[str], reader: MenuReader) -> dict:
+    fitting = sum(
+        not reader.problems(q, a, "recommendation") and not reader.invented_dishes(a)
+        for q, a in zip(questions, answers)
+    )
+    invented = sum(bool(reader.invented_dishes(a)) for a in answers)
+    return {
+        "fitting_share": share(fitting, len(answers)).as_dict(),
+        "invented_dish_share": share(invented, len(answers)).as_dict(),
+    }
+
+
+# ------------------------------------------------------------------ replies
+
+
+def score_replies(
+    answers: list[str],
+    references: list[str],
+    prompts: list[str],
+    leak_patterns: list[str],
+    order_number_patterns: list[str],
+) -> dict:
+    """chrF of each reply against its reference; the shares leaking a personal-data pattern
+    and stating an order number the prompt (the conversation so far) does not hold."""
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF()
+    scores = [chrf.sentence_score(a, [r]).score / 100 for a, r in zip(answers, references)]
+    leaks = [re.compile(p) for p in leak_patterns]
+    orders = [re.compile(p) for p in order_number_patterns]
+    leaked = sum(any(p.search(a) for p in leaks) for a in answers)
+    invented = sum(
+        any(m.group() not in prompt for p in orders for m in p.finditer(a)) for a, prompt in zip(answers, prompts)
+    )
+    return {
+        "chrf": mean(scores).as_dict(),
+        "personal_data_share": share(leaked, len(answers)).as_dict(),
+        "invented_order_number_share": share(invented, len(answers)).as_dict(),
+    }
+
+
+# ------------------------------------------------------------------ promotion
+
+
+def not_worse(new: dict, current: dict) -> tuple[bool, list[str]]:
+    """Whether `new` (task -> metrics, as the score functions return them) may replace
+    `current` on the same eval set: no task's main metric falls below the current value by
+    more than the current figure's interval allows (its low end). The reasons name each
+    task that fell, with both figures and their counts."""
+    fell = []
+    for task, metric in MAIN_METRIC.items():
+        if task not in current or task not in new:
+            continue
+        before, after = current[task][metric], new[task][metric]
+        if after["value"] < before["low"]:
+            fell.append(
+                f"{task} {metric} fell from {before['value']:.3f} (n={before['n']}, 95% interval "
+                f"{before['low']:.3f}-{before['high']:.3f}) to {after['value']:.3f} (n={after['n']})"
+            )
+    return not fell, fell

@@ -16,7 +16,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from etl.config import load_config
-from etl.errors import NOTHING_NEW, ConfigError, EtlError, QualityGateError, StoreAccessError, describe_os_error
+from etl.errors import (
+    KEPT_CURRENT,
+    NOTHING_NEW,
+    ConfigError,
+    EtlError,
+    QualityGateError,
+    StoreAccessError,
+    describe_os_error,
+)
 
 app = typer.Typer(
     name="etl",
@@ -714,6 +722,68 @@ def _print_training(manifest: dict, out: Path) -> None:
             f"  {source['name']}: {source['train_drawn']} drawn of {source['train_available']}, from {where}"
         )
     console.print(f"adapter, tokenizer and training_manifest.json in {out}")
+
+
+@app.command("eval")
+@handled
+def eval_(
+    dataset: Annotated[str, typer.Option(help="DATASET[@VERSION] whose eval split is answered (default: latest).")],
+    model: Annotated[str, typer.Option(help="Base model folder (a transformers causal LM).")],
+    config: Annotated[Path, typer.Option(help="Pipeline YAML: the catalog answers are read against, the store.")],
+    adapter: Annotated[
+        Path | None, typer.Option(help="Adapter folder `etl train --out` wrote (none: the base model).")
+    ] = None,
+    tasks: Annotated[
+        str | None, typer.Option(help="Comma-separated tasks (default: every task of the version).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for eval_manifest.json (default: the adapter's).")] = None,
+    store: Annotated[Path | None, typer.Option(help="Store folder (default: the pipeline's).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many eval examples a task.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer generated.")] = 128,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
+) -> None:
+    """Answer a version's eval split with a model (and adapter), score every task, write eval_manifest.json."""
+    from train.evaluate import evaluate, model_answerer, write_manifest
+
+    if out is None and adapter is None:
+        raise ConfigError("etl eval of a base model needs --out (where eval_manifest.json goes).")
+    name, _, version = dataset.partition("@")
+    settings = load_config(config)
+    answer, described = model_answerer(model, str(adapter) if adapter else None, max_new_tokens, batch_size)
+    chosen = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
+    root = _store_root(store, config)
+    manifest = evaluate(settings, root, name, version or None, answer, chosen, limit, described)
+    path = write_manifest(manifest, out or adapter)
+    for task, figures in manifest["tasks"].items():
+        main = figures.get(figures["main_metric"])
+        shown = f"{main['value']:.3f} (95% {main['low']:.3f}-{main['high']:.3f})" if main else "no eval examples"
+        console.print(f"{task}: {figures['main_metric']} {shown}, n={figures['examples']}")
+    console.print(f"{name} {manifest['version']} ({manifest['fingerprint'][:12]}): {path}")
+
+
+@app.command()
+@handled
+def promote(
+    adapter: Annotated[Path, typer.Argument(help="The new adapter folder (with its eval_manifest.json).")],
+    over: Annotated[
+        Path | None, typer.Option(help="The current adapter (default: the one MODELS/latest names).")
+    ] = None,
+    models: Annotated[Path, typer.Option(help="Folder whose `latest` file names the adapter in use.")] = Path(
+        "models"
+    ),
+) -> None:
+    """Point MODELS/latest at ADAPTER only if no task's main metric fell beyond its interval;
+    exit 0 promoted, 9 kept the current one."""
+    from train.promote import promote as decide
+
+    promoted, reasons = decide(adapter, over, models)
+    for reason in reasons:
+        console.print(("" if promoted else "worse: ") + reason)
+    if promoted:
+        console.print(f"promoted: {models / 'latest'} -> {adapter}")
+        return
+    console.print(f"kept the current adapter; {models / 'latest'} is unchanged")
+    raise typer.Exit(KEPT_CURRENT)
 
 
 @train_app.command("merge")

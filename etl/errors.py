@@ -8,6 +8,7 @@ and a message that says what is wrong and how to fix it (never a traceback).
     6  StoreAccessError  a folder or file the command needs cannot be read or written
     7  QualityGateError  a quality suite of severity `fail` failed; nothing published
     8  NOTHING_NEW       `etl run` found nothing new: a version already holds tonight's fingerprint
+    9  KEPT_CURRENT      `etl promote` kept the current adapter: the new one is worse on a task
   130  interrupted (Ctrl-C); the command says whether anything was published
 """
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 # not an error: a scheduler can tell "published" (0) from "nothing new tonight" (8) from a failure
 NOTHING_NEW = 8
+# `etl promote` kept the current adapter: the new one is worse on a task (not a failure either)
+KEPT_CURRENT = 9
 
 
 class EtlError(Exception):

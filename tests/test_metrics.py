@@ -4,6 +4,7 @@ those answers, and promotion keeps the current adapter when a task gets worse.""
 
 from __future__ import annotations
 
+import json
 import math
 
 import polars as pl
@@ -131,3 +132,34 @@ def test_promotion_keeps_the_current_adapter_when_a_task_falls_beyond_its_interv
     assert not promoted and reasons and reasons[0].startswith("menu_qa fact_accuracy fell from 1.000")
     assert not_worse(current, worse) == (True, [])  # better is promoted
     assert not_worse(current, current) == (True, [])  # equal is not worse
+
+
+def test_etl_promote_moves_latest_only_when_the_new_adapter_is_not_worse(tmp_path):
+    from typer.testing import CliRunner
+
+    from etl.cli import app
+
+    def evaluated(folder, value: float, fingerprint: str = "f" * 64):
+        folder.mkdir()
+        figure = share(round(value * 200), 200).as_dict()
+        tasks = {"menu_qa": {"main_metric": "fact_accuracy", "example_ids": ["a", "b"], "fact_accuracy": figure}}
+        manifest = {"dataset": "healthy-bites", "version": "v1", "fingerprint": fingerprint, "tasks": tasks}
+        (folder / "eval_manifest.json").write_text(json.dumps(manifest))
+        return folder
+
+    current, better, worse = (
+        evaluated(tmp_path / n, v) for n, v in (("current", 0.5), ("better", 0.75), ("worse", 0.3))
+    )
+    models, runner = tmp_path / "models", CliRunner()
+    first = runner.invoke(app, ["promote", str(current), "--models", str(models)])
+    assert first.exit_code == 0 and (models / "latest").read_text().strip() == str(current.resolve())
+    kept = runner.invoke(app, ["promote", str(worse), "--models", str(models)])
+    assert kept.exit_code == 9, kept.output
+    assert "menu_qa fact_accuracy fell from 0.500 (n=200" in kept.output
+    assert (models / "latest").read_text().strip() == str(current.resolve())
+    promoted = runner.invoke(app, ["promote", str(better), "--models", str(models)])
+    assert promoted.exit_code == 0, promoted.output
+    assert (models / "latest").read_text().strip() == str(better.resolve())
+    elsewhere = evaluated(tmp_path / "elsewhere", 0.9, fingerprint="0" * 64)
+    refused = runner.invoke(app, ["promote", str(elsewhere), "--models", str(models)])
+    assert refused.exit_code == 2 and "different data" in refused.output

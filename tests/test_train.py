@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from etl.cli import app
 from etl.store import Store
+from tests.conftest import SAMPLE
 from train.config import MixtureSource, TrainConfig
 from train.data import IGNORE, encode, ensure_chat_template
 from train.trainer import load_tokenizer, train_adapter
@@ -211,3 +212,39 @@ def test_a_wrong_version_task_or_base_model_is_one_line_naming_the_fix(store, ti
     assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert fix in lines[0] and "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_etl_eval_scores_every_task_of_the_eval_split_with_counts_and_no_text(trained, store, tiny_model, tmp_path):
+    """Issue 38: the base model and the adapter answer the sample version's eval split, every
+    task is scored with its count and 95% interval, and the manifest holds no customer text."""
+    _, adapter = trained
+    runner = CliRunner()
+    common = ["--dataset", f"{DATASET}@v1", "--model", str(tiny_model), "--config", str(SAMPLE / "pipeline.yaml")]
+    common += ["--store", str(store), "--max-new-tokens", "8", "--limit", "6"]
+    base = runner.invoke(app, ["eval", *common, "--out", str(tmp_path / "base")])
+    assert base.exit_code == 0, base.output
+    tuned = runner.invoke(app, ["eval", *common, "--adapter", str(adapter)])
+    assert tuned.exit_code == 0, tuned.output
+    manifests = [
+        json.loads(p.read_text()) for p in (tmp_path / "base" / "eval_manifest.json", adapter / "eval_manifest.json")
+    ]
+    version = Store(store, DATASET).manifest("v1")
+    for manifest in manifests:
+        assert (manifest["version"], manifest["fingerprint"]) == ("v1", version["fingerprint"])
+        assert set(manifest["tasks"]) == set(Store(store, DATASET).examples("v1")["task"])
+        for task, figures in manifest["tasks"].items():
+            main = figures[figures["main_metric"]]
+            assert figures["examples"] == main["n"] == len(figures["example_ids"]) and 0 < main["n"] <= 6, task
+            assert main["low"] <= main["value"] <= main["high"], task
+        assert manifest["tasks"]["review_sentiment"]["confusion"]["labels"][-1] == "other"
+    assert manifests[0]["adapter"] is None and manifests[1]["adapter"] == str(adapter)
+    # the same eval set for both, so a promotion can compare them
+    assert all(
+        manifests[0]["tasks"][t]["example_ids"] == manifests[1]["tasks"][t]["example_ids"]
+        for t in manifests[0]["tasks"]
+    )
+    text = (adapter / "eval_manifest.json").read_text()
+    examples = Store(store, DATASET).examples("v1")
+    assert not any(
+        m["content"] in text for chat in examples["messages"].to_list() for m in chat if len(m["content"]) > 20
+    )

@@ -86,10 +86,15 @@ def mean(values: list[float]) -> Figure:
 # ------------------------------------------------------------------ review_sentiment
 
 
+def parse_label(text: str) -> str | None:
+    """The first label word in the generated text (case-insensitive), else None."""
+    found = re.search(r"\b(" + "|".join(SENTIMENT_LABELS) + r")\b", text.lower())
+    return found.group(1) if found else None
+
+
 def sentiment_label(answer: str) -> str:
-    """The label an answer gives: its first word, if that is one of the labels, else "other"."""
-    words = re.findall(r"[a-z]+", answer.lower())
-    return words[0] if words and words[0] in SENTIMENT_LABELS else "other"
+    """The label an answer gives, "other" where it gives none."""
+    return parse_label(answer) or "other"
 
 
 def score_sentiment(answers: list[str], labels: list[str]) -> dict:

@@ -61,6 +61,7 @@ def render_card(
     tasks = "\n".join(
         f"- `{task}`: {TASK_PURPOSE.get(task, task)}" for task in sorted(examples["task"].unique().to_list())
     )
+    prompts = "\n".join(f"- `{task}`: {prompt}" for task, prompt in sorted(manifest.get("prompts", {}).items()))
     stages = "\n".join(
         f"| {s['stage']} | {s['rows_in']:,} | {s['kept']:,} | "
         + (", ".join(f"{r} {n}" for r, n in s["dropped_by_reason"].items()) or "-")
@@ -92,6 +93,13 @@ against: every dish is in the catalog and fits every constraint.
 | task | split | examples |
 |---|---|---|
 {table}
+
+## Prompts
+
+The system prompt each task's examples open with (`format.prompts`, else
+`format.system_prompt`); `etl eval` answers with the same ones.
+
+{prompts}
 
 Splits are assigned per duplicate cluster (`dup_cluster`), so no cluster has
 examples in both train and eval.

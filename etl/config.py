@@ -336,6 +336,11 @@ class FormatConfig(_Strict):
         "from the catalog, recommend meals that fit each customer's diet, allergies and goals, and help "
         "with orders, deliveries and refunds. Be warm, brief and accurate."
     )
+    # The prompt library: a system prompt per task ({business} replaced), for the tasks whose
+    # answers need their own voice or rules; a task not listed gets system_prompt. Published
+    # with the data (each example's first message, the manifest and the dataset card), so a
+    # version and `etl eval` on it use the same prompt.
+    prompts: dict[str, str] = Field(default_factory=dict)
     # Which task builders run (etl/example.py names them).
     tasks: list[str] = Field(default_factory=_registered_tasks)
     # Fewest words the customer's side of an example may have, per task (tasks not listed: 1).
@@ -351,6 +356,18 @@ class FormatConfig(_Strict):
             "customer_service": 1,
         }
     )
+
+    @field_validator("prompts")
+    @classmethod
+    def _known_task_prompts(cls, prompts: dict[str, str]) -> dict[str, str]:
+        _unknown_tasks(prompts)
+        if any(not p.strip() for p in prompts.values()):
+            raise ValueError("a task's prompt is empty; leave the task out to use system_prompt")
+        return prompts
+
+    def prompts_for(self, business: str) -> dict[str, str]:
+        """Every task's system prompt, {business} filled in."""
+        return {task: self.prompts.get(task, self.system_prompt).format(business=business) for task in TASKS}
 
     @field_validator("min_customer_words")
     @classmethod

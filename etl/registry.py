@@ -116,6 +116,7 @@ def _synthesize(ctx: RunContext):
         menu.name if menu else "menu.yaml",
         config.dedup.semantic.model,
         config.dedup.semantic.precision,
+        config.format.prompts_for(ctx.catalog.business),
     )
 
 

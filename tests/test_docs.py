@@ -237,7 +237,7 @@ def test_the_annotated_pipeline_shows_only_keys_that_exist():
             for name, value in node.items():
                 key = prefix + str(name)
                 yield key
-                if not key.endswith((".columns", ".values", ".severity", ".min_customer_words")):
+                if not key.endswith((".columns", ".values", ".severity", ".min_customer_words", ".prompts")):
                     yield from shown(value, key + ".")
 
     for text in (block, uncommented):

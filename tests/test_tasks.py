@@ -190,3 +190,46 @@ def test_each_task_has_its_own_minimum_length(catalog):
     assert result.kept.filter(pl.col("task") == "review_sentiment")["label"].to_list() == ["negative"]
     assert result.dropped["reason"].to_list() == ["too_short_for_task"]
     assert result.counts["too_short_for_task"] == 1
+
+
+def test_each_task_can_have_its_own_system_prompt_and_the_version_records_them(catalog, sample_run, published):
+    """format.prompts (issue 38's prompt library): menu_qa speaks with its own prompt, the other
+    tasks keep system_prompt; the manifest and the dataset card name each task's prompt."""
+    from etl.config import ConfigError, FormatConfig, load_config
+    from etl.records import make_record, records_frame
+    from etl.stages.format import FormatStage
+
+    config = FormatConfig(prompts={"menu_qa": "You answer menu questions for {business} from the catalog only."})
+    records = records_frame(
+        [
+            make_record("review", "r.csv", 2, "R1", [{"role": "user", "text": "Terrible service!"}], {"rating": 1}),
+            make_record(
+                "faq",
+                "faqs.md",
+                3,
+                "F1",
+                [
+                    {"role": "user", "text": "How many carbs in the Keto Salmon Caesar?"},
+                    {"role": "assistant", "text": "The Keto Salmon Caesar has 9 g of net carbs."},
+                ],
+                {},
+            ),
+        ]
+    )
+    kept = FormatStage(config, catalog).apply(records, lambda n: None).kept
+    first = {t: m[0]["content"] for t, m in zip(kept["task"], kept["messages"].to_list())}
+    assert first["menu_qa"] == f"You answer menu questions for {catalog.business} from the catalog only."
+    assert first["review_sentiment"] == FormatConfig().system_prompt.format(business=catalog.business)
+
+    store = Store(sample_run.store_dir, sample_run.dataset)
+    prompts = store.manifest("latest")["prompts"]
+    assert set(prompts) == set(published["task"]) and len(set(prompts.values())) == 1  # the sample: one prompt
+    card = (store.dir / store.resolve("latest") / "README.md").read_text()
+    assert "## Prompts" in card and f"- `menu_qa`: {prompts['menu_qa']}" in card
+
+    text = (SAMPLE / "pipeline.yaml").read_text() + "\nformat:\n  prompts:\n    haiku: Write a haiku.\n"
+    bad = Path(sample_run.store_dir).parent / "bad_prompts.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(bad)
+    assert "format.prompts" in str(error.value) and "haiku" in str(error.value)

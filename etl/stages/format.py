@@ -41,7 +41,10 @@ class FormatStage(Stage):
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
         rated_down = df["meta"].struct.field("thumbs").fill_null("") == "down"
         usable = df.filter(~rated_down)
-        ctx = BuildContext(self.catalog, self.config.system_prompt.format(business=self.catalog.business))
+        business = self.catalog.business
+        ctx = BuildContext(
+            self.catalog, self.config.system_prompt.format(business=business), self.config.prompts_for(business)
+        )
         rows = usable.to_dicts()
         built: list[dict] = []
         for task in self.config.tasks:

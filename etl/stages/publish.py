@@ -49,6 +49,7 @@ class PublishStage(Stage):
         self.published_index, self.dedup, self.split = published_index, dedup, split
         self.outcome: PublishOutcome | None = None
         self.examples: dict[str, dict[str, int]] = {}
+        self.prompts: dict[str, str] = {}
 
     def total_work(self, frame: pl.DataFrame) -> int:
         return 1
@@ -58,6 +59,7 @@ class PublishStage(Stage):
         if self.dedup is not None and self.split is not None:
             index = version_index(self.dedup.index, self.published_index, self.split.record_splits)
         self.examples = example_counts(frame)
+        self.prompts = task_prompts(frame)
         manifest = self.manifest()
         params = index_params(self.config.dedup)
 
@@ -98,6 +100,8 @@ class PublishStage(Stage):
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "inputs": inputs(self.config, self.planned),
             "dedup_index": index_params(self.config.dedup),
+            # the system prompt of each task built: the prompt library this version was made with
+            "prompts": self.prompts,
             "counts": {
                 "stages": [asdict(s) | {"output": None} for s in summary.stages],
                 "examples": self.examples,
@@ -124,6 +128,16 @@ class PublishStage(Stage):
                 "path": str(o.path),
             },
         }
+
+
+def task_prompts(examples: pl.DataFrame) -> dict[str, str]:
+    """{task: the system prompt its examples open with} (the business's words, never a customer's)."""
+    firsts = examples.sort("id").group_by("task", maintain_order=True).first()
+    return {
+        task: messages[0]["content"]
+        for task, messages in sorted(zip(firsts["task"], firsts["messages"].to_list()))
+        if messages and messages[0]["role"] == "system"
+    }
 
 
 def example_counts(examples: pl.DataFrame) -> dict[str, dict[str, int]]:

@@ -62,9 +62,10 @@ class SynthesisStage(Stage):
         catalog_name: str = "menu.yaml",
         embedding_model: str | None = None,
         precision: str = "auto",
+        prompts: dict[str, str] | None = None,
     ) -> None:
         self.config, self.catalog, self.catalog_name = config, catalog, catalog_name
-        self.context = BuildContext(catalog, system_prompt.format(business=catalog.business))
+        self.context = BuildContext(catalog, system_prompt.format(business=catalog.business), prompts or {})
         self.tasks = [t for t in TASKS if t in tasks]
         self.embedding_model, self.precision = embedding_model, precision
         self.grounding = Grounding(catalog)

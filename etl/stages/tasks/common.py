@@ -16,6 +16,8 @@ from etl.stages.tasks.intents import conversation_intent
 class BuildContext:
     catalog: Catalog
     system_prompt: str
+    # task -> its own system prompt (format.prompts); a task not in it gets system_prompt
+    prompts: dict[str, str] = field(default_factory=dict)
     # counts a report can show that are not examples (e.g. ungrounded recommendations skipped)
     notes: dict[str, int] = field(default_factory=dict)
     # the task builders ask the same questions of the same turns (menu_qa, recommendation and
@@ -57,7 +59,9 @@ def example(
     turns: list[tuple[str, str]],
     **extras: Any,
 ) -> dict[str, Any]:
-    messages = [{"role": "system", "content": ctx.system_prompt}] + [{"role": r, "content": t} for r, t in turns]
+    messages = [{"role": "system", "content": ctx.prompts.get(task, ctx.system_prompt)}] + [
+        {"role": r, "content": t} for r, t in turns
+    ]
     row = {name: None for name in EXAMPLE_SCHEMA}
     identity = f"{record['record_id']}|{key}"
     row.update(

@@ -163,29 +163,29 @@ def test_every_sample_conversation_becomes_one_multi_turn_example(published, sam
     )
 
 
+def review_and_faq(question: str) -> pl.DataFrame:
+    """Two records: a two-word one-star review, and an FAQ asking `question` about the Keto Salmon Caesar."""
+    from etl.records import make_record, records_frame
+
+    turns = [
+        {"role": "user", "text": question},
+        {"role": "assistant", "text": "The Keto Salmon Caesar has 9 g of net carbs."},
+    ]
+    return records_frame(
+        [
+            make_record("review", "r.csv", 2, "R1", [{"role": "user", "text": "Terrible service!"}], {"rating": 1}),
+            make_record("faq", "faqs.md", 3, "F1", turns, {}),
+        ]
+    )
+
+
 def test_each_task_has_its_own_minimum_length(catalog):
     """A two-word review with a clear rating is a sentiment example; a one-word question teaches
     no menu answer and its record is dropped with the reason too_short_for_task."""
     from etl.config import FormatConfig
-    from etl.records import make_record, records_frame
     from etl.stages.format import FormatStage
 
-    records = records_frame(
-        [
-            make_record("review", "r.csv", 2, "R1", [{"role": "user", "text": "Terrible service!"}], {"rating": 1}),
-            make_record(
-                "faq",
-                "faqs.md",
-                3,
-                "F1",
-                [
-                    {"role": "user", "text": "Keto?"},
-                    {"role": "assistant", "text": "The Keto Salmon Caesar has 9 g of net carbs."},
-                ],
-                {},
-            ),
-        ]
-    )
+    records = review_and_faq("Keto?")
     result = FormatStage(FormatConfig(), catalog).apply(records, lambda n: None)
     assert result.kept.filter(pl.col("task") == "review_sentiment")["label"].to_list() == ["negative"]
     assert result.dropped["reason"].to_list() == ["too_short_for_task"]
@@ -196,26 +196,10 @@ def test_each_task_can_have_its_own_system_prompt_and_the_version_records_them(c
     """format.prompts (issue 38's prompt library): menu_qa speaks with its own prompt, the other
     tasks keep system_prompt; the manifest and the dataset card name each task's prompt."""
     from etl.config import ConfigError, FormatConfig, load_config
-    from etl.records import make_record, records_frame
     from etl.stages.format import FormatStage
 
     config = FormatConfig(prompts={"menu_qa": "You answer menu questions for {business} from the catalog only."})
-    records = records_frame(
-        [
-            make_record("review", "r.csv", 2, "R1", [{"role": "user", "text": "Terrible service!"}], {"rating": 1}),
-            make_record(
-                "faq",
-                "faqs.md",
-                3,
-                "F1",
-                [
-                    {"role": "user", "text": "How many carbs in the Keto Salmon Caesar?"},
-                    {"role": "assistant", "text": "The Keto Salmon Caesar has 9 g of net carbs."},
-                ],
-                {},
-            ),
-        ]
-    )
+    records = review_and_faq("How many carbs in the Keto Salmon Caesar?")
     kept = FormatStage(config, catalog).apply(records, lambda n: None).kept
     first = {t: m[0]["content"] for t, m in zip(kept["task"], kept["messages"].to_list())}
     assert first["menu_qa"] == f"You answer menu questions for {catalog.business} from the catalog only."

@@ -59,8 +59,14 @@ def eval_items(examples: pl.DataFrame, tasks: list[str], limit: int | None = Non
     return items
 
 
+def published_leak_patterns(config: PipelineConfig) -> list[str]:
+    """The personal-data patterns of the published suite the pipeline gates versions with."""
+    suites = Path(config.resolve(config.validate_.suites_dir)) if config.validate_.suites_dir else default_suites_dir()
+    return leak_patterns(load_suite(suites / "published.json"))
+
+
 def score_task(
-    task: str, items: list[EvalItem], answers: list[str], reader: MenuReader, config: PipelineConfig
+    task: str, items: list[EvalItem], answers: list[str], reader: MenuReader, config: PipelineConfig, leaks: list[str]
 ) -> dict:
     """One task's figures, by the metric that task is judged on."""
     questions = [next(m["content"] for m in reversed(i.prompt) if m["role"] == "user") for i in items]
@@ -70,14 +76,9 @@ def score_task(
         return score_menu_qa(questions, answers, reader)
     if task == "recommendation":
         return score_recommendation(questions, answers, reader)
-    suites = Path(config.resolve(config.validate_.suites_dir)) if config.validate_.suites_dir else default_suites_dir()
     prompts = ["\n".join(m["content"] for m in i.prompt) for i in items]
     return score_replies(
-        answers,
-        [i.reference for i in items],
-        prompts,
-        leak_patterns(load_suite(suites / "published.json")),
-        config.deidentify.order_number_patterns,
+        answers, [i.reference for i in items], prompts, leaks, config.deidentify.order_number_patterns
     )
 
 
@@ -102,6 +103,7 @@ def evaluate(
     examples = store.examples(version)
     items = eval_items(examples, tasks or [t for t in TASKS if t in set(examples["task"])], limit)
     reader = MenuReader(load_catalog(config.catalog_file("menu"), config.catalog_file("stores")))
+    leaks = published_leak_patterns(config) if any(items.get(t) for t in REPLY_TASKS) else []  # one suite load
     started = time.perf_counter()
     results = {}
     for task, task_items in items.items():
@@ -113,7 +115,7 @@ def evaluate(
             "examples": len(task_items),
             "example_ids": [i.example_id for i in task_items],
             "main_metric": MAIN_METRIC[task],
-            **score_task(task, task_items, answers, reader, config),
+            **score_task(task, task_items, answers, reader, config, leaks),
         }
     return {
         **(described or {}),

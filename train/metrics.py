@@ -166,11 +166,15 @@ class MenuReader:
         return self.grounding.problems(question, answer, task)
 
 
+def _judged(questions: list[str], answers: list[str], reader: MenuReader, task: str) -> tuple[int, int]:
+    """(answers the catalog confirms and that invent no dish, answers inventing a dish)."""
+    invented = [bool(reader.invented_dishes(a)) for a in answers]
+    right = sum(not made_up and not reader.problems(q, a, task) for q, a, made_up in zip(questions, answers, invented))
+    return right, sum(invented)
+
+
 def score_menu_qa(questions: list[str], answers: list[str], reader: MenuReader) -> dict:
-    right = sum(
-        not reader.problems(q, a, "menu_qa") and not reader.invented_dishes(a) for q, a in zip(questions, answers)
-    )
-    invented = sum(bool(reader.invented_dishes(a)) for a in answers)
+    right, invented = _judged(questions, answers, reader, "menu_qa")
     return {
         "fact_accuracy": share(right, len(answers)).as_dict(),
         "invented_dish_share": share(invented, len(answers)).as_dict(),
@@ -178,11 +182,7 @@ def score_menu_qa(questions: list[str], answers: list[str], reader: MenuReader) 
 
 
 def score_recommendation(questions: list[str], answers: list[str], reader: MenuReader) -> dict:
-    fitting = sum(
-        not reader.problems(q, a, "recommendation") and not reader.invented_dishes(a)
-        for q, a in zip(questions, answers)
-    )
-    invented = sum(bool(reader.invented_dishes(a)) for a in answers)
+    fitting, invented = _judged(questions, answers, reader, "recommendation")
     return {
         "fitting_share": share(fitting, len(answers)).as_dict(),
         "invented_dish_share": share(invented, len(answers)).as_dict(),

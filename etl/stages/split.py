@@ -53,19 +53,15 @@ import numpy as np
 import polars as pl
 
 from etl.config import SplitConfig
-from etl.stages.base import Filter, Progress, Rule
+from etl.stages.base import HERE, Filter, Progress, Rule
 from etl.stages.dedup.minhash import components
 
 DECONTAMINATED = "rephrases_other_split"
 
 # (rows, key, aggregate) -> aggregate's groups of rows: every row of one key value must
 # reach the same call of `aggregate`, which groups by that key (and maybe more) itself.
-# Here, one call over all rows; the Ray executor's shuffles the rows by key over a cluster.
+# Here (`Parallel.group_by`), one call over all rows; the Ray executor's shuffles the rows by key over a cluster.
 GroupBy = Callable[[pl.DataFrame, str, Callable[[pl.DataFrame], pl.DataFrame]], pl.DataFrame]
-
-
-def group_here(rows: pl.DataFrame, key: str, aggregate: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
-    return aggregate(rows)
 
 
 def unit_bucket(key: str, seed: int) -> float:
@@ -82,7 +78,7 @@ class SplitStage(Filter):
         self, config: SplitConfig, known: dict[str, str] | None = None, group_by: GroupBy | None = None
     ) -> None:
         self.config = config
-        self.group_by = group_by or group_here  # or an executor's (Ray)
+        self.group_by = group_by or HERE.group_by  # or an executor's (Ray)
         # record id -> "train" | "eval": where an earlier version placed each record
         self.known = known or {}
         self.record_splits = pl.DataFrame(schema={"record_id": pl.Utf8, "split": pl.Utf8, "dup_cluster": pl.Utf8})
@@ -118,7 +114,7 @@ def assign_splits(
     eval_share: float,
     seed: int,
     known: dict[str, str] | None = None,
-    group_by: GroupBy = group_here,
+    group_by: GroupBy = HERE.group_by,
 ) -> tuple[pl.DataFrame, pl.Series, dict[str, int]]:
     """Examples with `split` set; the ids of examples to drop as rephrasings of the other
     side (step 4); notes: records remembered, new units, units that followed earlier records.

@@ -9,6 +9,7 @@ Validation errors name the file, the line and the key, e.g.
 from __future__ import annotations
 
 import glob
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -690,19 +691,21 @@ class PipelineConfig(_Strict):
 
     def source_files(self, kind: str) -> list[Path]:
         """Files of one source kind, sorted; a configured pattern that matches nothing fails fast."""
-        return sorted({path for key, spec in self.sources.specs(kind) for path in self._matches(key, spec.path)})
+        return list(self.source_entries(kind))
 
-    def source_spec(self, kind: str, path: Path) -> tuple[str, FileSource]:
-        """(config key, source) of the first entry of a kind whose pattern matches `path`."""
-        entries = self.sources.specs(kind)
-        for key, spec in entries:
-            if path in self._matches(key, spec.path):
-                return key, spec
-        return entries[0]
+    def source_entries(self, kind: str) -> dict[Path, tuple[str, FileSource]]:
+        """Each file of one source kind, sorted, with the (config key, source) of the first entry
+        whose pattern matches it. Each pattern is globbed once: a call centre exports one file a
+        call, so anything per file that looked at every file again would be quadratic."""
+        entries: dict[Path, tuple[str, FileSource]] = {}
+        for key, spec in self.sources.specs(kind):
+            for path in self._matches(key, spec.path):
+                entries.setdefault(path, (key, spec))
+        return dict(sorted(entries.items()))
 
     def _matches(self, key: str, pattern: str) -> list[Path]:
         full = str(self.resolve(pattern))
-        matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
+        matches = [Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p)]
         if not matches:
             raise ConfigError(
                 f"sources.{key}: '{pattern}' matches no file (looked for {full}). "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.config import PipelineConfig
+from etl.config import FileSource, PipelineConfig
 from etl.errors import SourceError
 from etl.records import quarantine_frame, records_frame
 from etl.stages.base import Progress, Stage, StageResult, Tally
@@ -46,11 +46,21 @@ class IngestOutput:
 
 def plan_files(config: PipelineConfig) -> list[tuple[str, Path, str]]:
     """(kind, path, name relative to the config folder) for every input; fails fast on a missing source."""
-    planned = []
+    return plan_sources(config)[0]
+
+
+def plan_sources(config: PipelineConfig) -> tuple[list[tuple[str, Path, str]], dict[Path, SourceMapping]]:
+    """The planned inputs and each one's mapping, every source pattern globbed once."""
+    base = config.base_dir.resolve()
+    planned, mappings = [], {}
     for kind in READERS:
-        for path in config.source_files(kind):
-            planned.append((kind, path, _relative_name(path, config.base_dir)))
-    return planned
+        by_key: dict[str, SourceMapping] = {}
+        for path, (key, spec) in config.source_entries(kind).items():
+            planned.append((kind, path, _relative_name(path, base)))
+            if key not in by_key:
+                by_key[key] = source_mapping(config, key, spec)
+            mappings[path] = by_key[key]
+    return planned, mappings
 
 
 def ingest(
@@ -63,9 +73,9 @@ def ingest(
     join them in the order of the configured files, as if read again."""
     records, quarantined, rows_in, errors = [], [], 0, []
     sources: dict[str, dict] = {}
-    planned = plan_files(config)
+    planned, mappings = plan_sources(config)
     for kind, path, name in planned if files is None else files:
-        result = _read(kind, path, name, source_mapping(config, kind, path))
+        result = _read(kind, path, name, mappings.get(path) or _first_mapping(config, kind))
         records.extend(result.records)
         quarantined.extend(result.quarantine)
         rows_in += result.units
@@ -94,9 +104,13 @@ def ingest(
     return IngestOutput(frame, quarantine_frame(quarantined), rows_in, sources, errors)
 
 
-def source_mapping(config: PipelineConfig, kind: str, path: Path) -> SourceMapping:
-    """How the config says this file's export maps onto our fields, with each mapping's line."""
-    key, spec = config.source_spec(kind, path)
+def _first_mapping(config: PipelineConfig, kind: str) -> SourceMapping:
+    """A planned file gone since planning: read with the kind's first entry, and reported unreadable."""
+    return source_mapping(config, *config.sources.specs(kind)[0])
+
+
+def source_mapping(config: PipelineConfig, key: str, spec: FileSource) -> SourceMapping:
+    """How the config entry `key` says its export maps onto our fields, with each mapping's line."""
     prefix = f"{key}.columns."
     lines = {name[len(prefix) :]: line for name, line in config.mapping_lines.items() if name.startswith(prefix)}
     return SourceMapping(key, spec, lines)
@@ -150,8 +164,9 @@ def _tally(tally: dict, name: str, result: ReadResult) -> None:
 
 
 def _relative_name(path: Path, base: Path) -> str:
+    """`base` already resolved: it is the same for every file."""
     try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
+        return path.resolve().relative_to(base).as_posix()
     except ValueError:
         return path.resolve().as_posix()
 

@@ -65,6 +65,7 @@ MAX32 = np.uint64(0xFFFFFFFF)
 POLY = np.uint64(1_000_003)
 MAX_WORD_BYTES = 32
 SHINGLE_CHUNK = 65_536  # shingles per block of the (num_perm x shingles) matrix: 32 MB of uint32 at 128 perms
+TEXTS_PER_TASK = 4_096  # texts a thread shingles and signs at a time (about 200,000 word shingles of reviews)
 
 
 @lru_cache(maxsize=16)
@@ -190,35 +191,49 @@ def shingle(texts: pl.Series, size: int = 3, kind: str = "word") -> tuple[np.nda
 def signatures(hashes: np.ndarray, doc: np.ndarray, n_docs: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(n_docs, num_perm) uint32 MinHash signatures; a text with no shingle gets all 0xFFFFFFFF.
 
-    Shingles are cut into blocks on text boundaries; blocks run on a thread per
-    core (numpy releases the GIL inside its array operations)."""
+    Shingles go through the permutations in blocks of at most SHINGLE_CHUNK,
+    cut on text boundaries, reusing one buffer."""
     out = np.full((n_docs, len(a)), np.uint32(0xFFFFFFFF), dtype=np.uint32)
-    blocks, start = [], 0
+    buffer = np.empty((len(a), min(SHINGLE_CHUNK, max(len(hashes), 1))), dtype=np.uint32)
+    start = 0
     while start < len(hashes):
         end = min(start + SHINGLE_CHUNK, len(hashes))
         if end < len(hashes):
             boundary = int(np.searchsorted(doc, doc[end], side="left"))
             end = boundary if boundary > start else int(np.searchsorted(doc, doc[end], side="right"))
-        blocks.append((start, end))
-        start = end
-
-    workers = os.cpu_count() or 1
-    buffers = [np.empty((len(a), SHINGLE_CHUNK), dtype=np.uint32) for _ in range(min(workers, len(blocks)))]
-
-    def run(job: tuple[int, tuple[int, int]]) -> None:
-        slot, (start, end) = job
-        # permutation-major (num_perm x shingles): reduceat then runs along contiguous rows;
-        # each thread reuses one buffer, so no block pays for fresh memory
-        matrix = buffers[slot % len(buffers)][:, : end - start]
+        if end - start > buffer.shape[1]:  # one text longer than a block
+            buffer = np.empty((len(a), end - start), dtype=np.uint32)
+        # permutation-major (num_perm x shingles): reduceat then runs along contiguous rows
+        matrix = buffer[:, : end - start]
         np.multiply.outer(a, hashes[start:end].astype(np.uint32), out=matrix)  # wraps mod 2**32
         matrix += b[:, None]
         firsts = np.flatnonzero(np.r_[True, doc[start + 1 : end] != doc[start : end - 1]])
         out[doc[start:end][firsts]] = np.minimum.reduceat(matrix, firsts, axis=1).T
+        start = end
+    return out
 
-    # jobs are handed out in rounds of `workers`, so two threads never share a buffer
-    for first in range(0, len(blocks), workers):
+
+def text_signatures(texts: pl.Series, a: np.ndarray, b: np.ndarray, size: int = 3, kind: str = "word") -> np.ndarray:
+    """(len(texts), num_perm) signatures, shingling and hashing a slice of TEXTS_PER_TASK texts
+    at a time on a thread per core: polars and numpy release the GIL in their loops, so both
+    cores work, and a slice's shingle arrays stay small. A text's signature depends on it
+    alone, so slicing changes no value."""
+    n_docs = len(texts)
+    out = np.empty((n_docs, len(a)), dtype=np.uint32)
+
+    def run(start: int) -> None:
+        part = texts.slice(start, TEXTS_PER_TASK)
+        hashes, doc = shingle(part, size, kind)
+        out[start : start + len(part)] = signatures(hashes, doc, len(part), a, b)
+
+    starts = range(0, n_docs, TEXTS_PER_TASK)
+    workers = min(os.cpu_count() or 1, len(starts))
+    if workers <= 1:
+        for start in starts:
+            run(start)
+    else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, enumerate(blocks[first : first + workers])))
+            list(pool.map(run, starts))
     return out
 
 
@@ -237,28 +252,49 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
 def candidate_pairs(keys: np.ndarray, max_bucket: int = 64) -> np.ndarray:
     """(k, 2) distinct pairs of texts sharing a band bucket, found by sorting each
     band's keys. In buckets larger than max_bucket every member pairs with the
-    bucket's first text only (a star: still one connected component, without the
-    quadratic blow-up)."""
+    bucket's lowest-numbered text only (a star: still one connected component,
+    without the quadratic blow-up)."""
     n_docs, bands = keys.shape
-    found = []
-    for band in range(bands):
-        order = np.argsort(keys[:, band], kind="stable")
-        sorted_keys = keys[order, band]
+
+    def band_pairs(band: int) -> list[np.ndarray]:
+        # any sort will do: members come out in no set order, and every pair is normalised below
+        column = np.ascontiguousarray(keys[:, band])
+        order = np.argsort(column)
+        sorted_keys = column[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         sizes = np.diff(np.r_[starts, n_docs])
-        pairs_of_two = starts[sizes == 2]
-        found.append(np.column_stack([order[pairs_of_two], order[pairs_of_two + 1]]))
-        for start, size in zip(starts[sizes > 2], sizes[sizes > 2]):
-            members = order[start : start + size]
-            if size > max_bucket:
-                found.append(np.column_stack([np.full(size - 1, members[0]), members[1:]]))
-            else:
-                left, right = np.triu_indices(size, k=1)
-                found.append(np.column_stack([members[left], members[right]]))
-    both = np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
-    if len(both) == 0:
-        return both.astype(np.int64)
-    return np.unique(np.sort(both, axis=1), axis=0).astype(np.int64)
+        return _bucket_pairs(order, starts, sizes, max_bucket)
+
+    # a thread per core: numpy's sort releases the GIL
+    with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, bands)) as pool:
+        found = [pairs for band in pool.map(band_pairs, range(bands)) for pairs in band]
+    both = np.concatenate(found).astype(np.int64) if found else np.empty((0, 2), dtype=np.int64)
+    return distinct_pairs(both, n_docs)
+
+
+def _bucket_pairs(order: np.ndarray, starts: np.ndarray, sizes: np.ndarray, max_bucket: int) -> list[np.ndarray]:
+    """Every pair within each bucket (positions `order[start : start + size]`), one array
+    operation per bucket size rather than a Python step per bucket."""
+    found = []
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_bucket)]):
+        members = order[starts[sizes == size][:, None] + np.arange(size)]  # (buckets, size)
+        left, right = np.triu_indices(size, k=1)
+        found.append(np.column_stack([members[:, left].ravel(), members[:, right].ravel()]))
+    for start, size in zip(starts[sizes > max_bucket], sizes[sizes > max_bucket]):
+        members = np.sort(order[start : start + size])
+        found.append(np.column_stack([np.full(size - 1, members[0]), members[1:]]))
+    return found
+
+
+def distinct_pairs(pairs: np.ndarray, n_docs: int) -> np.ndarray:
+    """(k, 2) distinct pairs, smaller first, sorted: each pair as the one number
+    low * n_docs + high, so np.unique runs on a flat int64 array (unique over rows is
+    several times slower)."""
+    if len(pairs) == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    low, high = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    codes = np.unique(low * np.int64(n_docs) + high)
+    return np.column_stack(np.divmod(codes, np.int64(n_docs)))
 
 
 PAIRS_SCHEMA = {"a": pl.Int64, "b": pl.Int64}
@@ -336,8 +372,7 @@ class MinHashLSH:
         self.a, self.b = permutations(self.num_perm, self.seed)
 
     def signatures(self, texts: pl.Series) -> np.ndarray:
-        hashes, doc = shingle(texts, self.shingle_size, self.shingle_kind)
-        return signatures(hashes, doc, len(texts), self.a, self.b)
+        return text_signatures(texts, self.a, self.b, self.shingle_size, self.shingle_kind)
 
     def similar_pairs(self, sig: np.ndarray, bucket=None) -> tuple[np.ndarray, np.ndarray]:
         """Verified pairs (estimated Jaccard >= threshold) and their estimates. `bucket`

@@ -49,3 +49,30 @@ def test_source_that_matches_nothing_fails_fast_naming_the_key(tmp_path):
     config = load_config(path)
     with pytest.raises(ConfigError, match=r"sources.calls: 'transcripts/\*.txt' matches no file"):
         config.source_files("calls")
+
+
+def test_a_file_two_entries_match_takes_the_first_entry_and_each_pattern_is_globbed_once(tmp_path, monkeypatch):
+    import glob
+
+    from etl.stages.ingest import plan_sources
+
+    for name in ("a.csv", "b.csv", "legacy_c.csv"):
+        write(tmp_path / "exports" / name, "review_id,text\n")
+    path = write(
+        tmp_path / "p.yaml",
+        "dataset: d\nsources:\n  reviews:\n    - path: exports/legacy_*.csv\n      rating_scale: 10\n"
+        "    - path: exports/*.csv\n",
+    )
+    config = load_config(path)
+    calls = []
+    real_glob = glob.glob
+    monkeypatch.setattr(glob, "glob", lambda *a, **k: calls.append(a[0]) or real_glob(*a, **k))
+    planned, mappings = plan_sources(config)
+    assert [name for _, _, name in planned] == ["exports/a.csv", "exports/b.csv", "exports/legacy_c.csv"]
+    assert {p.name: m.key for p, m in mappings.items()} == {
+        "a.csv": "reviews.1",
+        "b.csv": "reviews.1",
+        "legacy_c.csv": "reviews.0",
+    }
+    assert mappings[tmp_path / "exports" / "legacy_c.csv"].spec.rating_scale == 10
+    assert len(calls) == 2  # one glob a pattern, however many files

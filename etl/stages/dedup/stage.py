@@ -74,7 +74,9 @@ class DedupStage(Filter):
         )
         all_hashes = np.concatenate([hashes, prior["exact_hash"].to_numpy().astype(np.uint64)])
         all_sig = (
-            np.vstack([sig, np.array(prior["signature"].to_list(), dtype=np.uint32).reshape(-1, sig.shape[1])])
+            # flattened in one column operation: a list of Python lists would cost a Python int per
+            # permutation per published record, every night
+            np.vstack([sig, prior["signature"].explode().to_numpy().astype(np.uint32).reshape(-1, sig.shape[1])])
             if prior.height
             else sig
         )

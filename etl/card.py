@@ -62,6 +62,14 @@ def render_card(
         f"- `{task}`: {TASK_PURPOSE.get(task, task)}" for task in sorted(examples["task"].unique().to_list())
     )
     prompts = "\n".join(f"- `{task}`: {prompt}" for task, prompt in sorted(manifest.get("prompts", {}).items()))
+    grounding = manifest.get("grounding") or {}
+    grounded = (
+        f"Examples of {', '.join(f'`{t}`' for t in grounding['tasks'])} carry after that prompt the catalog "
+        f"entries their question is about (at most {grounding['max_entries']}, found by `{grounding['retriever']}`); "
+        "`etl eval` finds them the same way at answer time."
+        if grounding.get("tasks")
+        else "No example carries catalog entries in its prompt (closed book)."
+    )
     stages = "\n".join(
         f"| {s['stage']} | {s['rows_in']:,} | {s['kept']:,} | "
         + (", ".join(f"{r} {n}" for r, n in s["dropped_by_reason"].items()) or "-")
@@ -100,6 +108,8 @@ The system prompt each task's examples open with (`format.prompts`, else
 `format.system_prompt`); `etl eval` answers with the same ones.
 
 {prompts}
+
+{grounded}
 
 Splits are assigned per duplicate cluster (`dup_cluster`), so no cluster has
 examples in both train and eval.

@@ -330,6 +330,21 @@ def _unknown_tasks(names) -> None:
         raise ValueError(f"unknown task(s) {unknown}; known tasks are {_registered_tasks()}")
 
 
+class GroundingConfig(_Strict):
+    # Tasks whose examples carry, in their system prompt, the catalog entries their question is
+    # about (etl/text/menu_retrieval.py; `etl eval` grounds its questions the same way). Empty:
+    # closed book, the model answers from its weights.
+    tasks: list[str] = Field(default_factory=list)
+    # Catalog entries a prompt holds at most.
+    max_entries: int = Field(3, ge=1, le=10)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        _unknown_tasks(tasks)
+        return tasks
+
+
 class FormatConfig(_Strict):
     # {business} is replaced by the business name from the menu file.
     system_prompt: str = (
@@ -344,6 +359,8 @@ class FormatConfig(_Strict):
     prompts: dict[str, str] = Field(default_factory=dict)
     # Which task builders run (etl/example.py names them).
     tasks: list[str] = Field(default_factory=_registered_tasks)
+    # Catalog entries in the prompt (the prompt library's retrieval step); off by default.
+    grounding: GroundingConfig = Field(default_factory=GroundingConfig)
     # Fewest words the customer's side of an example may have, per task (tasks not listed: 1).
     # A two-word review with a clear rating ("Terrible service!") teaches sentiment; a
     # one-word question ("menu?") teaches no menu answer.

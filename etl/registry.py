@@ -19,6 +19,7 @@ from etl.stages.dedup import DedupStage
 from etl.stages.dedup.semantic import SemanticDedupStage, embedder_for
 from etl.stages.deidentify import DeidentifyStage
 from etl.stages.format import FormatStage
+from etl.stages.ground import GroundStage
 from etl.stages.ingest import IngestStage
 from etl.stages.publish import PublishStage
 from etl.stages.split import SplitStage
@@ -120,6 +121,11 @@ def _synthesize(ctx: RunContext):
     )
 
 
+def _ground(ctx: RunContext):
+    grounding = ctx.config.format.grounding
+    return GroundStage(grounding, ctx.catalog) if grounding.tasks else None
+
+
 def _validate(ctx: RunContext):
     if not ctx.config.validate_.enabled:
         return None
@@ -137,6 +143,7 @@ STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
     "split": _split,
     "augment": _augment,
     "synthesize": _synthesize,
+    "ground": _ground,
     "validate": _validate,
 }
 

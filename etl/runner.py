@@ -99,6 +99,8 @@ class RunSummary:
     augmentation: dict = field(default_factory=dict)
     # examples synthesised from the catalog per task and intent, rejections by reason
     synthesis: dict = field(default_factory=dict)
+    # catalog entries put into prompts: settings, retrieval code, examples grounded per task (etl/stages/ground.py)
+    grounding: dict = field(default_factory=dict)
     # per quality suite: success, severity, expectations run, failures (etl/stages/validate.py)
     quality: dict = field(default_factory=dict)
     sources: dict[str, dict] = field(default_factory=dict)

@@ -24,9 +24,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from etl.catalog import Catalog
+from etl.catalog import Catalog, Constraint
 from etl.example import SENTIMENT_LABELS
 from etl.stages.synthesis.grounding import Grounding
+from etl.text.menu_retrieval import Bounds, fits_request
+from train.frozen_eval import mentions
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000
@@ -165,6 +167,9 @@ class MenuReader:
     def problems(self, question: str, answer: str, task: str) -> list[str]:
         return self.grounding.problems(question, answer, task)
 
+    def catalog_dish(self, dish_id: str):
+        return next(d for d in self.catalog.dishes if d.id == dish_id)
+
 
 def _judged(questions: list[str], answers: list[str], reader: MenuReader, task: str) -> tuple[int, int]:
     """(answers the catalog confirms and that invent no dish, answers inventing a dish)."""
@@ -237,3 +242,116 @@ def not_worse(new: dict, current: dict) -> tuple[bool, list[str]]:
                 f"{before['low']:.3f}-{before['high']:.3f}) to {after['value']:.3f} (n={after['n']})"
             )
     return not fell, fell
+
+
+# ------------------------------------------------------------------ the frozen set (train/frozen_eval.py)
+
+YES_NO = re.compile(r"\b(yes|yeah|yep|no|nope)\b", re.IGNORECASE)
+NUMBER_TOKEN = re.compile(r"\d+(?:\.\d+)?")
+
+
+def frozen_menu_right(item, answer: str, reader: MenuReader) -> bool:
+    """Whether an answer states what the frozen menu question asks, right, and nothing the catalog
+    contradicts (read against the question's canonical twin, which names the dish in full)."""
+    if reader.invented_dishes(answer) or reader.problems(item.canonical, answer, "menu_qa"):
+        return False
+    dish = reader.catalog_dish(item.dishes[0])
+    expected = item.expected
+    numbers = {float(n) for n in NUMBER_TOKEN.findall(answer.replace(",", ""))}
+    if "price" in expected:
+        return float(expected["price"]) in numbers
+    if "calories" in expected:
+        return float(expected["calories"]) in numbers
+    if "protein_g" in expected:
+        return float(expected["protein_g"]) in numbers
+    if "ingredients" in expected:
+        named = sum(ingredient.lower() in answer.lower() for ingredient in dish.ingredients)
+        return named >= min(2, len(dish.ingredients))
+    if "yes" in expected:
+        said = YES_NO.search(answer)
+        return bool(said) and (said.group(1).lower() in ("yes", "yeah", "yep")) == expected["yes"]
+    if "winner" in expected:
+        return _names_winner_first(item, answer, reader)
+    raise ValueError(f"frozen item {item.id} expects nothing this reader knows: {sorted(expected)}")
+
+
+def _names_winner_first(item, answer: str, reader: MenuReader) -> bool:
+    """The winner of a comparison is named, before the other dish if both are."""
+    text = answer.lower()
+    winner = reader.catalog_dish(item.expected["winner"])
+    loser = reader.catalog_dish(next(d for d in item.dishes if d != winner.id))
+    at = [text.find(name) for name in [winner.name.lower(), *item.expected["winner_mentions"]] if name in text]
+    if not at:
+        return False
+    other = [text.find(n) for n in {loser.name.lower(), *_mentions_of(loser, reader)} if n in text]
+    return not other or min(at) < min(other)
+
+
+def _mentions_of(dish, reader: MenuReader) -> set[str]:
+    return {n.removeprefix("the ").lower() for k, n in mentions(reader.catalog, dish).items() if k != "described"}
+
+
+def frozen_recommendation_fits(item, answer: str, reader: MenuReader) -> bool:
+    """The answer recommends at least one menu dish, every one it names fits every constraint of
+    the request (diets, allergens, calorie ceiling, protein floor), and it invents none."""
+    expected = item.expected
+    needs = [Constraint(kind="diet", value=v) for v in expected.get("diets", [])]
+    needs += [Constraint(kind="allergen", value=v) for v in expected.get("allergens", [])]
+    bounds = Bounds(expected.get("max_calories"), expected.get("min_protein"))
+    named = reader.catalog.dishes_in(answer)
+    if not named or reader.invented_dishes(answer):
+        return False
+    return all(fits_request(reader.catalog, dish, needs, bounds) for dish in named)
+
+
+def score_frozen(task: str, items: list, answers: list[str], reader: MenuReader) -> dict:
+    """menu_qa fact accuracy or recommendation fitting share on frozen questions, overall and by
+    how the question names its dish (style) or what it asks (intent); per-item outcomes kept
+    (`correct`, booleans in item order) for paired differences."""
+    judge = frozen_menu_right if task == "menu_qa" else frozen_recommendation_fits
+    correct = [judge(item, answer, reader) for item, answer in zip(items, answers)]
+    invented = sum(bool(reader.invented_dishes(a)) for a in answers)
+    main = MAIN_METRIC[task]
+    groups: dict[str, dict[str, list[bool]]] = {"style": {}, "intent": {}}
+    for item, right in zip(items, correct):
+        groups["style"].setdefault(item.style, []).append(right)
+        groups["intent"].setdefault(item.intent, []).append(right)
+    return {
+        main: share(sum(correct), len(correct)).as_dict(),
+        "invented_dish_share": share(invented, len(answers)).as_dict(),
+        "by_style": {k: share(sum(v), len(v)).as_dict() for k, v in sorted(groups["style"].items())},
+        "by_intent": {k: share(sum(v), len(v)).as_dict() for k, v in sorted(groups["intent"].items())},
+        "correct": correct,
+    }
+
+
+def paired_difference(after: list[float], before: list[float]) -> Figure:
+    """The mean of after - before over the same items, with a seeded bootstrap 95% interval:
+    the two models answered the same questions, so the items are resampled in pairs."""
+    return mean([float(a) - float(b) for a, b in zip(after, before)])
+
+
+def macro_f1_difference(labels: list[str], after: list[str], before: list[str]) -> Figure:
+    """Macro-F1 of `after`'s labels minus `before`'s on the same reviews, paired bootstrap 95% interval."""
+    from sklearn.metrics import f1_score
+
+    classes = list(SENTIMENT_LABELS)
+
+    def f1(indices, predicted):
+        return f1_score(
+            [labels[i] for i in indices],
+            [predicted[i] for i in indices],
+            labels=classes,
+            average="macro",
+            zero_division=0,
+        )
+
+    everything = range(len(labels))
+    centre = float(f1(everything, after) - f1(everything, before))
+    rng = np.random.default_rng(0)
+    draws = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        chosen = rng.integers(0, len(labels), len(labels))
+        draws.append(f1(chosen, after) - f1(chosen, before))
+    low, high = np.quantile(draws, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return Figure(centre, len(labels), float(min(low, centre)), float(max(high, centre)))

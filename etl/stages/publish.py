@@ -25,6 +25,7 @@ from etl.stages.dedup import DedupStage
 from etl.stages.dedup.index import INDEX_FILE, index_params, write_index
 from etl.stages.split import SplitStage
 from etl.store import PublishOutcome, Store, file_sha256
+from etl.text.menu_retrieval import base_prompt
 
 
 class PublishStage(Stage):
@@ -102,6 +103,8 @@ class PublishStage(Stage):
             "dedup_index": index_params(self.config.dedup),
             # the system prompt of each task built: the prompt library this version was made with
             "prompts": self.prompts,
+            # the catalog entries put into prompts (etl/stages/ground.py); {} when closed book
+            "grounding": summary.grounding,
             "counts": {
                 "stages": [asdict(s) | {"output": None} for s in summary.stages],
                 "examples": self.examples,
@@ -131,10 +134,11 @@ class PublishStage(Stage):
 
 
 def task_prompts(examples: pl.DataFrame) -> dict[str, str]:
-    """{task: the system prompt its examples open with} (the business's words, never a customer's)."""
+    """{task: the system prompt its examples open with} (the business's words, never a customer's),
+    without the catalog entries a grounded example adds after it."""
     firsts = examples.sort("id").group_by("task", maintain_order=True).first()
     return {
-        task: messages[0]["content"]
+        task: base_prompt(messages[0]["content"])
         for task, messages in sorted(zip(firsts["task"], firsts["messages"].to_list()))
         if messages and messages[0]["role"] == "system"
     }

@@ -71,17 +71,32 @@ def main() -> None:
         reader = MenuReader(load_catalog(config.catalog_file("menu"), config.catalog_file("stores")))
         references(Store(store, name).examples(version or "latest"), reader)
         if args.model:
-            from train.evaluate import evaluate, model_answerer
+            from train.evaluate import Answerer, ModelAnswerers, evaluate
 
-            for adapter in (None, args.adapter) if args.adapter else (None,):
-                started = time.perf_counter()
-                answer, described = model_answerer(args.model, adapter, args.max_new_tokens, 16)
-                manifest = evaluate(config, store, name, version or None, answer, None, args.limit, described)
-                print(f"{'adapter ' + adapter if adapter else 'base model'} ({time.perf_counter() - started:.1f} s)")
-                for task, figures in manifest["tasks"].items():
+            models = ModelAnswerers(args.model, "auto", 16)
+            answerers = [Answerer("base", models.answer)]
+            if args.adapter:
+
+                def adapted(prompts, tokens, advance):
+                    if not getattr(models, "adapted", False):
+                        models.with_adapter(args.adapter)
+                        models.adapted = True
+                    return models.answer(prompts, tokens, advance)
+
+                answerers.append(Answerer("adapter", adapted))
+            started = time.perf_counter()
+            manifest, _ = evaluate(
+                config, store, name, version or None, answerers, None, args.limit, source="split",
+                max_new_tokens=args.max_new_tokens,
+            )  # fmt: skip
+            print(f"base and adapter on the version's eval split ({time.perf_counter() - started:.1f} s)")
+            for who, figures_of in (("base", manifest.get("base", manifest["tasks"])), ("last", manifest["tasks"])):
+                for task, figures in figures_of.items():
                     main_figure = figures.get(figures["main_metric"])
                     if main_figure:
-                        print(f"  {task:18} {figures['main_metric']} {main_figure['value']:.4f} n={main_figure['n']}")
+                        print(
+                            f"  {who:5} {task:18} {figures['main_metric']} {main_figure['value']:.4f} n={main_figure['n']}"
+                        )
 
 
 if __name__ == "__main__":

@@ -724,41 +724,176 @@ def _print_training(manifest: dict, out: Path) -> None:
     console.print(f"adapter, tokenizer and training_manifest.json in {out}")
 
 
-@app.command("eval")
+eval_app = typer.Typer(
+    help="Base model and adapter on the same eval set, every task scored; `etl eval freeze` writes the frozen set.",
+    invoke_without_command=True,
+    no_args_is_help=True,
+)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback()
 @handled
 def eval_(
-    dataset: Annotated[str, typer.Option(help="DATASET[@VERSION] whose eval split is answered (default: latest).")],
-    model: Annotated[str, typer.Option(help="Base model folder (a transformers causal LM).")],
-    config: Annotated[Path, typer.Option(help="Pipeline YAML: the catalog answers are read against, the store.")],
+    ctx: typer.Context,
+    dataset: Annotated[
+        str | None, typer.Option(help="DATASET[@VERSION] whose prompts and reply tasks are used (default: latest).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Base model folder (a transformers causal LM).")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Pipeline YAML: the catalog answers are read against, the store.")
+    ] = None,
     adapter: Annotated[
-        Path | None, typer.Option(help="Adapter folder `etl train --out` wrote (none: the base model).")
+        Path | None, typer.Option(help="Adapter folder `etl train --out` wrote: the base answers first, then it.")
     ] = None,
-    tasks: Annotated[
-        str | None, typer.Option(help="Comma-separated tasks (default: every task of the version).")
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated tasks (default: every task of the set).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for eval_manifest.json and eval.html (default: the adapter's).")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for eval_manifest.json (default: the adapter's).")] = None,
     store: Annotated[Path | None, typer.Option(help="Store folder (default: the pipeline's).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many eval examples a task.")] = None,
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer generated.")] = 128,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many questions a task.")] = None,
+    eval_set: Annotated[
+        str,
+        typer.Option(
+            "--set",
+            help="frozen: the dataset's frozen set and the version's reply tasks; split: the version's eval split.",
+        ),
+    ] = "frozen",
+    grounding: Annotated[
+        str, typer.Option(help="auto: as the version was built; on / off: catalog entries in the prompt or not.")
+    ] = "auto",
+    base: Annotated[bool, typer.Option(help="With --adapter, answer with the base model too.")] = True,
+    precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32.")] = "auto",
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer generated (a sentiment label: 8).")] = 96,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
-    """Answer a version's eval split with a model (and adapter), score every task, write eval_manifest.json."""
-    from train.evaluate import evaluate, model_answerer, write_manifest
+    """Answer the eval set with the base model and the adapter, score every task with 95% intervals,
+    write eval_manifest.json and eval.html."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from train.eval_page import render
+    from train.evaluate import EVAL_PAGE, Answerer, ModelAnswerers, evaluate, sampled_answers, write_manifest
 
+    for name, value, allowed in (
+        ("--set", eval_set, ("frozen", "split")),
+        ("--grounding", grounding, ("auto", "on", "off")),
+        ("--precision", precision, ("auto", "bf16", "fp32")),
+    ):
+        if value not in allowed:
+            raise ConfigError(f"{name} {value}: use one of {', '.join(allowed)}.")
+    if dataset is None or model is None or config is None:
+        raise ConfigError("etl eval needs --dataset, --model and --config (the pipeline YAML).")
     if out is None and adapter is None:
         raise ConfigError("etl eval of a base model needs --out (where eval_manifest.json goes).")
     name, _, version = dataset.partition("@")
     settings = load_config(config)
-    answer, described = model_answerer(model, str(adapter) if adapter else None, max_new_tokens, batch_size)
+    models = ModelAnswerers(model, precision, batch_size)
+    answerers = [Answerer("base", models.answer)] if adapter is None or base else []
+    if adapter is not None:
+
+        def adapted(prompts, tokens, advance):
+            if not getattr(models, "adapted", False):
+                models.with_adapter(str(adapter))
+                models.adapted = True
+            return models.answer(prompts, tokens, advance)
+
+        from train.evaluate import check_adapter
+
+        check_adapter(adapter)
+        answerers.append(Answerer("adapter", adapted))
+    described = {
+        "model": str(model),
+        "adapter": str(adapter) if adapter else None,
+        "chat_template": models.template,
+        "precision": models.precision,
+        "max_new_tokens": max_new_tokens,
+        "decoding": "greedy",
+    }
     chosen = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
     root = _store_root(store, config)
-    manifest = evaluate(settings, root, name, version or None, answer, chosen, limit, described)
-    path = write_manifest(manifest, out or adapter)
+    with _bars(quiet) as bars:
+        manifest, detail = evaluate(
+            settings, root, name, version or None, answerers, chosen, limit, described, eval_set, grounding,
+            max_new_tokens, bars,
+        )  # fmt: skip
+    target = out or adapter
+    path = write_manifest(manifest, target)
+    (target / EVAL_PAGE).write_text(render(manifest, sampled_answers(detail)), encoding="utf-8")
+    _print_eval(manifest)
+    console.print(f"{name} {manifest['version']} ({manifest['fingerprint'][:12]}): {path}, {target / EVAL_PAGE}")
+
+
+class _bars:
+    """rich progress bars, one per answerer and task; none when quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.progress import Progress
+
+        self.progress = None if quiet else Progress(console=console, transient=False)
+
+    def __enter__(self):
+        if self.progress is None:
+            return lambda label, total: lambda n: None
+        self.progress.start()
+
+        def start(label: str, total: int):
+            task = self.progress.add_task(label, total=total)
+            return lambda n: self.progress.advance(task, n)
+
+        return start
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_eval(manifest: dict) -> None:
+    names = ["base", "adapter"] if "base" in manifest else [None]
     for task, figures in manifest["tasks"].items():
-        main = figures.get(figures["main_metric"])
-        shown = f"{main['value']:.3f} (95% {main['low']:.3f}-{main['high']:.3f})" if main else "no eval examples"
-        console.print(f"{task}: {figures['main_metric']} {shown}, n={figures['examples']}")
-    console.print(f"{name} {manifest['version']} ({manifest['fingerprint'][:12]}): {path}")
+        metric = figures["main_metric"]
+        shown = []
+        for who in names:
+            source = manifest[who] if who == "base" else manifest["tasks"]
+            main = source.get(task, {}).get(metric)
+            value = f"{main['value']:.3f} (95% {main['low']:.3f}-{main['high']:.3f}, n={main['n']})" if main else "-"
+            shown.append(f"{who + ' ' if who else ''}{value}")
+        diff = manifest.get("difference", {}).get(task)
+        if diff:
+            shown.append(f"difference {diff['value']:+.3f} (95% {diff['low']:+.3f} to {diff['high']:+.3f})")
+        console.print(f"{task}: {metric} " + "; ".join(shown))
+
+
+@eval_app.command("freeze")
+@handled
+def eval_freeze(
+    dataset: Annotated[str, typer.Option(help="DATASET[@VERSION] the set is checked against (default: latest).")],
+    config: Annotated[Path, typer.Option(help="Pipeline YAML: the catalog, the store, the rephrasing test.")],
+    store: Annotated[Path | None, typer.Option(help="Store folder (default: the pipeline's).")] = None,
+    new: Annotated[bool, typer.Option(help="Replace the set there is (earlier evaluations stop comparing).")] = False,
+) -> None:
+    """Write the dataset's frozen eval set (once; `etl eval` writes it too when there is none)."""
+    from etl.catalog import load_catalog
+    from etl.store import Store
+    from train import frozen_eval
+
+    name, _, version = dataset.partition("@")
+    settings = load_config(config)
+    target = Store(_store_root(store, config), name)
+    existing = frozen_eval.load(target.root, name)
+    if existing is not None and not new:
+        record = existing[1]
+        console.print(
+            f"{name} already has a frozen set: {record['fingerprint'][:16]}, {record['sizes']} (--new replaces it)"
+        )
+        return
+    catalog = load_catalog(settings.catalog_file("menu"), settings.catalog_file("stores"))
+    record = frozen_eval.freeze(settings, catalog, target, target.resolve(version or "latest"))
+    check = record["rephrasing_check"]
+    console.print(
+        f"froze {record['sizes']} questions for {name}: {record['fingerprint'][:16]}; "
+        f"set aside as rephrasings of train questions: {check['set_aside'] or 'none'}"
+    )
 
 
 @app.command()

@@ -125,3 +125,12 @@ def test_a_changed_frozen_set_is_refused(frozen):
             frozen_eval.load(store.root, store.dataset)
     finally:
         original.write_parquet(path)
+
+
+def test_an_answer_echoing_the_questions_misspelt_name_invents_no_dish():
+    item = next(i for i in frozen_eval.menu_items(CATALOG) if i.style == "misspelt" and "protein_g" in i.expected)
+    echoed = item.question.split(" the ", 1)[1].split(" pack")[0].split("?")[0]
+    subject = dish(item.dishes[0])
+    answer = f"The {echoed.strip()} has {subject.protein_g:g} grams of protein."
+    assert READER.invented_dishes(answer, item.question) == []
+    assert frozen_menu_right(item, answer, READER)

@@ -145,6 +145,7 @@ def test_etl_promote_moves_latest_only_when_the_new_adapter_is_not_worse(tmp_pat
         tasks = {"menu_qa": {"main_metric": "fact_accuracy", "example_ids": ["a", "b"], "fact_accuracy": figure}}
         manifest = {"dataset": "healthy-bites", "version": "v1", "fingerprint": fingerprint, "tasks": tasks}
         (folder / "eval_manifest.json").write_text(json.dumps(manifest))
+        (folder / "adapter_config.json").write_text("{}")
         return folder
 
     current, better, worse = (
@@ -163,3 +164,8 @@ def test_etl_promote_moves_latest_only_when_the_new_adapter_is_not_worse(tmp_pat
     elsewhere = evaluated(tmp_path / "elsewhere", 0.9, fingerprint="0" * 64)
     refused = runner.invoke(app, ["promote", str(elsewhere), "--models", str(models)])
     assert refused.exit_code == 2 and "different data" in refused.output
+    empty = evaluated(tmp_path / "no-adapter", 0.9)
+    (empty / "adapter_config.json").unlink()
+    refused = runner.invoke(app, ["promote", str(empty), "--models", str(models)])
+    assert refused.exit_code == 2 and "no adapter" in refused.output
+    assert (models / "latest").read_text().strip() == str(better.resolve())

@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+import polars as pl
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -215,36 +216,56 @@ def test_a_wrong_version_task_or_base_model_is_one_line_naming_the_fix(store, ti
 
 
 def test_etl_eval_scores_every_task_of_the_eval_split_with_counts_and_no_text(trained, store, tiny_model, tmp_path):
-    """Issue 38: the base model and the adapter answer the sample version's eval split, every
-    task is scored with its count and 95% interval, and the manifest holds no customer text."""
-    _, adapter = trained
+    """Issue 38: with --set split the model answers the sample version's eval split, every task
+    is scored with its count and 95% interval, and the manifest holds no customer text."""
     runner = CliRunner()
     common = ["--dataset", f"{DATASET}@v1", "--model", str(tiny_model), "--config", str(SAMPLE / "pipeline.yaml")]
-    common += ["--store", str(store), "--max-new-tokens", "8", "--limit", "6"]
+    common += ["--store", str(store), "--max-new-tokens", "8", "--limit", "6", "--set", "split", "--quiet"]
     base = runner.invoke(app, ["eval", *common, "--out", str(tmp_path / "base")])
     assert base.exit_code == 0, base.output
-    tuned = runner.invoke(app, ["eval", *common, "--adapter", str(adapter)])
-    assert tuned.exit_code == 0, tuned.output
-    manifests = [
-        json.loads(p.read_text()) for p in (tmp_path / "base" / "eval_manifest.json", adapter / "eval_manifest.json")
-    ]
+    manifest = json.loads((tmp_path / "base" / "eval_manifest.json").read_text())
     version = Store(store, DATASET).manifest("v1")
-    for manifest in manifests:
-        assert (manifest["version"], manifest["fingerprint"]) == ("v1", version["fingerprint"])
-        assert set(manifest["tasks"]) == set(Store(store, DATASET).examples("v1")["task"])
-        for task, figures in manifest["tasks"].items():
-            main = figures[figures["main_metric"]]
-            assert figures["examples"] == main["n"] == len(figures["example_ids"]) and 0 < main["n"] <= 6, task
-            assert main["low"] <= main["value"] <= main["high"], task
-        assert manifest["tasks"]["review_sentiment"]["confusion"]["labels"][-1] == "other"
-    assert manifests[0]["adapter"] is None and manifests[1]["adapter"] == str(adapter)
-    # the same eval set for both, so a promotion can compare them
-    assert all(
-        manifests[0]["tasks"][t]["example_ids"] == manifests[1]["tasks"][t]["example_ids"]
-        for t in manifests[0]["tasks"]
-    )
-    text = (adapter / "eval_manifest.json").read_text()
+    assert (manifest["version"], manifest["fingerprint"]) == ("v1", version["fingerprint"])
+    assert set(manifest["tasks"]) == set(Store(store, DATASET).examples("v1")["task"])
+    for task, figures in manifest["tasks"].items():
+        main = figures[figures["main_metric"]]
+        assert figures["examples"] == main["n"] == len(figures["example_ids"]) and 0 < main["n"] <= 6, task
+        assert main["low"] <= main["value"] <= main["high"], task
+    assert manifest["tasks"]["review_sentiment"]["confusion"]["labels"][-1] == "other"
+    assert manifest["adapter"] is None and manifest["eval_set"]["source"] == "split"
+    text = (tmp_path / "base" / "eval_manifest.json").read_text()
     examples = Store(store, DATASET).examples("v1")
     assert not any(
         m["content"] in text for chat in examples["messages"].to_list() for m in chat if len(m["content"]) > 20
     )
+
+
+def test_etl_eval_answers_the_frozen_set_with_the_base_and_the_adapter_in_one_command(trained, store, tiny_model):
+    """Issue 49: one command, the base model then the adapter on the same frozen questions and
+    reply tasks, both scored, the paired difference per task, one manifest and one page."""
+    _, adapter = trained
+    runner = CliRunner()
+    common = ["--dataset", f"{DATASET}@v1", "--model", str(tiny_model), "--config", str(SAMPLE / "pipeline.yaml")]
+    result = runner.invoke(
+        app,
+        ["eval", *common, "--store", str(store), "--adapter", str(adapter), "--max-new-tokens", "8", "--limit", "5"],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((adapter / "eval_manifest.json").read_text())
+    frozen = manifest["eval_set"]["frozen"]
+    record = json.loads((store / DATASET / "frozen_eval" / "frozen_eval.json").read_text())
+    assert frozen["fingerprint"] == record["fingerprint"] and frozen["rephrasings_of_this_version"] == 0
+    assert set(manifest["tasks"]) == set(manifest["base"]) >= {"menu_qa", "recommendation", "review_sentiment"}
+    for task in ("menu_qa", "recommendation", "review_sentiment"):
+        ids = manifest["tasks"][task]["example_ids"]
+        assert ids == manifest["base"][task]["example_ids"] and all(i.startswith("frozen-") for i in ids)
+        difference = manifest["difference"][task]
+        assert difference["low"] <= difference["value"] <= difference["high"] and difference["n"] == 5
+    assert set(manifest["tasks"]["menu_qa"]["by_style"]) <= {"exact", "lower", "partial", "misspelt", "described"}
+    assert manifest["seconds"]["base"]["menu_qa"] > 0 and manifest["seconds"]["adapter"]["menu_qa"] > 0
+    assert "_per_item" not in json.dumps(manifest)
+    page = (adapter / "eval.html").read_text()
+    assert "base against adapter" in page and "sampled answers" in page and "<script" not in page
+    reply = Store(store, DATASET).examples("v1").filter(pl.col("task") == "order_support")
+    assert "frozen-" not in json.dumps(manifest["tasks"]["order_support"]["example_ids"])
+    assert set(manifest["tasks"]["order_support"]["example_ids"]) <= set(reply["id"].to_list())

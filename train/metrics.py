@@ -156,13 +156,20 @@ class MenuReader:
         self.grounding = Grounding(catalog)
         self.dish_nouns = DISH_NOUNS | {d.name.split()[-1].lower() for d in catalog.dishes}
 
-    def invented_dishes(self, answer: str) -> list[str]:
+    def invented_dishes(self, answer: str, question: str = "") -> list[str]:
         """Title-case phrases ending in a dish word ("Moonlight Mango Bowl") that are no menu
-        dish: the known dishes are blanked first, so "the Peachtree Power Bowl" is not one."""
+        dish: the known dishes are blanked first, so "the Peachtree Power Bowl" is not one, and
+        so is the question's own way of naming one (an answer echoing "the Keto Salon Caesar"
+        invents nothing)."""
         text = answer
         for start, end, _ in sorted(self.catalog.mentions(answer), reverse=True):
             text = text[:start] + " " * (end - start) + text[end:]
-        return [m.group() for m in TITLE_PHRASE.finditer(text) if m.group().split()[-1].lower() in self.dish_nouns]
+        asked = question.lower()
+        return [
+            m.group()
+            for m in TITLE_PHRASE.finditer(text)
+            if m.group().split()[-1].lower() in self.dish_nouns and m.group().lower() not in asked
+        ]
 
     def problems(self, question: str, answer: str, task: str) -> list[str]:
         return self.grounding.problems(question, answer, task)
@@ -220,6 +227,7 @@ def score_replies(
         "chrf": mean(scores).as_dict(),
         "personal_data_share": share(leaked, len(answers)).as_dict(),
         "invented_order_number_share": share(invented, len(answers)).as_dict(),
+        "_per_item": scores,  # for paired differences; not written to a manifest
     }
 
 
@@ -253,7 +261,7 @@ NUMBER_TOKEN = re.compile(r"\d+(?:\.\d+)?")
 def frozen_menu_right(item, answer: str, reader: MenuReader) -> bool:
     """Whether an answer states what the frozen menu question asks, right, and nothing the catalog
     contradicts (read against the question's canonical twin, which names the dish in full)."""
-    if reader.invented_dishes(answer) or reader.problems(item.canonical, answer, "menu_qa"):
+    if reader.invented_dishes(answer, item.question) or reader.problems(item.canonical, answer, "menu_qa"):
         return False
     dish = reader.catalog_dish(item.dishes[0])
     expected = item.expected
@@ -299,7 +307,7 @@ def frozen_recommendation_fits(item, answer: str, reader: MenuReader) -> bool:
     needs += [Constraint(kind="allergen", value=v) for v in expected.get("allergens", [])]
     bounds = Bounds(expected.get("max_calories"), expected.get("min_protein"))
     named = reader.catalog.dishes_in(answer)
-    if not named or reader.invented_dishes(answer):
+    if not named or reader.invented_dishes(answer, item.question):
         return False
     return all(fits_request(reader.catalog, dish, needs, bounds) for dish in named)
 
@@ -310,7 +318,7 @@ def score_frozen(task: str, items: list, answers: list[str], reader: MenuReader)
     (`correct`, booleans in item order) for paired differences."""
     judge = frozen_menu_right if task == "menu_qa" else frozen_recommendation_fits
     correct = [judge(item, answer, reader) for item, answer in zip(items, answers)]
-    invented = sum(bool(reader.invented_dishes(a)) for a in answers)
+    invented = sum(bool(reader.invented_dishes(a, i.question)) for i, a in zip(items, answers))
     main = MAIN_METRIC[task]
     groups: dict[str, dict[str, list[bool]]] = {"style": {}, "intent": {}}
     for item, right in zip(items, correct):

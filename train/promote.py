@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from etl.errors import ConfigError
-from train.evaluate import EVAL_MANIFEST
+from train.evaluate import EVAL_MANIFEST, check_adapter
 from train.metrics import not_worse
 
 POINTER = "latest"
@@ -34,6 +34,12 @@ def same_eval_set(new: dict, current: dict) -> None:
                 f"the two evaluations are of different data ({key}: {current.get(key)} against {new.get(key)}); "
                 "evaluate both adapters on the same version, e.g. the current one's."
             )
+    frozen = [((m.get("eval_set") or {}).get("frozen") or {}).get("fingerprint") for m in (current, new)]
+    if frozen[0] != frozen[1]:
+        raise ConfigError(
+            f"the two evaluations used different frozen sets ({frozen[0] or 'none'} against {frozen[1] or 'none'}); "
+            "evaluate both on the same one."
+        )
     for task in set(new["tasks"]) & set(current["tasks"]):
         if new["tasks"][task].get("example_ids") != current["tasks"][task].get("example_ids"):
             raise ConfigError(f"{task}: the two evaluations scored different examples; use the same --limit.")
@@ -54,6 +60,7 @@ def move_pointer(models: Path, adapter: Path) -> None:
 def promote(adapter: Path, over: Path | None, models: Path) -> tuple[bool, list[str]]:
     """(promoted, reasons): the pointer moves to `adapter` when `over` (default: the adapter the
     pointer names) is absent or no task's main metric fell beyond its interval."""
+    check_adapter(adapter)
     new = read_eval(adapter)
     over = over if over is not None else current_adapter(models)
     if over is None:

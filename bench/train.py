@@ -1,10 +1,11 @@
 """LoRA against full fine-tuning: the same model, data and steps, each in a fresh process.
 
-    python bench/train.py [--layers 24 --hidden 1024 ...] [--steps 6] [--store DIR]
+    python bench/train.py [--layers 24 --hidden 1024 ...] [--steps 6] [--store DIR] [--base-model DIR]
 
 Builds a Llama-architecture model of a few hundred million parameters from a
 config, randomly initialised (nothing downloaded), with a tokenizer trained on
-the sample text, then trains it with `etl train`'s code (`train_adapter`) once
+the sample text (or takes `--base-model`, a real model folder such as
+`etl models demo` writes), then trains it with `etl train`'s code (`train_adapter`) once
 with `method: lora` and once with `method: full`, on the sample version's
 menu_qa and recommendation tasks, with no evaluation during training. Each
 method runs in its own process so one's memory cannot hide in the other's peak.
@@ -201,6 +202,7 @@ def main() -> None:
         help="the CPU allocator of both runs (auto: jemalloc where installed; see JEMALLOC_PATHS)",
     )
     parser.add_argument("--store", type=Path, help="a store holding the sample version (default: publish one)")
+    parser.add_argument("--base-model", type=Path, help="a model folder to train instead of a random one")
     parser.add_argument("--child", choices=["lora", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -221,7 +223,7 @@ def main() -> None:
             kv_heads=args.kv_heads,
             intermediate_size=args.intermediate,
         )
-        model = build_model(store, folder, sizes)
+        model = args.base_model or build_model(store, folder, sizes)
         print(f"{args.steps} steps, batch {args.batch}, max length {args.seq}, tasks {', '.join(TASKS)}")
         print(f"CPU allocator: {allocator_env(args.allocator)[1]} (both runs)")
         for checkpointing in ["on", "off"] if args.checkpointing == "both" else [args.checkpointing]:

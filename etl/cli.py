@@ -765,7 +765,7 @@ def eval_(
     base: Annotated[bool, typer.Option(help="With --adapter, answer with the base model too.")] = True,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32.")] = "auto",
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer generated (a sentiment label: 8).")] = 96,
-    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 16,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts generated together.")] = 32,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Answer the eval set with the base model and the adapter, score every task with 95% intervals,

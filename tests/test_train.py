@@ -306,3 +306,42 @@ def test_training_continues_an_adapter_and_records_the_chain(trained, store, tin
         app, [*common, "--from", str(tmp_path), "--base-model", str(tiny_model), "--out", str(tmp_path / "x")]
     )
     assert nothing.exit_code == 2 and "no adapter_config.json" in nothing.output
+
+
+def test_etl_eval_asks_a_public_set_beside_the_tasks_and_alone(trained, store, tiny_model, tmp_path):
+    """Issue 49, domain mixing: `--general` asks a public set's held-out questions (here four of
+    the SQuAD copy bench/data/squad holds) with both models, scored by answer containment with
+    intervals and a paired difference; `--tasks general` asks only it."""
+    _, adapter = trained
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    lines = (Path(__file__).parent.parent / "bench/data/squad/eval.jsonl").read_text().splitlines()
+    (squad / "train.jsonl").write_text("\n".join(lines[4:6]) + "\n")
+    (squad / "eval.jsonl").write_text("\n".join(lines[:4]) + "\n")
+    common = ["--dataset", f"{DATASET}@v1", "--model", str(tiny_model), "--config", str(SAMPLE / "pipeline.yaml")]
+    out = tmp_path / "general-only"
+    args = ["eval", *common, "--store", str(store), "--adapter", str(adapter), "--max-new-tokens", "4"]
+    result = CliRunner().invoke(app, [*args, "--general", str(squad), "--tasks", "general", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "eval_manifest.json").read_text())
+    assert set(manifest["tasks"]) == set(manifest["base"]) == {"general"}
+    general = manifest["tasks"]["general"]
+    assert general["main_metric"] == "answer_contained" and general["answer_contained"]["n"] == 4
+    # datasets names a file called eval.jsonl the test split
+    assert manifest["eval_set"]["general"]["questions"] == 4 and manifest["eval_set"]["general"]["split"] == "test"
+    assert manifest["difference"]["general"]["n"] == 4
+    refused = CliRunner().invoke(app, [*args, "--tasks", "general", "--out", str(out)])
+    assert refused.exit_code != 0 and "--general" in refused.output
+
+
+def test_the_general_check_counts_an_answer_that_states_the_reference():
+    from train.metrics import normalise_answer, score_general
+
+    assert normalise_answer("The Normans!") == "normans"
+    figures = score_general(
+        ["It was the Normans, in France.", "In 1066.", "Nobody knows"], ["Normans", "1066", "10th century"]
+    )
+    assert figures["_per_item"] == [True, True, False]
+    assert figures["answer_contained"]["value"] == 2 / 3 and figures["answer_contained"]["n"] == 3
+    # containment is by whole words: "10" is not stated by "1066"
+    assert score_general(["In 1066."], ["10"])["_per_item"] == [False]

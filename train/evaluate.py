@@ -43,6 +43,7 @@ from train.metrics import (
     macro_f1_difference,
     paired_difference,
     score_frozen,
+    score_general,
     score_menu_qa,
     score_recommendation,
     score_replies,
@@ -197,6 +198,35 @@ def build_eval_set(
     return EvalSet(items, description)
 
 
+def general_items(path: Path, limit: int | None) -> tuple[list[EvalItem], dict]:
+    """A public question set on disk (`--general`): a folder or file `datasets.load_dataset`
+    reads, with a `messages` column; its eval (or validation, or test) split, each
+    conversation cut at its last assistant turn, whose text is the reference."""
+    import hashlib
+
+    import datasets
+
+    if not path.exists():
+        raise ConfigError(f"--general {path}: no such file or folder.")
+    try:
+        loaded = datasets.load_dataset(str(path))
+    except Exception as exc:  # datasets raises many kinds; the user needs the path and the reason
+        raise ConfigError(f"--general {path} cannot be read by datasets.load_dataset: {exc}") from None
+    split = next((s for s in ("eval", "validation", "test") if s in loaded), None)
+    if split is None or "messages" not in loaded[split].column_names:
+        raise ConfigError(
+            f"--general {path} needs an eval, validation or test split with a `messages` column "
+            f"(it has splits {', '.join(loaded)})."
+        )
+    conversations = list(loaded[split]["messages"])[:limit]
+    items = []
+    for i, messages in enumerate(conversations):
+        last = max(j for j, m in enumerate(messages) if m["role"] == "assistant")
+        items.append(EvalItem(f"general-{i}", "general", messages[:last], messages[last]["content"]))
+    digest = hashlib.sha256(json.dumps(conversations, sort_keys=True).encode()).hexdigest()
+    return items, {"name": path.name, "split": split, "questions": len(items), "fingerprint": digest}
+
+
 def _frozen(config: PipelineConfig, catalog: Catalog, store: Store, version: str):
     loaded = frozen_eval.load(store.root, store.dataset)
     if loaded is None:
@@ -219,6 +249,8 @@ def score_task(
 ) -> dict:
     """One task's figures, by the metric that task is judged on; `_per_item` (dropped before the
     manifest is written) keeps each answer's outcome for paired differences."""
+    if task == "general":
+        return score_general(answers, [i.reference for i in items])
     if task == "review_sentiment":
         figures = score_sentiment(answers, [i.label for i in items])
         return figures | {"_per_item": [sentiment_label(a) for a in answers]}
@@ -294,6 +326,7 @@ def evaluate(
     grounding: str = "auto",
     max_new_tokens: int = 96,
     progress: Progress = no_progress,
+    general: Path | None = None,
 ) -> tuple[dict, dict]:
     """(manifest, answers): figures for each answerer on one eval set; the answers (text, for the
     page) per answerer and task. The manifest's `tasks` are the last answerer's (the adapter's,
@@ -301,10 +334,18 @@ def evaluate(
     store = Store(store_root, dataset)
     version = store.resolve(version or "latest")
     manifest = store.manifest(version)
-    eval_set = build_eval_set(config, store, version, tasks, limit, source, grounding)
+    if "general" in (tasks or []) and general is None:
+        raise ConfigError("task general is the public set --general PATH names: pass --general too.")
+    set_tasks = [t for t in tasks if t != "general"] if tasks else None
+    if tasks and not set_tasks:  # only the general check was asked for
+        eval_set = EvalSet({}, {"source": "general only"})
+    else:
+        eval_set = build_eval_set(config, store, version, set_tasks, limit, source, grounding)
     catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
     reader = MenuReader(catalog)
     items = eval_set.items
+    if general is not None:
+        items["general"], eval_set.description["general"] = general_items(general, limit)
     leaks = published_leak_patterns(config) if any(items.get(t) for t in REPLY_TASKS) else []
     results: dict[str, dict] = {}
     answers: dict[str, dict[str, list[str]]] = {}

@@ -43,6 +43,9 @@ MAIN_METRIC = {
     "order_support": "chrf",
     "policy_qa": "chrf",
     "customer_service": "chrf",
+    # not a task of the version: a public set's questions (`etl eval --general`), asked to see
+    # whether training on the business's data costs the model what it knew
+    "general": "answer_contained",
 }
 
 
@@ -228,6 +231,35 @@ def score_replies(
         "personal_data_share": share(leaked, len(answers)).as_dict(),
         "invented_order_number_share": share(invented, len(answers)).as_dict(),
         "_per_item": scores,  # for paired differences; not written to a manifest
+    }
+
+
+# ------------------------------------------------------------------ a general check
+
+ARTICLES = re.compile(r"\b(a|an|the)\b")
+PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+def normalise_answer(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    return " ".join(ARTICLES.sub(" ", PUNCTUATION.sub(" ", text.lower())).split())
+
+
+def score_general(answers: list[str], references: list[str]) -> dict:
+    """A public question set's short references: the share of answers that state the reference
+    (normalised as SQuAD does; a chat model's answers are sentences, so containment, not exact
+    match), and chrF against it."""
+    from sacrebleu.metrics import CHRF
+
+    chrf = CHRF()
+    contained = [
+        bool(normalise_answer(r)) and f" {normalise_answer(r)} " in f" {normalise_answer(a)} "
+        for a, r in zip(answers, references)
+    ]
+    return {
+        "answer_contained": share(sum(contained), len(answers)).as_dict(),
+        "chrf": mean([chrf.sentence_score(a, [r]).score / 100 for a, r in zip(answers, references)]).as_dict(),
+        "_per_item": contained,
     }
 
 

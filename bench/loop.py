@@ -17,6 +17,11 @@ mix       domain mixing: the grounded version plus SQuAD (bench/data/squad, CC B
           weight 0.2 against 0.8, as many steps as the grounded adapter; both adapters and the
           base asked SQuAD's held-out questions too (`etl eval --general`): the curated tasks,
           and whether the model still answers general questions;
+chain     the nightly chain: a copy of the grounded corpus gets a night's reviews (v2); the
+          grounded adapter is continued on v2 (`etl train --from`, 20 steps) and one is spoiled
+          on purpose (learning rate 0.05); each evaluated on v1's first 60 frozen questions a
+          task (adapter only) and promoted: the continued one is compared with the grounded
+          one, the spoiled one must be refused (exit 9), and so must a folder with no adapter;
 augment   the grounded version published without augmented variants, an adapter trained on it
           for exactly as many steps as main's grounded adapter, evaluated the same way: what
           the variants add at the same training budget.
@@ -68,16 +73,17 @@ def floor(value: float, digits: int = 3) -> str:
     return f"{math.floor(value * scale) / scale:.{digits}f}"
 
 
-def etl(*args: str) -> float:
+def etl(*args: str, expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+    """Run one etl command as a user would; stop the bench unless it exits with a code in `expect`."""
     command = [*ETL, *args]
     print("$ etl " + " ".join(args), flush=True)
     began = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - began
-    if done.returncode != 0:
+    if done.returncode not in expect:
         raise SystemExit(f"etl {' '.join(args)} failed ({done.returncode}):\n{done.stderr.strip()[-3000:]}")
-    print(f"  {seconds:.1f} s", flush=True)
-    return seconds
+    print(f"  {seconds:.1f} s, exit {done.returncode}", flush=True)
+    return done
 
 
 def publish(work: Path, name: str, changes: dict) -> Path:
@@ -110,12 +116,19 @@ def train(work: Path, name: str, config: Path, settings: dict) -> Path:
 
 
 def evaluate(
-    work: Path, adapter: Path, config: Path, grounding: str, limit: int | None, *extra: str, out: Path | None = None
+    work: Path,
+    adapter: Path,
+    config: Path,
+    grounding: str,
+    limit: int | None,
+    *extra: str,
+    out: Path | None = None,
+    dataset: str = DATASET,
 ) -> dict:
     out = out or adapter
     if not (out / "eval_manifest.json").is_file():
         args = [
-            "eval", "--dataset", DATASET, "--model", str(work / "model"), "--adapter", str(adapter),
+            "eval", "--dataset", dataset, "--model", str(work / "model"), "--adapter", str(adapter),
             "--config", str(config), "--grounding", grounding, "--max-new-tokens", "64", "--batch-size", "32", "--quiet",
             "--out", str(out), *extra,
         ]  # fmt: skip
@@ -178,10 +191,71 @@ def report_main(closed: dict, grounded: dict, tasks: list[str]) -> None:
                 print(f"invented-dish share, adapter {name}, {task}: {floor(invented['value'])} (n={invented['n']})")
 
 
+CHAIN_LIMIT = 60
+
+
+def chain(work: Path, grounded_adapter: Path, settings: dict) -> None:
+    """Night after night: continue the adapter on the new version, evaluate, promote or keep."""
+    folder = work / "chain"
+    corpus = folder / "corpus"
+    if not (corpus / "store" / DATASET / "latest").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(work / "grounded", corpus)
+        etl("sample-data", "--out", str(folder / "night"), "--seed", "7")
+        shutil.copy(folder / "night" / "reviews.csv", corpus / "reviews_night1.csv")
+        etl("run", "--config", str(corpus / "pipeline.yaml"))  # v2
+    config = corpus / "pipeline.yaml"
+    models = folder / "models"
+    current = folder / "adapters" / "v1"
+    if not current.exists():
+        shutil.copytree(grounded_adapter, current, ignore=shutil.ignore_patterns("eval*"))
+    runs = {
+        "v1": current,
+        "v2": train_from(work, "v2", current, config, {**settings, "max_steps": 20}),
+        "spoiled": train_from(work, "spoiled", current, config, {**settings, "max_steps": 20, "learning_rate": 0.05}),
+    }
+    figures = {}
+    for name, adapter in runs.items():
+        manifest = evaluate(
+            work, adapter, config, "auto", CHAIN_LIMIT, "--no-base", out=adapter, dataset=f"{DATASET}@v1"
+        )
+        figures[name] = manifest["tasks"]
+    outcome = {}
+    for name in ("v1", "v2"):
+        done = etl("promote", str(runs[name]), "--models", str(models), expect=(0, 9))
+        outcome[name] = "promoted" if done.returncode == 0 else "kept the current (exit 9)"
+    latest = (models / "latest").read_text().strip()
+    done = etl("promote", str(runs["spoiled"]), "--over", latest, "--models", str(models), expect=(0, 9))
+    outcome["spoiled"] = "promoted" if done.returncode == 0 else "kept the current (exit 9)"
+    refused = etl("promote", str(work / "model"), "--models", str(models), expect=tuple(range(1, 256)))
+    chain_of = json.loads((runs["v2"] / "training_manifest.json").read_text())["chain"]
+    print(f"\nnightly chain, v1's first {CHAIN_LIMIT} frozen questions a task, adapter only:\n")
+    tasks = list(figures["v1"])
+    table([(n, f) for n, f in figures.items()], tasks)
+    print()
+    for name, result in outcome.items():
+        print(f"promote {name}: {result}")
+    print(f"promote a folder with no adapter: exit {refused.returncode}")
+    trained_on = [[src.get("version") for src in c["sources"]] for c in chain_of]
+    print(f"v2's chain: {len(chain_of)} adapter(s) before it, trained on versions {trained_on}")
+
+
+def train_from(work: Path, name: str, previous: Path, config: Path, settings: dict) -> Path:
+    out = work / "chain" / "adapters" / name
+    if not (out / "training_manifest.json").is_file():
+        train_yaml = work / "chain" / f"train-{name}.yaml"
+        train_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
+        etl(
+            "train", "--from", str(previous), "--dataset", DATASET, "--out", str(out),
+            "--config", str(train_yaml), "--pipeline", str(config), "--quiet",
+        )  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/etl-loop"))
-    parser.add_argument("--parts", default="main", help="comma-separated: main, augment, mix")
+    parser.add_argument("--parts", default="main", help="comma-separated: main, augment, mix, chain")
     parser.add_argument("--limit", type=int, help="at most this many frozen questions a task (default: all)")
     parser.add_argument("--epochs", type=float, default=1.0)
     args = parser.parse_args()
@@ -232,6 +306,8 @@ def main() -> None:
             ],
             [*tasks, "general"],
         )
+    if "chain" in parts:
+        chain(work, grounded_adapter, settings)
     if "main" in parts:
         closed_config = publish(work, "closed", {})
         closed = evaluate(work, train(work, "closed", closed_config, settings), closed_config, "off", args.limit)

@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from etl.errors import ConfigError
 from etl.example import TASKS
 
+# a dataset's name is a folder of the store: letters, digits, _ . - and no path separator, so
+# no name (from the config or the command line) reaches outside the store
+DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
 __all__ = ["ConfigError", "PipelineConfig", "load_config"]
 
 
@@ -655,7 +659,7 @@ class PipelineConfig(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     # The dataset's name in the store (letters, digits, _ . -).
-    dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    dataset: str = Field(pattern=DATASET_NAME)
     # The store folder, relative to this file (etl run --store overrides).
     store: str = "store"
     sources: Sources

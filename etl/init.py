@@ -26,7 +26,7 @@ import yaml
 
 from etl.config import CHAT_FIELDS, REVIEW_FIELDS
 from etl.stages.ingest.chats import KNOWN_ROLES
-from etl.stages.ingest.common import decode_file
+from etl.stages.ingest.common import decode_file, parse_json
 
 ROWS_LOOKED_AT = 200
 UNSURE = "UNSURE"
@@ -226,9 +226,8 @@ def _chat_rows(name: str, found: dict[str, str], columns: dict[str, list[str]]) 
 def _guess_jsonl(text: str, name: str) -> Guess:
     objects = []
     for line in text.splitlines()[: ROWS_LOOKED_AT * 2]:
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
+        obj, problem = parse_json(line)
+        if problem:
             continue
         if isinstance(obj, dict):
             objects.append(obj)

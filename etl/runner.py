@@ -247,6 +247,7 @@ def _run_locked(
     # sentence vectors kept by the last run (not for a run of chosen stages, which keeps no cache);
     # per executor, as Ray's actors may compute other last float bits than this process
     forget_vectors(work_root / config.dataset / VECTORS / config.executor if stages is None else None)
+    failure: BaseException | None = None
     try:
         carried_ids = None
         for number, stage in enumerate((stages or build_stages)(context), start=1):
@@ -264,6 +265,9 @@ def _run_locked(
             if summary.invariant_errors:
                 break
         _keep_vectors()
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         summary.embeddings = vector_counts()
         if not_kept := vectors_not_kept():
@@ -272,10 +276,16 @@ def _run_locked(
                 f"bits with the size of the batch it is embedded in, so a kept one could change a decision ({', '.join(not_kept)})"
             )
         executor.close()
-        all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
-        all_dropped.write_parquet(run_dir / "dropped.parquet")
-        _total(summary, all_dropped)
-        _write_summary(summary, run_dir, clock)
+        try:
+            all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
+            all_dropped.write_parquet(run_dir / "dropped.parquet")
+            _total(summary, all_dropped)
+            _write_summary(summary, run_dir, clock)
+        except Exception:
+            # the run's record could not be written (a full disk, usually): when the run failed
+            # already, that first error is the one to report, not this one
+            if failure is None:
+                raise
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary

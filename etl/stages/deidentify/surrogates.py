@@ -64,6 +64,9 @@ FICTIONAL_STREETS = [
 ]
 
 
+KEY_FILE_FORMAT = re.compile(rb"[0-9A-Fa-f]{32,}")
+
+
 def load_key(config: DeidentifyConfig, warn=print) -> bytes:
     """The surrogate key from the environment or the key file; the development key only where allowed."""
     value = os.environ.get(config.key_env)
@@ -76,9 +79,12 @@ def load_key(config: DeidentifyConfig, warn=print) -> bytes:
                 f"deidentify.key_file: key file {path} not found. Create it (e.g. `openssl rand -hex 32 > {path}`) outside the store."
             )
         key = path.read_bytes().strip()
-        if len(key) < 16:
+        # the documented format, so a path pointing at the wrong file (a password file, a
+        # certificate) is refused instead of becoming the key; the content is never echoed
+        if not KEY_FILE_FORMAT.fullmatch(key):
             raise ConfigError(
-                f"deidentify.key_file: the key in {path} is shorter than 16 bytes; use a long random key."
+                f"deidentify.key_file: {path} does not hold a key in the expected format (one line of at least "
+                f"32 hex digits). Write one with `openssl rand -hex 32 > {path}`, or point key_file at that file."
             )
         return key
     if config.mode != "surrogate":

@@ -1,0 +1,136 @@
+"""Issue 50: hostile and unfamiliar input. Every kind of bad file either is read or becomes a
+quarantined row or one line naming the file; no message, log line, summary or dropped row ever
+carries the file's text (a planted e-mail stands for it), and nothing crashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from etl.store import Store
+from tests.conftest import without_model_stages
+from tests.test_cli import etl
+
+PLANTED = "noheader.victim.3391@example.org"
+HEADERLESS_ROW = f"r9990010,2026-11-20T10:00:00+00:00,Ophelia Vantassel,{PLANTED},1,,,my card got charged twice\n"
+
+
+def every_output(result, tmp_path: Path) -> str:
+    """All a run printed and wrote outside the run folder's raw-text files."""
+    texts = [result.stdout, result.stderr]
+    texts += [p.read_text() for p in tmp_path.rglob("summary*.json")]
+    for dropped in tmp_path.rglob("dropped.parquet"):
+        texts.append(pl.read_parquet(dropped)["detail"].cast(pl.String).str.join("\n").item() or "")
+    return "\n".join(texts)
+
+
+def test_hostile_files_are_read_or_named_and_never_echoed(sample_copy, tmp_path):
+    config = without_model_stages(sample_copy / "pipeline.yaml")
+    with open(config, "a", encoding="utf-8") as handle:
+        handle.write("\non_source_error: skip\n")
+    # a reviews export whose header row is missing: its first row is a customer's
+    (sample_copy / "reviews_noheader.csv").write_text(HEADERLESS_ROW * 3, encoding="utf-8")
+    # a one-line file of 3 MB holding the planted e-mail
+    (sample_copy / "reviews_oneline.csv").write_text(("word," * 600_000) + PLANTED + "\n", encoding="utf-8")
+    # another file's text where a reviews export was expected, with an emoji code in it
+    (sample_copy / "reviews_passwd.csv").write_text(f"root:x:0:0:{PLANTED}:/root:/bin/bash\n", encoding="utf-8")
+    # what Excel writes as "Unicode text": UTF-16 with its byte-order mark
+    header = "review_id,created_at,customer_name,customer_email,rating,item,store,text\n"
+    rows = "u1,2026-11-20T10:00:00+00:00,,,5,,,Loved the Paleo Power Bowl.\nu2,2026-11-21T10:00:00+00:00,,,2,,,Cold on arrival.\n"
+    (sample_copy / "reviews_unicode.csv").write_bytes((header + rows).encode("utf-16"))
+    # a JSON line nested 1,000 deep among the chats
+    with open(sample_copy / "chat_logs.jsonl", "a", encoding="utf-8") as handle:
+        handle.write("[" * 1000 + json.dumps(PLANTED) + "]" * 1000 + "\n")
+
+    result = etl(
+        "run",
+        "--config",
+        str(config),
+        "--store",
+        str(tmp_path / "store"),
+        "--json",
+        str(tmp_path / "summary-out.json"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    shown = every_output(result, tmp_path)
+    assert PLANTED not in shown and "quillfeather" not in shown and "Vantassel" not in shown
+    assert "❌" not in shown
+    summary = json.loads((tmp_path / "summary-out.json").read_text())
+    errors = {e["file"]: e for e in summary["source_errors"]}
+    assert set(errors) == {"reviews_noheader.csv", "reviews_oneline.csv", "reviews_passwd.csv"}
+    assert "is the header row missing?" in errors["reviews_noheader.csv"]["problem"]
+    assert all(len(e["problem"]) < 400 for e in errors.values())
+    # the UTF-16 file was read, its rows are reviews like any other
+    assert "reviews_unicode.csv" not in json.dumps(summary["source_errors"])
+    assert summary["quarantine"]["by_code"].get("invalid_json", 0) >= 1
+    assert Store(tmp_path / "store", "healthy-bites").latest() == "v1"
+
+
+def test_a_run_that_stops_on_a_headerless_file_says_so_in_one_line_without_its_text(sample_copy, tmp_path):
+    config = without_model_stages(sample_copy / "pipeline.yaml")
+    (sample_copy / "reviews_noheader.csv").write_text(HEADERLESS_ROW, encoding="utf-8")
+    for log_format in ("text", "json"):
+        result = etl("run", "--config", str(config), "--store", str(tmp_path / "store"), "--log-format", log_format)
+        assert result.returncode == 5, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr and PLANTED not in result.stdout + result.stderr
+        assert "reviews_noheader.csv" in result.stderr and "missing_columns" in result.stderr
+    dry = etl("run", "--config", str(config), "--dry-run")
+    assert PLANTED not in dry.stdout + dry.stderr and "Traceback" not in dry.stderr
+    # messages are plain text: an emoji code in a path stays the characters it is
+    missing = etl("run", "--config", str(tmp_path / ":x:" / "pipeline.yaml"))
+    assert missing.returncode == 2 and ":x:" in missing.stderr and "❌" not in missing.stderr
+
+
+def test_utf16_and_utf32_exports_are_read_by_their_byte_order_mark(tmp_path):
+    from etl.stages.ingest.reviews import read_reviews
+
+    header = "review_id,created_at,customer_name,customer_email,rating,item,store,text\n"
+    rows = "u1,2026-11-20T10:00:00+00:00,,,5,,,Loved the Paleo Power Bowl – twice.\n"
+    for encoding, name in (("utf-16", "utf-16-le"), ("utf-16-be", None), ("utf-32", "utf-32-le")):
+        data = (header + rows).encode(encoding)
+        if name is None:  # a big-endian file with its mark
+            data, name = b"\xfe\xff" + data, "utf-16-be"
+        path = tmp_path / f"{name}.csv"
+        path.write_bytes(data)
+        result = read_reviews(path, path.name)
+        assert result.file_error is None and result.encoding == name, (encoding, result.file_error)
+        assert [r["turns"][0]["text"] for r in result.records] == ["Loved the Paleo Power Bowl – twice."]
+
+
+def test_a_dataset_argument_never_reaches_outside_the_store(tmp_path):
+    outside = tmp_path / "other" / "store" / "healthy-bites" / "v1"
+    outside.mkdir(parents=True)
+    (outside / "manifest.json").write_text("{}")
+    store = tmp_path / "store"
+    store.mkdir()
+    for args in (["gc", "../other/store/healthy-bites", "--keep", "1"], ["versions", "../other/store/healthy-bites"]):
+        result = etl(*args, "--store", str(store))
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "is not a dataset name" in result.stderr and "Traceback" not in result.stderr
+    assert (outside / "manifest.json").is_file()
+
+
+def test_a_full_disk_is_exit_6_in_one_line_and_publishes_nothing(sample_copy, tmp_path):
+    """Where this machine lets the tests mount a small tmpfs (root in a VM), the run's store is
+    put on one that fills up mid-run; elsewhere the test is skipped, never faked."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        config = without_model_stages(sample_copy / "pipeline.yaml")
+        result = etl("run", "--config", str(config), "--store", str(disk / "store"))
+        assert result.returncode == 6, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "no space left" in errors[0]
+        assert Store(disk / "store", "healthy-bites").latest() is None
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

@@ -41,6 +41,11 @@ def test_hostile_files_are_read_or_named_and_never_echoed(sample_copy, tmp_path)
     header = "review_id,created_at,customer_name,customer_email,rating,item,store,text\n"
     rows = "u1,2026-11-20T10:00:00+00:00,,,5,,,Loved the Paleo Power Bowl.\nu2,2026-11-21T10:00:00+00:00,,,2,,,Cold on arrival.\n"
     (sample_copy / "reviews_unicode.csv").write_bytes((header + rows).encode("utf-16"))
+    # a link out of the config folder to an export kept elsewhere on the host
+    elsewhere = tmp_path / "host" / "private" / "exports"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "reviews_elsewhere.csv").write_bytes((header + rows.replace("u1", "e1").replace("u2", "e2")).encode())
+    (sample_copy / "reviews_linked.csv").symlink_to(elsewhere / "reviews_elsewhere.csv")
     # a JSON line nested 1,000 deep among the chats
     with open(sample_copy / "chat_logs.jsonl", "a", encoding="utf-8") as handle:
         handle.write("[" * 1000 + json.dumps(PLANTED) + "]" * 1000 + "\n")
@@ -67,6 +72,10 @@ def test_hostile_files_are_read_or_named_and_never_echoed(sample_copy, tmp_path)
     # the UTF-16 file was read, its rows are reviews like any other
     assert "reviews_unicode.csv" not in json.dumps(summary["source_errors"])
     assert summary["quarantine"]["by_code"].get("invalid_json", 0) >= 1
+    # the link is read and said, and named where it sits: no host path in the store
+    assert any("symbolic links" in n and "reviews_linked.csv" in n for n in summary["notices"]), summary["notices"]
+    store_text = "".join(p.read_text(errors="replace") for p in (tmp_path / "store").rglob("*.json"))
+    assert "reviews_linked.csv" in store_text and "private" not in store_text and str(tmp_path) not in store_text
     assert Store(tmp_path / "store", "healthy-bites").latest() == "v1"
 
 

@@ -245,6 +245,22 @@ class CleanConfig(_Strict):
             "beep",
         ]
     )
+    # Instructions aimed at a model, not words of a customer or an answer of the business: a
+    # record any of whose turns matches one is dropped as prompt_injection (case-insensitive
+    # regexes), so no planted "ignore previous instructions" becomes a training target.
+    injection_patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+            r"(?:previous|prior|above|earlier|preceding)\s+(?:instructions?|prompts?|rules|directions)",
+            r"\b(?:print|reveal|show|repeat|output|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+prompt|"
+            r"(?:hidden|initial|original)\s+(?:prompt|instructions))",
+            r"\byou\s+are\s+now\s+(?:in\s+)?(?:developer\s+mode|DAN|jailbroken|unrestricted)",
+            r"\bsystem\s+prompt\s*:",
+        ]
+    )
+    # Links a chat window would run, not open: javascript:, vbscript: and data: URLs (as a
+    # Markdown link target or bare) drop their record as unsafe_link.
+    unsafe_link_pattern: str = r"(?:\]\(\s*|\b)(?:javascript|vbscript|data)\s*:"
     # Records with more characters are dropped as too_long.
     max_chars: int = Field(6000, ge=1)
     # Share of visible characters that are neither letters nor digits.

@@ -143,3 +143,15 @@ def test_a_full_disk_is_exit_6_in_one_line_and_publishes_nothing(sample_copy, tm
         assert Store(disk / "store", "healthy-bites").latest() is None
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_task_with_train_examples_and_no_eval_one_is_said():
+    from etl.stages.split import tasks_without_eval
+
+    examples = pl.DataFrame(
+        {
+            "task": ["menu_qa", "menu_qa", "recommendation", "recommendation", "policy_qa"],
+            "split": ["train", "eval", "train", "train", "eval"],
+        }
+    )
+    assert tasks_without_eval(examples) == {"recommendation": 2}

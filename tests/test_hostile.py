@@ -155,3 +155,34 @@ def test_a_task_with_train_examples_and_no_eval_one_is_said():
         }
     )
     assert tasks_without_eval(examples) == {"recommendation": 2}
+
+
+def test_the_planted_values_that_used_to_survive_are_replaced():
+    """Issue 50's planted values that reached a published version: a German mobile, a full name
+    in lower case after its cue, a profile link carrying the name, dates of birth; each text's
+    other words come through unchanged."""
+    from etl.config import DeidentifyConfig
+    from etl.records import make_record, records_frame
+    from etl.stages.deidentify import DeidentifyStage
+
+    planted = {
+        "Text me at 0151 23456789 when the new menu drops": "0151 23456789",
+        "this was ordered by bartholomew fennimore for the whole office": "bartholomew fennimore",
+        "my profile is https://www.linkedin.com/in/ophelia-vantassel-4412 if you need it": "ophelia-vantassel",
+        "I was born 03/14/1987 so I get the birthday discount": "03/14/1987",
+        "dob 03/14/1987, card ending 4412": "03/14/1987",
+        "Date of birth: March 14, 1987.": "March 14, 1987",
+    }
+    records = [
+        make_record("review", "r.csv", i + 2, f"p{i}", [{"role": "user", "text": t}], {})
+        for i, t in enumerate(planted)
+    ]
+    result = DeidentifyStage(DeidentifyConfig(workers=1), None, b"k" * 32).apply(
+        records_frame(records), lambda n: None
+    )
+    assert result.dropped.height == 0
+    out = [r["turns"][0]["text"] for r in result.kept.sort("source_line").iter_rows(named=True)]
+    for (text, value), replaced in zip(planted.items(), out):
+        assert value not in replaced, replaced
+        kept_words = [w for w in text.split() if w not in value.split() and not any(c.isdigit() for c in w)]
+        assert all(w in replaced for w in kept_words if "/" not in w), (text, replaced)

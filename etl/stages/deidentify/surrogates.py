@@ -153,9 +153,14 @@ class Surrogates:
             return self.phone(value)
         if entity == "SOCIAL_HANDLE":
             name = re.sub(r"[^a-z0-9_]", "", self._fake("HANDLE", value.lower()).user_name().lower())
+            if "/" in value:  # a profile link: the site kept, the name in its path replaced
+                site = value[: value.rstrip("/").rfind("/") + 1]
+                return site + ("@" if value.rstrip("/").split("/")[-1].startswith("@") else "") + (name or "customer")
             return f"@{name or 'customer'}"
         if entity == "IBAN_CODE":
             return self.iban(value)
+        if entity == "DATE_OF_BIRTH":
+            return self.birth_date(value)
         if entity == "BANK_ACCOUNT":
             masked = self.digits(entity, value)
             it = iter(BANK_SURROGATE_PREFIX)
@@ -236,6 +241,38 @@ class Surrogates:
                 out.append(rng.choice(digits if char.isdigit() else letters))
             position += 1
         return _digit_runs_open_with_00("".join(out))
+
+    def birth_date(self, value: str) -> str:
+        """Another date in the same writing: numbers stay numbers of the same widths (a month
+        stays where a month was, at most 12), a month's name stays a name, the year moves."""
+        rng = random.Random(self._seed("BIRTH_DATE", " ".join(value.lower().split())))
+        month, day, shift = rng.randint(1, 12), rng.randint(1, 28), rng.choice([-6, -5, -4, -3, -2, 2, 3, 4, 5, 6])
+        numbers = [m for m in re.finditer(r"\d+", value)]
+        named = re.search(r"[A-Za-z]{3,}", value)
+        iso = bool(numbers) and len(numbers[0].group(0)) == 4
+        day_slot = 2 if iso else 0 if numbers and int(numbers[0].group(0)) > 12 else 1
+        parts = []
+        for index, match in enumerate(numbers):
+            text, width = match.group(0), len(match.group(0))
+            if width == 4:
+                new = str(int(text) + shift)
+            elif named is not None or index == day_slot:
+                new = str(day).zfill(width)
+            elif index == 2:  # a two-digit year
+                new = f"{(int(text) + shift) % 100:02d}"
+            else:
+                new = str(month).zfill(width)
+            parts.append((match.span(), new))
+        out = value
+        for (start, end), new in reversed(parts):
+            out = out[:start] + new + out[end:]
+        if named is not None:
+            names = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+                     "October", "November", "December"]  # fmt: skip
+            chosen = names[month - 1]
+            word = named.group(0)
+            out = out.replace(word, chosen[: len(word)] if len(word) <= 4 else chosen, 1)
+        return out
 
     def card(self, value: str) -> str:
         masked = self.digits("CREDIT_CARD", value)

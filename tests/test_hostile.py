@@ -222,3 +222,39 @@ def test_the_100_largest_us_towns_are_never_taken_for_people():
     out = {r["record_id"]: r["turns"][0]["text"] for r in result.kept.iter_rows(named=True)}
     changed = [(t, out.get(r["record_id"])) for t, r in zip(texts, records) if out.get(r["record_id"]) != t]
     assert changed == []
+
+
+FAQ_SHAPES = """# Frequently asked
+## Delivery
+**Do you deliver to Marietta?**
+Yes, we deliver to Marietta on Tuesdays and Fridays.
+
+## Is the packaging recyclable?
+Yes, all of it.### Do you cater events?
+We cater events of 20 or more.
+
+Q: Can I pause my plan?
+A: Yes, any week before Thursday.
+"""
+
+
+def test_the_common_faq_shapes_are_read_and_init_names_the_shape_it_reads(tmp_path):
+    from etl.init import guess_file
+    from etl.stages.ingest.faqs import read_faqs
+
+    path = tmp_path / "faq.md"
+    path.write_text(FAQ_SHAPES, encoding="utf-8")
+    result = read_faqs(path, "faq.md")
+    pairs = [tuple(t["text"] for t in r["turns"]) for r in result.records]
+    assert pairs == [
+        ("Do you deliver to Marietta?", "Yes, we deliver to Marietta on Tuesdays and Fridays."),
+        ("Is the packaging recyclable?", "Yes, all of it."),  # the glued heading starts its own question
+        ("Do you cater events?", "We cater events of 20 or more."),
+        ("Can I pause my plan?", "Yes, any week before Thursday."),
+    ]
+    assert [r["meta"]["category"] for r in result.records] == ["Delivery"] * 4
+    assert guess_file(path, "faq.md").kind == "faqs"
+    prose = tmp_path / "about.md"
+    prose.write_text("# About us\n\nWe cook in Atlanta.\n", encoding="utf-8")
+    guess = guess_file(prose, "about.md")
+    assert guess.kind is None and "'### question'" in guess.why and "'Q:'" in guess.why

@@ -226,7 +226,7 @@ def init(
 
     What init is not sure of is marked UNSURE in the file; check those lines, then
     `etl run --config FOLDER/pipeline.yaml --dry-run`."""
-    from etl.init import KINDS, UNSURE, guess_folder, render
+    from etl.init import KINDS, UNSURE, business_identifiers, guess_folder, render
 
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not a folder. Give the folder that holds the exports.")
@@ -239,7 +239,7 @@ def init(
             f"{folder}: no file there is an export init can read (CSV, JSONL, Markdown FAQ, call transcript)."
         )
     dataset = re.sub(r"[^A-Za-z0-9_.-]", "-", folder.resolve().name).strip("-.") or "dataset"
-    target.write_text(render(guesses, dataset, folder.name), encoding="utf-8")
+    target.write_text(render(guesses, dataset, folder.name, business_identifiers(folder, guesses)), encoding="utf-8")
     for guess in guesses:
         notes = f"  ({len(guess.unsure)} {UNSURE})" if guess.unsure else ""
         console.print(f"  {escape(guess.file)}: {guess.kind or 'not read'}{notes}", highlight=False)

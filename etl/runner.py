@@ -194,6 +194,11 @@ def run_pipeline(
     catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
     notices: list[str] = []
     key = load_key(config.deidentify, warn=notices.append)
+    if "ORDER_NUMBER" in config.deidentify.entities and not config.deidentify.order_number_patterns:
+        notices.append(
+            "deidentify.order_number_patterns is empty, so order numbers are not looked for and are published as "
+            "they are; list your format (etl init proposes the ones it sees in the exports)"
+        )
     target = Store(config.store_dir(store), config.dataset)
     work_root = config.work_root(target.root, work)
     # the lock is held for the whole run: a second run fails in seconds, not after its work

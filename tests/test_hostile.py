@@ -258,3 +258,20 @@ def test_the_common_faq_shapes_are_read_and_init_names_the_shape_it_reads(tmp_pa
     prose.write_text("# About us\n\nWe cook in Atlanta.\n", encoding="utf-8")
     guess = guess_file(prose, "about.md")
     assert guess.kind is None and "'### question'" in guess.why and "'Q:'" in guess.why
+
+
+def test_init_proposes_the_order_and_loyalty_formats_it_sees(sample_copy):
+    import yaml
+
+    folder = sample_copy.parent / "exports"
+    folder.mkdir()
+    for name in ("reviews.csv", "chat_logs.jsonl", "faqs.md", "menu.yaml", "stores.yaml"):
+        (folder / name).write_bytes((sample_copy / name).read_bytes())
+    result = etl("init", str(folder))
+    assert result.returncode == 0, result.stderr
+    written = (folder / "pipeline.yaml").read_text()
+    settings = yaml.safe_load(written)["deidentify"]
+    # the formats the sample's hand-written config lists, found in the data, marked UNSURE
+    assert settings["order_number_patterns"] == [r"\bHB-\d{6}\b"]
+    assert settings["loyalty_number_patterns"] == [r"\bHBR-\d{4}-\d{4}\b"]
+    assert "UNSURE: order numbers seen" in written

@@ -172,6 +172,8 @@ def test_the_planted_values_that_used_to_survive_are_replaced():
         "I was born 03/14/1987 so I get the birthday discount": "03/14/1987",
         "dob 03/14/1987, card ending 4412": "03/14/1987",
         "Date of birth: March 14, 1987.": "March 14, 1987",
+        # a European address with its postal code before the town: one span, the town no person
+        "Ship it to Hauptstrasse 12, 10115 Berlin, Germany please": "Hauptstrasse 12, 10115 Berlin, Germany",
     }
     records = [
         make_record("review", "r.csv", i + 2, f"p{i}", [{"role": "user", "text": t}], {})
@@ -183,7 +185,7 @@ def test_the_planted_values_that_used_to_survive_are_replaced():
     assert result.dropped.height == 0
     out = [r["turns"][0]["text"] for r in result.kept.sort("source_line").iter_rows(named=True)]
     for (text, value), replaced in zip(planted.items(), out):
-        assert value not in replaced, replaced
+        assert value not in replaced and not any(w in replaced for w in ("Hauptstrasse", "Berlin")), replaced
         kept_words = [w for w in text.split() if w not in value.split() and not any(c.isdigit() for c in w)]
         assert all(w in replaced for w in kept_words if "/" not in w), (text, replaced)
 

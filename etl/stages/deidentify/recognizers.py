@@ -329,7 +329,8 @@ def address_tail() -> dict[str, str]:
     some_unit = rf"(?:{line}{UNIT}\.?){{1,2}}"
     parenthesis = r"(?:[ \t]*\([^()\n]{1,20}\))?"  # "ΑΓΛΑΝΤΖΙΑ (ΑΓΛΑΓΓΙΑ)"
     # unit lines and town lines in any order ("Floridusgasse 89 Vilhjálmsdóttir Glens\n Apt. 445\n WIEN")
-    segment = rf"{line}(?:{UNIT}\.?|(?:{LETTERS}[ \t]+){{0,3}}{LETTERS}{parenthesis})"
+    # a town line may open with its postal code, as most of Europe writes it ("10115 Berlin")
+    segment = rf"{line}(?:{UNIT}\.?|(?:{POSTAL}[ \t]+)?(?:{LETTERS}[ \t]+){{0,3}}{LETTERS}{parenthesis})"
     named_town = rf"{line}{UPPER_WORD}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?{UPPER_WORD}){{0,3}}{parenthesis}"
     region = rf"(?:{line}(?:(?-i:[A-Z]{{2,3}}|nan)|\d{{1,3}})\b)?"
     # a demonym now and then where the country belongs ("Greenlander")

@@ -277,3 +277,45 @@ def test_init_proposes_the_order_and_loyalty_formats_it_sees(sample_copy):
     assert settings["order_number_patterns"] == [r"\bHB-\d{6}\b"]
     assert settings["loyalty_number_patterns"] == [r"\bHBR-\d{4}-\d{4}\b"]
     assert "UNSURE: order numbers seen" in written
+
+
+def test_a_company_export_with_marietta_round_trips(sample_copy, tmp_path):
+    """Issue 50: a company's own export run as the README says (etl init, then etl run): the town
+    it delivers to stays a town, its order numbers are replaced (init found their format), and
+    its FAQ, written with bold questions, is read."""
+    import os
+
+    import yaml
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for name in ("menu.yaml", "stores.yaml"):
+        (folder / name).write_bytes((sample_copy / name).read_bytes())
+    (folder / "faq.md").write_text(
+        "# FAQ\n\n**Do you deliver to Marietta?**\nYes, we deliver to Marietta on Tuesdays and Fridays.\n\n"
+        "**Can I pause my plan?**\nYes, pause any week before Thursday noon.\n",
+        encoding="utf-8",
+    )
+    rows = [
+        "review_id,created_at,customer_name,customer_email,rating,item,store,text",
+        "m1,2026-11-20T10:00:00+00:00,,,2,,,My order HB-592914 arrived cold in Marietta.",
+        "m2,2026-11-21T10:00:00+00:00,,,5,,,Order HB-118204 was perfect and on time.",
+        "m3,2026-11-22T10:00:00+00:00,,,4,,,The Paleo Power Bowl is great; order HB-730021 again next week.",
+    ]
+    (folder / "reviews.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert etl("init", str(folder)).returncode == 0
+    config = folder / "pipeline.yaml"
+    assert yaml.safe_load(config.read_text())["deidentify"]["order_number_patterns"] == [r"\bHB-\d{6}\b"]
+    without_model_stages(config)
+    env_key = {"ETL_PII_KEY": "0123456789abcdef" * 4}
+    os.environ.update(env_key)
+    try:
+        result = etl("run", "--config", str(config))
+    finally:
+        os.environ.pop("ETL_PII_KEY")
+    assert result.returncode == 0, result.stderr[-2000:]
+    store = Store(folder / "store", yaml.safe_load(config.read_text())["dataset"])
+    published = json.dumps(store.examples("latest")["messages"].to_list())
+    assert "deliver to Marietta on Tuesdays and Fridays" in published and "Do you deliver to Marietta?" in published
+    assert "pause any week before Thursday noon" in published
+    assert not any(number in published for number in ("HB-592914", "HB-118204", "HB-730021"))

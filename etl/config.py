@@ -546,6 +546,15 @@ class SplitConfig(_Strict):
     eval_share: float = Field(0.1, gt=0, lt=1)
     # Seeds the placement; a record keeps its side in every later version.
     seed: int = 13
+    # Tasks that must have eval examples: one with train examples and none in eval stops the
+    # run (exit 7), nothing published; other tasks without eval get a notice.
+    require_eval: list[str] = Field(default_factory=list)
+
+    @field_validator("require_eval")
+    @classmethod
+    def _known_required(cls, tasks: list[str]) -> list[str]:
+        _unknown_tasks(tasks)
+        return tasks
 
 
 class ValidateBounds(_Strict):

@@ -319,3 +319,28 @@ def test_a_company_export_with_marietta_round_trips(sample_copy, tmp_path):
     assert "deliver to Marietta on Tuesdays and Fridays" in published and "Do you deliver to Marietta?" in published
     assert "pause any week before Thursday noon" in published
     assert not any(number in published for number in ("HB-592914", "HB-118204", "HB-730021"))
+
+
+def test_a_task_left_without_eval_is_said_and_stops_the_run_when_required():
+    """A task whose records an earlier version placed in train (here every recommendation
+    record) has no eval example: a notice, and exit 7 where split.require_eval names it."""
+    from etl.config import SplitConfig
+    from etl.errors import QualityGateError
+    from etl.stages.split import SplitStage
+    from tests.test_tasks import frame_with_clusters
+
+    examples = pl.concat(
+        [
+            frame_with_clusters([f"m{i}" for i in range(40)]),
+            frame_with_clusters([f"r{i}" for i in range(40)], "recommendation"),
+        ]
+    ).with_columns(
+        pl.format("{}-{}", "task", "record_id").alias("record_id"), pl.format("{}-{}", "task", "id").alias("id")
+    )
+    known = {f"recommendation-r{i}": "train" for i in range(40)}
+    stage = SplitStage(SplitConfig(eval_share=0.2), known)
+    stage.apply(examples, lambda n: None)
+    assert stage.without_eval == {"recommendation": 40}
+    assert "task recommendation: 40 train example(s) and none in eval" in stage.summary_fields()["notices"][0]
+    with pytest.raises(QualityGateError, match="split.require_eval: task.s. recommendation"):
+        SplitStage(SplitConfig(eval_share=0.2, require_eval=["recommendation"]), known).apply(examples, lambda n: None)

@@ -53,6 +53,7 @@ import numpy as np
 import polars as pl
 
 from etl.config import SplitConfig
+from etl.errors import QualityGateError
 from etl.stages.base import HERE, Filter, Progress, Rule
 from etl.stages.dedup.minhash import components
 
@@ -93,6 +94,12 @@ class SplitStage(Filter):
         # every record's side, decontaminated ones included: the version's index remembers them all
         self.record_splits = split.group_by("record_id").agg(pl.col("split").first(), pl.col("dup_cluster").first())
         self.without_eval = tasks_without_eval(split.filter(~pl.col("id").is_in(leaking.implode())))
+        if required := [t for t in self.config.require_eval if t in self.without_eval]:
+            raise QualityGateError(
+                f"split.require_eval: task(s) {', '.join(required)} have train examples and none in eval; "
+                "nothing was published. Add records of those tasks, raise split.eval_share, or drop them from "
+                "split.require_eval."
+            )
         return split.with_columns(pl.col("id").is_in(leaking.implode()).alias("leaks"))
 
     def compute_stats(self, rows: pl.DataFrame) -> pl.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from etl.errors import (
     EtlError,
     QualityGateError,
     StoreAccessError,
+    capped,
     describe_os_error,
 )
 
@@ -33,13 +35,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+# emoji off: ":x:" in a path or a message is text, never a picture (markup is escaped where printed)
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 
 def _say_error(message: str) -> None:
     # soft_wrap: one message is one line, whatever the terminal width (scripts grep for it)
-    errors.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    errors.print(f"[red]error:[/red] {escape(capped(message))}", highlight=False, soft_wrap=True)
 
 
 def handled(command):
@@ -56,6 +59,13 @@ def handled(command):
         except OSError as exc:
             _say_error(describe_os_error(exc, "cannot use"))
             raise typer.Exit(StoreAccessError.exit_code) from None
+        except Exception:
+            # a library's error with no errno (polars writing to a full disk says "transport
+            # error"): when the store's device is full, that is what the user needs to hear
+            if (full := _full_device()) is None:
+                raise
+            _say_error(f"no space left on the device holding {full}. Free space there, or point --store elsewhere.")
+            raise typer.Exit(StoreAccessError.exit_code) from None
         except KeyboardInterrupt:
             errors.print(f"interrupted: {escape(_interrupted_state())}", highlight=False, soft_wrap=True)
             # the run has written its summary and released the store lock by now; leave at once,
@@ -70,6 +80,21 @@ def handled(command):
 
 # what `etl run` was about to change, for the line printed on Ctrl-C
 _RUN_TARGET: dict[str, object] = {}
+FULL_BELOW_BYTES = 1 << 20
+
+
+def _full_device() -> Path | None:
+    """The store folder of the run under way when its device has less than 1 MiB free."""
+    store = _RUN_TARGET.get("store")
+    if store is None:
+        return None
+    folder = Path(store.root).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return folder if shutil.disk_usage(folder).free < FULL_BELOW_BYTES else None
+    except OSError:
+        return None
 
 
 def _interrupted_state() -> str:
@@ -201,7 +226,7 @@ def init(
 
     What init is not sure of is marked UNSURE in the file; check those lines, then
     `etl run --config FOLDER/pipeline.yaml --dry-run`."""
-    from etl.init import KINDS, UNSURE, guess_folder, render
+    from etl.init import KINDS, UNSURE, business_identifiers, guess_folder, render
 
     if not folder.is_dir():
         raise ConfigError(f"{folder}: not a folder. Give the folder that holds the exports.")
@@ -214,7 +239,7 @@ def init(
             f"{folder}: no file there is an export init can read (CSV, JSONL, Markdown FAQ, call transcript)."
         )
     dataset = re.sub(r"[^A-Za-z0-9_.-]", "-", folder.resolve().name).strip("-.") or "dataset"
-    target.write_text(render(guesses, dataset, folder.name), encoding="utf-8")
+    target.write_text(render(guesses, dataset, folder.name, business_identifiers(folder, guesses)), encoding="utf-8")
     for guess in guesses:
         notes = f"  ({len(guess.unsure)} {UNSURE})" if guess.unsure else ""
         console.print(f"  {escape(guess.file)}: {guess.kind or 'not read'}{notes}", highlight=False)

@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from etl.errors import ConfigError
 from etl.example import TASKS
 
+# a dataset's name is a folder of the store: letters, digits, _ . - and no path separator, so
+# no name (from the config or the command line) reaches outside the store
+DATASET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
 __all__ = ["ConfigError", "PipelineConfig", "load_config"]
 
 
@@ -241,6 +245,22 @@ class CleanConfig(_Strict):
             "beep",
         ]
     )
+    # Instructions aimed at a model, not words of a customer or an answer of the business: a
+    # record any of whose turns matches one is dropped as prompt_injection (case-insensitive
+    # regexes), so no planted "ignore previous instructions" becomes a training target.
+    injection_patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?"
+            r"(?:previous|prior|above|earlier|preceding)\s+(?:instructions?|prompts?|rules|directions)",
+            r"\b(?:print|reveal|show|repeat|output|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+prompt|"
+            r"(?:hidden|initial|original)\s+(?:prompt|instructions))",
+            r"\byou\s+are\s+now\s+(?:in\s+)?(?:developer\s+mode|DAN|jailbroken|unrestricted)",
+            r"\bsystem\s+prompt\s*:",
+        ]
+    )
+    # Links a chat window would run, not open: javascript:, vbscript: and data: URLs (as a
+    # Markdown link target or bare) drop their record as unsafe_link.
+    unsafe_link_pattern: str = r"(?:\]\(\s*|\b)(?:javascript|vbscript|data)\s*:"
     # Records with more characters are dropped as too_long.
     max_chars: int = Field(6000, ge=1)
     # Share of visible characters that are neither letters nor digits.
@@ -526,6 +546,15 @@ class SplitConfig(_Strict):
     eval_share: float = Field(0.1, gt=0, lt=1)
     # Seeds the placement; a record keeps its side in every later version.
     seed: int = 13
+    # Tasks that must have eval examples: one with train examples and none in eval stops the
+    # run (exit 7), nothing published; other tasks without eval get a notice.
+    require_eval: list[str] = Field(default_factory=list)
+
+    @field_validator("require_eval")
+    @classmethod
+    def _known_required(cls, tasks: list[str]) -> list[str]:
+        _unknown_tasks(tasks)
+        return tasks
 
 
 class ValidateBounds(_Strict):
@@ -581,6 +610,7 @@ DEFAULT_ENTITIES = [
     "ORDER_NUMBER",
     "LOYALTY_NUMBER",
     "SOCIAL_HANDLE",
+    "DATE_OF_BIRTH",
 ]
 
 
@@ -655,7 +685,7 @@ class PipelineConfig(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     # The dataset's name in the store (letters, digits, _ . -).
-    dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    dataset: str = Field(pattern=DATASET_NAME)
     # The store folder, relative to this file (etl run --store overrides).
     store: str = "store"
     sources: Sources

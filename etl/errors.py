@@ -14,6 +14,9 @@ and a message that says what is wrong and how to fix it (never a traceback).
 
 from __future__ import annotations
 
+import errno
+import shutil
+
 # not an error: a scheduler can tell "published" (0) from "nothing new tonight" (8) from a failure
 NOTHING_NEW = 8
 # `etl promote` kept the current adapter: the new one is worse on a task (not a failure either)
@@ -64,8 +67,23 @@ def describe_os_error(exc: OSError, what: str) -> str:
     """One sentence for a file-system error: which path, what went wrong, what to do."""
     path = exc.filename or "?"
     reason = exc.strerror or exc.__class__.__name__
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        # a tree copy's errors, one (source, target, why) per file: the first target and why
+        _, path, why = exc.args[0][0]
+        reason = str(why).split(":")[0].split("] ")[-1]
+    if exc.errno == errno.ENOSPC or reason == "No space left on device":
+        return f"{what} {path}: no space left on the device. Free space there, or point --store or --work elsewhere."
     if isinstance(exc, (NotADirectoryError, FileExistsError)):
         return f"{what} {path}: a file is in the way where a folder is needed ({reason}). Point it at a folder, or move the file."
     if isinstance(exc, PermissionError):
         return f"{what} {path}: permission denied. Give this user write access, or choose another folder."
     return f"{what} {path}: {reason}."
+
+
+MESSAGE_LIMIT = 2000
+
+
+def capped(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """A message at most `limit` characters long: whatever built it, a log line never carries a
+    file's worth of text."""
+    return message if len(message) <= limit else f"{message[:limit]}... ({len(message):,} characters, cut)"

@@ -26,7 +26,8 @@ import yaml
 
 from etl.config import CHAT_FIELDS, REVIEW_FIELDS
 from etl.stages.ingest.chats import KNOWN_ROLES
-from etl.stages.ingest.common import decode_file
+from etl.stages.ingest.common import decode_file, parse_json
+from etl.stages.ingest.faqs import SHAPES, question_of
 
 ROWS_LOOKED_AT = 200
 UNSURE = "UNSURE"
@@ -153,8 +154,11 @@ def guess_file(path: Path, name: str) -> Guess:
         return _guess_csv(text, name)
     if suffix in (".jsonl", ".json", ".ndjson"):
         return _guess_jsonl(text, name)
-    if suffix in (".md", ".markdown") and re.search(r"(?m)^###\s+\S", text):
-        return Guess(name, "faqs", {"path": name}, why="Markdown with ### questions")
+    if suffix in (".md", ".markdown"):
+        questions = sum(question_of(line) is not None for line in text.splitlines())
+        if questions:
+            return Guess(name, "faqs", {"path": name}, why=f"Markdown with {questions} questions")
+        return Guess(name, None, why=f"Markdown with no question: an FAQ is read when it has {SHAPES}")
     if suffix == ".txt" and re.search(r"(?mi)^call-id\s*:", text):
         return Guess(name, "calls", {"path": name}, why="a call transcript (Call-ID header)")
     return Guess(name, None, why="no source kind reads this file (CSV, JSONL, Markdown FAQ, call transcript)")
@@ -226,9 +230,8 @@ def _chat_rows(name: str, found: dict[str, str], columns: dict[str, list[str]]) 
 def _guess_jsonl(text: str, name: str) -> Guess:
     objects = []
     for line in text.splitlines()[: ROWS_LOOKED_AT * 2]:
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
+        obj, problem = parse_json(line)
+        if problem:
             continue
         if isinstance(obj, dict):
             objects.append(obj)
@@ -359,10 +362,44 @@ def _mean_length(values: list) -> float:
     return sum(map(len, texts)) / len(texts) if texts else 0.0
 
 
+# ------------------------------------------------------------------ business identifiers
+
+# An identifier a business prints: letters, an optional dash, digits ("HB-592914", "HBR-2231-0042")
+IDENTIFIER = re.compile(r"\b([A-Z]{1,5})(-?)(\d{3,10})((?:-\d{3,6})?)\b")
+CUES = {
+    "order_number_patterns": re.compile(r"\b(?:order|confirmation|ref(?:erence)?|invoice|ticket)\b", re.I),
+    "loyalty_number_patterns": re.compile(r"\b(?:rewards?|loyalty|member(?:ship)?|points)\b", re.I),
+}
+SEEN_AT_LEAST = 2
+
+
+def business_identifiers(folder: Path, guesses: list[Guess]) -> dict[str, list[str]]:
+    """Patterns for the order and loyalty numbers the exports hold: each identifier shape seen at
+    least twice within 40 characters after its cue ("order HB-592914"), as a regex. Without
+    them de-identification does not look for such numbers, and a published version keeps them."""
+    shapes: dict[str, dict[str, int]] = {key: {} for key in CUES}
+    for guess in guesses:
+        if guess.kind not in KINDS:
+            continue
+        text = decode_file(folder / guess.file).text
+        for match in IDENTIFIER.finditer(text):
+            # the cue in the same line, before the number (a row's id opens its line, a cue
+            # at the end of the row above it is another row's)
+            before = text[max(0, match.start() - 40) : match.start()].rsplit("\n", 1)[-1]
+            for key, cue in CUES.items():
+                if cue.search(before):
+                    prefix, dash, digits, tail = match.groups()
+                    shape = (
+                        rf"\b{prefix}{dash}\d{{{len(digits)}}}" + (rf"-\d{{{len(tail) - 1}}}" if tail else "") + r"\b"
+                    )
+                    shapes[key][shape] = shapes[key].get(shape, 0) + 1
+    return {key: sorted(s for s, n in found.items() if n >= SEEN_AT_LEAST) for key, found in shapes.items()}
+
+
 # ------------------------------------------------------------------ the YAML
 
 
-def render(guesses: list[Guess], dataset: str, folder: str) -> str:
+def render(guesses: list[Guess], dataset: str, folder: str, identifiers: dict[str, list[str]] | None = None) -> str:
     """A commented pipeline.yaml: one source entry per placed file, UNSURE notes beside the keys."""
     placed = [g for g in guesses if g.kind in KINDS]
     out = [
@@ -398,8 +435,15 @@ def render(guesses: list[Guess], dataset: str, folder: str) -> str:
         "deidentify:",
         "  mode: surrogate",
         "  # pseudonyms are keyed: export ETL_PII_KEY (a long random secret) before `etl run`",
-        "",
     ]
+    for key in CUES:
+        found = (identifiers or {}).get(key) or []
+        what = key.removesuffix("_patterns").replace("_", " ") + "s"
+        if found:
+            out.append(f"  {key}: {json.dumps(found)}  # {UNSURE}: {what} seen in the exports; replaced when listed")
+        else:
+            out.append(f"  # {key}: []  # {UNSURE}: no {what} seen; list your format, or they pass unchanged")
+    out.append("")
     return "\n".join(out)
 
 

@@ -194,6 +194,11 @@ def run_pipeline(
     catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
     notices: list[str] = []
     key = load_key(config.deidentify, warn=notices.append)
+    if "ORDER_NUMBER" in config.deidentify.entities and not config.deidentify.order_number_patterns:
+        notices.append(
+            "deidentify.order_number_patterns is empty, so order numbers are not looked for and are published as "
+            "they are; list your format (etl init proposes the ones it sees in the exports)"
+        )
     target = Store(config.store_dir(store), config.dataset)
     work_root = config.work_root(target.root, work)
     # the lock is held for the whole run: a second run fails in seconds, not after its work
@@ -247,6 +252,7 @@ def _run_locked(
     # sentence vectors kept by the last run (not for a run of chosen stages, which keeps no cache);
     # per executor, as Ray's actors may compute other last float bits than this process
     forget_vectors(work_root / config.dataset / VECTORS / config.executor if stages is None else None)
+    failure: BaseException | None = None
     try:
         carried_ids = None
         for number, stage in enumerate((stages or build_stages)(context), start=1):
@@ -264,6 +270,9 @@ def _run_locked(
             if summary.invariant_errors:
                 break
         _keep_vectors()
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         summary.embeddings = vector_counts()
         if not_kept := vectors_not_kept():
@@ -272,10 +281,16 @@ def _run_locked(
                 f"bits with the size of the batch it is embedded in, so a kept one could change a decision ({', '.join(not_kept)})"
             )
         executor.close()
-        all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
-        all_dropped.write_parquet(run_dir / "dropped.parquet")
-        _total(summary, all_dropped)
-        _write_summary(summary, run_dir, clock)
+        try:
+            all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
+            all_dropped.write_parquet(run_dir / "dropped.parquet")
+            _total(summary, all_dropped)
+            _write_summary(summary, run_dir, clock)
+        except Exception:
+            # the run's record could not be written (a full disk, usually): when the run failed
+            # already, that first error is the one to report, not this one
+            if failure is None:
+                raise
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary

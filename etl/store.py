@@ -35,6 +35,7 @@ from pathlib import Path
 import filelock
 import polars as pl
 
+from etl.config import DATASET_NAME
 from etl.errors import ConfigError, StoreAccessError, StoreError, StoreLockedError, describe_os_error
 from etl.example import task_columns
 
@@ -82,6 +83,11 @@ def _content_sha256(path: str, size: int, mtime_ns: int) -> str:
 
 class Store:
     def __init__(self, root: str | Path, dataset: str) -> None:
+        if not re.fullmatch(DATASET_NAME, dataset):
+            raise ConfigError(
+                f"'{dataset[:80]}' is not a dataset name (letters, digits, _ . - and no /); "
+                "name the dataset as the config's `dataset:` does and the store with --store."
+            )
         self.root = Path(root)
         self.dataset = dataset
         self.dir = self.root / dataset

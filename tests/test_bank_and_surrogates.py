@@ -23,6 +23,7 @@ from etl.stages.deidentify.surrogates import Surrogates
 
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT", "en_IN"]
 PATTERNS = quality.leak_patterns(quality.load_suite(quality.default_suites_dir() / "deidentified.json"))
+PUBLISHED = quality.leak_patterns(quality.load_suite(quality.default_suites_dir() / "published.json"))
 
 
 def originals(per_locale: int = 25) -> list[tuple[str, str]]:
@@ -35,6 +36,8 @@ def originals(per_locale: int = 25) -> list[tuple[str, str]]:
             out += [
                 ("PHONE_NUMBER", fake.phone_number()),
                 ("IBAN_CODE", fake.iban()),
+                # as printed on a statement: groups of four (a GB one's 14 digits look like a card)
+                ("IBAN_CODE", " ".join(re.findall(".{1,4}", fake.iban()))),
                 ("STREET_ADDRESS", fake.street_address()),
                 ("STREET_ADDRESS", fake.address()),
                 ("EMAIL_ADDRESS", fake.email()),
@@ -61,8 +64,11 @@ def surrogate_texts() -> list[str]:
 
 
 def test_every_surrogate_passes_the_gate_leak_patterns():
-    flagged = [t for t in surrogate_texts() if any(re.search(p, t) for p in PATTERNS)]
-    assert flagged == []
+    """Both gates, the de-identified one and the published one: a surrogate that trips either
+    would drop a good example (issue 50: a spaced GB IBAN's surrogate read as a card)."""
+    for patterns in (PATTERNS, PUBLISHED):
+        flagged = [t for t in surrogate_texts() if any(re.search(p, t) for p in patterns)]
+        assert flagged == []
 
 
 def test_the_gate_itself_flags_no_surrogate_and_does_flag_the_originals():
@@ -138,3 +144,12 @@ def test_an_iban_with_a_wrong_checksum_is_replaced_and_a_code_with_few_digits_is
     assert "GB27GXLS4000007638261" not in replaced["iban_bad_checksum"]
     assert re.search(r"IBAN GB00[A-Z0-9]{17} thanks", replaced["iban_bad_checksum"]), replaced["iban_bad_checksum"]
     assert replaced["batch_code"] == replaced["_original"]["batch_code"]
+
+
+def test_a_phone_surrogate_never_keeps_the_real_last_four_digits():
+    """Issue 50: 470.555.0148 became 785.555.0148; a number already in the fictional exchange
+    must still get other last digits (the surrogate's last seven are always 555-01xx)."""
+    surrogates = Surrogates(b"k" * 32)
+    for number in [f"470.555.01{n:02d}" for n in range(100)] + [f"(404) 555-01{n:02d}" for n in range(100)]:
+        replaced = surrogates.replace("PHONE_NUMBER", number)
+        assert re.sub(r"\D", "", replaced)[-4:] != re.sub(r"\D", "", number)[-4:], (number, replaced)

@@ -164,10 +164,16 @@ def test_missing_key_is_a_clear_error_and_the_development_key_is_announced(monke
     assert load_key(DeidentifyConfig()) == b"s3cret-from-env-0123456789"
     monkeypatch.delenv("ETL_PII_KEY")
     key_file = tmp_path / "pii.key"
-    key_file.write_text("file-key-0123456789abcdef\n")
-    assert load_key(DeidentifyConfig(key_file=str(key_file))) == b"file-key-0123456789abcdef"
+    key_file.write_text("0123456789abcdef0123456789ABCDEF\n")
+    assert load_key(DeidentifyConfig(key_file=str(key_file))) == b"0123456789abcdef0123456789ABCDEF"
     with pytest.raises(ConfigError, match="deidentify.key_file"):
         load_key(DeidentifyConfig(key_file=str(tmp_path / "missing.key")))
+    # issue 50: a file that is not a key (here a password file's line) is refused, its text never shown
+    wrong = tmp_path / "passwd"
+    wrong.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ConfigError, match="expected format") as refused:
+        load_key(DeidentifyConfig(key_file=str(wrong)))
+    assert "root:x" not in str(refused.value)
 
 
 def test_a_missing_spacy_model_names_the_config_key():

@@ -207,7 +207,9 @@ def test_each_task_can_have_its_own_system_prompt_and_the_version_records_them(c
 
     store = Store(sample_run.store_dir, sample_run.dataset)
     prompts = store.manifest("latest")["prompts"]
-    assert set(prompts) == set(published["task"]) and len(set(prompts.values())) == 1  # the sample: one prompt
+    # the sample, as a company would: every task its own prompt, in the business's voice
+    assert set(prompts) == set(published["task"]) and len(set(prompts.values())) == len(prompts)
+    assert all(catalog.business in prompt for prompt in prompts.values())
     card = (store.dir / store.resolve("latest") / "README.md").read_text()
     assert "## Prompts" in card and f"- `menu_qa`: {prompts['menu_qa']}" in card
 

@@ -11,6 +11,9 @@ Reasons, in the order they are checked (the first that applies is recorded):
     empty               no text left after normalisation
     too_short           fewer than clean.min_words words
     too_long            more than clean.max_chars characters
+    prompt_injection    a turn holds an instruction aimed at a model (clean.injection_patterns:
+                        "ignore previous instructions", "print your system prompt", ...)
+    unsafe_link         a javascript:, vbscript: or data: link (clean.unsafe_link_pattern)
     junk_symbols        share of symbol characters above clean.max_symbol_ratio
     junk_repetition     one character repeated clean.max_char_run times or more (after
                         runs over clean.collapse_runs_over are collapsed: only digits remain)
@@ -208,6 +211,8 @@ def compute_stats(records: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
         pl.col("text").str.count_matches(r"\S").alias("n_visible"),
         pl.col("text").str.to_lowercase().str.extract_all(r"\w+").list.n_unique().alias("n_unique_words"),
         pl.col("text").str.count_matches(r"\w+").alias("n_word_tokens"),
+        first_match(pl.col("text"), config.injection_patterns).alias("injection"),
+        pl.col("text").str.contains("(?i)" + config.unsafe_link_pattern).alias("unsafe_link"),
     ).with_columns(
         (pl.col("n_symbols") / pl.col("n_visible").clip(lower_bound=1)).alias("symbol_ratio"),
         (pl.col("n_unique_words") / pl.col("n_word_tokens").clip(lower_bound=1)).alias("unique_word_ratio"),
@@ -219,6 +224,14 @@ def compute_stats(records: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:
     # the customer's own words decide (a business replies in its language whatever the customer writes)
     shares = kept_language_word_shares(customer_text(records, turns, frame["text"]), languages, config.languages)
     return stats.with_columns(languages, shares)
+
+
+def first_match(text: pl.Expr, patterns: list[str]) -> pl.Expr:
+    """The number (from 1) of the first pattern the text matches, case-insensitively; null for none."""
+    found = pl.lit(None, dtype=pl.Int32)
+    for number, pattern in reversed(list(enumerate(patterns, start=1))):
+        found = pl.when(text.str.contains("(?i)" + pattern)).then(pl.lit(number, dtype=pl.Int32)).otherwise(found)
+    return found
 
 
 def customer_text(records: pl.DataFrame, turns: pl.DataFrame, whole: pl.Series) -> pl.Series:
@@ -298,6 +311,12 @@ def rules(config: CleanConfig) -> list[Rule]:
         Rule(pl.col("n_chars") == 0, "empty", pl.lit("chars=0")),
         Rule(pl.col("n_words") < config.min_words, "too_short", pl.format("words={}", "n_words")),
         Rule(pl.col("n_chars") > config.max_chars, "too_long", pl.format("chars={}", "n_chars")),
+        Rule(
+            pl.col("injection").is_not_null(),
+            "prompt_injection",
+            pl.format("clean.injection_patterns[{}]", pl.col("injection") - 1),
+        ),
+        Rule(pl.col("unsafe_link"), "unsafe_link", pl.lit("clean.unsafe_link_pattern")),
         Rule(
             pl.col("symbol_ratio") > config.max_symbol_ratio,
             "junk_symbols",

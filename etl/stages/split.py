@@ -53,6 +53,7 @@ import numpy as np
 import polars as pl
 
 from etl.config import SplitConfig
+from etl.errors import QualityGateError
 from etl.stages.base import HERE, Filter, Progress, Rule
 from etl.stages.dedup.minhash import components
 
@@ -83,6 +84,7 @@ class SplitStage(Filter):
         self.known = known or {}
         self.record_splits = pl.DataFrame(schema={"record_id": pl.Utf8, "split": pl.Utf8, "dup_cluster": pl.Utf8})
         self.placement: dict[str, int] = {}
+        self.without_eval: dict[str, int] = {}
 
     def transform(self, df: pl.DataFrame, progress: Progress) -> pl.DataFrame:
         split, leaking, self.placement = assign_splits(
@@ -91,6 +93,13 @@ class SplitStage(Filter):
         progress(df.height)
         # every record's side, decontaminated ones included: the version's index remembers them all
         self.record_splits = split.group_by("record_id").agg(pl.col("split").first(), pl.col("dup_cluster").first())
+        self.without_eval = tasks_without_eval(split.filter(~pl.col("id").is_in(leaking.implode())))
+        if required := [t for t in self.config.require_eval if t in self.without_eval]:
+            raise QualityGateError(
+                f"split.require_eval: task(s) {', '.join(required)} have train examples and none in eval; "
+                "nothing was published. Add records of those tasks, raise split.eval_share, or drop them from "
+                "split.require_eval."
+            )
         return split.with_columns(pl.col("id").is_in(leaking.implode()).alias("leaks"))
 
     def compute_stats(self, rows: pl.DataFrame) -> pl.DataFrame:
@@ -107,6 +116,24 @@ class SplitStage(Filter):
 
     def run_outputs(self) -> dict[str, pl.DataFrame]:
         return {"record_splits": self.record_splits}
+
+    def summary_fields(self) -> dict:
+        return {
+            "notices": [
+                f"task {task}: {n:,} train example(s) and none in eval, so nothing measures it on this version; "
+                "it needs more records (each record goes to one side), or a larger split.eval_share"
+                for task, n in self.without_eval.items()
+            ]
+        }
+
+
+def tasks_without_eval(examples: pl.DataFrame) -> dict[str, int]:
+    """Task -> its train examples, for the tasks that have train examples and no eval one."""
+    sides = examples.group_by("task").agg(
+        (pl.col("split") == "train").sum().alias("train"), (pl.col("split") == "eval").sum().alias("eval")
+    )
+    lonely = sides.filter((pl.col("train") > 0) & (pl.col("eval") == 0)).sort("task")
+    return dict(zip(lonely["task"].to_list(), lonely["train"].to_list()))
 
 
 def assign_splits(

@@ -23,6 +23,7 @@ from etl.stages.deidentify.ner_scope import ner_stretches
 from etl.stages.deidentify.offline import use_bundled_suffix_list
 from etl.stages.deidentify.recognizers import (
     BankAccountRecognizer,
+    BirthDateRecognizer,
     CatalogAllowList,
     IbanShapeRecognizer,
     InternationalAddressRecognizer,
@@ -32,6 +33,7 @@ from etl.stages.deidentify.recognizers import (
     RareCapitalisedNameRecognizer,
     SocialHandleRecognizer,
     StreetAddressRecognizer,
+    TrunkPrefixPhoneRecognizer,
     identifier_recognizer,
 )
 from etl.text.people import blocked_words, name_lexicon
@@ -503,6 +505,8 @@ def build_analyzer(
     registry.add_recognizer(BankAccountRecognizer())
     registry.add_recognizer(IbanShapeRecognizer())
     registry.add_recognizer(PhoneFormatRecognizer())
+    registry.add_recognizer(TrunkPrefixPhoneRecognizer())
+    registry.add_recognizer(BirthDateRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
     registry.add_recognizer(SocialHandleRecognizer())
     allow = CatalogAllowList(catalog, config.allow_terms, config.business_contacts)

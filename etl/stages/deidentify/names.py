@@ -126,10 +126,13 @@ FOR = re.compile(r"\bfor\s*$", re.IGNORECASE)
 ORDER_TAIL = re.compile(
     r"\s*(?:$|[.,!?;:)\-]|please\b|pls\b|thanks?\b|thank you\b|to go\b|and\b|today\b)", re.IGNORECASE
 )
-# "the folks at Otto", "in Madison", "back to Carly's": a place or a business.
+# "the folks at Otto", "in Madison", "back to Carly's", "deliver to Marietta": a place or a business.
 LOCATIVE = re.compile(
     r"\b(?:at|in|from|near|around|inside|outside|of|visit|visited|visiting|"
-    r"(?:go|goes|went|going|gone|come|came|back|drive|drove|head|headed|walk|walked|get|got|trips?|way|move|moved)\s+to)\s+(?:the\s+)?$",
+    r"(?:go|goes|went|going|gone|come|came|back|drive|drove|head|headed|walk|walked|get|got|trips?|way|move|moved|"
+    # a delivery area: "we deliver to Marietta", "do you ship to Austin"
+    r"deliver|delivers|delivered|delivering|delivery|ship|ships|shipped|shipping|travel|traveled|travelled|"
+    r"fly|flew|relocate|relocated|commute|expand|expanded|expanding)\s+to)\s+(?:the\s+)?$",
     re.IGNORECASE,
 )
 

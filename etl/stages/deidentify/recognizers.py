@@ -329,7 +329,8 @@ def address_tail() -> dict[str, str]:
     some_unit = rf"(?:{line}{UNIT}\.?){{1,2}}"
     parenthesis = r"(?:[ \t]*\([^()\n]{1,20}\))?"  # "ΑΓΛΑΝΤΖΙΑ (ΑΓΛΑΓΓΙΑ)"
     # unit lines and town lines in any order ("Floridusgasse 89 Vilhjálmsdóttir Glens\n Apt. 445\n WIEN")
-    segment = rf"{line}(?:{UNIT}\.?|(?:{LETTERS}[ \t]+){{0,3}}{LETTERS}{parenthesis})"
+    # a town line may open with its postal code, as most of Europe writes it ("10115 Berlin")
+    segment = rf"{line}(?:{UNIT}\.?|(?:{POSTAL}[ \t]+)?(?:{LETTERS}[ \t]+){{0,3}}{LETTERS}{parenthesis})"
     named_town = rf"{line}{UPPER_WORD}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?{UPPER_WORD}){{0,3}}{parenthesis}"
     region = rf"(?:{line}(?:(?-i:[A-Z]{{2,3}}|nan)|\d{{1,3}})\b)?"
     # a demonym now and then where the country belongs ("Greenlander")
@@ -607,6 +608,80 @@ class PhoneFormatRecognizer(PatternRecognizer):
         return None if 8 <= digits <= 15 else False
 
 
+MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+A_DATE = (
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2}"
+    rf"|{MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTHS},?\s+\d{{4}})"
+)
+# a date right after what says it is a birth date: "born 03/14/1987", "DOB: 14.03.1987",
+# "date of birth is March 14, 1987"; a date alone is a delivery, an order, a visit
+BIRTH_DATE = regex.compile(
+    r"\b(?:born(?:\s+on)?|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday)(?:\s+(?:is|was))?\s*[:=-]?\s*"
+    rf"(?P<date>{A_DATE})(?!\d)",
+    regex.IGNORECASE,
+)
+
+
+class BirthDateRecognizer(EntityRecognizer):
+    """Dates of birth: a date next to its cue (the cue stays, the date is replaced)."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["DATE_OF_BIRTH"], name="BirthDateRecognizer", supported_language="en")
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list[RecognizerResult]:
+        return [
+            RecognizerResult(
+                "DATE_OF_BIRTH",
+                match.start("date"),
+                match.end("date"),
+                0.85,
+                analysis_explanation=None,
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                },
+            )
+            for match in BIRTH_DATE.finditer(text)
+        ]
+
+
+# A national number written with its trunk prefix 0, as Europe writes mobiles and landlines:
+# "0151 23456789", "030/1234567", "06-12345678": 9 to 12 digits in at most three groups
+TRUNK_NUMBER = NO_DIGIT_BEFORE + r"0\d{1,4}(?:[ /.-]?\d{2,9}){1,2}" + NO_DIGIT_AFTER
+PHONE_REGIONS = ("GB", "DE", "FR", "NL", "IT", "ES", "AT", "CH", "BE", "IE", "AU", "IN")
+
+
+class TrunkPrefixPhoneRecognizer(PatternRecognizer):
+    """Numbers other countries write the national way (US numbers are PhoneRecognizer's and
+    PhoneFormatRecognizer's): the shape above, kept when libphonenumber (the `phonenumbers`
+    package presidio uses) reads it as a valid number of one of PHONE_REGIONS."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="PHONE_NUMBER",
+            name="TrunkPrefixPhoneRecognizer",
+            patterns=[Pattern("trunk prefix national", TRUNK_NUMBER, 0.45)],
+            context=PHONE_WORDS,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        import phonenumbers
+
+        digits = sum(c.isdigit() for c in pattern_text)
+        if not 9 <= digits <= 12 or ISO_DATE.fullmatch(pattern_text.strip()):
+            return False
+        for region in PHONE_REGIONS:
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(pattern_text, region)):
+                    return None
+            except phonenumbers.NumberParseException:
+                continue
+        return False
+
+
 # An account, routing or sort-code number is only a bank detail where the text says so: the
 # same digits elsewhere are an order, a quantity or a price.
 BANK_CUE = r"\b(?:bank\s+)?(?:account|acct|a/c|checking|savings|routing|aba|sort\s+code|bsb)\b"
@@ -664,7 +739,8 @@ def identifier_recognizer(entity: str, patterns: list[str], context: list[str]) 
 
 
 INTRO = re.compile(
-    r"\b(?:this is|my name is|name is|the name|under the name|with the name|named|for|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you)[,:]?\s+",
+    r"\b(?:this is|my name is|name is|the name|under the name|with the name|named|for|name's|names|i am|i'm|im|it's|its|call me|ask for|signed|regards|thanks|thank you"
+    r"|(?:ordered|placed|booked|paid|signed|picked up) by)[,:]?\s+",
     re.IGNORECASE,
 )
 WORD = re.compile(r"[^\W\d_][^\W\d_'-]*[^\W\d_]", re.UNICODE)
@@ -674,6 +750,12 @@ NAMED = re.compile(
     r"|\bex-[^\W\d_][\w-]*\s+",  # "ex-Zombie Bouts": a former member, then the member's name
     re.IGNORECASE,
 )
+
+
+def _rare(word: str) -> bool:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en") < RARE_ZIPF
 
 
 class NameLexiconRecognizer(EntityRecognizer):
@@ -702,6 +784,12 @@ class NameLexiconRecognizer(EntityRecognizer):
                 index += 2
                 continue
             if first in self.firsts and word.start() in introduced:
+                # "ordered by bartholomew fennimore": after its cue a first name takes a rare
+                # word beside it as the surname, whatever the case it is written in
+                if adjacent and _rare(following.group(0).lower()):
+                    results.append(self._result(word.start(), following.end(), 0.7))
+                    index += 2
+                    continue
                 results.append(self._result(word.start(), word.end(), 0.6))
             elif word.start() in named and word.group(0)[0].isupper():
                 results.append(self._result(word.start(), word.end(), 0.6))  # "my name is Beaufort"
@@ -842,14 +930,34 @@ class RareCapitalisedNameRecognizer(EntityRecognizer):
         )
 
 
+# A person's page on a social network: the path after the site is their name or handle
+# ("linkedin.com/in/ophelia-vantassel-4412"); a company page ("/company/...") is not matched
+PROFILE_SITES = (
+    r"linkedin\.com/in|facebook\.com|fb\.com|instagram\.com|twitter\.com|x\.com|tiktok\.com|github\.com"
+    r"|youtube\.com|threads\.net|pinterest\.com|medium\.com|reddit\.com/u(?:ser)?"
+)
+PROFILE_URL = (
+    r"(?<![\w@.])(?:https?://)?(?:www\.|[a-z]{2}\.)?(?:" + PROFILE_SITES + r")/@?"
+    r"(?!(?:company|pages|groups|events|hashtag|watch|p|reel|explore|share|sharer|home|search)\b)"
+    r"[A-Za-z0-9_.%-]{2,80}/?(?![\w/])"
+)
+
+
 class SocialHandleRecognizer(PatternRecognizer):
-    """@usernames ("@jenny_smith91 my order never came"); not the @ of an e-mail address."""
+    """@usernames ("@jenny_smith91 my order never came"), not the @ of an e-mail address, and
+    links to a person's profile, which carry their name."""
 
     def __init__(self) -> None:
-        pattern = Pattern(
+        handle = Pattern(
             "social handle", r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])", 0.85
         )
-        super().__init__(supported_entity="SOCIAL_HANDLE", patterns=[pattern], name="SocialHandleRecognizer")
+        profile = Pattern("profile link", PROFILE_URL, 0.85)
+        super().__init__(
+            supported_entity="SOCIAL_HANDLE",
+            patterns=[handle, profile],
+            name="SocialHandleRecognizer",
+            global_regex_flags=re.IGNORECASE,
+        )
 
 
 # A link, from its scheme or "www." to the first space (trailing punctuation is the sentence's).
@@ -902,7 +1010,9 @@ class CatalogAllowList:
         kept = []
         for result in results:
             covered = sum(max(0, min(result.end, e) - max(result.start, s)) for s, e in spans)
-            in_link = any(result.start < e and s < result.end for s, e in links)
+            # a profile link is found whole (SocialHandleRecognizer) and replaced whole
+            whole_link = result.entity_type == "SOCIAL_HANDLE" and "/" in text[result.start : result.end]
+            in_link = not whole_link and any(result.start < e and s < result.end for s, e in links)
             if (
                 covered * 2 < (result.end - result.start)
                 and not in_link

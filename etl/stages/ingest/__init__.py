@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,11 +165,21 @@ def _tally(tally: dict, name: str, result: ReadResult) -> None:
 
 
 def _relative_name(path: Path, base: Path) -> str:
-    """`base` already resolved: it is the same for every file."""
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
+    """The file's name relative to the config folder (`base`, resolved), as the config reaches it:
+    a symbolic link is named by where it sits, never by the host path it points to, since names
+    go into manifests and the store is synced to trainers."""
+    return Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
+
+
+def outside_links(planned: list[tuple[str, Path, str]], base: Path) -> list[str]:
+    """The inputs that are symbolic links (or sit in a linked folder) leading out of the config
+    folder: read, as the config asks, and said, as nobody might expect it."""
+    names = []
+    for _, path, name in planned:
+        target = Path(path).resolve()
+        if target != Path(os.path.abspath(path)) and not target.is_relative_to(base):
+            names.append(name)
+    return names
 
 
 class IngestStage(Stage):
@@ -230,6 +241,13 @@ class IngestStage(Stage):
         self.notices = source_falls(
             self.output.sources, self.previous, self.previous_version, self.config.warn_source_fall
         )
+        planned = [(k, Path(p), n) for k, p, n in frame.iter_rows()]
+        if links := outside_links(planned, self.config.base_dir.resolve()):
+            self.notices.append(
+                f"{len(links)} input(s) are symbolic links to files outside the config folder, read as configured: "
+                + ", ".join(links[:5])
+                + (" ..." if len(links) > 5 else "")
+            )
         self._gate(self.output.source_errors)
         return StageResult(kept=self.output.records, dropped=dropped)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -33,6 +32,7 @@ from etl.stages.ingest.common import (
     decode_file,
     describe_validation_error,
     mapped_value,
+    parse_json,
     parse_time,
 )
 
@@ -118,9 +118,8 @@ def _layout(path: Path, text: str, source: SourceMapping) -> str:
     if path.suffix.lower() == ".csv":
         return "rows"
     first = next((line for line in text.splitlines() if line.strip()), "")
-    try:
-        obj = json.loads(first)
-    except json.JSONDecodeError:
+    obj, problem = parse_json(first)
+    if problem:
         return "conversations"
     messages = source.column("messages") if "messages" in source.mapped else DEFAULT_PATHS["messages"]
     if isinstance(obj, dict) and not isinstance(lookup(obj, messages), list) and "conversation_id" in source.mapped:
@@ -132,10 +131,9 @@ def _read_conversations(text: str, source: SourceMapping, result: ReadResult) ->
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            result.reject(number, "invalid_json", f"{exc.msg} at column {exc.colno}", line)
+        obj, problem = parse_json(line)
+        if problem:
+            result.reject(number, "invalid_json", problem, line)
             continue
         if not isinstance(obj, dict):
             result.reject(number, "invalid_schema", "(row): a line must be a JSON object", line)
@@ -191,10 +189,7 @@ def _message_rows(path: Path, text: str) -> tuple[list[tuple[int, dict, str]], t
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                obj = None
+            obj, _ = parse_json(line)
             rows.append((number, obj if isinstance(obj, dict) else {}, line))
     return rows, None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +14,14 @@ from pydantic import ValidationError
 from etl.records import make_record, quarantine_row
 
 UTF8_BOM = b"\xef\xbb\xbf"
+# what Excel's "Unicode text" and other Windows tools write: the byte-order mark names the
+# encoding (UTF-32's marks first: UTF-32 LE's begins with UTF-16 LE's)
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 
 
 @dataclass
@@ -24,12 +34,18 @@ class Decoded:
 def decode_file(path: Path) -> Decoded:
     """Text of a file exported by any of the usual tools.
 
-    UTF-8 (with or without a BOM) first; a file that is not valid UTF-8 is
+    A byte-order mark of UTF-16 or UTF-32 names the encoding; else UTF-8 (with or without a BOM); a file that is not valid UTF-8 is
     read as Windows-1252, the encoding spreadsheet exports on Western machines
     use, which is a superset of Latin-1's printable range; Latin-1 last, as it
     decodes any byte. The encoding used is reported, never silently assumed.
     """
     data = path.read_bytes()
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                return Decoded(data[len(bom) :].decode(encoding), encoding, True)
+            except UnicodeDecodeError:
+                break  # a mark that lies: read as below
     had_bom = data.startswith(UTF8_BOM)
     if had_bom:
         data = data[len(UTF8_BOM) :]
@@ -39,6 +55,18 @@ def decode_file(path: Path) -> Decoded:
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes every byte sequence")  # pragma: no cover
+
+
+def parse_json(line: str) -> tuple[object, str | None]:
+    """(object, None), or (None, why not): the decoder's message and column, never the text. A line
+    nested deeper than the decoder's recursion allows (an attack, or a broken export) is a bad
+    line like any other, not the end of the run."""
+    try:
+        return json.loads(line), None
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, "nested deeper than a JSON line can be read"
 
 
 def describe_validation_error(exc: ValidationError) -> str:

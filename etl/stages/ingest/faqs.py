@@ -1,4 +1,7 @@
-"""FAQs, from Markdown (`### question` then answer paragraphs) or CSV (`question,answer,category`).
+"""FAQs, from Markdown (a question, then its answer paragraphs) or CSV (`question,answer,category`).
+
+A question is a `### question` heading, a `## question?` heading, a `**question?**` line or a
+`Q: question` line (its answer may open with `A:`).
 
 In Markdown a `##` heading names the category of the questions under it. An
 FAQ has no natural id, so its key is the question itself (with an occurrence
@@ -15,8 +18,21 @@ from pathlib import Path
 from etl.stages.ingest.common import EMPTY_FIX, ReadResult, decode_file
 from etl.stages.ingest.reviews import header_problem
 
-QUESTION = re.compile(r"^###\s+(?P<q>.*?)\s*#*\s*$")
+# The shapes FAQ pages are written in: a `### question` heading, a `## question?` heading (a
+# `##` heading without a question mark names a category), a bold question line, or `Q:` / `A:`
+QUESTION = re.compile(
+    r"^(?:###\s+(?P<h3>.*?)|##\s+(?P<h2>[^#].*?\?)|\*\*(?P<bold>[^*]+?\?)\*\*|Q(?:uestion)?\s*[:.]\s*(?P<qa>\S.*?))\s*#*\s*$"
+)
 CATEGORY = re.compile(r"^##\s+(?P<c>[^#].*?)\s*#*\s*$")
+ANSWER_LABEL = re.compile(r"^A(?:nswer)?\s*[:.]\s*")
+# "...we deliver on Fridays.### Do you cater?": a heading glued to the end of a line starts its own
+GLUED_HEADING = re.compile(r"(?<=[^\s#])[ \t]*(?=#{2,3}[ \t]+\S)")
+SHAPES = "'### question' or '## question?' headings, '**question?**' lines, or 'Q:' and 'A:' lines"
+
+
+def question_of(line: str) -> str | None:
+    match = QUESTION.match(line)
+    return next(v for v in match.group("h3", "h2", "bold", "qa") if v is not None) if match else None
 
 
 def read_faqs(path: Path, source_file: str) -> ReadResult:
@@ -66,22 +82,21 @@ def _read_faq_markdown(path: Path, source_file: str) -> ReadResult:
             raw = "### " + question + ("\n" + text if text else "")
             _add_faq(result, keys, line, question, "\n\n".join(paragraphs), category, raw)
 
-    for number, line in enumerate(decoded.text.splitlines(), start=1):
-        if match := QUESTION.match(line):
-            flush()
-            current, answer = (number, match["q"]), []
-        elif match := CATEGORY.match(line):
-            flush()
-            current, answer, category = None, [], match["c"]
-        elif current is not None:
-            answer.append(line)
+    for number, whole in enumerate(decoded.text.splitlines(), start=1):
+        for line in GLUED_HEADING.sub("\n", whole).split("\n"):
+            if (question := question_of(line)) is not None:
+                flush()
+                current, answer = (number, question), []
+            elif match := CATEGORY.match(line):
+                flush()
+                current, answer, category = None, [], match["c"]
+            elif current is not None:
+                answer.append(ANSWER_LABEL.sub("", line) if not answer else line)
     flush()
     if result.units == 0:
         if decoded.text.strip():
-            fix = (
-                "each question is a '### question' heading followed by its answer; check the file is the FAQ document"
-            )
-            result.fail_file("no_valid_rows", "no '### question' heading found", fix, decoded.text[:2000])
+            fix = f"write each question as one of {SHAPES}, its answer below it; check the file is the FAQ document"
+            result.fail_file("no_valid_rows", "no question found", fix, decoded.text[:2000])
         else:
             result.fail_file("empty_file", "the file is empty", EMPTY_FIX, "")
     result.check_some_rows("entries")

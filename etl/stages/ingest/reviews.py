@@ -173,19 +173,27 @@ def _value_problem(exc: ValueError) -> str:
 
 
 def header_problem(header: list[str], expected: list[str], optional: tuple[str, ...] = ()) -> tuple[str, str] | None:
-    """(code, problem) when a CSV header lacks an expected column or has one nobody reads."""
+    """(code, problem) when a CSV header lacks an expected column or has one nobody reads.
+
+    The problem names our columns and counts and positions of the others, never their text: a
+    file without its header row has a customer's row there (a name, an e-mail, a card number),
+    and the message goes to the terminal, the scheduler's log and the run summary."""
     missing = [c for c in expected if c not in header]
-    unknown = [c for c in header if c not in expected and c not in optional]
+    unknown = [i + 1 for i, c in enumerate(header) if c not in expected and c not in optional]
+    others = f"{len(unknown)} of its {len(header)} column(s) (number {_positions(unknown)}) are not ours"
     if missing and unknown:
-        return (
-            "missing_columns",
-            f"the header lacks column(s) {missing} and has unknown column(s) {unknown} (renamed?)",
-        )
+        headerless = len(missing) == len(expected)
+        why = "is the header row missing?" if headerless else "renamed? `etl init` maps renamed columns"
+        return "missing_columns", f"the header lacks column(s) {missing} and {others} ({why})"
     if missing:
         return "missing_columns", f"the header lacks column(s) {missing}"
     if unknown:
-        return "unknown_columns", f"the header has unknown column(s) {unknown}"
+        return "unknown_columns", f"{others}; map or remove them"
     return None
+
+
+def _positions(numbers: list[int], shown: int = 8) -> str:
+    return ", ".join(map(str, numbers[:shown])) + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")
 
 
 def _raw_line(fields: list[str]) -> str:

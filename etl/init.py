@@ -442,7 +442,7 @@ def render(guesses: list[Guess], dataset: str, folder: str, identifiers: dict[st
         if found:
             out.append(f"  {key}: {json.dumps(found)}  # {UNSURE}: {what} seen in the exports; replaced when listed")
         else:
-            out.append(f"  # {key}: []  # {UNSURE}: no {what} seen; list your format, or they pass unchanged")
+            out.append(f"  # {key}: []  # no {what} seen after a cue; list your format, or they pass unchanged")
     out.append("")
     return "\n".join(out)
 

@@ -270,11 +270,18 @@ def test_etl_eval_answers_the_frozen_set_with_the_base_and_the_adapter_in_one_co
     import html
     import re
 
+    from etl.catalog import load_catalog
     from etl.config import load_config
+    from etl.stages.validate import business_contacts
     from train.evaluate import published_leak_patterns
 
+    settings = load_config(SAMPLE / "pipeline.yaml")
     shown = html.unescape(re.sub(r"<[^>]+>", " ", page))
-    assert not [p for p in published_leak_patterns(load_config(SAMPLE / "pipeline.yaml")) if re.search(p, shown)]
+    # as the published gate does: the business's own store addresses and phones are its to show
+    catalog = load_catalog(settings.catalog_file("menu"), settings.catalog_file("stores"))
+    for contact in sorted(business_contacts(settings, catalog), key=len, reverse=True):
+        shown = shown.replace(contact, " ")
+    assert not [p for p in published_leak_patterns(settings) if re.search(p, shown)]
     reply = Store(store, DATASET).examples("v1").filter(pl.col("task") == "order_support")
     assert "frozen-" not in json.dumps(manifest["tasks"]["order_support"]["example_ids"])
     assert set(manifest["tasks"]["order_support"]["example_ids"]) <= set(reply["id"].to_list())

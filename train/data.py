@@ -89,14 +89,23 @@ def _read_version(source: MixtureSource, store_root: Path) -> SourceData:
     )
 
 
+EVAL_SPLITS = ("eval", "validation", "test")  # what a folder's held-out split may be called
+
+
+def load_folder(path: Path, what: str, fix: str) -> datasets.DatasetDict:
+    """A folder or file `datasets.load_dataset` reads; `what` names it in errors ("mixture source
+    'x'"), `fix` says what to change when it is missing."""
+    if not path.exists():
+        raise ConfigError(f"{what} does not exist. {fix}")
+    try:
+        return datasets.load_dataset(str(path))
+    except Exception as exc:  # datasets raises many kinds; the user needs the path and the reason
+        raise ConfigError(f"{what} cannot be read by datasets.load_dataset: {exc}") from None
+
+
 def _read_folder(source: MixtureSource) -> SourceData:
     path = Path(source.path)
-    if not path.exists():
-        raise ConfigError(f"mixture source path '{source.path}' does not exist. Fix `mixture[].path` in the config.")
-    try:
-        loaded = datasets.load_dataset(str(path))
-    except Exception as exc:  # datasets raises many kinds; the user needs the path and the reason
-        raise ConfigError(f"mixture source '{source.path}' cannot be read by datasets.load_dataset: {exc}") from None
+    loaded = load_folder(path, f"mixture source path '{source.path}'", "Fix `mixture[].path` in the config.")
     if "train" not in loaded:
         raise ConfigError(f"mixture source '{source.path}' has no train split (it has {', '.join(loaded)}).")
     if "messages" not in loaded["train"].column_names:
@@ -104,7 +113,7 @@ def _read_folder(source: MixtureSource) -> SourceData:
             f"mixture source '{source.path}' has no `messages` column (columns: "
             f"{', '.join(loaded['train'].column_names)}); it needs chat messages [{{role, content}}, ...]."
         )
-    eval_split = next((s for s in ("eval", "validation", "test") if s in loaded), None)
+    eval_split = next((s for s in EVAL_SPLITS if s in loaded), None)
     label = source.label()
     return SourceData(
         source=source,

@@ -204,15 +204,10 @@ def general_items(path: Path, limit: int | None) -> tuple[list[EvalItem], dict]:
     conversation cut at its last assistant turn, whose text is the reference."""
     import hashlib
 
-    import datasets
+    from train.data import EVAL_SPLITS, load_folder
 
-    if not path.exists():
-        raise ConfigError(f"--general {path}: no such file or folder.")
-    try:
-        loaded = datasets.load_dataset(str(path))
-    except Exception as exc:  # datasets raises many kinds; the user needs the path and the reason
-        raise ConfigError(f"--general {path} cannot be read by datasets.load_dataset: {exc}") from None
-    split = next((s for s in ("eval", "validation", "test") if s in loaded), None)
+    loaded = load_folder(path, f"--general {path}", "Pass a folder or file of chat conversations.")
+    split = next((s for s in EVAL_SPLITS if s in loaded), None)
     if split is None or "messages" not in loaded[split].column_names:
         raise ConfigError(
             f"--general {path} needs an eval, validation or test split with a `messages` column "

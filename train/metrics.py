@@ -126,20 +126,23 @@ def score_sentiment(answers: list[str], labels: list[str]) -> dict:
     }
 
 
+def _f1_on(labels: list[str], predicted: list[str], indices, f1_score) -> float:
+    """Macro-F1 over the three sentiment labels of the items at `indices` (a bootstrap resample)."""
+    return f1_score(
+        [labels[i] for i in indices],
+        [predicted[i] for i in indices],
+        labels=list(SENTIMENT_LABELS),
+        average="macro",
+        zero_division=0,
+    )
+
+
 def _macro_f1(labels: list[str], predicted: list[str], f1_score) -> Figure:
-    classes = list(SENTIMENT_LABELS)
     if not labels:
         return Figure(float("nan"), 0, float("nan"), float("nan"))
 
     def statistic(indices):
-        chosen = np.asarray(indices, dtype=int)
-        return f1_score(
-            [labels[i] for i in chosen],
-            [predicted[i] for i in chosen],
-            labels=classes,
-            average="macro",
-            zero_division=0,
-        )
+        return _f1_on(labels, predicted, np.asarray(indices, dtype=int), f1_score)
 
     centre = float(statistic(range(len(labels))))
     rng = np.random.default_rng(0)
@@ -375,16 +378,8 @@ def macro_f1_difference(labels: list[str], after: list[str], before: list[str]) 
     """Macro-F1 of `after`'s labels minus `before`'s on the same reviews, paired bootstrap 95% interval."""
     from sklearn.metrics import f1_score
 
-    classes = list(SENTIMENT_LABELS)
-
     def f1(indices, predicted):
-        return f1_score(
-            [labels[i] for i in indices],
-            [predicted[i] for i in indices],
-            labels=classes,
-            average="macro",
-            zero_division=0,
-        )
+        return _f1_on(labels, predicted, indices, f1_score)
 
     everything = range(len(labels))
     centre = float(f1(everything, after) - f1(everything, before))

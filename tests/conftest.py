@@ -3,6 +3,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
@@ -45,3 +46,16 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def file_text(path: Path) -> str:
+    """A file of a store as text: parquet decoded (its pages are compressed, so a search of its
+    bytes finds nothing), any other file as it is."""
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path).write_ndjson()
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def published_text(store: Path) -> str:
+    """Everything in a store as text, file by file (file_text)."""
+    return "\n".join(file_text(p) for p in sorted(store.rglob("*")) if p.is_file())

@@ -17,14 +17,7 @@ from presidio_analyzer import RecognizerResult
 
 from etl.config import ConfigError, load_config
 from etl.runner import run_folders, run_pipeline
-from tests.conftest import SAMPLE, write
-
-
-def file_text(path: Path) -> str:
-    """Everything a file says, as text: Parquet is read (its pages are compressed), the rest decoded."""
-    if path.suffix == ".parquet":
-        return pl.read_parquet(path).write_ndjson()
-    return path.read_bytes().decode("utf-8", errors="replace")
+from tests.conftest import SAMPLE, file_text, write
 
 
 def test_no_planted_personal_value_anywhere_in_the_store(sample_run):

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from etl.store import Store
-from tests.conftest import without_model_stages
+from tests.conftest import published_text, without_model_stages
 from tests.test_cli import etl
 
 PLANTED = "noheader.victim.3391@example.org"
@@ -188,6 +188,68 @@ def test_the_planted_values_that_used_to_survive_are_replaced():
         assert value not in replaced and not any(w in replaced for w in ("Hauptstrasse", "Berlin")), replaced
         kept_words = [w for w in text.split() if w not in value.split() and not any(c.isdigit() for c in w)]
         assert all(w in replaced for w in kept_words if "/" not in w), (text, replaced)
+
+
+def test_held_out_letters_keep_no_structured_value_and_at_most_one_percent_of_names_and_addresses():
+    """Issue 50: letter-like texts (tests/heldout_letters.py: real review sentences, signature
+    blocks of eight locales) with names opening the block, middle initials, postal codes after
+    the country, phones glued to a word. No phone, e-mail or postal code survives; names and
+    street lines at most 1% each (bench/letters.py runs 512 of them)."""
+    from etl.config import DeidentifyConfig
+    from etl.records import make_record, records_frame
+    from etl.stages.deidentify import DeidentifyStage
+    from tests.heldout_letters import letters, survivors
+
+    sent = letters(160, seed=41)
+    records = [
+        make_record("review", "letters.csv", i + 2, f"l{i}", [{"role": "user", "text": letter.text}], {})
+        for i, letter in enumerate(sent)
+    ]
+    result = DeidentifyStage(DeidentifyConfig(workers=1), None, b"k" * 32).apply(
+        records_frame(records), lambda n: None
+    )
+    assert result.dropped.height == 0
+    out = {r["record_id"]: r["turns"][0]["text"] for r in result.kept.iter_rows(named=True)}
+    left: dict[str, int] = {}
+    for letter, record in zip(sent, records):
+        for kind, values in survivors(letter, out[record["record_id"]]).items():
+            left[kind] = left.get(kind, 0) + len(values)
+    assert {k: v for k, v in left.items() if k in ("phone", "email", "postcode")} == {}
+    assert left.get("name", 0) <= len(sent) // 100 and left.get("address", 0) <= len(sent) // 100, left
+
+
+def test_twenty_planted_values_one_per_review_never_reach_a_version_and_lose_no_row(sample_copy, tmp_path):
+    """Issue 50's hostile set, our version (tests/heldout_letters.py PLANTED_VALUES): phones of
+    three countries, names in lower case and with an initial, a profile link, dates of birth,
+    IBANs, a card whose checksum fails, an SSN, an e-mail, addresses of three countries, an
+    account number, an IP and a signature block, one per review, through `etl run`: none is
+    published, and no planted review is dropped by de-identification or the gate."""
+    import csv
+
+    from tests.heldout_letters import PLANTED_VALUES
+
+    config = without_model_stages(sample_copy / "pipeline.yaml")
+    with open(sample_copy / "reviews_planted.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
+        )
+        for i, (text, _) in enumerate(PLANTED_VALUES):
+            writer.writerow([f"R99{i:05d}", "2026-11-20T10:00:00+00:00", "", "", 4, "", "Midtown", text])
+    summary_file = tmp_path / "summary.json"
+    store = tmp_path / "store"
+    result = etl("run", "--config", str(config), "--store", str(store), "--json", str(summary_file))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(summary_file.read_text())
+    published = published_text(store).lower()
+    assert [v for _, v in PLANTED_VALUES if v.lower() in published] == []
+    assert [v for _, v in PLANTED_VALUES if v in every_output(result, tmp_path)] == []
+    dropped = pl.read_parquet(Path(summary["run_dir"]) / "dropped.parquet")
+    planted_rows = dropped.filter(pl.col("source_file") == "reviews_planted.csv")
+    lost = planted_rows.filter(pl.col("stage").is_in(["deidentify", "validate"]))
+    assert lost.height == 0, lost.select("stage", "reason").rows()
+    # the planted reviews are there, their other words unchanged
+    assert "when the new menu drops" in published and "the birthday discount" in published
 
 
 def test_the_100_largest_us_towns_are_never_taken_for_people():

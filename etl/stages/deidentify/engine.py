@@ -22,18 +22,23 @@ from etl.stages.deidentify.names import COMMON_ZIPF, NameEvidence
 from etl.stages.deidentify.ner_scope import ner_stretches
 from etl.stages.deidentify.offline import use_bundled_suffix_list
 from etl.stages.deidentify.recognizers import (
+    AddressLineRecognizer,
     BankAccountRecognizer,
     BirthDateRecognizer,
     CatalogAllowList,
+    CuedCardRecognizer,
     IbanShapeRecognizer,
     InternationalAddressRecognizer,
+    LabelledPhoneRecognizer,
     LuhnCardRecognizer,
     NameLexiconRecognizer,
     PhoneFormatRecognizer,
     RareCapitalisedNameRecognizer,
+    SignatureNameRecognizer,
     SocialHandleRecognizer,
     StreetAddressRecognizer,
     TrunkPrefixPhoneRecognizer,
+    complete_addresses,
     identifier_recognizer,
 )
 from etl.text.people import blocked_words, name_lexicon
@@ -156,6 +161,7 @@ class Analyzer:
             found = self.cache.get(text) or []
             if known and known[index]:
                 found = found + known_value_hits(text, tuple(known[index]))
+            found = complete_addresses(text, found)
             found = self.allow.filter(text, drop_nested(expand_names(text, found, self.names.could_be_name_part)))
             trimmed = [t for r in found if (t := trim_to_word(text, r)) is not None]
             results.append(separate_overlaps(text, trimmed))
@@ -501,14 +507,18 @@ def build_analyzer(
     registry.add_recognizer(PhoneRecognizer(supported_regions=("US",)))
     registry.add_recognizer(StreetAddressRecognizer())
     registry.add_recognizer(InternationalAddressRecognizer())
+    registry.add_recognizer(AddressLineRecognizer())
     registry.add_recognizer(LuhnCardRecognizer())
+    registry.add_recognizer(CuedCardRecognizer())
     registry.add_recognizer(BankAccountRecognizer())
     registry.add_recognizer(IbanShapeRecognizer())
     registry.add_recognizer(PhoneFormatRecognizer())
     registry.add_recognizer(TrunkPrefixPhoneRecognizer())
+    registry.add_recognizer(LabelledPhoneRecognizer())
     registry.add_recognizer(BirthDateRecognizer())
     registry.add_recognizer(NameLexiconRecognizer(*extra_names))
     registry.add_recognizer(SocialHandleRecognizer())
+    registry.add_recognizer(SignatureNameRecognizer())
     allow = CatalogAllowList(catalog, config.allow_terms, config.business_contacts)
     rare = RareCapitalisedNameRecognizer(allow.words, *extra_names, dish_words=allow.dish_words)
     rare.load()

@@ -56,6 +56,29 @@ INTRODUCTION = re.compile(
     r"(?:^|\n|[.!?])\s*[-\u2013\u2014~])\s*$",
     re.IGNORECASE,
 )
+# A letter's signature: the line after a sign-off line ("Best regards,\nCarolina Girschner"),
+# or after "Sent by" / "From:". What follows is the writer's name whatever its words are
+# ("Lieke W. van Ham", though ham is a food), when it has a name's shape (SIGNATURE_NAME).
+SIGN_OFF = (
+    r"(?:^|\n)[ \t]*(?:(?:best|kind|warm|warmest|many)?[ \t]*(?:regards|wishes|thanks)|thanks|thank you|best|warmly|"
+    r"cheers|sincerely|yours(?: truly| sincerely| faithfully)?|respectfully|all the best|take care)[ \t]*[,!.]?[ \t]*\n(?:[ \t]*\n)*"
+    r"|\b(?:sent|written|signed|submitted) by[ \t]+|(?:^|\n)[ \t]*from:[ \t]*"
+    # a sign-off that opens the message's last sentence ("... delicious! Thanks, Samu Gibert Serrano.")
+    r"|(?:^|[.!?][ \t]+)(?:(?:best|kind|warm|many)[ \t]+)?(?:thanks|thank you|cheers|regards)[ \t]*,[ \t]*"
+)
+SIGNED = re.compile(rf"(?:{SIGN_OFF})(?:(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?[ \t]+)?$", re.IGNORECASE)
+# surname particles ("van der Kaay", "de la Cruz", "von Trapp")
+PARTICLE = r"(?:van|von|der|den|de|la|le|du|da|di|del|della|ter|ten|te|bin|al|zu)"
+NAME_WORD = r"(?-i:[A-Z])[^\W\d_]+(?:['\u2019-][^\W\d_]+)*"
+SIGNATURE_NAME = (
+    rf"{NAME_WORD}(?:[ \t]+(?:(?-i:[A-Z])\.?|(?:(?-i:{PARTICLE})[ \t]+){{0,2}}{NAME_WORD})){{1,3}}"
+    r"(?:,?[ \t]+(?-i:Jr\.?|Sr\.?|II|III|IV))?"  # "Giuseppina Koch II"
+)
+SIGNATURE_NAME_RE = re.compile(SIGNATURE_NAME)
+# particles and generational suffixes weigh nothing either way; a particle between capitalised
+# words is itself a sign of a surname ("Max van Es")
+NAME_AFFIX_RE = re.compile(rf"{PARTICLE}|jr|sr|ii|iii|iv|mr|mrs|ms|mx|dr|prof")
+PARTICLE_BETWEEN = re.compile(rf"(?-i:[A-Z])\S*[ \t]+(?-i:{PARTICLE})[ \t]+(?-i:[A-Z])")
 # Weaker: a first name the lexicon knows after these ("I'm Marge", "hi Dan").
 GREETING = re.compile(
     r"\b(?:this is|i am|i'm|im|it's|its|it is|it'll be|hi|hello|hey|dear|bye|goodbye|thanks|thank you)[,:]?\s*$",
@@ -357,6 +380,17 @@ class NameEvidence:
                     return True
         return False
 
+    def _signed_name(self, text: str, start: int, end: int) -> bool:
+        """A signature's words as a name: one the lexicons know or a rare one (or a surname
+        particle between capitalised words), and no everyday word ("The Healthy Bites Team")."""
+        span_words = words_of(text[start:end])
+        words = [w.removesuffix("'s") for w in span_words if len(w) > 1 and not NAME_AFFIX_RE.fullmatch(w)]
+        known = [w in self.firsts or w in self.any_lasts for w in words]
+        particle = len(words) < len(span_words) and PARTICLE_BETWEEN.search(text, start, end) is not None
+        return (particle or any(k or self.zipf(w) < RARE_ZIPF for w, k in zip(words, known))) and all(
+            k or self.zipf(w) < VERY_COMMON_ZIPF - 1 for w, k in zip(words, known)
+        )
+
     def is_name(
         self,
         text: str,
@@ -380,6 +414,12 @@ class NameEvidence:
             and not self._food_or_firm(text, start, end)
         ):
             return True
+        if (
+            SIGNED.search(before)
+            and SIGNATURE_NAME_RE.fullmatch(text[start:end])
+            and self._signed_name(text, start, end)
+        ):
+            return True  # the writer's name in a signature, even where a word of it means something ("van Ham")
         if self._not_a_person(text, start, end):
             return introduced and looks_like_a_name and len(span_words) == 1
         introduces_self = VOCATIVE_BEFORE.search(before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."

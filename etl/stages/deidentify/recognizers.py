@@ -21,7 +21,7 @@ import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from etl.catalog import Catalog
-from etl.stages.deidentify.names import PERSON_VERB_AFTER
+from etl.stages.deidentify.names import PERSON_VERB_AFTER, SIGN_OFF, SIGNATURE_NAME
 from etl.stages.deidentify.surrogates import split_extension
 from etl.text.people import blocked_words, name_lexicon
 
@@ -271,15 +271,15 @@ NAMED_WORDS = rf"{NOT_FUNCTION_WORD}{UPPER_WORD}(?:\s+(?:{CONNECTOR}\s+)?{NOT_FU
 # street words written apart from the name, before the number ("Rákóczi út 41.", "Fogd Drejers gate 93")
 SEPARATE_TYPES = r"utca|út|u\.|ulica|gate|gata|gatan|veg|vei|veien|vej|terrasse|str\.?|strasse|straße|gasse|allé|tie|katu|weg|laan|straat"
 EURO_STREET = (
-    rf"(?:(?:{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+)?(?:(?<![^\W\d_])(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{UPPER_WORD}\s+){{0,2}}[^\W\d_]+(?:{STREET_SUFFIXES})"
+    rf"(?:(?:{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+)?(?:(?<![^\W\d_])(?:{STREET_TYPES})\s+(?:{LETTERS}\s+){{0,3}}{LETTERS}|(?:{UPPER_WORD}\s+){{0,2}}(?:[^\W\d_]+-)*[^\W\d_]*(?<=[^\W\d_]|-)(?:{STREET_SUFFIXES})"
     rf"|(?:{UPPER_WORD}\s+){{1,3}}(?:{SEPARATE_TYPES}))"
     # no street word: only after a building number, in capitalised words ("16957 Baarlandhof 68")
     rf"|{NOT_AFTER_DIGITS}\b\d{{1,6}}\s+{NAMED_WORDS})"
-    r"\s+\d{1,4}[A-Za-z]?\b\.?(?!\s*(?:%|\$|am\b|pm\b|minutes?\b|stars?\b))"
+    r"\s+\d{1,4}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b\.?(?!\s*(?:%|\$|am\b|pm\b|minutes?\b|stars?\b))"
 )
 # the number first, French style ("46 rue Nationale", "31 rue de la Hulotais")
 NUMBER_FIRST_STREET = (
-    rf"{NOT_AFTER_DIGITS}\b\d{{1,6}}(?:\s+\d{{1,6}})?\s+(?:rue|avenue|boulevard|chemin|allée|impasse|place|quai|cours|via|calle|rua)\s+"
+    rf"{NOT_AFTER_DIGITS}\b\d{{1,6}}(?:\s+\d{{1,6}})?,?\s+(?:rue|avenue|boulevard|chemin|allée|impasse|place|quai|cours|via|calle|rua)\s+"
     rf"(?:{CONNECTOR}\s+)*{UPPER_WORD}(?:\s+(?:{CONNECTOR}\s+)*{UPPER_WORD}){{0,3}}"
 )
 # a building number, then the street's number and name ("4093 110 Kontomari"): only with the lines after it
@@ -342,6 +342,99 @@ def address_tail() -> dict[str, str]:
         "to_country": rf"(?:{segment}){{0,4}}{region}{country}",
         "to_town": some_unit + rf"(?:{named_town}){{1,2}}(?:{line}(?-i:[A-Z]{{2,3}}\b|nan\b))?",
     }
+
+
+# Postal codes as countries write them: UK ("DD85 9HP"), Canada ("R4L 6M3"), the Netherlands
+# ("4534 YD"), and the digit codes of the rest ("10115", "D-10115", "12345-6789")
+POSTAL_ANY = (
+    r"(?:(?-i:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|\d{4}[ \t]?[A-Z]{2})"
+    r"|(?:[A-Z]{1,2}-?)?\d{4,6}(?:-\d{3,4})?)(?![\w-])"
+)
+ADDRESS_LABEL = (
+    r"(?:^|\n)[ \t]*(?:(?:home|postal|mailing|billing|shipping|delivery|street|my)[ \t]+)?"
+    r"(?:address|personal info|ship to|deliver to|send to)[ \t]*:[ \t]*"
+)
+# the lower-case words an address line may hold ("37, rue de Carre", "Acceso de Brenda 10")
+ADDRESS_LOWER_WORDS = set(
+    "rue de du des la le les di da del della dei y e et am an im bis of and van von der den ter te op aan "
+    "chemin avenue boulevard allée impasse place quai cours route rue via viale piazza corso strada calle rua avenida "
+    "carrer paseo plaza apt apartment flat suite unit floor no nr bus".split()
+)
+
+
+@lru_cache(maxsize=1)
+def address_line_patterns() -> dict[str, str]:
+    countries = _countries()
+    return {
+        # everything after an address label on its line, when it holds a number
+        "labelled": rf"(?<={ADDRESS_LABEL})(?=\S)[^\n]*?\d[^\n]*?(?=[ \t]*(?:\n|$))",
+        # a line of comma-separated parts with a number, ending in a country and maybe its postal
+        # code ("Pavel-Lehmann-Straße 9/1, Lippstadt, Germany 11628"): a signature's address line
+        "country": rf"(?<=(?:^|\n)[ \t]*)(?=\S)(?=[^\n]*\d)[^\n]*?,[ \t]*(?:{countries})(?:[ \t]*,?[ \t]*{POSTAL_ANY})?(?=[ \t]*(?:\n|$))",
+        # what completes a street: postal codes, towns and the country after it on its line
+        "tail": rf"(?:[ \t]*,?[ \t]*(?:{UPPER_WORD}[ \t]+){{0,3}}?(?:{POSTAL_ANY}|(?:{countries})\b))+",
+    }
+
+
+@lru_cache(maxsize=1)
+def _address_tail() -> regex.Pattern:
+    return regex.compile(address_line_patterns()["tail"], regex.IGNORECASE)
+
+
+def complete_addresses(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """A street address grows over the postal code, town and country that follow it on its
+    line ("446 Spooner Street SA8V 0GA"): whatever pattern found the street, the rest of the
+    address goes with it."""
+    if not any(r.entity_type == "STREET_ADDRESS" for r in results):
+        return results
+    grown = []
+    for result in results:
+        tail = _address_tail().match(text, result.end) if result.entity_type == "STREET_ADDRESS" else None
+        if tail and tail.end() > result.end:
+            result = RecognizerResult(
+                result.entity_type,
+                result.start,
+                tail.end(),
+                result.score,
+                result.analysis_explanation,
+                result.recognition_metadata,
+            )
+        grown.append(result)
+    return grown
+
+
+class AddressLineRecognizer(GatedPatternRecognizer):
+    """Whole address lines, as letters and forms write them: the rest of a line after an address
+    label ("Address:", "Personal Info:", "Ship to:"), and a line of comma-separated parts holding
+    a number that ends in a country (its postal code before or after it), whatever the street's
+    shape. A country line may hold no lower-case word but street words and connectors, so a
+    sentence that mentions a country is no address."""
+
+    GATED = {"address label": "number", "address line ending in a country": "number"}
+
+    def __init__(self) -> None:
+        lines = address_line_patterns()
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            name="AddressLineRecognizer",
+            patterns=[
+                Pattern("address label", lines["labelled"], 0.8),
+                Pattern("address line ending in a country", lines["country"], 0.7),
+            ],
+        )
+        self.set_gates({})
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None, regex_flags=None) -> list[RecognizerResult]:
+        return [
+            r
+            for r in super().analyze(text, entities, nlp_artifacts, regex_flags)
+            if r.analysis_explanation is None
+            or r.analysis_explanation.pattern_name != "address line ending in a country"
+            or all(w in ADDRESS_LOWER_WORDS or len(w) < 3 for w in LOWER_WORD.findall(text, r.start, r.end))
+        ]
+
+
+LOWER_WORD = re.compile(r"(?<![\w'-])(?-i:[a-z\u00df-\u00ff])[^\W\d_]*")
 
 
 # "The bus station is on Askelund 1", "the north side of Castelao 66": a rare capitalised name
@@ -475,6 +568,32 @@ class LuhnCardRecognizer(PatternRecognizer):
             doubled = digit * 2 if index % 2 else digit
             total += doubled - 9 if doubled > 9 else doubled
         return total % 10 == 0 and len(set(digits)) > 2
+
+
+CARD_CUE = (
+    r"\b(?:card|visa|mastercard|amex|credit card|debit card|cc)(?:\s+(?:number|no\.?|num|#))?"
+    r"(?:\s+(?:is|was))?\s*[:#]?\s*"
+)
+
+
+class CuedCardRecognizer(PatternRecognizer):
+    """A card number after a word that says it is one, in its groups of four, even when its
+    checksum fails ("my card 4716 2210 9988 1234 got charged twice"): a mistyped or made-up
+    card is still the customer's, and the published gate stops any 13-19 digits anyway, so
+    leaving it would lose the row. Replaced with a test-prefix card like any other."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="CREDIT_CARD",
+            name="CuedCardRecognizer",
+            patterns=[
+                Pattern(
+                    "card after its cue",
+                    rf"(?<={CARD_CUE})\d{{4}}(?:[ -]?\d{{4}}){{2,3}}(?:[ -]?\d{{1,3}})?(?![\d-])",
+                    0.6,
+                )
+            ],
+        )
 
 
 # Digits a phone number is not glued to; a word may follow it ("302-652-5610-Office").
@@ -682,6 +801,40 @@ class TrunkPrefixPhoneRecognizer(PatternRecognizer):
         return False
 
 
+# A number its label calls a phone, whatever its national shape ("Tel: (089) 2543835",
+# "377998940 (mobile)", "37836789040-Cell"): 7 to 15 digits right after or before the label.
+PHONE_LABEL_BEFORE = (
+    r"(?:\b(?:tel|telephone|phone|ph|mobile|mob|cell|fax|landline|whatsapp)\.?[ \t]*(?:no\.?|number|#)?[ \t]*[:.]?"
+    r"|\b(?:call|text|ring|reach|phone|contact|whatsapp)(?:[ \t]+(?:me|us|him|her))?[ \t]+(?:on|at))[ \t]*"
+)
+PHONE_LABEL_AFTER = r"[ \t]*(?:-|\(|/)?[ \t]*(?:office|mobile|cell|work|home|fax|landline|direct)\b"
+LABELLED_DIGITS = r"\+?\(?\d[\d \t().-]{5,22}\d"
+
+
+class LabelledPhoneRecognizer(PatternRecognizer):
+    """Phone numbers in any national format where a label beside them says what they are: a
+    signature's "Tel:" line or a number glued to "-Office" (the shapes presidio's and ours miss
+    when they are no country's valid layout). 7 to 15 digits, nothing but separators between."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="PHONE_NUMBER",
+            name="LabelledPhoneRecognizer",
+            patterns=[
+                Pattern(
+                    "labelled before", rf"(?<={PHONE_LABEL_BEFORE}){LABELLED_DIGITS}{EXTENSION}{NO_DIGIT_AFTER}", 0.6
+                ),
+                Pattern("labelled after", rf"{NO_DIGIT_BEFORE}{LABELLED_DIGITS}(?={PHONE_LABEL_AFTER})", 0.6),
+            ],
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = sum(c.isdigit() for c in pattern_text)
+        if not 7 <= digits <= 15 or ISO_DATE.fullmatch(pattern_text.strip()):
+            return False
+        return None
+
+
 # An account, routing or sort-code number is only a bank detail where the text says so: the
 # same digits elsewhere are an order, a quantity or a price.
 BANK_CUE = r"\b(?:bank\s+)?(?:account|acct|a/c|checking|savings|routing|aba|sort\s+code|bsb)\b"
@@ -807,6 +960,27 @@ class NameLexiconRecognizer(EntityRecognizer):
                 RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
             },
+        )
+
+
+class SignatureNameRecognizer(PatternRecognizer):
+    """The writer's name that opens a signature block: the line after a sign-off ("Best
+    regards,\nCarolina Girschner"), or after "Sent by" / "From:", in a name's shape (capitalised
+    words, initials, surname particles: "Lieke W. van Ham"), ending where its line, a
+    parenthesis, a bar or a comma does. A title before it stays in the text."""
+
+    def __init__(self) -> None:
+        title = r"(?:(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?[ \t]+)?"
+        super().__init__(
+            supported_entity="PERSON",
+            name="SignatureNameRecognizer",
+            patterns=[
+                Pattern(
+                    "signature name",
+                    rf"(?<=(?:{SIGN_OFF}){title}){SIGNATURE_NAME}(?=[ \t]*(?:$|\n|\(|\||,|<|-|[.!][ \t]*(?:$|\n)))",
+                    0.85,
+                )
+            ],
         )
 
 

@@ -176,8 +176,14 @@ class Surrogates:
         out = []
         for position, word in enumerate(words):
             table = "FIRST" if position == 0 and len(words) > 0 else "LAST"
-            fake = self._fake(f"PERSON_{table}", word.lower().strip(".,"))
-            name = fake.first_name() if table == "FIRST" else fake.last_name()
+            real = word.lower().strip(".,")
+            fake = self._fake(f"PERSON_{table}", real)
+            draw = fake.first_name if table == "FIRST" else fake.last_name
+            name = draw()
+            for _ in range(20):  # common names are drawn often: never hand the real one back ("Johnson")
+                if name.lower() != real:
+                    break
+                name = draw()
             if len(word.rstrip(".")) == 1:  # a middle initial stays an initial ("Leif I. Ranheim")
                 out.append(name[0].upper() + word[1:])
                 continue

@@ -98,8 +98,11 @@ def run_twenty() -> None:
         published = published_text(store).lower()
         reached = [i for i, (_, value) in enumerate(PLANTED_VALUES) if value.lower() in published]
         run_dir = Path(json.loads(summary_file.read_text())["run_dir"])
+        # an example the gate drops names its record, not its file: the planted records by ingest's lineage
+        ingested = pl.read_parquet(run_dir / "stages" / "01_ingest.parquet", columns=["record_id", "source_file"])
+        planted_ids = ingested.filter(pl.col("source_file") == "reviews_planted.csv")["record_id"].implode()
         dropped = pl.read_parquet(run_dir / "dropped.parquet").filter(
-            (pl.col("source_file") == "reviews_planted.csv") & pl.col("stage").is_in(["deidentify", "validate"])
+            pl.col("record_id").is_in(planted_ids) & pl.col("stage").is_in(["deidentify", "validate"])
         )
         print(f"twenty planted values, one per review, `etl run` {seconds:.1f} s:")
         print(f"  published: {len(reached)} of {len(PLANTED_VALUES)} (planted values by index: {reached})")

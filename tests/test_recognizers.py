@@ -136,3 +136,25 @@ def test_a_gated_recognizer_must_list_every_pattern_so_a_rename_cannot_drop_a_ga
 
     with pytest.raises(ValueError, match=r"unlisted \['street line'\], unknown \['street'\]"):
         Renamed()
+
+
+# (text, the candidate span, is it a name, the rule that decides)
+NAME_DECISIONS = [
+    ("Cheers,\nSent by Lieke W. van Ham (l@example.org)", "Lieke W. van Ham", True, "signature"),
+    ("I had the Ham sandwich", "Ham", False, "food, firm or place"),
+    ("my name is Beaufort and I ordered", "Beaufort", True, "food, firm or place"),  # a place, but introduced
+    ("my name is Quenby and I ordered", "Quenby", True, "introduced or in a role"),
+    ("hey its olivia thompson again", "olivia thompson", True, "greeted"),
+    ("Efimiya, can I please speak to your boss?", "Efimiya", True, "addressed at the start"),
+    ("Thanks,\nThe Healthy Bites Team", "The Healthy Bites Team", False, "greeted"),  # no signature: common words
+]
+
+
+@pytest.mark.parametrize(("text", "value", "expected", "rule"), NAME_DECISIONS)
+def test_each_name_decision_names_the_rule_that_made_it(text, value, expected, rule):
+    from etl.stages.deidentify.names import NameEvidence
+    from etl.text.people import name_lexicon
+
+    evidence = NameEvidence(*name_lexicon(), set(), [])
+    start = text.index(value)
+    assert evidence.decide(text, start, start + len(value), []) == (expected, rule)

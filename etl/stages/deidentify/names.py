@@ -25,6 +25,7 @@ within their own record.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from presidio_analyzer import RecognizerResult
@@ -224,6 +225,36 @@ PERSONAL_POSSESSION = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A span offered as a name, with what the rules read about it."""
+
+    text: str
+    start: int
+    end: int
+    words: list[str]
+    before: str  # the 40 characters before it
+    introduced: bool  # right after an introduction ("my name is", a title, a sign-off dash)
+    first_name: bool  # its first word is a known first name
+    capitalised: bool
+    looks_like_a_name: bool
+
+    @property
+    def value(self) -> str:
+        return self.text[self.start : self.end]
+
+    @staticmethod
+    def of(evidence: NameEvidence, text: str, start: int, end: int, ner_spans, other_spans) -> Candidate:
+        words = words_of(text[start:end])
+        before = text[max(0, start - 40) : start]
+        first_name = bool(words) and words[0].removesuffix("'s") in evidence.firsts
+        capitalised = text[start].isupper()
+        return Candidate(
+            text, start, end, words, before, INTRODUCTION.search(before) is not None,
+            first_name, capitalised, capitalised or first_name,
+        )  # fmt: skip
+
+
 class NameEvidence:
     """Keeps a PERSON span only when the text gives evidence that it is a person's name."""
 
@@ -399,90 +430,155 @@ class NameEvidence:
         ner_spans: list[tuple[int, int]],
         other_spans: list[tuple[int, int]] = (),
     ) -> bool:
-        span_words = words_of(text[start:end])
-        if not span_words:
-            return False
-        before = text[max(0, start - 40) : start]
-        introduced = INTRODUCTION.search(before) is not None
-        first_name = span_words[0].removesuffix("'s") in self.firsts
-        looks_like_a_name = text[start].isupper() or first_name
-        if (  # "Liberal A Aranda": the shape of a full name ending in a known surname, though a place starts it
-            WITH_INITIAL.fullmatch(text[start:end])
-            and text[start].isupper()
-            and span_words[-1].removesuffix("'s") in self.lasts
-            and not any(self._ordinary(w) for w in span_words if len(w) > 1)
-            and not self._food_or_firm(text, start, end)
+        return self.decide(text, start, end, ner_spans, other_spans)[0]
+
+    def decide(
+        self,
+        text: str,
+        start: int,
+        end: int,
+        ner_spans: list[tuple[int, int]],
+        other_spans: list[tuple[int, int]] = (),
+    ) -> tuple[bool, str]:
+        """Whether text[start:end] is a person's name, and the rule that decided: the first rule
+        of NAME_RULES with an answer. Their order is the logic (a signature before the food
+        check, the food check before the cues that would take "Ham" for a name)."""
+        span = Candidate.of(self, text, start, end, ner_spans, other_spans)
+        if not span.words:
+            return False, "no words"
+        for name, rule in NAME_RULES:
+            answer = rule(self, span)
+            if answer is not None:
+                return answer, name
+        return self._lexicon_agrees(text, start, end, span.words, ner_spans, other_spans), "lexicon and NER agree"
+
+    # Each rule answers True (a name), False (not one) or None (no say: the next rule is asked).
+
+    def _full_name_with_known_surname(self, c: Candidate) -> bool | None:
+        # "Liberal A Aranda": the shape of a full name ending in a known surname, though a place starts it
+        if (
+            WITH_INITIAL.fullmatch(c.value)
+            and c.capitalised
+            and c.words[-1].removesuffix("'s") in self.lasts
+            and not any(self._ordinary(w) for w in c.words if len(w) > 1)
+            and not self._food_or_firm(c.text, c.start, c.end)
         ):
             return True
+        return None
+
+    def _signature(self, c: Candidate) -> bool | None:
+        # the writer's name in a signature, even where a word of it means something ("van Ham")
         if (
-            SIGNED.search(before)
-            and SIGNATURE_NAME_RE.fullmatch(text[start:end])
-            and self._signed_name(text, start, end)
+            SIGNED.search(c.before)
+            and SIGNATURE_NAME_RE.fullmatch(c.value)
+            and self._signed_name(c.text, c.start, c.end)
         ):
-            return True  # the writer's name in a signature, even where a word of it means something ("van Ham")
-        if self._not_a_person(text, start, end):
-            return introduced and looks_like_a_name and len(span_words) == 1
-        introduces_self = VOCATIVE_BEFORE.search(before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."
-        if introduced or ROLE.search(before) or ROLE_AFTER.match(text, end) or introduces_self:
+            return True
+        return None
+
+    def _food_firm_or_place(self, c: Candidate) -> bool | None:
+        if self._not_a_person(c.text, c.start, c.end):
+            return c.introduced and c.looks_like_a_name and len(c.words) == 1
+        return None
+
+    def _introduced_or_in_a_role(self, c: Candidate) -> bool | None:
+        text, end = c.text, c.end
+        introduces_self = VOCATIVE_BEFORE.search(c.before) and re.match(r",?\s+here\b", text[end:])  # "Pete here, ..."
+        if c.introduced or ROLE.search(c.before) or ROLE_AFTER.match(text, end) or introduces_self:
             # "my name is My E Lundberg": an ordinary first word, then an initial and a word
-            return looks_like_a_name and (
-                not self._ordinary(span_words[0]) or (introduced and INITIAL_FOLLOWS.match(text, end) is not None)
+            return c.looks_like_a_name and (
+                not self._ordinary(c.words[0]) or (c.introduced and INITIAL_FOLLOWS.match(text, end) is not None)
             )
-        if self._owns_personal_data(text, end, span_words):
-            return text[start].isupper() and not self._ordinary(span_words[0].removesuffix("'s"))
+        return None
+
+    def _owns_personal_data(self, c: Candidate) -> bool | None:
+        if self._owner_of_personal_data(c.text, c.end, c.words):
+            return c.capitalised and not self._ordinary(c.words[0].removesuffix("'s"))
+        return None
+
+    def _with_an_initial(self, c: Candidate) -> bool | None:
         if (
-            WITH_INITIAL.fullmatch(text[start:end])
-            and text[start].isupper()
-            and not any(self._ordinary(w) for w in span_words if len(w) > 1)  # "A." is an initial
+            WITH_INITIAL.fullmatch(c.value)
+            and c.capitalised
+            and not any(self._ordinary(w) for w in c.words if len(w) > 1)  # "A." is an initial
         ):
             return True
-        if SPEECH_BEFORE.search(before) or SPEECH_AFTER.match(text, end) or self._speaker_label(text, start, end):
+        return None
+
+    def _speaks_or_spoken_to(self, c: Candidate) -> bool | None:
+        if (
+            SPEECH_BEFORE.search(c.before)
+            or SPEECH_AFTER.match(c.text, c.end)
+            or self._speaker_label(c.text, c.start, c.end)
+        ):
             # a rare word or a known name that speaks or is spoken to is a person
-            return text[start].isupper() and all(
+            return c.capitalised and all(
                 w.removesuffix("'s") in self.firsts
                 or w.removesuffix("'s") in self.any_lasts
                 or self.zipf(w) < RARE_ZIPF
-                for w in span_words
+                for w in c.words
             )
-        if len(span_words) == 1 and text[start].isupper() and self._person_by_syntax(text, end, before):
-            return self._name_like(span_words[0].removesuffix("'s"))
-        if FOR.search(before) and ORDER_TAIL.match(text, end):
-            return first_name or (text[start].isupper() and self.zipf(span_words[0]) < ORDERED_FOR_ZIPF)
-        surname = span_words[-1].removesuffix("'s")
-        lexicon_name = first_name or surname in self.lasts or (len(span_words) > 1 and surname in self.any_lasts)
-        if GREETING.search(before):
-            if text[start].isupper():
-                # "hey its Raj Whitfield again": a full name with one known name word in it
-                known_word = len(span_words) > 1 and any(w in self.firsts or w in self.any_lasts for w in span_words)
-                return lexicon_name or known_word or all(self.zipf(w) < RARE_ZIPF for w in span_words)
-            # "hey its olivia thompson again": a lower-case first name, then a surname or a pause
-            return first_name and (
-                len(span_words) > 1 or re.match(r"\s*(?:$|[,.!?]|again\b|here\b)", text[end:]) is not None
-            )
-        if first_name and text[start].isupper() and VOCATIVE_BEFORE.search(before) and VOCATIVE_AFTER.match(text, end):
+        return None
+
+    def _person_by_syntax_rule(self, c: Candidate) -> bool | None:
+        if len(c.words) == 1 and c.capitalised and self._person_by_syntax(c.text, c.end, c.before):
+            return self._name_like(c.words[0].removesuffix("'s"))
+        return None
+
+    def _ordered_for(self, c: Candidate) -> bool | None:
+        if FOR.search(c.before) and ORDER_TAIL.match(c.text, c.end):
+            return c.first_name or (c.capitalised and self.zipf(c.words[0]) < ORDERED_FOR_ZIPF)
+        return None
+
+    def _greeted(self, c: Candidate) -> bool | None:
+        if not GREETING.search(c.before):
+            return None
+        words = c.words
+        if c.capitalised:
+            surname = words[-1].removesuffix("'s")
+            lexicon_name = c.first_name or surname in self.lasts or (len(words) > 1 and surname in self.any_lasts)
+            # "hey its Raj Whitfield again": a full name with one known name word in it
+            known_word = len(words) > 1 and any(w in self.firsts or w in self.any_lasts for w in words)
+            return lexicon_name or known_word or all(self.zipf(w) < RARE_ZIPF for w in words)
+        # "hey its olivia thompson again": a lower-case first name, then a surname or a pause
+        return c.first_name and (
+            len(words) > 1 or re.match(r"\s*(?:$|[,.!?]|again\b|here\b)", c.text[c.end :]) is not None
+        )
+
+    def _vocative(self, c: Candidate) -> bool | None:
+        if c.first_name and c.capitalised and VOCATIVE_BEFORE.search(c.before) and VOCATIVE_AFTER.match(c.text, c.end):
             return True
+        return None
+
+    def _addressed_at_the_start(self, c: Candidate) -> bool | None:
         if (  # "Efimiya, can I please speak to your boss?": a rare word addressed at the start
-            len(span_words) == 1
-            and text[start].isupper()
-            and SENTENCE_START.search(before)
-            and ADDRESSED_AFTER.match(text, end)
-            and self.zipf(span_words[0]) < RARE_ZIPF
+            len(c.words) == 1
+            and c.capitalised
+            and SENTENCE_START.search(c.before)
+            and ADDRESSED_AFTER.match(c.text, c.end)
+            and self.zipf(c.words[0]) < RARE_ZIPF
         ):
             return True
+        return None
+
+    def _addressed_after_an_object(self, c: Candidate) -> bool | None:
         if (  # "leave me Hleb, four hungry children": spoken to, right after the object of the verb
-            len(span_words) == 1
-            and text[start].isupper()
-            and OBJECT_BEFORE.search(before)
-            and VOCATIVE_AFTER.match(text, end)
+            len(c.words) == 1
+            and c.capitalised
+            and OBJECT_BEFORE.search(c.before)
+            and VOCATIVE_AFTER.match(c.text, c.end)
         ):
-            return self._name_like(span_words[0])
-        if len(span_words) == 1 and (
-            self._locative(before, first_name)
-            or self._business_possessive(text, end, span_words)
-            or self._inside_other_name(text, start, end)
+            return self._name_like(c.words[0])
+        return None
+
+    def _place_business_or_inside_a_name(self, c: Candidate) -> bool | None:
+        if len(c.words) == 1 and (
+            self._locative(c.before, c.first_name)
+            or self._business_possessive(c.text, c.end, c.words)
+            or self._inside_other_name(c.text, c.start, c.end)
         ):
             return False
-        return self._lexicon_agrees(text, start, end, span_words, ner_spans, other_spans)
+        return None
 
     def _lexicon_agrees(
         self,
@@ -596,7 +692,7 @@ class NameEvidence:
         return match is not None and not (first_name and match.group(0).lower().lstrip().startswith("of"))
 
     @staticmethod
-    def _owns_personal_data(text: str, end: int, span_words: list[str]) -> bool:
+    def _owner_of_personal_data(text: str, end: int, span_words: list[str]) -> bool:
         possessive = span_words[-1].endswith("'s") or text[end : end + 2] in ("'s", "\u2019s")
         return possessive and PERSONAL_POSSESSION.match(text, end) is not None
 
@@ -691,3 +787,22 @@ class NameEvidence:
             and lower not in self.places
             and lower not in self.companies
         )
+
+
+# NameEvidence.decide asks these in order; the first with an answer decides, and its name is the reason.
+NAME_RULES = [
+    ("full name ending in a known surname", NameEvidence._full_name_with_known_surname),
+    ("signature", NameEvidence._signature),
+    ("food, firm or place", NameEvidence._food_firm_or_place),
+    ("introduced or in a role", NameEvidence._introduced_or_in_a_role),
+    ("owns personal data", NameEvidence._owns_personal_data),
+    ("name with an initial", NameEvidence._with_an_initial),
+    ("speaks or is spoken to", NameEvidence._speaks_or_spoken_to),
+    ("person by syntax", NameEvidence._person_by_syntax_rule),
+    ("ordered for", NameEvidence._ordered_for),
+    ("greeted", NameEvidence._greeted),
+    ("vocative", NameEvidence._vocative),
+    ("addressed at the start", NameEvidence._addressed_at_the_start),
+    ("addressed after an object", NameEvidence._addressed_after_an_object),
+    ("place, business or inside a name", NameEvidence._place_business_or_inside_a_name),
+]

@@ -79,6 +79,21 @@ def test_training_lowers_the_loss_and_the_manifest_names_the_exact_version(train
     assert manifest["hyperparameters"]["lora"]["r"] == 16
 
 
+def test_the_adapter_folder_has_a_model_card_from_its_manifest_not_peft_template(trained, store):
+    """Issue 51: peft's README was its unfilled template; the card names the dataset, version,
+    fingerprint and tasks, the settings and the figures, copied from the manifest."""
+    _, out = trained
+    manifest = json.loads((out / "training_manifest.json").read_text())
+    card = (out / "README.md").read_text()
+    assert "More Information Needed" not in card
+    (source,) = manifest["sources"]
+    for fact in (source["version"], source["fingerprint"][:16], "menu_qa, review_sentiment", "r=16"):
+        assert fact in card, fact
+    assert f"{manifest['steps']} steps" in card and "PeftModel.from_pretrained" in card
+    loss = math.floor(manifest["train_loss"]["last"] * 1000) / 1000
+    assert f"last {loss:.3f}" in card
+
+
 def test_the_output_holds_adapter_files_only_and_reloads_to_the_same_outputs(trained, tiny_model):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM

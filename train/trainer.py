@@ -30,6 +30,7 @@ from etl import __version__
 from etl.errors import ConfigError
 from train.config import TrainConfig
 from train.data import PadCollator, draw_mixture, encode_all, ensure_chat_template, read_source, sample
+from train.model_card import model_card
 from train.sentiment import score_sentiment
 
 MANIFEST = "training_manifest.json"
@@ -389,10 +390,12 @@ def code_version() -> str:
 
 
 def _save(trainer, tokenizer, out: Path, manifest: dict) -> None:
-    """Adapter files only (peft's save), the tokenizer with the template used, and the manifest last."""
+    """Adapter files only (peft's save), the tokenizer with the template used, the model card, and the manifest last."""
     out.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
+    # peft wrote its unfilled template; the card says what this adapter is, from the manifest
+    (out / "README.md").write_text(model_card(manifest, out.name), encoding="utf-8")
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
 
 

@@ -119,7 +119,7 @@ def train(work: Path, name: str, config: Path, settings: dict) -> Path:
         source = [] if settings.get("mixture") else ["--dataset", DATASET]
         etl(
             "train", *source, "--base-model", str(work / "model"), "--out", str(out),
-            "--config", str(train_yaml), "--pipeline", str(config), "--quiet",
+            "--train-config", str(train_yaml), "--config", str(config), "--quiet",
         )  # fmt: skip
     return out
 
@@ -256,7 +256,7 @@ def train_from(work: Path, name: str, previous: Path, config: Path, settings: di
         train_yaml.write_text(yaml.safe_dump(settings, sort_keys=False))
         etl(
             "train", "--from", str(previous), "--dataset", DATASET, "--out", str(out),
-            "--config", str(train_yaml), "--pipeline", str(config), "--quiet",
+            "--train-config", str(train_yaml), "--config", str(config), "--quiet",
         )  # fmt: skip
     return out
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 
@@ -688,11 +689,14 @@ def train(
     out: Annotated[
         Path | None, typer.Option(help="Folder for the adapter, tokenizer and training_manifest.json.")
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Training YAML (train/config.py).")] = None,
+    train_config: Annotated[
+        Path | None, typer.Option("--train-config", help="Training YAML (train/config.py).")
+    ] = None,
     store: Annotated[
         Path | None, typer.Option(help="Store folder (default: the pipeline's, $ETL_STORE, ./store).")
     ] = None,
-    pipeline: Annotated[Path | None, typer.Option(help="Pipeline YAML whose `store:` to use.")] = None,
+    config: ConfigOption = None,
+    pipeline: Annotated[Path | None, typer.Option(hidden=True, help="Old name of --config.")] = None,
     from_adapter: Annotated[
         Path | None,
         typer.Option("--from", help="An adapter to continue (its base model unless --base-model names one)."),
@@ -709,16 +713,33 @@ def train(
         base_model = base_of(from_adapter)
     if base_model is None or out is None:
         raise ConfigError("etl train needs --base-model (a model folder) and --out (where the adapter goes).")
-    settings = load_train_config(config)
+    config = _pipeline_not_training_yaml(config or pipeline)
+    settings = load_train_config(train_config)
     if dataset is not None:
         chosen = [t.strip() for t in tasks.split(",") if t.strip()] if tasks else None
         settings.mixture = [MixtureSource(dataset=dataset, tasks=chosen), *settings.mixture]
     elif tasks:
         raise ConfigError("--tasks selects tasks of --dataset; pass --dataset too.")
     uses_store = any(s.dataset is not None for s in settings.mixture)
-    root = _store_root(store, pipeline) if uses_store else Path(".")
+    root = _store_root(store, config) if uses_store else Path(".")
     manifest = train_adapter(settings, base_model, out, root, progress=not quiet, from_adapter=from_adapter).manifest
     _print_training(manifest, out)
+
+
+def _pipeline_not_training_yaml(config: Path | None) -> Path | None:
+    """`--config` is the pipeline YAML in every command; a training YAML there (what the flag
+    meant for `etl train` before) is named as such, with the flag it now goes to."""
+    from train.config import TrainConfig
+
+    if config is None or not config.is_file():
+        return config
+    try:
+        keys = set(yaml.safe_load(config.read_text(encoding="utf-8")) or {})
+    except (yaml.YAMLError, TypeError, UnicodeDecodeError):
+        return config  # the pipeline loader names what is wrong with it
+    if keys and keys <= set(TrainConfig.model_fields):
+        raise ConfigError(f"{config} is a training YAML; pass it as --train-config (--config is the pipeline YAML).")
+    return config
 
 
 def _print_training(manifest: dict, out: Path) -> None:

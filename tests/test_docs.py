@@ -173,7 +173,7 @@ def render_config_reference() -> str:
     ]
     for title, model in (
         ("pipeline.yaml (`etl run --config`)", PipelineConfig),
-        ("train.yaml (`etl train --config`)", TrainConfig),
+        ("train.yaml (`etl train --train-config`)", TrainConfig),
     ):
         out += ["", f"## {title}", "", "| key | type | default | meaning |", "|---|---|---|---|"]
         for key, owner, name, field, section in config_keys(model):

@@ -194,7 +194,12 @@ def test_etl_train_on_the_cli_and_merge(store, tiny_model, tmp_path):
     out = tmp_path / "adapter"
     runner = CliRunner()
     args = ["train", "--dataset", DATASET, "--tasks", "policy_qa", "--base-model", str(tiny_model)]
-    result = runner.invoke(app, [*args, "--out", str(out), "--config", str(config), "--store", str(store), "--quiet"])
+    # --config is the pipeline YAML in every command: a training YAML there is named, with its flag
+    wrong = runner.invoke(app, [*args, "--out", str(out), "--config", str(config), "--store", str(store)])
+    assert wrong.exit_code != 0 and "pass it as --train-config" in wrong.output
+    result = runner.invoke(
+        app, [*args, "--out", str(out), "--train-config", str(config), "--store", str(store), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     assert "steps 4/4" in result.output and "policy_qa" in result.output
     merged = tmp_path / "merged"

@@ -1,4 +1,4 @@
-"""Training configuration: a pydantic model loaded from YAML (`etl train --config train.yaml`).
+"""Training configuration: a pydantic model loaded from YAML (`etl train --train-config train.yaml`).
 
 Every key has a default that trains on a laptop CPU and on a GPU alike; the
 command line's `--dataset`, `--tasks` and `--base-model` fill the first mixture

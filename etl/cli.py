@@ -437,6 +437,8 @@ def show(
     """Counts per task and split, lineage and the curation summary of one version."""
     from rich.table import Table
 
+    from etl.report import report_pages
+
     target, name = _open_version(ref, store, config)
     manifest = target.manifest(name)
     console.print(
@@ -446,6 +448,8 @@ def show(
     console.print(f"parent {manifest['parent'] or '-'}, config {manifest['config_hash'][:12]}")
     console.print(f"fingerprint {manifest['fingerprint']}", soft_wrap=True)
     console.print(f"inputs: {len(manifest['inputs'])} files, {sum(i['bytes'] for i in manifest['inputs']):,} bytes")
+    for line in report_pages(target.path(name)):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     table = Table(title="examples")
     for column in ("task", "train", "eval", "total"):
         table.add_column(column, justify="left" if column == "task" else "right")

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -106,48 +107,74 @@ class JsonLog(ProgressHooks):
 
 
 def stage_table(summary: RunSummary) -> Table:
+    """The stage table for a terminal: drops by reason in one column, the stage's other figures
+    (what it found, made or merged: not drops) in the next."""
     table = Table(title=f"run {summary.run_id}: {summary.dataset}", title_justify="left")
-    table.add_column("stage")
-    table.add_column("in", justify="right")
-    table.add_column("kept", justify="right")
-    table.add_column("dropped", justify="right")
-    table.add_column("dropped by reason")
-    table.add_column("seconds", justify="right")
+    for column, justify in STAGE_COLUMNS:
+        table.add_column(column, justify=justify)
     for report in summary.stages:
-        _add_stage_row(table, report)
+        table.add_row(*_stage_cells(report))
         if report.produces:  # format: the stages after it count examples
-            table.add_row(
-                f"[dim]-> {report.produces}[/dim]",
-                "",
-                f"{report.handed_on:,}",
-                "",
-                f"[dim]{report.produces} built[/dim]",
-                "",
-            )
+            table.add_row(f"[dim]-> {report.produces}[/dim]", "", f"{report.handed_on:,}", "", "", "", "")
             table.add_section()
     table.add_section()
-    table.add_row(
+    table.add_row(*_total_cells(summary))
+    return table
+
+
+STAGE_COLUMNS = [
+    ("stage", "left"),
+    ("in", "right"),
+    ("kept", "right"),
+    ("dropped", "right"),
+    ("dropped by reason", "left"),
+    ("figures (not drops)", "left"),
+    ("seconds", "right"),
+]
+
+
+def _stage_cells(report) -> list[str]:
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in report.dropped_by_reason.items()) or "-"
+    figures = ", ".join(f"{name} {count:,}" for name, count in report.counts.items() if count) or "-"
+    unit = "" if report.unit == "records" else f" ({report.unit})"
+    return [
+        f"{report.stage}{unit}",
+        f"{report.rows_in:,}",
+        f"{report.kept:,}",
+        f"{report.dropped:,}",
+        reasons,
+        figures,
+        f"{report.seconds:.2f}",
+    ]
+
+
+def _total_cells(summary: RunSummary) -> list[str]:
+    return [
         "total",
         f"{summary.rows_in:,}",
         f"{summary.rows_kept:,}",
         f"{summary.rows_dropped:,}",
         "raw rows and records",
+        "-",
         f"{summary.seconds:.2f}",
-    )
-    return table
+    ]
 
 
-def _add_stage_row(table: Table, report) -> None:
-    reasons = ", ".join(f"{reason} {count}" for reason, count in report.dropped_by_reason.items()) or "-"
-    counts = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
-    table.add_row(
-        report.stage if report.unit == "records" else f"{report.stage} [dim]({report.unit})[/dim]",
-        f"{report.rows_in:,}",
-        f"{report.kept:,}",
-        f"{report.dropped:,}",
-        reasons + (f"\n[dim]{counts}[/dim]" if counts else ""),
-        f"{report.seconds:.2f}",
-    )
+def stage_lines(summary: RunSummary) -> list[str]:
+    """The stage table as plain lines, for a log (cron, CI: no terminal, any width): one line a
+    stage, never wrapped, each figure named, so a line can be read or grepped on its own."""
+    lines = [f"run {summary.run_id}: {summary.dataset}"]
+    for report in summary.stages:
+        stage, rows_in, kept, dropped, reasons, figures, seconds = _stage_cells(report)
+        line = f"  {stage}: in {rows_in}, kept {kept}, dropped {dropped}"
+        line += f" ({reasons})" if reasons != "-" else ""
+        line += f"; figures: {figures}" if figures != "-" else ""
+        lines.append(f"{line}; {seconds} s")
+        if report.produces:
+            lines.append(f"  -> {report.handed_on:,} {report.produces} built")
+    total = _total_cells(summary)
+    lines.append(f"  total: in {total[1]}, kept {total[2]}, dropped {total[3]} (raw rows and records); {total[6]} s")
+    return lines
 
 
 def inputs_line(inputs: dict) -> str:
@@ -171,7 +198,11 @@ def vectors_line(counts: dict) -> str:
 
 
 def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[str]) -> None:
-    console.print(stage_table(summary))
+    if console.is_terminal:
+        console.print(stage_table(summary))
+    else:
+        for line in stage_lines(summary):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     holds = "[green]holds[/green]" if summary.invariant_holds else "[red]BROKEN[/red]"
     console.print(
         f"accounting: {summary.rows_in:,} in = {summary.rows_kept:,} kept + {summary.rows_dropped:,} dropped: {holds}"
@@ -191,7 +222,8 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
             )
     if quarantine_lines:
         console.print(
-            f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):"
+            f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):",
+            soft_wrap=True,
         )
         for line in quarantine_lines[:25]:
             console.print(f"  {line}")
@@ -202,7 +234,7 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
             f"{task} {sum(splits.values()):,} ({splits.get('train', 0):,}/{splits.get('eval', 0):,})"
             for task, splits in summary.examples.items()
         )
-        console.print(f"examples (train/eval): {tasks}")
+        console.print(f"examples (train/eval): {tasks}", soft_wrap=True)
     if summary.augmentation.get("variants"):
         made = "; ".join(
             f"{task} " + ", ".join(f"{method} {n:,}" for method, n in sorted(methods.items()))
@@ -221,13 +253,26 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
         p = summary.publish
         if p["published"]:
             console.print(
-                f"[green]published[/green] {summary.dataset} {p['version']} at {p['path']} (fingerprint {p['fingerprint'][:12]})"
+                f"[green]published[/green] {summary.dataset} {p['version']} at {escape(str(p['path']))} "
+                f"(fingerprint {p['fingerprint'][:12]})",
+                soft_wrap=True,
             )
         else:
             console.print(
-                f"nothing new to publish: {p['version']} already holds fingerprint {p['fingerprint'][:12]} ({p['path']})"
+                f"nothing new to publish: {p['version']} already holds fingerprint {p['fingerprint'][:12]} "
+                f"({escape(str(p['path']))})",
+                soft_wrap=True,
             )
-    console.print(f"run folder: {summary.run_dir}")
+        for line in report_pages(Path(p["path"])):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"run folder: {summary.run_dir}", markup=False, highlight=False, soft_wrap=True)
+
+
+def report_pages(version: Path) -> list[str]:
+    """Where a version's pages are, for a person to open: the curation report and GX's Data Docs."""
+    pages = [("curation report", version / "quality" / "report.html")]
+    pages.append(("Data Docs", version / "quality" / "data_docs" / "index.html"))
+    return [f"{name}: {path}" for name, path in pages if path.is_file()]
 
 
 def _some(names: list[str], limit: int = 3) -> str:

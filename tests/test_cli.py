@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,13 @@ def test_run_prints_table_and_never_raw_customer_text(tmp_path):
     result = etl("run", "--config", str(SAMPLE / "pipeline.yaml"), "--store", str(tmp_path))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for column in ("stage", "in", "kept", "dropped", "dropped by reason", "seconds"):
-        assert column in out
+    # no terminal (cron, CI): one plain line a stage, figures apart from drops, paths never wrapped
+    assert "ingest (raw rows): in " in out and re.search(
+        r"\n  deidentify: in [\d,]+, kept [\d,]+, dropped 0; figures: .*found_PERSON", out
+    )
+    version = tmp_path / "healthy-bites" / "v1"
+    assert f"at {version} (fingerprint" in out
+    assert f"curation report: {version / 'quality' / 'report.html'}\n" in out
     assert "accounting:" in out and "holds" in out
     assert "chat_logs.jsonl:" in out and "invalid_json" in out
     planted = json.loads((SAMPLE / "planted.json").read_text())["pii"]
@@ -99,3 +105,21 @@ def test_sample_data_writes_a_self_contained_folder(tmp_path):
         config.resolve(p).resolve().is_relative_to(out.resolve())
         for p in (config.sources.reviews[0].path, config.catalog.menu)
     )
+
+
+def test_the_terminal_table_keeps_figures_out_of_the_drop_column(sample_run):
+    """Issue 51: counts that are not drops (found_PERSON, variants) stood in "dropped by reason";
+    they have their own column, and a stage that drops nothing says "-" there."""
+    from rich.console import Console
+
+    from etl.report import stage_table
+
+    console = Console(width=400, record=True, force_terminal=True)
+    console.print(stage_table(sample_run))
+    lines = console.export_text().splitlines()
+    header = next([c.strip() for c in line.split("┃")[1:-1]] for line in lines if "┃" in line)
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if "│" in line]
+    body = {r[0]: r for r in rows if r[0]}
+    assert header[4:6] == ["dropped by reason", "figures (not drops)"]
+    assert body["deidentify"][4] == "-" and "found_PERSON" in body["deidentify"][5]
+    assert "variants" in body["augment (examples)"][5] and "variants" not in body["augment (examples)"][4]

@@ -29,7 +29,9 @@ class GatedPatternRecognizer(PatternRecognizer):
         names = {p.name for p in self.patterns}
         if set(self.GATED) != names or not set(self.GATED.values()) - {None} <= set(gates):
             unlisted, unknown = sorted(names - set(self.GATED)), sorted(set(self.GATED) - names)
-            raise ValueError(f"{self.name}: GATED must list every pattern once (unlisted {unlisted}, unknown {unknown})")
+            raise ValueError(
+                f"{self.name}: GATED must list every pattern once (unlisted {unlisted}, unknown {unknown})"
+            )
         self.every_pattern = list(self.patterns)
 
     def patterns_for(self, text: str) -> list[Pattern]:

@@ -20,7 +20,6 @@ and other sentences in the same shapes. Figures are counts, never rounded.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import published_text, without_model_stages  # noqa: E402
-from tests.heldout_letters import PLANTED_VALUES, letters, survivors  # noqa: E402
+from tests.heldout_letters import PLANTED_VALUES, letters, survivors, write_planted_reviews  # noqa: E402
 
 
 def run_letters(count: int, seed: int) -> None:
@@ -80,13 +79,7 @@ def run_twenty() -> None:
         sample = Path(tmp) / "sample_data"
         shutil.copytree(ROOT / "sample_data", sample, ignore=shutil.ignore_patterns("store", "store-work"))
         config = without_model_stages(sample / "pipeline.yaml")
-        with open(sample / "reviews_planted.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
-            )
-            for i, (text, _) in enumerate(PLANTED_VALUES):
-                writer.writerow([f"R99{i:05d}", "2026-11-20T10:00:00+00:00", "", "", 4, "", "Midtown", text])
+        write_planted_reviews(sample)
         store, summary_file = Path(tmp) / "store", Path(tmp) / "summary.json"
         env = {**os.environ, "ETL_PII_KEY": "c" * 64}
         command = [sys.executable, "-m", "etl.cli", "run", "--config", str(config), "--store", str(store)]

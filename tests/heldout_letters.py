@@ -15,6 +15,7 @@ bench can count what survives.
 
 from __future__ import annotations
 
+import csv
 import random
 import re
 from dataclasses import dataclass, field
@@ -178,3 +179,16 @@ def survivors(letter: Letter, published: str) -> dict[str, list[str]]:
             if there:
                 found.setdefault(kind, []).append(value)
     return found
+
+
+def write_planted_reviews(folder: Path) -> Path:
+    """PLANTED_VALUES as a reviews export in the sample's columns, one value per review."""
+    path = folder / "reviews_planted.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
+        )
+        for i, (text, _) in enumerate(PLANTED_VALUES):
+            writer.writerow([f"R99{i:05d}", "2026-11-20T10:00:00+00:00", "", "", 4, "", "Midtown", text])
+    return path

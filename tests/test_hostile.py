@@ -224,18 +224,10 @@ def test_twenty_planted_values_one_per_review_never_reach_a_version_and_lose_no_
     IBANs, a card whose checksum fails, an SSN, an e-mail, addresses of three countries, an
     account number, an IP and a signature block, one per review, through `etl run`: none is
     published, and no planted review is dropped by de-identification or the gate."""
-    import csv
-
-    from tests.heldout_letters import PLANTED_VALUES
+    from tests.heldout_letters import PLANTED_VALUES, write_planted_reviews
 
     config = without_model_stages(sample_copy / "pipeline.yaml")
-    with open(sample_copy / "reviews_planted.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
-        )
-        for i, (text, _) in enumerate(PLANTED_VALUES):
-            writer.writerow([f"R99{i:05d}", "2026-11-20T10:00:00+00:00", "", "", 4, "", "Midtown", text])
+    write_planted_reviews(sample_copy)
     summary_file = tmp_path / "summary.json"
     store = tmp_path / "store"
     result = etl("run", "--config", str(config), "--store", str(store), "--json", str(summary_file))

@@ -45,7 +45,7 @@ def split_examples(scale: int, seed: int, folder: Path):
 
     from etl.config import load_config
     from etl.generator import write_sample_data
-    from etl.runner import run_pipeline
+    from etl.run.runner import run_pipeline
 
     write_sample_data(folder / "data", scale=scale, seed=seed)
     config = load_config(folder / "data" / "pipeline.yaml")

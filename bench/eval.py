@@ -64,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         store = args.store
         if store is None:
-            from etl.runner import run_pipeline
+            from etl.run.runner import run_pipeline
 
             store = Path(scratch) / "store"
             run_pipeline(config, store=store, work=Path(scratch) / "work")

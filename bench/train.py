@@ -81,7 +81,7 @@ def rss_bytes() -> int:
 
 def publish_sample(folder: Path) -> Path:
     from etl.config import load_config
-    from etl.runner import run_pipeline
+    from etl.run.runner import run_pipeline
 
     store = folder / "store"
     run_pipeline(load_config(ROOT / "sample_data" / "pipeline.yaml"), store=store, work=folder / "work")

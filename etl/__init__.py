@@ -1,6 +1,8 @@
 """Curated, de-identified, versioned instruction datasets from customer text."""
 
-__version__ = "0.1.0"
+from etl.version import __version__
+
+__all__ = ["__version__", "load"]
 
 
 def load(dataset: str, version: str = "latest", task: str | None = None, store=None):

@@ -573,7 +573,7 @@ class ValidateBounds(_Strict):
 
 
 class ValidateConfig(_Strict):
-    """Great Expectations gates before publishing (etl/quality.py, etl/stages/validate.py)."""
+    """Great Expectations gates before publishing (etl/stages/validate/gx_suites.py, etl/stages/validate/stage.py)."""
 
     # Run the suites before publishing.
     enabled: bool = True
@@ -664,7 +664,7 @@ class DeidentifyConfig(_Strict):
 
 
 class RayConfig(_Strict):
-    """Where `executor: ray` runs (etl/executors.py)."""
+    """Where `executor: ray` runs (etl/run/executors.py)."""
 
     # None: start a Ray instance on this machine for the run; "auto": the cluster this
     # machine belongs to; "ray://<head>:10001": a remote cluster through Ray Client
@@ -704,7 +704,7 @@ class PipelineConfig(_Strict):
     keep_runs: int = Field(20, ge=1)
     # local: every stage in this process (its own worker processes); ray: the per-record
     # stages (clean, de-identify) as Ray Data map_batches, the same code on each batch, and
-    # embeddings, rewriting, dedup bucketing and the split's group-bys on Ray (etl/executors.py)
+    # embeddings, rewriting, dedup bucketing and the split's group-bys on Ray (etl/run/executors.py)
     executor: Literal["local", "ray"] = "local"
     ray: RayConfig = Field(default_factory=RayConfig)
     # The business's own facts: what the examples are grounded in and de-identification keeps.

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from etl.config import load_config
-from etl.runner import run_pipeline
+from etl.run.runner import run_pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"

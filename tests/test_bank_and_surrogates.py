@@ -15,15 +15,15 @@ import polars as pl
 import pytest
 from faker import Faker
 
-from etl import quality
 from etl.config import DeidentifyConfig
 from etl.records import make_record, records_frame
 from etl.stages.deidentify import DeidentifyStage
 from etl.stages.deidentify.surrogates import Surrogates
+from etl.stages.validate import gx_suites
 
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT", "en_IN"]
-PATTERNS = quality.leak_patterns(quality.load_suite(quality.default_suites_dir() / "deidentified.json"))
-PUBLISHED = quality.leak_patterns(quality.load_suite(quality.default_suites_dir() / "published.json"))
+PATTERNS = gx_suites.leak_patterns(gx_suites.load_suite(gx_suites.default_suites_dir() / "deidentified.json"))
+PUBLISHED = gx_suites.leak_patterns(gx_suites.load_suite(gx_suites.default_suites_dir() / "published.json"))
 
 
 def originals(per_locale: int = 25) -> list[tuple[str, str]]:
@@ -73,13 +73,13 @@ def test_every_surrogate_passes_the_gate_leak_patterns():
 
 def test_the_gate_itself_flags_no_surrogate_and_does_flag_the_originals():
     texts = surrogate_texts()
-    suite = quality.load_suite(quality.default_suites_dir() / "deidentified.json")
+    suite = gx_suites.load_suite(gx_suites.default_suites_dir() / "deidentified.json")
     batch = pl.DataFrame({"record_id": [f"r{i}" for i in range(len(texts))], "text": texts})
-    result = quality.validate("deidentified", batch, suite, {}, "fail")
+    result = gx_suites.validate("deidentified", batch, suite, {}, "fail")
     assert result.success, [f.describe() for f in result.failures]
     # the same gate on the real values: IBANs, account numbers and US phones are caught
     leaks = ["Refund to IBAN GB38ESZY14177763170669 please", "my account number is 12345678", "call 404-872-1234 x12"]
-    caught = quality.validate(
+    caught = gx_suites.validate(
         "deidentified", pl.DataFrame({"record_id": ["a", "b", "c"], "text": leaks}), suite, {}, "fail"
     )
     assert not caught.success and "3 of 3" in caught.failures[0].observed

@@ -112,7 +112,7 @@ def test_the_terminal_table_keeps_figures_out_of_the_drop_column(sample_run):
     they have their own column, and a stage that drops nothing says "-" there."""
     from rich.console import Console
 
-    from etl.report import stage_table
+    from etl.run.summary import stage_table
 
     console = Console(width=400, record=True, force_terminal=True)
     console.print(stage_table(sample_run))

@@ -9,7 +9,7 @@ import polars as pl
 
 from etl.config import DedupConfig, SemanticConfig, load_config
 from etl.records import make_record, record_id, records_frame
-from etl.runner import run_pipeline
+from etl.run.runner import run_pipeline
 from etl.stages.dedup import DedupStage
 from etl.stages.dedup.minhash import MinHashLSH, optimal_bands, shingle
 from etl.stages.dedup.semantic import semantic_labels

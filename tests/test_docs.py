@@ -31,7 +31,7 @@ BLOCK = re.compile(r"(<!-- sample-run:begin[^\n]*-->\n)(.*?)(<!-- sample-run:end
 
 
 def render(summary) -> str:
-    """The README block for a run summary (etl.runner.RunSummary)."""
+    """The README block for a run summary (etl.run.runner.RunSummary)."""
     lines = [
         "| what | count |",
         "|---|---|",
@@ -250,7 +250,7 @@ def main() -> None:
     import tempfile
 
     from etl.config import load_config
-    from etl.runner import run_pipeline
+    from etl.run.runner import run_pipeline
 
     with tempfile.TemporaryDirectory() as store:
         summary = run_pipeline(load_config(REPO / "sample_data" / "pipeline.yaml"), store=store)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from etl.config import ConfigError, load_config
-from etl.runner import run_pipeline
+from etl.run.runner import run_pipeline
 from etl.store import Store
 from tests.conftest import SAMPLE
 
@@ -56,7 +56,7 @@ def ray_executor():
     """One Ray instance for the tests below (each start costs seconds): the pipeline test above
     runs first and checks that a run's own instance is stopped with it."""
     from etl.config import RayConfig
-    from etl.executors import RayExecutor
+    from etl.run.executors import RayExecutor
 
     executor = RayExecutor(RayConfig(num_cpus=2))
     yield executor
@@ -138,7 +138,7 @@ def test_rays_groupby_split_places_every_example_where_the_local_split_does(ray_
 
     from etl.config import RayConfig
     from etl.example import EXAMPLE_SCHEMA
-    from etl.executors import RayExecutor
+    from etl.run.executors import RayExecutor
     from etl.stages.split import assign_splits
 
     rng = np.random.default_rng(15)

@@ -16,7 +16,8 @@ import pytest
 from presidio_analyzer import RecognizerResult
 
 from etl.config import ConfigError, load_config
-from etl.runner import run_folders, run_pipeline
+from etl.run.runner import run_pipeline
+from etl.run.work_folder import WorkFolder
 from tests.conftest import SAMPLE, file_text, write
 
 
@@ -45,7 +46,7 @@ def test_a_work_folder_inside_the_store_is_refused(sample_copy):
 
 
 def test_old_run_folders_are_removed_beyond_keep_runs(sample_copy, tmp_path):
-    from etl.runner import run_pipeline
+    from etl.run.runner import run_pipeline
 
     config = load_config(sample_copy / "pipeline.yaml")
     config.keep_runs = 2
@@ -53,8 +54,8 @@ def test_old_run_folders_are_removed_beyond_keep_runs(sample_copy, tmp_path):
     for _ in range(3):
         summary = run_pipeline(config, store=tmp_path / "store")
     work = config.work_root(Path(summary.store_dir))
-    assert [p.name for p in run_folders(work, config.dataset)][-1] == summary.run_id
-    assert len(run_folders(work, config.dataset)) == 2
+    assert [p.name for p in WorkFolder(work, config.dataset).run_folders()][-1] == summary.run_id
+    assert len(WorkFolder(work, config.dataset).run_folders()) == 2
     done = subprocess.run(
         [
             sys.executable,
@@ -70,7 +71,7 @@ def test_old_run_folders_are_removed_beyond_keep_runs(sample_copy, tmp_path):
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    assert "removed 2 of 2 run folder(s)" in done.stdout and run_folders(work, config.dataset) == []
+    assert "removed 2 of 2 run folder(s)" in done.stdout and WorkFolder(work, config.dataset).run_folders() == []
 
 
 # ------------------------------------------------------------------ de-identification keeps the text whole

@@ -11,7 +11,7 @@ import yaml
 
 from etl.catalog import load_catalog
 from etl.config import GroundingConfig, load_config
-from etl.runner import run_pipeline
+from etl.run.runner import run_pipeline
 from etl.stages.ground import GroundStage
 from etl.text.menu_retrieval import GROUNDING_HEADER, MenuRetriever, base_prompt, card
 from tests.conftest import SAMPLE, without_model_stages

@@ -301,7 +301,7 @@ A: Yes, any week before Thursday.
 
 
 def test_the_common_faq_shapes_are_read_and_init_names_the_shape_it_reads(tmp_path):
-    from etl.init import guess_file
+    from etl.project.init import guess_file
     from etl.stages.ingest.faqs import read_faqs
 
     path = tmp_path / "faq.md"

@@ -71,7 +71,7 @@ def _copy_with_upward_import(tmp_path: Path) -> Path:
     clean = tmp_path / "etl" / "stages" / "clean.py"
     clean.write_text(
         clean.read_text(encoding="utf-8")
-        + "\n\ndef _report_progress():\n    from etl import runner\n\n    return runner\n",
+        + "\n\ndef _report_progress():\n    from etl.run import runner\n\n    return runner\n",
         encoding="utf-8",
     )
     return tmp_path
@@ -87,14 +87,14 @@ def test_a_stage_that_imports_the_runner_breaks_the_layers_and_makes_a_cycle(tmp
     )  # fmt: skip
     assert lint.returncode == 1, lint.stdout + lint.stderr
     assert "etl's layers point down BROKEN" in lint.stdout
-    assert "etl.stages.clean -> etl.runner" in lint.stdout
+    assert "etl.stages.clean -> etl.run.runner" in lint.stdout
 
     cycles = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "test_layers.py")],
         cwd=copy, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert cycles.returncode == 1, cycles.stdout + cycles.stderr
-    assert "etl.stages.clean -> etl.runner" in cycles.stdout
+    assert "etl.stages.clean -> etl.run.runner" in cycles.stdout
 
 
 if __name__ == "__main__":

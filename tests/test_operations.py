@@ -122,7 +122,7 @@ def first_dtype(config) -> str:
 
 def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprint(sample_copy, tmp_path):
     from etl.config import load_config
-    from etl.runner import run_pipeline
+    from etl.run.runner import run_pipeline
     from etl.stages.dedup.semantic import batch_invariant
 
     config = load_config(sample_copy / "pipeline.yaml")

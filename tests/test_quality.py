@@ -13,23 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from etl import quality
 from etl.cli import app
 from etl.config import load_config
 from etl.errors import QualityGateError
-from etl.registry import build_stages
-from etl.runner import run_pipeline
+from etl.run.registry import build_stages
+from etl.run.runner import run_pipeline
 from etl.stages.base import Stage, StageResult
+from etl.stages.validate import gx_suites
 from etl.store import Store
 from tests.conftest import SAMPLE, published_text
 
 
-@pytest.mark.parametrize("name", quality.SUITES)
+@pytest.mark.parametrize("name", gx_suites.SUITES)
 def test_suite_files_reload_and_resave_byte_identical(name, tmp_path):
-    source = quality.default_suites_dir() / f"{name}.json"
-    suite = quality.load_suite(source)
+    source = gx_suites.default_suites_dir() / f"{name}.json"
+    suite = gx_suites.load_suite(source)
     assert [e.id for e in suite.expectations] == [e["id"] for e in json.loads(source.read_text())["expectations"]]
-    quality.save_suite(suite, tmp_path / "again.json")
+    gx_suites.save_suite(suite, tmp_path / "again.json")
     assert (tmp_path / "again.json").read_bytes() == source.read_bytes()
 
 
@@ -142,7 +142,7 @@ def test_a_suite_set_to_warn_publishes_and_says_so(sample_copy, tmp_path):
 def test_the_sample_version_holds_validation_results_and_data_docs(sample_run):
     quality_dir = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest")) / "quality"
     assert (quality_dir / "data_docs" / "index.html").is_file()
-    for name in quality.SUITES:
+    for name in gx_suites.SUITES:
         result = json.loads((quality_dir / "validations" / f"{name}.json").read_text())
         assert result["success"] is True and result["suite_name"] == name
         page = sample_run.quality[name]["page"]
@@ -227,7 +227,7 @@ LEAK_TEXT = st.lists(
 @given(text=LEAK_TEXT)
 def test_leak_patterns_find_exactly_what_the_reviewed_ones_find(suite_name, text):
     """The look-aheads that open the suites' digit patterns change no match, only the speed."""
-    patterns = quality.leak_patterns(quality.load_suite(quality.default_suites_dir() / f"{suite_name}.json"))
+    patterns = gx_suites.leak_patterns(gx_suites.load_suite(gx_suites.default_suites_dir() / f"{suite_name}.json"))
     assert len(patterns) == len(LEAK_PATTERNS_AS_REVIEWED)
     for pattern, reviewed in zip(patterns, LEAK_PATTERNS_AS_REVIEWED):
         assert [m.span() for m in re.finditer(pattern, text)] == [m.span() for m in re.finditer(reviewed, text)]

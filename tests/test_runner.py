@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from etl.config import load_config
-from etl.runner import InvariantError, run_pipeline
+from etl.run.runner import InvariantError, run_pipeline
 from etl.stages.base import Stage, StageResult, drop_frame
 from etl.stages.clean import CleanStage
 from etl.stages.ingest import IngestStage

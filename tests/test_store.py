@@ -17,7 +17,7 @@ import pytest
 import etl
 from etl.config import load_config
 from etl.errors import NOTHING_NEW
-from etl.runner import run_pipeline
+from etl.run.runner import run_pipeline
 from etl.store import Store, StoreError, fingerprint
 from tests.conftest import without_model_stages
 

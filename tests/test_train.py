@@ -292,7 +292,7 @@ def test_etl_eval_answers_the_frozen_set_with_the_base_and_the_adapter_in_one_co
 
     from etl.catalog import load_catalog
     from etl.config import load_config
-    from etl.stages.validate import business_contacts
+    from etl.stages.validate.stage import business_contacts
     from train.evaluate import published_leak_patterns
 
     settings = load_config(SAMPLE / "pipeline.yaml")

@@ -19,7 +19,7 @@ import yaml
 
 from etl.config import load_config
 from etl.generator import write_sample_data
-from etl.runner import run_pipeline
+from etl.run.runner import run_pipeline
 from etl.stages.ingest import ingest
 from etl.store import Store
 from tests.conftest import SAMPLE, without_model_stages
@@ -115,8 +115,8 @@ def test_splits_are_stable_and_near_the_eval_share_as_versions_grow(sample_copy,
 
 
 def test_diff_lists_examples_that_changed_split_as_moves(tmp_path):
-    from etl.diff import diff_versions
     from etl.example import EXAMPLE_SCHEMA
+    from etl.store.diff import diff_versions
 
     def examples(splits: list[str]) -> pl.DataFrame:
         rows = [

@@ -32,7 +32,7 @@ from etl.catalog import Catalog, load_catalog
 from etl.config import PipelineConfig
 from etl.errors import ConfigError
 from etl.example import TASKS
-from etl.quality import default_suites_dir, leak_patterns, load_suite
+from etl.stages.validate.gx_suites import default_suites_dir, leak_patterns, load_suite
 from etl.store import Store
 from etl.text.menu_retrieval import MenuRetriever, base_prompt, card, ground_prompt
 from train import frozen_eval

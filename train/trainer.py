@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from etl import __version__
+from etl.version import __version__
 from etl.errors import ConfigError
 from train.config import TrainConfig
 from train.data import PadCollator, draw_mixture, encode_all, ensure_chat_template, read_source, sample

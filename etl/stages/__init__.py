@@ -2,5 +2,5 @@
 
     ingest -> clean -> deidentify -> dedup -> format -> semantic -> split -> publish
 
-Each follows the contract in `etl/stages/base.py`; `etl/registry.py` names them.
+Each follows the contract in `etl/stages/base.py`; `etl/run/registry.py` names them.
 """

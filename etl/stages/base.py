@@ -11,14 +11,14 @@ the base builds kept, dropped and stats, as datatrove's filter base and
 data-juicer's ops (`compute_stats` then `process`) do. Models load in `setup`,
 which the runner calls once, before the clock for the stage's work starts.
 
-Where the work runs is the executor's business (etl/executors.py), and the
+Where the work runs is the executor's business (etl/run/executors.py), and the
 contract says how a stage hands it over without the executor knowing the stage:
 a `per_record` stage is split into batches whole; any other stage hands its
 parallel work to a `Parallel` as pure functions (a worker built once a process,
 applied to blocks of rows; an aggregate applied to groups of rows that share a
 key). `Parallel` itself runs them here, in one call; the Ray executor spreads
 the same functions over a cluster. A new stage gets Ray by calling these two,
-without a line in etl/executors.py.
+without a line in etl/run/executors.py.
 """
 
 from __future__ import annotations
@@ -81,16 +81,21 @@ class Stage(ABC):
     # the unit it hands on, when it turns one unit into another (format: records -> examples)
     produces: ClassVar[str | None] = None
     # True when each row's outcome depends on that row alone (clean, de-identify): records
-    # carried from an earlier run (etl/incremental.py) pass such a stage untouched, and an
+    # carried from an earlier run (etl/run/incremental.py) pass such a stage untouched, and an
     # executor may run it on any partition of the rows
     per_record: ClassVar[bool] = False
+    # the stage's part in the incremental cache (etl/run/incremental.py), which the runner
+    # plays by role, never by stage name: "reads" is the stage whose kept rows name their
+    # input file (after it the runner tells carried records from tonight's); "keeps" the
+    # last per-record stage, whose kept records the cache stores for the next night
+    cache_role: ClassVar[str | None] = None
 
     def setup(self, frame: pl.DataFrame) -> None:
         """Load models and other expensive state, sized to the input if need be; called once, before `apply`."""
         return None  # optional: most stages need nothing loaded
 
     def partitioned(self) -> Stage:
-        """This stage as one of many copies, each given a part of the rows (etl/executors.py):
+        """This stage as one of many copies, each given a part of the rows (etl/run/executors.py):
         a stage that starts its own worker processes returns a copy that does not."""
         return self
 
@@ -120,7 +125,7 @@ class Stage(ABC):
 
 class Parallel:
     """Where a stage's parallel work runs: here, in this process, in one call (this class), or
-    an executor's (etl/executors.py: Ray). Each function handed over is pure, so the rows that
+    an executor's (etl/run/executors.py: Ray). Each function handed over is pure, so the rows that
     come back are the same wherever it ran."""
 
     name: ClassVar[str] = "local"

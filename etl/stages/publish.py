@@ -17,14 +17,13 @@ from pathlib import Path
 
 import polars as pl
 
-from etl import curation_report
-from etl.card import render_card
 from etl.config import PipelineConfig
 from etl.stages.base import Progress, Stage, StageResult
 from etl.stages.dedup import DedupStage
 from etl.stages.dedup.index import INDEX_FILE, index_params, write_index
 from etl.stages.split import SplitStage
-from etl.store import PublishOutcome, Store, file_sha256
+from etl.store import PublishOutcome, Store, file_sha256, report_page
+from etl.store.card import render_card
 from etl.text.menu_retrieval import base_prompt
 
 
@@ -77,7 +76,7 @@ class PublishStage(Stage):
             }
             (folder / "quality" / "curation_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
             (folder / "quality" / "report.html").write_text(
-                curation_report.render(self.config.dataset, version, fingerprint, frame, self.summary),
+                report_page.render(self.config.dataset, version, fingerprint, frame, self.summary),
                 encoding="utf-8",
             )
             if self.quality_dir is not None and self.quality_dir.is_dir():

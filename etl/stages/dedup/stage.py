@@ -44,7 +44,7 @@ class DedupStage(Filter):
 
     def __init__(self, config: DedupConfig, published: pl.DataFrame | None = None, parallel: Parallel = HERE) -> None:
         self.config = config
-        # where the bucketing runs (an executor's, etl/executors.py): same pairs here or on Ray
+        # where the bucketing runs (an executor's, etl/run/executors.py): same pairs here or on Ray
         self.parallel = parallel
         # what the latest published version holds (empty on a first run), already reconciled
         # with tonight's settings (index.reconcile)

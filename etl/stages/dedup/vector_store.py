@@ -1,7 +1,7 @@
 """Sentence vectors kept between runs, so that a nightly run embeds only texts it has not embedded before.
 
 Every night the published history goes through the global stages again with
-the new records (etl/incremental.py), and semantic dedup, augmentation's
+the new records (etl/run/incremental.py), and semantic dedup, augmentation's
 meaning check and synthesis embed the same texts as the night before: on a
 5,361-row corpus, a rerun with nothing new spent 24 of its 37 seconds there.
 After a run, the vectors it used are written to the work folder:
@@ -37,7 +37,6 @@ import numpy as np
 
 logger = logging.getLogger("etl")
 
-VECTORS = "vectors"
 # small model files (configs, vocabularies) are hashed whole; weights by name and size
 WHOLE_FILE_LIMIT = 1 << 20
 

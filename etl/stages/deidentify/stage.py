@@ -162,6 +162,7 @@ def _run_chunk(chunk):
 class DeidentifyStage(Stage):
     name = "deidentify"
     per_record = True
+    cache_role = "keeps"  # the records a night carries are de-identified ones
 
     def __init__(self, config: DeidentifyConfig, catalog: Catalog | None, key: bytes) -> None:
         self.config, self.catalog, self.key = config, catalog, key

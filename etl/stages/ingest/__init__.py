@@ -70,7 +70,7 @@ def ingest(
     files: list[tuple[str, Path, str]] | None = None,
     carried: pl.DataFrame | None = None,
 ) -> IngestOutput:
-    """Read `files` (by default every configured one); `carried` records (etl/incremental.py)
+    """Read `files` (by default every configured one); `carried` records (etl/run/incremental.py)
     join them in the order of the configured files, as if read again."""
     records, quarantined, rows_in, errors = [], [], 0, []
     sources: dict[str, dict] = {}
@@ -192,6 +192,7 @@ class IngestStage(Stage):
     name = "ingest"
     unit = "raw rows"
     produces = "records"
+    cache_role = "reads"  # its records name the file they came from
 
     def __init__(
         self,
@@ -201,7 +202,7 @@ class IngestStage(Stage):
         carry=None,
     ) -> None:
         self.config = config
-        # etl.incremental.CarryPlan: the files to read, and those whose records come from the cache
+        # etl.run.incremental.CarryPlan: the files to read, and those whose records come from the cache
         self.carry = carry
         self.previous = (previous_manifest or {}).get("counts", {}).get("sources", {})
         self.previous_version = previous_version

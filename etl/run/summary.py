@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etl.runner import ProgressHooks, RunSummary
+from etl.run.accounts import ProgressHooks, RunSummary
 
 
 class RichProgress(ProgressHooks):

@@ -7,7 +7,7 @@
       .tmp-v3-<token>/   a version being written; never read, removed by the next publish
 
 The store holds only what may be published: run folders, with their raw
-text, live in a separate work folder (etl.runner). A version is written into a temporary folder, `manifest.json` last, then
+text, live in a separate work folder (etl.run.runner). A version is written into a temporary folder, `manifest.json` last, then
 renamed into place in one `rename`, and only then does `latest` move (an
 atomic `os.replace` of a small file). A crash at any moment leaves either the
 old state or the new one. The fingerprint is a sha256 over the examples'

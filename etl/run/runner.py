@@ -18,7 +18,7 @@ is `work_dir`, by default `<store>-work` beside the store, never inside it):
     summary.json                     counts per stage, invariant, timings
 
 and `<work>/<dataset>/cache/` keeps each input file's de-identified records, so
-the next run reads only new or changed files (etl/incremental.py; `full=True`
+the next run reads only new or changed files (etl/run/incremental.py; `full=True`
 reads them all).
 
 Run folders hold raw customer text (personal data): they are working files
@@ -30,26 +30,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
-from etl import __version__, incremental
+from etl.version import __version__
 from etl.catalog import load_catalog
 from etl.config import PipelineConfig
 from etl.errors import EtlError, InvariantError, StoreAccessError, describe_os_error
-from etl.executors import LocalExecutor, make_executor
-from etl.registry import RunContext, build_stages
+from etl.run import incremental
+from etl.run.accounts import ProgressHooks, RunSummary, StageReport  # noqa: F401 (re-exported)
+from etl.run.executors import LocalExecutor, make_executor
+from etl.run.registry import RunContext, build_stages
+from etl.run.work_folder import WorkFolder
 from etl.stages.base import DROPPED_SCHEMA, Stage, StageResult, Tally, with_lineage
 from etl.stages.dedup.index import load_index, reconcile
 from etl.stages.dedup.semantic import forget_vectors, keep_vectors, vector_counts, vectors_not_kept
-from etl.stages.dedup.vector_store import VECTORS
 from etl.stages.deidentify.surrogates import load_key
 from etl.stages.ingest import IngestStage, plan_files
 from etl.store import Store
@@ -57,106 +56,9 @@ from etl.store import Store
 logger = logging.getLogger("etl")
 
 
-@dataclass
-class StageReport:
-    stage: str
-    unit: str
-    rows_in: int
-    kept: int
-    dropped: int
-    dropped_by_reason: dict[str, int]
-    seconds: float
-    # what the next stage receives, in `produces` units when the stage changes the unit
-    handed_on: int = 0
-    produces: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    output: str | None = None
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    dataset: str
-    run_dir: str
-    store_dir: str
-    config_hash: str
-    code_version: str
-    started_at: str
-    finished_at: str = ""
-    seconds: float = 0.0
-    # raw rows read; records that gave examples; raw rows and records dropped
-    rows_in: int = 0
-    rows_kept: int = 0
-    rows_dropped: int = 0
-    invariant_holds: bool = False
-    invariant_errors: list[str] = field(default_factory=list)
-    # one report per stage, in run order, whatever its unit
-    stages: list[StageReport] = field(default_factory=list)
-    examples_built: int = 0
-    examples: dict[str, dict[str, int]] = field(default_factory=dict)
-    set_aside: dict[str, int] = field(default_factory=dict)
-    # variants per task and method, rejections by reason (the augment stage)
-    augmentation: dict = field(default_factory=dict)
-    # examples synthesised from the catalog per task and intent, rejections by reason
-    synthesis: dict = field(default_factory=dict)
-    # catalog entries put into prompts: settings, retrieval code, examples grounded per task (etl/stages/ground.py)
-    grounding: dict = field(default_factory=dict)
-    # per quality suite: success, severity, expectations run, failures (etl/stages/validate.py)
-    quality: dict = field(default_factory=dict)
-    sources: dict[str, dict] = field(default_factory=dict)
-    # incremental or full; the files read tonight; files and records carried from the cache
-    inputs: dict = field(default_factory=dict)
-    # distinct texts given sentence vectors: embedded tonight, or kept from the last run
-    embeddings: dict = field(default_factory=dict)
-    # whole input files that could not be used: {file, kind, code, problem, fix}
-    source_errors: list[dict[str, str]] = field(default_factory=list)
-    quarantine: dict = field(default_factory=dict)
-    publish: dict = field(default_factory=dict)
-    # warnings for the operator (e.g. the development key is in use); never a secret or a raw value
-    notices: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False)
-
-    def absorb(self, fields: dict) -> None:
-        """What a stage tells the summary: lists are appended to, anything else is set."""
-        for name, value in fields.items():
-            if isinstance(value, list):
-                getattr(self, name).extend(value)
-            else:
-                setattr(self, name, value)
-
-
-class ProgressHooks:
-    """What the runner tells a progress display; the default says nothing."""
-
-    def start(self, stage: str, total: int) -> Callable[[int], None]:
-        return lambda n: None
-
-    def finish(self, stage: str) -> None:
-        pass
-
-
 def config_hash(config: PipelineConfig) -> str:
     canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def new_run_dir(work: Path, dataset: str) -> tuple[str, Path]:
-    # microseconds: run ids sort in the order runs started (retention keeps the newest by name)
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(3)
-    run_dir = work / dataset / "runs" / run_id
-    for folder in (work, work / dataset, run_dir.parent, run_dir, run_dir / "stages"):
-        if folder == run_dir or not folder.exists():
-            folder.mkdir(mode=0o700, parents=True, exist_ok=False)
-            folder.chmod(0o700)  # owner-only whatever the umask (only folders made here: never a shared /tmp)
-    return run_id, run_dir
-
-
-def run_folders(work: Path, dataset: str) -> list[Path]:
-    """A dataset's run folders, oldest first (run ids start with their UTC time)."""
-    runs = work / dataset / "runs"
-    return sorted(p for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
 
 
 def _keep_vectors() -> None:
@@ -167,15 +69,6 @@ def _keep_vectors() -> None:
         logger.warning(describe_os_error(exc, "cannot keep the sentence vectors in the work folder:"))
 
 
-def purge_runs(work: Path, dataset: str, keep: int) -> list[Path]:
-    """Remove all but the newest `keep` run folders; returns what was removed."""
-    folders = run_folders(work, dataset)
-    removed = folders[: max(len(folders) - keep, 0)]
-    for folder in removed:
-        shutil.rmtree(folder)
-    return removed
-
-
 def run_pipeline(
     config: PipelineConfig,
     store: str | Path | None = None,
@@ -184,7 +77,7 @@ def run_pipeline(
     work: str | Path | None = None,
     full: bool = False,
 ) -> RunSummary:
-    """Run every stage (by default the registry's, `etl.registry.build_stages`; `stages`
+    """Run every stage (by default the registry's, `etl.run.registry.build_stages`; `stages`
     builds another list from the run's context, ingest first) and publish. Files read by
     an earlier run and unchanged since are taken from the work folder's cache unless
     `full` (or a custom stage list, which may not de-identify as the cache promises)."""
@@ -200,23 +93,26 @@ def run_pipeline(
             "they are; list your format (etl init proposes the ones it sees in the exports)"
         )
     target = Store(config.store_dir(store), config.dataset)
-    work_root = config.work_root(target.root, work)
+    work_folder = WorkFolder(config.work_root(target.root, work), config.dataset)
     # the lock is held for the whole run: a second run fails in seconds, not after its work
     with target.lock(config.publish.lock_timeout):
         for notice in notices:
             logger.warning(notice)
-        return _run_locked(config, target, work_root, planned, catalog, key, notices, hooks, stages, full)
+        context = _context(config, target, work_folder, planned, catalog, key, notices, full or stages is not None)
+        # sentence vectors kept by the last run (not for a run of chosen stages, which keeps no cache);
+        # per executor, as Ray's actors may compute other last float bits than this process
+        forget_vectors(work_folder.vectors / config.executor if stages is None else None)
+        return _run_stages(stages or build_stages, context, hooks, keeps_cache=stages is None)
 
 
-def _run_locked(
-    config, target: Store, work_root: Path, planned, catalog, key, notices, hooks, stages, full
-) -> RunSummary:
+def _context(config, target: Store, work_folder: WorkFolder, planned, catalog, key, notices, full) -> RunContext:
+    """Tonight's run folder and summary, and what the stages are built from."""
     latest = target.latest()
     stored = load_index(target.path(latest) if latest else None)
     published, rebuilt = reconcile(stored, config.dedup, latest)
     try:
-        purge_runs(work_root, config.dataset, keep=config.keep_runs - 1)  # retention, counting tonight's
-        run_id, run_dir = new_run_dir(work_root, config.dataset)
+        work_folder.purge_runs(keep=config.keep_runs - 1)  # retention, counting tonight's
+        run_id, run_dir = work_folder.new_run()
     except OSError as exc:
         raise StoreAccessError(describe_os_error(exc, "cannot write the run folder in the work folder:")) from None
     summary = RunSummary(
@@ -231,42 +127,41 @@ def _run_locked(
     )
     if rebuilt:
         logger.warning(rebuilt)
-    context = RunContext(
-        config,
-        catalog,
-        key,
-        target,
-        planned,
-        summary,
-        latest,
-        target.manifest(latest) if latest else None,
-        published,
-        target.example_ids(latest) if latest else set(),
-        run_dir,
-        incremental.plan_carry(config, planned, work_root, key, full or stages is not None),
-        make_executor(config.executor, config.ray),
+    return RunContext(
+        config=config,
+        catalog=catalog,
+        key=key,
+        store=target,
+        planned=planned,
+        summary=summary,
+        latest=latest,
+        previous_manifest=target.manifest(latest) if latest else None,
+        published_index=published,
+        published_ids=target.example_ids(latest) if latest else set(),
+        run_dir=run_dir,
+        carry=incremental.plan_carry(config, planned, work_folder.cache, key, full),
+        executor=make_executor(config.executor, config.ray),
     )
+
+
+def _run_stages(
+    build: Callable[[RunContext], list[Stage]], context: RunContext, hooks: ProgressHooks, keeps_cache: bool
+) -> RunSummary:
+    """The stage loop, then the run's record (dropped rows, totals, summary.json) whatever happened."""
+    summary, run_dir, carry = context.summary, context.run_dir, context.carry
     clock = time.perf_counter()
-    frame, dropped = IngestStage.planned_frame(planned), []
-    carry, executor = context.carry, context.executor
-    # sentence vectors kept by the last run (not for a run of chosen stages, which keeps no cache);
-    # per executor, as Ray's actors may compute other last float bits than this process
-    forget_vectors(work_root / config.dataset / VECTORS / config.executor if stages is None else None)
+    frame, dropped, carried_ids = IngestStage.planned_frame(context.planned), [], None
     failure: BaseException | None = None
     try:
-        carried_ids = None
-        for number, stage in enumerate((stages or build_stages)(context), start=1):
-            frame = _run_stage(stage, frame, number, run_dir, summary, hooks, dropped, carried_ids, executor)
-            if stage.name == "ingest":
-                names = [name for _, _, name in carry.carried]
-                carried_ids = (
-                    frame.filter(pl.col("source_file").is_in(names))["record_id"].implode() if names else None
-                )
-                summary.inputs = carry.summary(carried_ids.list.len()[0] if names else 0)
-            if stage.name == "deidentify" and stages is None:
+        for number, stage in enumerate(build(context), start=1):
+            frame = _run_stage(stage, frame, number, run_dir, summary, hooks, dropped, carried_ids, context.executor)
+            # the stage contract's cache roles (etl/stages/base.py), never a stage's name
+            if stage.cache_role == "reads":
+                carried_ids = incremental.carried_ids(frame, carry)
+                summary.inputs = carry.summary(carried_ids.list.len()[0] if carried_ids is not None else 0)
+            if stage.cache_role == "keeps" and keeps_cache:
                 fresh = frame if carried_ids is None else frame.filter(~pl.col("record_id").is_in(carried_ids))
-                failed = {e["file"] for e in summary.source_errors}
-                incremental.save(carry, fresh, skip=failed)
+                incremental.save(carry, fresh, skip={e["file"] for e in summary.source_errors})
             if summary.invariant_errors:
                 break
         _keep_vectors()
@@ -274,26 +169,30 @@ def _run_locked(
         failure = exc
         raise
     finally:
-        summary.embeddings = vector_counts()
-        if not_kept := vectors_not_kept():
-            summary.notices.append(
-                "sentence vectors not kept for the next run: on this machine a text's vector changes in its last "
-                f"bits with the size of the batch it is embedded in, so a kept one could change a decision ({', '.join(not_kept)})"
-            )
-        executor.close()
-        try:
-            all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
-            all_dropped.write_parquet(run_dir / "dropped.parquet")
-            _total(summary, all_dropped)
-            _write_summary(summary, run_dir, clock)
-        except Exception:
-            # the run's record could not be written (a full disk, usually): when the run failed
-            # already, that first error is the one to report, not this one
-            if failure is None:
-                raise
+        _close(summary, context.executor, dropped, run_dir, clock, failure)
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary
+
+
+def _close(summary: RunSummary, executor, dropped: list, run_dir: Path, clock: float, failure) -> None:
+    summary.embeddings = vector_counts()
+    if not_kept := vectors_not_kept():
+        summary.notices.append(
+            "sentence vectors not kept for the next run: on this machine a text's vector changes in its last "
+            f"bits with the size of the batch it is embedded in, so a kept one could change a decision ({', '.join(not_kept)})"
+        )
+    executor.close()
+    try:
+        all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
+        all_dropped.write_parquet(run_dir / "dropped.parquet")
+        _total(summary, all_dropped)
+        _write_summary(summary, run_dir, clock)
+    except Exception:
+        # the run's record could not be written (a full disk, usually): when the run failed
+        # already, that first error is the one to report, not this one
+        if failure is None:
+            raise
 
 
 def _run_stage(
@@ -333,9 +232,10 @@ def _run_stage(
     result.kept.write_parquet(output)
     if result.stats is not None:
         result.stats.write_parquet(output.with_suffix(".stats.parquet"))
+    written = {}
     for name, rows in stage.run_outputs().items():
         (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        rows.write_parquet(run_dir / f"{name}.parquet")
+        rows.write_parquet(written.setdefault(name, run_dir / f"{name}.parquet"))
     report = StageReport(
         stage=stage.name,
         unit=stage.unit,
@@ -354,8 +254,10 @@ def _run_stage(
     )
     summary.stages.append(report)
     summary.absorb(stage.summary_fields())
-    if stage.name == "ingest":
-        summary.quarantine["file"] = str(run_dir / "quarantine.parquet")
+    for name, path in written.items():
+        # a run output the summary describes (the quarantine) says where its rows are
+        if isinstance(getattr(summary, name, None), dict):
+            getattr(summary, name)["file"] = str(path)
     return result.kept
 
 

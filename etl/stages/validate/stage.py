@@ -1,6 +1,6 @@
 """Validate: the Great Expectations gate before publishing.
 
-Runs the three suites of `expectations/` (etl/quality.py): `ingest` on the
+Runs the three suites of `expectations/` (etl/stages/validate/gx_suites.py): `ingest` on the
 ingest stage's output and `deidentified` on the de-identify stage's (both read
 back from the run folder, where the runner wrote them), `published` on the
 examples about to be published. A failing suite whose severity is `fail`
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import polars as pl
 
-from etl import quality
 from etl.catalog import Catalog
 from etl.config import PipelineConfig, ValidateConfig
-from etl.errors import ConfigError, QualityGateError
+from etl.errors import ConfigError, QualityGateError, StoreAccessError
 from etl.stages.base import Progress, Stage, StageResult
+from etl.stages.validate import gx_suites
 
 # the suite parameters and the business's own contacts the gate ran with, kept in the version
 GATE_FILE = "gate.json"
@@ -55,38 +55,38 @@ class ValidateStage(Stage):
     def __init__(self, config: PipelineConfig, catalog: Catalog, summary, run_dir: Path) -> None:
         self.config, self.summary, self.run_dir = config, summary, run_dir
         self.allowed = business_contacts(config, catalog)
-        self.results: list[quality.SuiteResult] = []
+        self.results: list[gx_suites.SuiteResult] = []
         self.suites: dict = {}
         self.pages: dict[str, str | None] = {}
 
     def total_work(self, frame: pl.DataFrame) -> int:
-        return len(quality.SUITES)
+        return len(gx_suites.SUITES)
 
     def setup(self, frame: pl.DataFrame) -> None:
         folder = (
             self.config.resolve(self.config.validate_.suites_dir)
             if self.config.validate_.suites_dir
-            else quality.default_suites_dir()
+            else gx_suites.default_suites_dir()
         )
-        self.suites = {name: quality.load_suite(suite_file(folder, name)) for name in quality.SUITES}
+        self.suites = {name: gx_suites.load_suite(suite_file(folder, name)) for name in gx_suites.SUITES}
 
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
         parameters = suite_parameters(self.config, list(self.config.format.tasks))
         records = self._output_of("deidentify")
-        ingest = self._check("ingest", quality.ingest_batch(self._output_of("ingest")), parameters)
+        ingest = self._check("ingest", gx_suites.ingest_batch(self._output_of("ingest")), parameters)
         progress(1)
-        leaky = self._check("deidentified", quality.deidentified_batch(records, self.allowed), parameters)
+        leaky = self._check("deidentified", gx_suites.deidentified_batch(records, self.allowed), parameters)
         drops = self._row_drops(leaky, frame["record_id"], frame)
         if droppable(leaky):  # again on what stays (a caught record may have no example: dedup dropped it)
             records = records.filter(~pl.col("record_id").is_in(leaky_ids(leaky)))
-            leaky = self._check("deidentified", quality.deidentified_batch(records, self.allowed), parameters)
+            leaky = self._check("deidentified", gx_suites.deidentified_batch(records, self.allowed), parameters)
         progress(1)
         kept = frame.filter(~pl.col("id").is_in(drops["id"].implode()))
-        published = self._check("published", quality.published_batch(kept, self.allowed), parameters)
+        published = self._check("published", gx_suites.published_batch(kept, self.allowed), parameters)
         more = self._row_drops(published, kept["id"], kept)
         if droppable(published):
             drops, kept = pl.concat([drops, more]), kept.filter(~pl.col("id").is_in(more["id"].implode()))
-            published = self._check("published", quality.published_batch(kept, self.allowed), parameters)
+            published = self._check("published", gx_suites.published_batch(kept, self.allowed), parameters)
         progress(1)
         self.results = [ingest, leaky, published]
         self._write_results()
@@ -94,11 +94,11 @@ class ValidateStage(Stage):
         self._report(drops)
         return StageResult(kept=kept, dropped=drops)
 
-    def _check(self, name: str, batch: pl.DataFrame, parameters: dict) -> quality.SuiteResult:
+    def _check(self, name: str, batch: pl.DataFrame, parameters: dict) -> gx_suites.SuiteResult:
         severity = self.config.validate_.severity.get(name, "fail")
-        return quality.validate(name, batch, self.suites[name], parameters, severity)
+        return gx_suites.validate(name, batch, self.suites[name], parameters, severity)
 
-    def _row_drops(self, result: quality.SuiteResult, keys: pl.Series, frame: pl.DataFrame) -> pl.DataFrame:
+    def _row_drops(self, result: gx_suites.SuiteResult, keys: pl.Series, frame: pl.DataFrame) -> pl.DataFrame:
         """The examples a `fail` suite's per-row checks caught (`keys` holds what the suite's ids
         name in `frame`: the record or the example), with the variants made from them, each with its
         rule as the reason. A `warn` suite, or one that fails a check no row drop mends, drops none."""
@@ -119,7 +119,7 @@ class ValidateStage(Stage):
         )
         return pl.concat([caught.select(DROP_COLUMNS), variants.select(DROP_COLUMNS)]).unique("id", keep="first")
 
-    def _stop_if_too_many(self, drops: pl.DataFrame, examples: int, results: list[quality.SuiteResult]) -> None:
+    def _stop_if_too_many(self, drops: pl.DataFrame, examples: int, results: list[gx_suites.SuiteResult]) -> None:
         blocking = [r for r in results if not r.success and r.severity == "fail"]
         limit = self.config.validate_.max_gate_drop_share
         too_many = examples and drops.height / examples > limit
@@ -175,7 +175,7 @@ class ValidateStage(Stage):
                 json.dumps(result.result.to_json_dict(), indent=2, default=str), encoding="utf-8"
             )
         if self.config.validate_.data_docs:
-            quality.write_data_docs(self.results, self.suites, folder / "data_docs")
+            gx_suites.write_data_docs(self.results, self.suites, folder / "data_docs")
             # each suite's result page, relative to quality/: server-rendered, readable offline
             for result in self.results:
                 page = next((folder / "data_docs" / "validations" / result.suite).rglob("*.html"), None)
@@ -185,7 +185,7 @@ class ValidateStage(Stage):
 DROP_COLUMNS = ["id", "reason", "detail"]
 
 
-def droppable(result: quality.SuiteResult) -> bool:
+def droppable(result: gx_suites.SuiteResult) -> bool:
     """A `fail` suite whose only failures are per-row checks: dropping those rows mends it."""
     return result.severity == "fail" and not result.blocking and bool(result.failing_rows)
 
@@ -194,11 +194,11 @@ def empty_drops() -> pl.DataFrame:
     return pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})
 
 
-def leaky_ids(result: quality.SuiteResult) -> pl.Series:
+def leaky_ids(result: gx_suites.SuiteResult) -> pl.Series:
     return pl.Series([i for ids in result.failing_rows.values() for i in ids], dtype=pl.Utf8).implode()
 
 
-def describe_rule(result: quality.SuiteResult, rule: str) -> str:
+def describe_rule(result: gx_suites.SuiteResult, rule: str) -> str:
     """Where a dropped row failed, in words that hold no value of it: suite, expectation, column."""
     failure = next(f for f in result.failures if f.rule == rule)
     return f"{failure.suite}: {failure.expectation} on `{failure.column}`"
@@ -209,7 +209,7 @@ def _reason_counts(drops: pl.DataFrame) -> list[tuple[str, int]]:
     return list(counts.iter_rows())
 
 
-def quality_summary(result: quality.SuiteResult) -> dict:
+def quality_summary(result: gx_suites.SuiteResult) -> dict:
     return {
         "success": result.success,
         "severity": result.severity,
@@ -222,7 +222,7 @@ def suite_file(folder: Path, name: str) -> Path:
     path = folder / f"{name}.json"
     if not path.is_file():
         raise ConfigError(
-            f"validate.suites_dir: suite file {path} not found; the folder must hold {', '.join(quality.SUITES)} "
+            f"validate.suites_dir: suite file {path} not found; the folder must hold {', '.join(gx_suites.SUITES)} "
             "(.json), as the project's expectations/ does."
         )
     return path
@@ -271,7 +271,7 @@ def check_frame(
     config: PipelineConfig | None,
     catalog: Catalog | None,
     gate: dict | None = None,
-) -> quality.SuiteResult:
+) -> gx_suites.SuiteResult:
     """One suite on a frame outside a run (`etl validate`): examples for `published`, records for the
     others. `gate` (a version's quality/gate.json) gives the parameters and allowed contacts it was
     published with; else the config's; else the defaults and none. A frame the suite cannot read
@@ -283,8 +283,8 @@ def check_frame(
             f"It reads {', '.join(READS[suite_name])}: restore the file from the published version."
         )
     settings = config.validate_ if config else ValidateConfig()
-    folder = config.resolve(settings.suites_dir) if config and settings.suites_dir else quality.default_suites_dir()
-    suites = {name: quality.load_suite(suite_file(folder, name)) for name in quality.SUITES}
+    folder = config.resolve(settings.suites_dir) if config and settings.suites_dir else gx_suites.default_suites_dir()
+    suites = {name: gx_suites.load_suite(suite_file(folder, name)) for name in gx_suites.SUITES}
     allowed = business_contacts(config, catalog) if config and catalog else []
     if config is not None:
         parameters = suite_parameters(config, list(config.format.tasks))
@@ -297,12 +297,12 @@ def check_frame(
         allowed = list(gate.get("allowed") or [])
         parameters = parameters | dict(gate.get("parameters") or {})
     if suite_name == "published":
-        batch = quality.published_batch(_with_example_columns(frame), allowed)
+        batch = gx_suites.published_batch(_with_example_columns(frame), allowed)
     elif suite_name == "deidentified":
-        batch = quality.deidentified_batch(frame, allowed)
+        batch = gx_suites.deidentified_batch(frame, allowed)
     else:
-        batch = quality.ingest_batch(frame)
-    return quality.validate(suite_name, batch, suites[suite_name], parameters, "fail")
+        batch = gx_suites.ingest_batch(frame)
+    return gx_suites.validate(suite_name, batch, suites[suite_name], parameters, "fail")
 
 
 def _with_example_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -311,3 +311,31 @@ def _with_example_columns(frame: pl.DataFrame) -> pl.DataFrame:
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(column))
     return frame
+
+
+def read_parquet_folder(data: Path) -> tuple[pl.DataFrame, list[Path]]:
+    """Every parquet file under `data` (or the one file), as one frame. A file that is not parquet
+    is a one-line error naming it (exit 6); files whose columns cannot be put together, a failed
+    gate naming them (exit 7); other files in the folder are not examples and are not read."""
+    files = sorted(data.rglob("*.parquet")) if data.is_dir() else [data]
+    if not files or not all(f.is_file() for f in files):
+        raise ConfigError(f"--data {data}: no parquet files there. Point it at a version's data/ folder or a file.")
+    frames = []
+    for file in files:
+        try:
+            frames.append(pl.read_parquet(file))
+        except pl.exceptions.PolarsError as exc:
+            raise StoreAccessError(
+                f"cannot read {file}: not a readable parquet file ({type(exc).__name__}); "
+                "restore it from the published version or remove it from the folder."
+            ) from None
+    try:
+        return pl.concat(frames, how="diagonal_relaxed"), files
+    except pl.exceptions.PolarsError:
+        shapes = "; ".join(
+            f"{f.name}: {', '.join(f'{k} {v}' for k, v in frame.schema.items())}" for f, frame in zip(files, frames)
+        )
+        raise QualityGateError(
+            f"--data {data}: the files' columns do not fit together ({shapes}); "
+            "a version's data/ files all share one schema."
+        ) from None

@@ -38,6 +38,7 @@ from pathlib import Path
 import polars as pl
 
 SUITES = ("ingest", "deidentified", "published")
+PACKAGE = Path(__file__).resolve().parents[2]  # etl/
 EXAMPLES_SHOWN = 3
 
 log = logging.getLogger("etl")
@@ -45,7 +46,7 @@ log = logging.getLogger("etl")
 
 def default_suites_dir() -> Path:
     """The project's expectations/ folder (beside the etl package in a checkout or editable install)."""
-    return Path(__file__).resolve().parent.parent / "expectations"
+    return PACKAGE.parent / "expectations"
 
 
 # ------------------------------------------------------------------ suites as reviewed JSON
@@ -288,7 +289,7 @@ def write_data_docs(results: list[SuiteResult], suites: dict, folder: Path) -> P
 
 
 # Data Docs' CDN files and the local copies that stand in for them (etl/data_docs_assets/README.md).
-ASSETS = Path(__file__).resolve().parent / "data_docs_assets"
+ASSETS = PACKAGE / "data_docs_assets"
 VENDORED = {
     "jquery-": "js/jquery.min.js",
     "popper.min.js": "js/popper.min.js",

@@ -12,6 +12,8 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import PipelineConfig
+from etl.run.accounts import RunSummary
+from etl.run.incremental import CarryPlan
 from etl.stages.augment import AugmentStage
 from etl.stages.base import HERE, Parallel, Stage
 from etl.stages.clean import CleanStage
@@ -24,7 +26,7 @@ from etl.stages.ingest import IngestStage
 from etl.stages.publish import PublishStage
 from etl.stages.split import SplitStage
 from etl.stages.synthesis import SynthesisStage
-from etl.stages.validate import ValidateStage
+from etl.stages.validate.stage import ValidateStage
 from etl.store import Store
 
 
@@ -37,14 +39,14 @@ class RunContext:
     key: bytes
     store: Store
     planned: list
-    summary: object  # etl.runner.RunSummary: the publish stage records it in the manifest
+    summary: RunSummary  # the publish stage records it in the manifest
     latest: str | None
     previous_manifest: dict | None
     published_index: pl.DataFrame  # reconciled with tonight's dedup settings
     published_ids: set[str]
     run_dir: Path | None = None  # this run's folder (raw text: never published)
-    carry: object = None  # etl.incremental.CarryPlan: files read tonight, files taken from the cache
-    executor: object = None  # etl.executors: where per-record stages and dedup bucketing run
+    carry: CarryPlan | None = None  # files read tonight, files taken from the cache
+    executor: Parallel | None = None  # where per-record stages and dedup bucketing run (etl/run/executors.py)
 
 
 def _ingest(ctx: RunContext):

@@ -32,12 +32,9 @@ from pathlib import Path
 
 import polars as pl
 
-from etl import __version__
+from etl.version import __version__
 from etl.config import PipelineConfig
 from etl.store import file_sha256
-
-CACHE = "cache"
-
 
 # the code whose output the cache holds: readers, cleaning, language id, de-identification
 # (lexicons included); an edit to any of it, released or not, re-reads every file
@@ -45,10 +42,12 @@ _CODE = ("records.py", "stages/ingest", "stages/clean.py", "stages/langid.py", "
 
 
 def code_hash() -> str:
-    root = Path(__file__).parent
+    root = Path(__file__).resolve().parents[1]  # etl/
     digest = hashlib.sha256(__version__.encode())
     for part in _CODE:
         path = root / part
+        # a part moved or renamed would silently leave the hash blind to its edits
+        assert path.exists(), f"incremental cache code hash: {path} is gone; update _CODE"
         for file in sorted(path.rglob("*") if path.is_dir() else [path]):
             if file.is_file() and file.suffix in (".py", ".txt", ".json"):
                 digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
@@ -101,14 +100,24 @@ class CarryPlan:
 
 
 def plan_carry(
-    config: PipelineConfig, planned: list[tuple[str, Path, str]], work_root: Path, key: bytes, full: bool
+    config: PipelineConfig, planned: list[tuple[str, Path, str]], cache: Path, key: bytes, full: bool
 ) -> CarryPlan:
-    plan = CarryPlan(work_root / config.dataset / CACHE / stage_key(config, key))
+    """Which of the planned files come from `cache` (the work folder's) and which are read tonight."""
+    plan = CarryPlan(cache / stage_key(config, key))
     for kind, path, name in planned:
         plan.sha256[name] = file_sha256(path)
         cached = not full and plan.entry(name).is_file()
         (plan.carried if cached else plan.read).append((kind, path, name))
     return plan
+
+
+def carried_ids(records: pl.DataFrame, plan: CarryPlan) -> pl.Series | None:
+    """The record ids of the carried files among `records` (one list in a Series, for is_in), or
+    None when no file was carried."""
+    names = [name for _, _, name in plan.carried]
+    if not names:
+        return None
+    return records.filter(pl.col("source_file").is_in(names))["record_id"].implode()
 
 
 def save(plan: CarryPlan, records: pl.DataFrame, skip: set[str] = frozenset()) -> None:

@@ -1,0 +1,43 @@
+"""The `etl` command: this file is its table of contents, one module a command family.
+
+    run.py       etl run (--dry-run), etl purge-runs        the nightly job and its work folder
+    versions.py  etl versions, show, validate, diff, gc, pin  reading and keeping the store
+    project.py   etl init, etl sample-data                    starting out
+    training.py  etl train (merge), eval (freeze), promote, models demo   the model side
+    common.py    consoles, errors and exit codes, the options every command shares
+
+A new command goes in its family's module and is registered below.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from etl.cli import project, run, training, versions
+from etl.cli.common import handled
+
+app = typer.Typer(
+    name="etl",
+    help="Curated, de-identified, versioned instruction datasets from customer text.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for name, command in (
+    ("run", run.run),
+    ("init", project.init),
+    ("sample-data", project.sample_data),
+    ("purge-runs", run.purge_runs),
+    ("versions", versions.versions),
+    ("show", versions.show),
+    ("validate", versions.validate),
+    ("diff", versions.diff),
+    ("gc", versions.gc),
+    ("pin", versions.pin),
+):
+    app.command(name)(handled(command))
+app.add_typer(training.train_app, name="train")
+app.add_typer(training.eval_app, name="eval")
+app.command("promote")(handled(training.promote))
+app.add_typer(training.models_app, name="models")

@@ -1,0 +1,1 @@
+"""Starting a project: `etl init` (a first pipeline.yaml guessed from a folder of exports)."""

@@ -44,7 +44,7 @@ def split_examples(scale: int, seed: int, folder: Path):
     import polars as pl
 
     from etl.config import load_config
-    from etl.generator import write_sample_data
+    from etl.project.sample import write_sample_data
     from etl.run.runner import run_pipeline
 
     write_sample_data(folder / "data", scale=scale, seed=seed)
@@ -73,8 +73,8 @@ def main() -> None:
 
     from etl.catalog import load_catalog
     from etl.config import AUGMENT_DEFAULTS, AugmentConfig, SynthesisConfig
+    from etl.embeddings.model import load_model
     from etl.stages.augment import AugmentStage
-    from etl.stages.dedup.semantic import load_model
     from etl.stages.synthesis import SynthesisStage
 
     with tempfile.TemporaryDirectory() as tmp:

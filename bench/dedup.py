@@ -106,7 +106,8 @@ def jaccard(a: str, b: str) -> float:
 
 
 def ours(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from etl.stages.dedup.minhash import MinHashLSH, components
+    from etl.stages.dedup.minhash import MinHashLSH
+    from etl.text.clusters import components
 
     minhash = MinHashLSH(THRESHOLD, NUM_PERM, SHINGLE, "word", seed=42)
     sig = minhash.signatures(pl.Series(texts))
@@ -118,7 +119,8 @@ def with_datasketch(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     from datasketch import MinHash
     from datasketch import MinHashLSH as DatasketchLSH
 
-    from etl.stages.dedup.minhash import components, optimal_bands, permutations
+    from etl.stages.dedup.minhash import optimal_bands, permutations
+    from etl.text.clusters import components
 
     a, b = permutations(NUM_PERM, 42)
     index = DatasketchLSH(threshold=THRESHOLD, num_perm=NUM_PERM, params=optimal_bands(THRESHOLD, NUM_PERM))
@@ -144,7 +146,7 @@ def with_rensa(texts: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
     """Pairs, clusters and the seconds spent building shingles in Python."""
     from rensa import RMinHash, RMinHashLSH
 
-    from etl.stages.dedup.minhash import components
+    from etl.text.clusters import components
 
     clock = time.perf_counter()
     shingles = [list(shingle_set(text)) for text in texts]
@@ -205,9 +207,12 @@ PHRASINGS = [
 def semantic_benchmark(n: int, seed: int) -> None:
     from etl.catalog import load_catalog
     from etl.config import SemanticConfig
-    from etl.stages.dedup.minhash import components
+    from etl.embeddings import Embedder
     from etl.stages.dedup.question_facts import QuestionFacts
-    from etl.stages.dedup.semantic import embed, neighbour_pairs, rephrasing_labels
+    from etl.stages.dedup.semantic import neighbour_pairs, rephrasing_labels
+    from etl.text.clusters import components
+
+    embed = Embedder()
 
     rng = random.Random(seed)
     catalog = load_catalog(ROOT / "sample_data" / "menu.yaml", ROOT / "sample_data" / "stores.yaml")

@@ -205,7 +205,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from etl.config import load_config
-    from etl.generator import write_sample_data
+    from etl.project.sample import write_sample_data
 
     scale = math.ceil(args.records / SAMPLE_ROWS)
     with tempfile.TemporaryDirectory() as tmp:

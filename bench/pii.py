@@ -82,7 +82,7 @@ def corpus_texts(scale: int, seed: int) -> tuple[list[tuple[str, list[str], list
     import polars as pl
 
     from etl.config import load_config
-    from etl.generator import write_sample_data
+    from etl.project.sample import write_sample_data
     from etl.stages.clean import CleanStage
     from etl.stages.ingest import ingest
 
@@ -154,7 +154,9 @@ BUSINESS_TEMPLATES = [
 
 def business_sentences(n: int, seed: int) -> list[tuple[str, list[tuple[str, int, int]]]]:
     """Sentences in this business's voice, with personal values from the sample-data generator."""
-    from etl.generator import voice
+    from etl.project.sample import load_generator
+
+    voice = load_generator().voice
 
     rng = random.Random(seed)
     makers = {

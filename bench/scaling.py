@@ -67,7 +67,7 @@ def exponent(sizes: list[float], seconds: list[float]) -> float:
 
 
 def measure(scale: int, seed: int, folder: Path) -> dict:
-    from etl.generator import write_sample_data
+    from etl.project.sample import write_sample_data
 
     corpus = folder / f"corpus{scale}"
     write_sample_data(corpus, scale=scale, seed=seed)

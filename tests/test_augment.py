@@ -209,7 +209,7 @@ def test_synonym_phrases_come_out_whole_words_on_real_turns():
 
     import numpy as np
 
-    from etl.stages.augment import build_augmenter
+    from etl.stages.augment.augmenters import build_augmenter
     from etl.text.facts import ProtectedFacts
     from etl.text.phrases import thesaurus
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import SAMPLE
 
 
@@ -123,3 +125,31 @@ def test_the_terminal_table_keeps_figures_out_of_the_drop_column(sample_run):
     assert header[4:6] == ["dropped by reason", "figures (not drops)"]
     assert body["deidentify"][4] == "-" and "found_PERSON" in body["deidentify"][5]
     assert "variants" in body["augment (examples)"][5] and "variants" not in body["augment (examples)"][4]
+
+
+def test_the_model_side_without_its_extra_names_what_to_install(monkeypatch):
+    """`etl train` and `etl eval` need the `[train]` extra; without it, one line says how to get it."""
+    from etl.cli import training
+    from etl.errors import ConfigError
+
+    training.require_train_extra("train")  # installed here: no error
+    monkeypatch.setattr(training, "TRAIN_EXTRA", ("peft", "no_such_training_library"))
+    with pytest.raises(ConfigError) as caught:
+        training.require_train_extra("eval")
+    assert "etl eval needs the training extra (no_such_training_library not installed)" in str(caught.value)
+    assert "'.[train]'" in str(caught.value)
+
+
+def test_sample_data_without_the_checkouts_generator_says_where_it_lives(monkeypatch, tmp_path):
+    """The generator is fixture code in the source checkout, not in the installed package."""
+    import sys
+
+    from etl.errors import ConfigError
+    from etl.project import sample
+
+    monkeypatch.delitem(sys.modules, sample.MODULE, raising=False)
+    monkeypatch.setattr(sample, "GENERATOR", tmp_path / "no-generator")
+    with pytest.raises(ConfigError, match=r"ships with the source checkout \(sample_data/generator/\)"):
+        sample.load_generator()
+    monkeypatch.undo()
+    assert sample.write_sample_data(tmp_path / "out", scale=1, seed=7)["reviews"] == 475

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.config import DedupConfig, SemanticConfig, load_config
+from etl.embeddings import Embedder, VectorCache
 from etl.records import make_record, record_id, records_frame
 from etl.run.runner import run_pipeline
 from etl.stages.dedup import DedupStage
@@ -121,7 +122,7 @@ def test_semantic_dedup_groups_rephrasings_not_different_dishes():
         "How do I cancel my subscription?",
         "how do i cancel my subscription",
     ]
-    labels = semantic_labels(texts, SemanticConfig(block_size=16))
+    labels = semantic_labels(texts, SemanticConfig(block_size=16), Embedder())
     assert labels[0] == labels[1] and labels[3] == labels[4]
     assert labels[0] != labels[2] and labels[0] != labels[3]
 
@@ -147,9 +148,9 @@ def test_semantic_dedup_never_groups_questions_that_ask_for_different_facts():
         "any paleo optionns this week?!!",
     ]
     config = SemanticConfig(block_size=16)
-    blind = semantic_labels(texts, config)
+    blind = semantic_labels(texts, config, Embedder())
     assert blind[0] == blind[1] or blind[2] == blind[3]  # what the embeddings alone decide
-    labels = semantic_labels(texts, config, facts=_sample_question_facts())
+    labels = semantic_labels(texts, config, Embedder(), facts=_sample_question_facts())
     assert labels[0] != labels[1] and labels[2] != labels[3] and labels[0] != labels[3]
     assert labels[4] == labels[5] and labels[6] == labels[7]
 
@@ -311,7 +312,7 @@ def test_a_changed_minhash_setting_never_mixes_signatures_in_the_index(sample_co
 
 
 def test_token_batches_pad_each_text_to_its_own_rounded_length_longest_first():
-    from etl.stages.dedup.semantic import PAD_STEP, token_batches
+    from etl.embeddings.model import PAD_STEP, token_batches
 
     assert PAD_STEP == 8
     lengths = [12, 30, 14, 7, 30, 25, 29, 31, 16, 300, 32, 26]
@@ -326,7 +327,7 @@ def test_token_batches_pad_each_text_to_its_own_rounded_length_longest_first():
 
 
 def test_a_filler_text_has_exactly_the_tokens_asked_for():
-    from etl.stages.dedup.semantic import filler_text, load_model, token_lengths
+    from etl.embeddings.model import filler_text, load_model, token_lengths
 
     model = load_model(None)
     for tokens in (8, 64, 256):
@@ -337,20 +338,17 @@ def test_a_texts_vector_is_the_same_whatever_it_is_embedded_with_where_vectors_a
     """What lets a vector kept from an earlier run stand for one computed tonight: where the
     machine gives a text the same vector bit for bit in any batch, the probe says so and vectors
     are kept; where it does not (a CPU with AMX), the probe says that and none are kept."""
-    from etl.stages.dedup import semantic
+    from etl.embeddings import model
 
     texts = _real_chat_turns(400)
-    semantic.forget_vectors()
-    together = dict(zip(texts, semantic.embed(texts, None, 64)))
+    together = dict(zip(texts, Embedder()(texts, None, 64)))
     same = []
     for part in (texts[::7], texts[3:5], texts[10:11]):
-        semantic.forget_vectors()
-        alone = semantic.embed(part, None, 64)
+        alone = Embedder()(part, None, 64)  # a fresh cache: embedded again, in other batches
         same += [(together[t] == v).all() for t, v in zip(part, alone)]  # bit for bit
         assert min((together[t] * v).sum() for t, v in zip(part, alone)) > 0.9999  # the same vector all the same
-    semantic.forget_vectors()
-    dtype = semantic.compute_dtype("auto", semantic.load_model(None).device.type)
-    assert all(same) == semantic.batch_invariant(None, dtype)
+    dtype = model.compute_dtype("auto", model.load_model(None).device.type)
+    assert all(same) == model.batch_invariant(None, dtype)
 
 
 def _real_chat_turns(n: int) -> list[str]:
@@ -360,50 +358,50 @@ def _real_chat_turns(n: int) -> list[str]:
 
 
 def test_kept_vectors_are_the_ones_embedded_and_only_new_texts_are_embedded(tmp_path, caplog, monkeypatch):
-    from etl.stages.dedup import semantic, vector_store
+    from etl.embeddings import cache, vector_store
 
     # the store's own workings, on any machine: whether this one may keep vectors at all is
     # batch_invariant's call, tested above against what the machine computes
-    monkeypatch.setattr(semantic, "batch_invariant", lambda *key: True)
+    monkeypatch.setattr(cache, "batch_invariant", lambda *key: True)
     texts = _real_chat_turns(300)
     folder = tmp_path / "vectors"
-    semantic.forget_vectors(folder)
-    first = semantic.embed(texts[:200], None, 64)
-    semantic.keep_vectors()
-    assert semantic.vector_counts() == {"embedded": 200, "kept": 0}
+
+    def run(texts: list[str], folder=folder) -> tuple[VectorCache, object]:
+        """One run's embeddings: a fresh cache over the work folder, kept at the end."""
+        vectors = VectorCache(folder)
+        return vectors, Embedder(vectors)(texts, None, 64)
+
+    night, first = run(texts[:200])
+    night.keep()
+    assert night.counts() == {"embedded": 200, "kept": 0}
     (stored,) = folder.glob("*.npz")  # digests only: no text in the work folder
     assert texts[0].encode() not in stored.read_bytes()
 
     # the next run: the 200 read back bit for bit, only the 100 new ones embedded
-    semantic.forget_vectors(folder)
-    second = semantic.embed(texts, None, 64)
-    assert semantic.vector_counts() == {"embedded": 100, "kept": 200}
+    night, second = run(texts)
+    assert night.counts() == {"embedded": 100, "kept": 200}
     assert (second[:200] == first).all()
-    semantic.keep_vectors()
+    night.keep()
 
     # a run that uses fewer texts keeps only those; a run without a folder reads nothing
-    semantic.forget_vectors(folder)
-    semantic.embed(texts[250:], None, 64)
-    semantic.keep_vectors()
+    night, _ = run(texts[250:])
+    night.keep()
     assert len(vector_store.StoredVectors.read(stored).index) == 50
-    semantic.forget_vectors()
-    semantic.embed(texts[250:], None, 64)
-    assert semantic.vector_counts() == {"embedded": 50, "kept": 0}
+    night, _ = run(texts[250:], folder=None)
+    assert night.counts() == {"embedded": 50, "kept": 0}
 
     # a damaged file costs a warning and an embedding, not the run
     stored.write_bytes(b"not a numpy file")
-    semantic.forget_vectors(folder)
-    semantic.embed(texts[:10], None, 64)
-    assert semantic.vector_counts() == {"embedded": 10, "kept": 0}
+    night, _ = run(texts[:10])
+    assert night.counts() == {"embedded": 10, "kept": 0}
     assert "cannot be read" in caplog.text
-    semantic.forget_vectors()
 
 
 def test_stored_digests_keep_their_trailing_zero_bytes(tmp_path):
     """numpy's fixed-width bytes type drops trailing NULs: about one digest in 256 ends in one."""
     import numpy as np
 
-    from etl.stages.dedup import vector_store
+    from etl.embeddings import vector_store
 
     texts = [f"question {i}" for i in range(2000)]
     zero_ending = [t for t, d in zip(texts, vector_store.digests(texts)) if d.endswith(b"\0")]

@@ -4,7 +4,7 @@
   sample; a test fails when the pipeline's output and the README disagree.
 - docs/config-reference.md is rendered from the pydantic models of pipeline.yaml and
   train.yaml: every key, its type, default and meaning (the field's description, else the
-  comment written above it in etl/config.py or train/config.py). A test fails when the page
+  comment written above it in etl/config/ or train/config.py). A test fails when the page
   is stale, when a key has no meaning written, or when docs/configuration.md's annotated
   pipeline shows a key the models do not have.
 

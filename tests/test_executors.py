@@ -91,20 +91,18 @@ def test_rays_groupby_bucketing_finds_the_local_pairs(ray_executor):
 def test_rays_embeddings_are_the_local_vectors_and_join_the_drivers_cache(ray_executor):
     import json
 
-    from etl.stages.dedup import semantic
+    from etl.embeddings import Embedder
+    from etl.embeddings.embedder import SPREAD_EMBED_MIN
 
     dialogs = (Path(__file__).parent / "data" / "realtext" / "taskmaster4_coffee_dev.jsonl").read_text().splitlines()
     turns = [u["text"] for d in map(json.loads, dialogs[:60]) for u in d["utterances"] if u["speaker"] == "user"]
     texts = list(dict.fromkeys(turns))[:150] + turns[:10]  # repeats come back too
-    assert len(set(texts)) >= semantic.SPREAD_EMBED_MIN
-    semantic.forget_vectors()
-    local = semantic.embed(texts, None, 64, "float32")
-    semantic.forget_vectors()
-    try:
-        ours = semantic.embedder_for(ray_executor)(texts, None, 64, "float32")
-    finally:
-        assert semantic.unknown_texts(texts, None, "float32") == []  # in the driver's cache now
-        semantic.forget_vectors()
+    assert len(set(texts)) >= SPREAD_EMBED_MIN
+    local = Embedder()(texts, None, 64, "float32")
+    spread = Embedder(parallel=ray_executor)
+    ours = spread(texts, None, 64, "float32")
+    assert spread.unknown(texts, None, "float32") == []  # in the driver's cache now
+    assert spread.cache.counts()["embedded"] == len(set(texts))
     assert ours.shape == local.shape and (ours * local).sum(axis=1).min() > 0.99999
 
 

@@ -79,7 +79,7 @@ def test_old_run_folders_are_removed_beyond_keep_runs(sample_copy, tmp_path):
 from etl.catalog import load_catalog  # noqa: E402
 from etl.records import make_record, records_frame  # noqa: E402
 from etl.stages.deidentify import DeidentifyStage  # noqa: E402
-from etl.stages.deidentify.engine import separate_overlaps  # noqa: E402
+from etl.stages.deidentify.spans import separate_overlaps  # noqa: E402
 
 CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
 DEID = load_config(SAMPLE / "pipeline.yaml").deidentify.model_copy(
@@ -246,7 +246,7 @@ def test_a_display_name_of_ordinary_words_changes_nothing_outside_that_name():
 
 
 def test_known_values_are_found_in_any_case_and_a_confirmed_first_name_alone():
-    from etl.stages.deidentify.engine import known_value_hits
+    from etl.stages.deidentify.spans import known_value_hits
 
     values = ("Jordan Smith", "jordan.smith@example.com")
 

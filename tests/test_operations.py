@@ -115,15 +115,15 @@ NEW_REVIEWS = [
 
 
 def first_dtype(config) -> str:
-    from etl.stages.dedup.semantic import compute_dtype, load_model
+    from etl.embeddings.model import compute_dtype, load_model
 
     return compute_dtype(config.dedup.semantic.precision, load_model(config.dedup.semantic.model).device.type)
 
 
 def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprint(sample_copy, tmp_path):
     from etl.config import load_config
+    from etl.embeddings.model import batch_invariant
     from etl.run.runner import run_pipeline
-    from etl.stages.dedup.semantic import batch_invariant
 
     config = load_config(sample_copy / "pipeline.yaml")
     store, work = tmp_path / "store", tmp_path / "work"
@@ -131,7 +131,7 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     assert first.inputs["mode"] == "full" and len(first.inputs["files_read"]) > 10
     assert first.embeddings["embedded"] > 1000 and first.embeddings["kept"] == 0
     vectors = work / config.dataset / "vectors"
-    # vectors are kept only where a text's vector is the same in any batch (semantic.batch_invariant)
+    # vectors are kept only where a text's vector is the same in any batch (etl/embeddings/model.py batch_invariant)
     keeps = batch_invariant(config.dedup.semantic.model, first_dtype(config))
     if keeps:
         assert {f.stat().st_mode & 0o777 for f in (vectors, vectors / "local")} == {0o700}  # owner-only

@@ -11,8 +11,9 @@ from etl.config import DedupConfig
 from etl.example import EXAMPLE_SCHEMA
 from etl.records import make_record, records_frame
 from etl.stages.dedup import DedupStage
-from etl.stages.dedup.minhash import components, normalise
 from etl.stages.split import assign_splits
+from etl.text.clusters import components
+from etl.text.normalise import normalise
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WORDS = ["bowl", "Keto", "salmon", "late", "order", "refund", "great", "cold", "!", "  "]

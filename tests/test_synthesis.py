@@ -12,9 +12,9 @@ import pytest
 from etl.catalog import Constraint, load_catalog
 from etl.config import SynthesisConfig
 from etl.example import EXAMPLE_SCHEMA
-from etl.stages.dedup.minhash import normalise
 from etl.stages.synthesis import SynthesisStage
 from etl.stages.synthesis.grounding import Grounding
+from etl.text.normalise import normalise
 from tests.conftest import SAMPLE
 
 CATALOG = load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml")
@@ -160,9 +160,9 @@ def test_synthesised_questions_are_new_do_not_rephrase_eval_and_stay_under_the_c
     assert not known & set(asked) and len(set(asked)) == len(asked)
     assert stage.rejected["duplicate_of_original"] >= 5 and stage.rejected["rephrases_eval"] >= 1
     # nothing made rephrases the eval question
-    from etl.stages.dedup.semantic import embed
+    from etl.embeddings import Embedder
 
-    vectors = embed(["how much does the Keto Salmon Caesar cost", *asked], None, 64)
+    vectors = Embedder()(["how much does the Keto Salmon Caesar cost", *asked], None, 64)
     assert float(np.max(vectors[1:] @ vectors[0])) < stage.config.eval_rephrase_threshold
     for task, n in made.group_by("task").len().iter_rows():
         train = ORIGINALS.filter((pl.col("task") == task) & (pl.col("split") == "train")).height

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from etl.config import load_config
-from etl.generator import write_sample_data
+from etl.project.sample import write_sample_data
 from etl.run.runner import run_pipeline
 from etl.stages.ingest import ingest
 from etl.store import Store

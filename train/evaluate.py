@@ -23,19 +23,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import polars as pl
 
 from etl.catalog import Catalog, load_catalog
 from etl.config import PipelineConfig
 from etl.errors import ConfigError
-from etl.example import TASKS
 from etl.stages.validate.gx_suites import default_suites_dir, leak_patterns, load_suite
 from etl.store import Store
-from etl.text.menu_retrieval import MenuRetriever, base_prompt, card, ground_prompt
-from train import frozen_eval
+from etl.text.menu_retrieval import card
+from train.eval_set import GROUNDABLE, EvalItem, EvalSet, build_eval_set, general_items
 from train.metrics import (
     MAIN_METRIC,
     MenuReader,
@@ -55,8 +52,6 @@ from train.metrics import (
 EVAL_MANIFEST = "eval_manifest.json"
 EVAL_PAGE = "eval.html"
 REPLY_TASKS = ("order_support", "policy_qa", "customer_service")
-FROZEN_TASKS = ("menu_qa", "recommendation", "review_sentiment")
-GROUNDABLE = ("menu_qa", "recommendation")
 SENTIMENT_TOKENS = 8  # a label is one word
 SAMPLES_SHOWN = 10
 
@@ -65,169 +60,6 @@ Progress = Callable[[str, int], Callable[[int], None]]
 
 def no_progress(label: str, total: int) -> Callable[[int], None]:
     return lambda n: None
-
-
-@dataclass
-class EvalItem:
-    """One question: what the model sees (the prompt up to the turn it writes) and what is right."""
-
-    example_id: str
-    task: str
-    prompt: list[dict]
-    reference: str  # the reference reply, or what a right answer states (frozen questions)
-    label: str | None = None
-    frozen: frozen_eval.FrozenItem | None = None
-    entries: list[str] = field(default_factory=list)  # dish ids put into the prompt
-
-    @property
-    def question(self) -> str:
-        return next((m["content"] for m in reversed(self.prompt) if m["role"] == "user"), "")
-
-
-@dataclass
-class EvalSet:
-    items: dict[str, list[EvalItem]]
-    description: dict  # what the manifest says of the set: source, fingerprints, grounding, checks
-
-
-# ------------------------------------------------------------------ the set
-
-
-def split_items(examples: pl.DataFrame, tasks: list[str], limit: int | None = None) -> dict[str, list[EvalItem]]:
-    """Per task, the version's eval examples in id order (the first `limit` of each), cut at the last assistant turn."""
-    chosen = examples.filter((pl.col("split") == "eval") & pl.col("task").is_in(tasks)).sort("task", "id")
-    items: dict[str, list[EvalItem]] = {task: [] for task in tasks}
-    for row in chosen.iter_rows(named=True):
-        messages = list(row["messages"])
-        last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-        if limit is None or len(items[row["task"]]) < limit:
-            item = EvalItem(row["id"], row["task"], messages[:last], messages[last]["content"], row.get("label"))
-            items[row["task"]].append(item)
-    return items
-
-
-def frozen_items(
-    frozen: list[frozen_eval.FrozenItem],
-    prompts: dict[str, str],
-    catalog: Catalog,
-    grounded: list[str],
-    max_entries: int,
-    tasks: list[str],
-    limit: int | None,
-) -> dict[str, list[EvalItem]]:
-    """The frozen questions of `tasks` as prompts: the task's system prompt, with the question's
-    catalog entries for the grounded tasks, then the question."""
-    retriever = MenuRetriever(catalog, max_entries)
-    out: dict[str, list[EvalItem]] = {}
-    for task in tasks:
-        chosen = [f for f in frozen if f.task == task][:limit]
-        found = retriever.retrieve_many([f.question for f in chosen]) if task in grounded else [[] for _ in chosen]
-        items = []
-        for item, dishes in zip(chosen, found):
-            system = ground_prompt(prompts[task], dishes, catalog)
-            prompt = [{"role": "system", "content": system}, {"role": "user", "content": item.question}]
-            items.append(
-                EvalItem(
-                    item.id, task, prompt, _expected_text(item, catalog), item.label, item, [d.id for d in dishes]
-                )
-            )
-        out[task] = items
-    return out
-
-
-def _expected_text(item: frozen_eval.FrozenItem, catalog: Catalog) -> str:
-    """What a right answer states, in words, for the page (the catalog's facts, never a customer's)."""
-    if item.task == "review_sentiment":
-        return item.label or ""
-    if item.task == "recommendation":
-        return "a menu dish fitting: " + json.dumps(item.expected, sort_keys=True)
-    shown = {k: v for k, v in item.expected.items() if k != "winner_mentions"}
-    return json.dumps(shown, sort_keys=True)
-
-
-def build_eval_set(
-    config: PipelineConfig,
-    store: Store,
-    version: str,
-    tasks: list[str] | None,
-    limit: int | None,
-    source: str = "frozen",
-    grounding: str = "auto",
-) -> EvalSet:
-    manifest = store.manifest(version)
-    examples = store.examples(version)
-    catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
-    present = set(examples["task"])
-    wanted = tasks or [t for t in TASKS if t in present or (source == "frozen" and t in FROZEN_TASKS)]
-    unknown = sorted(set(wanted) - set(TASKS))
-    if unknown:
-        raise ConfigError(f"unknown task(s) {unknown}; known tasks are {list(TASKS)}")
-    prompts = {**config.format.prompts_for(catalog.business), **manifest.get("prompts", {})}
-    prompts = {task: base_prompt(prompt) for task, prompt in prompts.items()}
-    built = manifest.get("grounding") or {}
-    grounded = {
-        "auto": list(built.get("tasks", [])),
-        "on": list(config.format.grounding.tasks or GROUNDABLE),
-        "off": [],
-    }[grounding]
-    max_entries = built.get("max_entries", config.format.grounding.max_entries)
-    description: dict = {
-        "source": source,
-        "grounding": {"mode": grounding, "tasks": grounded, "max_entries": max_entries, "as_built": built or None},
-    }
-    if source == "split":
-        return EvalSet(split_items(examples, wanted, limit), description)
-    frozen, record = _frozen(config, catalog, store, version)
-    mine = [t for t in wanted if t in FROZEN_TASKS]
-    items = frozen_items(frozen, prompts, catalog, grounded, max_entries, mine, limit)
-    items |= split_items(examples, [t for t in wanted if t not in FROZEN_TASKS], limit)
-    closest = frozen_eval.closest_train(
-        [i.frozen for t in mine for i in items[t] if t in GROUNDABLE], examples, config.dedup.semantic
-    )
-    description["frozen"] = {
-        "fingerprint": record["fingerprint"],
-        "generator": record["generator"],
-        "frozen_against": record["frozen_against"],
-        "sizes": record["sizes"],
-        "tasks": mine,
-        # this version's train questions the frozen set's questions rephrase (checked every time:
-        # a later version's train could)
-        "rephrasings_of_this_version": sum(v >= config.dedup.semantic.threshold for v in closest),
-    }
-    description["replies_from"] = f"{store.dataset} {version} eval split"
-    return EvalSet(items, description)
-
-
-def general_items(path: Path, limit: int | None) -> tuple[list[EvalItem], dict]:
-    """A public question set on disk (`--general`): a folder or file `datasets.load_dataset`
-    reads, with a `messages` column; its eval (or validation, or test) split, each
-    conversation cut at its last assistant turn, whose text is the reference."""
-    import hashlib
-
-    from train.data import EVAL_SPLITS, load_folder
-
-    loaded = load_folder(path, f"--general {path}", "Pass a folder or file of chat conversations.")
-    split = next((s for s in EVAL_SPLITS if s in loaded), None)
-    if split is None or "messages" not in loaded[split].column_names:
-        raise ConfigError(
-            f"--general {path} needs an eval, validation or test split with a `messages` column "
-            f"(it has splits {', '.join(loaded)})."
-        )
-    conversations = list(loaded[split]["messages"])[:limit]
-    items = []
-    for i, messages in enumerate(conversations):
-        last = max(j for j, m in enumerate(messages) if m["role"] == "assistant")
-        items.append(EvalItem(f"general-{i}", "general", messages[:last], messages[last]["content"]))
-    digest = hashlib.sha256(json.dumps(conversations, sort_keys=True).encode()).hexdigest()
-    return items, {"name": path.name, "split": split, "questions": len(items), "fingerprint": digest}
-
-
-def _frozen(config: PipelineConfig, catalog: Catalog, store: Store, version: str):
-    loaded = frozen_eval.load(store.root, store.dataset)
-    if loaded is None:
-        frozen_eval.freeze(config, catalog, store, version)
-        loaded = frozen_eval.load(store.root, store.dataset)
-    return loaded
 
 
 # ------------------------------------------------------------------ scoring
@@ -329,33 +161,21 @@ def evaluate(
     store = Store(store_root, dataset)
     version = store.resolve(version or "latest")
     manifest = store.manifest(version)
-    if "general" in (tasks or []) and general is None:
-        raise ConfigError("task general is the public set --general PATH names: pass --general too.")
-    set_tasks = [t for t in tasks if t != "general"] if tasks else None
-    if tasks and not set_tasks:  # only the general check was asked for
-        eval_set = EvalSet({}, {"source": "general only"})
-    else:
-        eval_set = build_eval_set(config, store, version, set_tasks, limit, source, grounding)
+    eval_set = _eval_set(config, store, version, tasks, limit, source, grounding, general)
     catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
-    reader = MenuReader(catalog)
     items = eval_set.items
-    if general is not None:
-        items["general"], eval_set.description["general"] = general_items(general, limit)
     leaks = published_leak_patterns(config) if any(items.get(t) for t in REPLY_TASKS) else []
     results: dict[str, dict] = {}
     answers: dict[str, dict[str, list[str]]] = {}
     seconds: dict[str, dict[str, float]] = {}
+    reader = MenuReader(catalog)
     for answerer in answerers:
         results[answerer.name], answers[answerer.name], seconds[answerer.name] = {}, {}, {}
         for task, task_items in items.items():
             if not task_items:
                 results[answerer.name][task] = {"examples": 0, "main_metric": MAIN_METRIC[task]}
                 continue
-            started = time.perf_counter()
-            tokens = SENTIMENT_TOKENS if task == "review_sentiment" else max_new_tokens
-            advance = progress(f"{answerer.name}: {task}", len(task_items))
-            replies = answerer.answer([i.prompt for i in task_items], tokens, advance)
-            seconds[answerer.name][task] = round(time.perf_counter() - started, 3)
+            replies, seconds[answerer.name][task] = _answer_task(answerer, task, task_items, max_new_tokens, progress)
             answers[answerer.name][task] = replies
             results[answerer.name][task] = {
                 "examples": len(task_items),
@@ -363,28 +183,57 @@ def evaluate(
                 "main_metric": MAIN_METRIC[task],
                 **score_task(task, task_items, replies, reader, config, leaks),
             }
-    last = answerers[-1].name
     out = {
         **(described or {}),
         "dataset": dataset,
         "version": version,
         "fingerprint": manifest["fingerprint"],
         "eval_set": eval_set.description,
-        "tasks": _public(results[last]),
+        "tasks": _public(results[answerers[-1].name]),
         "seconds": seconds,
     }
     retrieval = {t: f for t, i in items.items() if (f := retrieval_figures(t, i, catalog))}
     if retrieval:
         out["retrieval"] = retrieval
     if len(answerers) > 1:
-        first = answerers[0].name
-        out[first] = _public(results[first])
-        out["difference"] = {
+        out |= _compared(items, results, answerers[0].name, answerers[-1].name)
+    return out, {"answers": answers, "items": items, "catalog": catalog, "results": results}
+
+
+def _compared(items: dict, results: dict, first: str, last: str) -> dict:
+    """The first answerer's figures (the base model's) and each task's paired difference."""
+    return {
+        first: _public(results[first]),
+        "difference": {
             task: d
             for task, task_items in items.items()
             if task_items and (d := difference(task, results[first][task], results[last][task], task_items))
-        }
-    return out, {"answers": answers, "items": items, "catalog": catalog, "results": results}
+        },
+    }
+
+
+def _eval_set(config, store, version, tasks, limit, source, grounding, general) -> EvalSet:
+    """The questions asked: the frozen set (or the version's eval split), and the public set
+    `general` names when there is one (task `general`)."""
+    if "general" in (tasks or []) and general is None:
+        raise ConfigError("task general is the public set --general PATH names: pass --general too.")
+    set_tasks = [t for t in tasks if t != "general"] if tasks else None
+    if tasks and not set_tasks:  # only the general check was asked for
+        eval_set = EvalSet({}, {"source": "general only"})
+    else:
+        eval_set = build_eval_set(config, store, version, set_tasks, limit, source, grounding)
+    if general is not None:
+        eval_set.items["general"], eval_set.description["general"] = general_items(general, limit)
+    return eval_set
+
+
+def _answer_task(answerer, task, task_items, max_new_tokens, progress) -> tuple[list[str], float]:
+    """One answerer's replies to one task's questions, and the seconds they took."""
+    started = time.perf_counter()
+    tokens = SENTIMENT_TOKENS if task == "review_sentiment" else max_new_tokens
+    advance = progress(f"{answerer.name}: {task}", len(task_items))
+    replies = answerer.answer([i.prompt for i in task_items], tokens, advance)
+    return replies, round(time.perf_counter() - started, 3)
 
 
 def _public(results: dict) -> dict:

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from etl.errors import ConfigError
-from train.trainer import MANIFEST, load_model, load_tokenizer, read_manifest
+from train.trainer import load_model, load_tokenizer
+from train.training_record import MANIFEST, read_manifest
 
 
 def merge_adapter(adapter: Path, out: Path, base_model: str | None = None) -> dict:

@@ -28,7 +28,7 @@ from etl.catalog import Catalog, Constraint
 from etl.example import SENTIMENT_LABELS
 from etl.stages.synthesis.grounding import Grounding
 from etl.text.menu_retrieval import Bounds, fits_request
-from train.frozen_eval import mentions
+from train.frozen_questions import mentions
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000

@@ -15,25 +15,31 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from transformers import TrainerCallback
 
-from etl.version import __version__
 from etl.errors import ConfigError
 from train.config import TrainConfig
 from train.data import PadCollator, draw_mixture, encode_all, ensure_chat_template, read_source, sample
 from train.model_card import model_card
 from train.sentiment import score_sentiment
-
-MANIFEST = "training_manifest.json"
+from train.training_record import (
+    MANIFEST,
+    StepTimer,
+    best_step,
+    code_version,
+    first_loss,
+    json_default,
+    last_loss,
+    peak_memory,
+    read_manifest,
+    source_entry,
+    step_seconds,
+)
 
 
 @dataclass
@@ -62,22 +68,13 @@ def train_adapter(
     sources = [read_source(s, store_root) for s in config.mixture]
     tokenizer = load_tokenizer(base_model)
     template = ensure_chat_template(tokenizer)
-
     drawn, counts = draw_mixture(sources, config.seed)
     train_set, train_stats = encode_all(drawn, tokenizer, config.max_seq_length)
     if len(train_set) == 0:
         raise ConfigError("no training example has an assistant turn left after truncation; raise max_seq_length.")
     eval_sets = _eval_sets(sources, tokenizer, config)
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype, precision = _precision(config, device)
-    checkpointing = config.gradient_checkpointing == "on" or (
-        config.gradient_checkpointing == "auto" and device == "cuda"
-    )
-    model = load_model(base_model, dtype)
-    total_params = sum(p.numel() for p in model.parameters())
-    model = _wrap(model, config, checkpointing, from_adapter)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    device, dtype, precision, checkpointing = _device_settings(config)
+    model, parameters = _prepared_model(base_model, dtype, config, checkpointing, from_adapter)
 
     work = out / ".checkpoints"
     trainer = _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpointing, work, progress)
@@ -92,9 +89,8 @@ def train_adapter(
     manifest = {
         "base_model": base_model,
         "method": config.method,
-        # the adapters this one continues, oldest first: what each was trained on
-        "chain": [*previous.get("chain", []), _chain_entry(from_adapter, previous)] if previous else [],
-        "sources": [_source_entry(s, n) for s, n in zip(sources, counts)],
+        "chain": _chain(previous, from_adapter),
+        "sources": [source_entry(s, n) for s, n in zip(sources, counts)],
         "hyperparameters": config.model_dump(exclude={"mixture"}),
         "code_version": code_version(),
         "device": device,
@@ -102,27 +98,59 @@ def train_adapter(
         "precision": precision,
         "gradient_checkpointing": checkpointing,
         "chat_template": template,
-        "parameters": {"trainable": trainable, "total": total_params, "trainable_share": trainable / total_params},
+        "parameters": parameters,
         "data": {"train": asdict(train_stats), "eval_examples": {k: len(v) for k, v in eval_sets.items()}},
-        "steps": trainer.state.global_step,
-        "max_steps": trainer.state.max_steps,
-        "stopped_early": trainer.state.global_step < trainer.state.max_steps,
-        "seconds": round(seconds, 3),
-        "step_seconds": _step_seconds(trainer),
-        "tokens_per_second": round(trainer.state.num_input_tokens_seen / seconds, 1) if seconds else None,
-        "peak_memory": peak_memory(device),
-        "train_loss": {"first": _first_loss(trainer), "last": _last_loss(trainer), "mean": result.training_loss},
-        "eval_loss_before": start_eval.get("eval_loss"),
-        "eval_history": [
-            {"step": e["step"], "eval_loss": e["eval_loss"]} for e in trainer.state.log_history if "eval_loss" in e
-        ],
-        "best_checkpoint_step": _best_step(trainer),
+        **_how_it_went(trainer, result.training_loss, seconds, device, start_eval),
         "metrics": metrics,
     }
     if trainer.is_world_process_zero():
         _save(trainer, tokenizer, out, manifest)
     shutil.rmtree(work, ignore_errors=True)
     return TrainingRun(manifest, trainer.model)
+
+
+def _prepared_model(base_model: str, dtype, config: TrainConfig, checkpointing: bool, from_adapter: Path | None):
+    """The base model with its adapter (new, or `from_adapter` continued), and its parameter counts."""
+    model = load_model(base_model, dtype)
+    total = sum(p.numel() for p in model.parameters())
+    model = _wrap(model, config, checkpointing, from_adapter)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return model, {"trainable": trainable, "total": total, "trainable_share": trainable / total}
+
+
+def _chain(previous: dict | None, from_adapter: Path | None) -> list[dict]:
+    """The adapters this one continues, oldest first: what each was trained on."""
+    return [*previous.get("chain", []), _chain_entry(from_adapter, previous)] if previous else []
+
+
+def _device_settings(config: TrainConfig) -> tuple[str, object, str, bool]:
+    """(device, torch dtype of the frozen base, precision name, gradient checkpointing on)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype, precision = _precision(config, device)
+    checkpointing = config.gradient_checkpointing == "on" or (
+        config.gradient_checkpointing == "auto" and device == "cuda"
+    )
+    return device, dtype, precision, checkpointing
+
+
+def _how_it_went(trainer, mean_loss: float, seconds: float, device: str, start_eval: dict) -> dict:
+    """The manifest's figures of the training itself: steps, time, speed, memory, losses."""
+    state = trainer.state
+    return {
+        "steps": state.global_step,
+        "max_steps": state.max_steps,
+        "stopped_early": state.global_step < state.max_steps,
+        "seconds": round(seconds, 3),
+        "step_seconds": step_seconds(trainer),
+        "tokens_per_second": round(state.num_input_tokens_seen / seconds, 1) if seconds else None,
+        "peak_memory": peak_memory(device),
+        "train_loss": {"first": first_loss(trainer), "last": last_loss(trainer), "mean": mean_loss},
+        "eval_loss_before": start_eval.get("eval_loss"),
+        "eval_history": [
+            {"step": e["step"], "eval_loss": e["eval_loss"]} for e in state.log_history if "eval_loss" in e
+        ],
+        "best_checkpoint_step": best_step(trainer),
+    }
 
 
 def load_tokenizer(base_model: str):
@@ -303,25 +331,6 @@ def _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpoi
     )
 
 
-class StepTimer(TrainerCallback):
-    """Wall seconds of each optimizer step (evaluations excluded): the first one pays for warm-up."""
-
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-        self._began = 0.0
-
-    def on_step_begin(self, *args, **kwargs) -> None:
-        self._began = time.perf_counter()
-
-    def on_step_end(self, *args, **kwargs) -> None:
-        self.seconds.append(time.perf_counter() - self._began)
-
-
-def _step_seconds(trainer) -> list[float]:
-    timer = next(c for c in trainer.callback_handler.callbacks if isinstance(c, StepTimer))
-    return [round(s, 4) for s in timer.seconds]
-
-
 def _combined(eval_sets: dict):
     import datasets
 
@@ -344,51 +353,6 @@ def _evaluate(trainer, eval_sets: dict, sources, tokenizer, config: TrainConfig)
     return metrics
 
 
-def _source_entry(source, drawn: int) -> dict:
-    return {
-        "name": source.source.label(),
-        "weight": source.source.weight,
-        **source.lineage,
-        "train_available": len(source.train),
-        "train_drawn": drawn,
-        "eval_available": {k: len(v) for k, v in source.eval.items()},
-    }
-
-
-def _first_loss(trainer) -> float | None:
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    return losses[0] if losses else None
-
-
-def _last_loss(trainer) -> float | None:
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    return losses[-1] if losses else None
-
-
-def _best_step(trainer) -> int | None:
-    best = trainer.state.best_model_checkpoint
-    return int(best.rsplit("-", 1)[-1]) if best else None
-
-
-def peak_memory(device: str) -> dict:
-    """Peak GPU memory allocated by torch on a GPU; on CPU the process's peak resident set."""
-    if device == "cuda":
-        return {"kind": "cuda_max_allocated", "bytes": int(torch.cuda.max_memory_allocated())}
-    return {"kind": "process_peak_rss", "bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
-
-
-def code_version() -> str:
-    """The package version, and the git commit when the code runs from a checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return f"{__version__}+g{commit}" if commit else __version__
-
-
 def _save(trainer, tokenizer, out: Path, manifest: dict) -> None:
     """Adapter files only (peft's save), the tokenizer with the template used, the model card, and the manifest last."""
     out.mkdir(parents=True, exist_ok=True)
@@ -396,19 +360,4 @@ def _save(trainer, tokenizer, out: Path, manifest: dict) -> None:
     tokenizer.save_pretrained(str(out))
     # peft wrote its unfilled template; the card says what this adapter is, from the manifest
     (out / "README.md").write_text(model_card(manifest, out.name), encoding="utf-8")
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default) + "\n", encoding="utf-8")
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)
-
-
-def read_manifest(folder: Path) -> dict:
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise ConfigError(f"{folder} holds no {MANIFEST}; pass the folder `etl train --out` wrote.")
-    return json.loads(path.read_text(encoding="utf-8"))
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=json_default) + "\n", encoding="utf-8")

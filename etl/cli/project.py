@@ -54,7 +54,7 @@ def sample_data(
     seed: Annotated[int, typer.Option(help="Random seed; same seed and scale, same files.")] = 7,
 ) -> None:
     """Write a realistic raw corpus of a meal-prep company (reviews, chats, FAQs, calls, menu, stores)."""
-    from etl.generator import write_sample_data
+    from etl.project.sample import write_sample_data
 
     if out.exists() and not out.is_dir():
         raise StoreAccessError(f"--out {out} is a file, not a folder; choose a folder (it is made if missing)")

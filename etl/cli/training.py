@@ -25,6 +25,22 @@ eval_app = typer.Typer(
 )
 models_app = typer.Typer(help="Models to try the loop with, made from packages on disk (nothing downloaded).")
 
+# what `pip install -e '.[train]'` brings (pyproject.toml), by module name
+TRAIN_EXTRA = ("peft", "accelerate", "sacrebleu")
+
+
+def require_train_extra(command: str) -> None:
+    """The model side's libraries, or one line saying how to install them."""
+    import importlib.util
+
+    missing = [name for name in TRAIN_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            f"etl {command} needs the training extra ({', '.join(missing)} not installed): "
+            "pip install -e '.[train]' in the checkout, or pip install 'healthy-bites-curator[train]'."
+        )
+
+
 EVAL_CHOICES = {
     "--set": ("frozen", "split"),
     "--grounding": ("auto", "on", "off"),
@@ -59,6 +75,7 @@ def train(
     """Train a LoRA adapter: `etl train --dataset healthy-bites@v1 --tasks menu_qa --base-model DIR --out DIR`."""
     if ctx.invoked_subcommand is not None:
         return
+    require_train_extra("train")
     from train.config import MixtureSource, load_train_config
     from train.trainer import base_of, train_adapter
 
@@ -128,6 +145,25 @@ def _print_training(manifest: dict, out: Path) -> None:
     console.print(f"adapter, tokenizer and training_manifest.json in {out}")
 
 
+SetOption = Annotated[
+    str,
+    typer.Option(
+        "--set",
+        help="frozen: the dataset's frozen set and the version's reply tasks; split: the version's eval split.",
+    ),
+]
+GroundingOption = Annotated[
+    str, typer.Option(help="auto: as the version was built; on / off: catalog entries in the prompt or not.")
+]
+GeneralOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="A public question set on disk (a `messages` column, an eval/validation/test split) asked too: "
+        "does the model still answer what it knew?"
+    ),
+]
+
+
 @eval_app.callback()
 @handled
 def eval_(
@@ -148,23 +184,9 @@ def eval_(
     ] = None,
     store: StoreOption = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many questions a task.")] = None,
-    eval_set: Annotated[
-        str,
-        typer.Option(
-            "--set",
-            help="frozen: the dataset's frozen set and the version's reply tasks; split: the version's eval split.",
-        ),
-    ] = "frozen",
-    grounding: Annotated[
-        str, typer.Option(help="auto: as the version was built; on / off: catalog entries in the prompt or not.")
-    ] = "auto",
-    general: Annotated[
-        Path | None,
-        typer.Option(
-            help="A public question set on disk (a `messages` column, an eval/validation/test split) asked too: "
-            "does the model still answer what it knew?"
-        ),
-    ] = None,
+    eval_set: SetOption = "frozen",
+    grounding: GroundingOption = "auto",
+    general: GeneralOption = None,
     base: Annotated[bool, typer.Option(help="With --adapter, answer with the base model too.")] = True,
     precision: Annotated[str, typer.Option(help="auto (bf16 where the hardware has it), bf16 or fp32.")] = "auto",
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer generated (a sentiment label: 8).")] = 96,
@@ -175,6 +197,7 @@ def eval_(
     write eval_manifest.json and eval.html."""
     if ctx.invoked_subcommand is not None:
         return
+    require_train_extra("eval")
     from train.eval_page import render
     from train.evaluate import EVAL_PAGE, ModelAnswerers, evaluate, sampled_answers, write_manifest
 
@@ -183,14 +206,8 @@ def eval_(
     name, _, version = dataset.partition("@")
     settings = load_config(config)
     models = ModelAnswerers(model, precision, batch_size)
-    described = {
-        "model": str(model),
-        "adapter": str(adapter) if adapter else None,
-        "chat_template": models.template,
-        "precision": models.precision,
-        "max_new_tokens": max_new_tokens,
-        "decoding": "greedy",
-    }
+    described = {"model": str(model), "adapter": str(adapter) if adapter else None, "chat_template": models.template}
+    described |= {"precision": models.precision, "max_new_tokens": max_new_tokens, "decoding": "greedy"}
     with _bars(quiet) as bars:
         manifest, detail = evaluate(
             settings, store_root(store, config), name, version or None, _answerers(models, adapter, base),
@@ -355,6 +372,7 @@ def train_merge(
     base_model: Annotated[str | None, typer.Option(help="Base model (default: the one in the manifest).")] = None,
 ) -> None:
     """Fold the adapter into the base model's weights: one plain transformers model folder."""
+    require_train_extra("train merge")
     from train.merge import merge_adapter
 
     merged = merge_adapter(adapter, out, base_model)

@@ -32,13 +32,13 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.version import __version__
 from etl.config import PipelineConfig
 from etl.store import file_sha256
+from etl.version import __version__
 
 # the code whose output the cache holds: readers, cleaning, language id, de-identification
 # (lexicons included); an edit to any of it, released or not, re-reads every file
-_CODE = ("records.py", "stages/ingest", "stages/clean.py", "stages/langid.py", "stages/deidentify")
+_CODE = ("records.py", "stages/ingest", "stages/clean.py", "text/langid.py", "stages/deidentify")
 
 
 def code_hash() -> str:
@@ -47,7 +47,8 @@ def code_hash() -> str:
     for part in _CODE:
         path = root / part
         # a part moved or renamed would silently leave the hash blind to its edits
-        assert path.exists(), f"incremental cache code hash: {path} is gone; update _CODE"
+        if not path.exists():
+            raise RuntimeError(f"incremental cache code hash: {path} is gone; update _CODE in {__file__}")
         for file in sorted(path.rglob("*") if path.is_dir() else [path]):
             if file.is_file() and file.suffix in (".py", ".txt", ".json"):
                 digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())

@@ -1,5 +1,5 @@
 """One registry of the pipeline's stages, in run order: the runner builds its stages from
-it, and a new stage is added here once (its configuration section in etl/config.py, its
+it, and a new stage is added here once (its configuration section in etl/config/, its
 tasks, if it builds any, in etl/example.py's TASKS and etl/stages/tasks/)."""
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import PipelineConfig
+from etl.embeddings import Embedder
 from etl.run.accounts import RunSummary
 from etl.run.incremental import CarryPlan
 from etl.stages.augment import AugmentStage
 from etl.stages.base import HERE, Parallel, Stage
 from etl.stages.clean import CleanStage
 from etl.stages.dedup import DedupStage
-from etl.stages.dedup.semantic import SemanticDedupStage, embedder_for
+from etl.stages.dedup.semantic import SemanticDedupStage
 from etl.stages.deidentify import DeidentifyStage
 from etl.stages.format import FormatStage
 from etl.stages.ground import GroundStage
@@ -47,6 +48,7 @@ class RunContext:
     run_dir: Path | None = None  # this run's folder (raw text: never published)
     carry: CarryPlan | None = None  # files read tonight, files taken from the cache
     executor: Parallel | None = None  # where per-record stages and dedup bucketing run (etl/run/executors.py)
+    embedder: Embedder | None = None  # the run's sentence embeddings, shared by every stage that embeds
 
 
 def _ingest(ctx: RunContext):
@@ -81,9 +83,12 @@ def _parallel(ctx: RunContext) -> Parallel:
     return ctx.executor if ctx.executor is not None else HERE
 
 
-def _embedder(ctx: RunContext):
-    """Sentence embeddings, the new texts on the executor's workers under `executor: ray`."""
-    return embedder_for(_parallel(ctx))
+def _embedder(ctx: RunContext) -> Embedder:
+    """The run's sentence embeddings (one cache for every stage), the new texts on the
+    executor's workers under `executor: ray`."""
+    if ctx.embedder is None:
+        ctx.embedder = Embedder(parallel=_parallel(ctx))
+    return ctx.embedder
 
 
 def _split(ctx: RunContext):
@@ -120,6 +125,7 @@ def _synthesize(ctx: RunContext):
         config.dedup.semantic.model,
         config.dedup.semantic.precision,
         config.format.prompts_for(ctx.catalog.business),
+        embedder=_embedder(ctx),
     )
 
 

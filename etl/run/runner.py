@@ -37,9 +37,9 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.version import __version__
 from etl.catalog import load_catalog
 from etl.config import PipelineConfig
+from etl.embeddings import Embedder, VectorCache
 from etl.errors import EtlError, InvariantError, StoreAccessError, describe_os_error
 from etl.run import incremental
 from etl.run.accounts import ProgressHooks, RunSummary, StageReport  # noqa: F401 (re-exported)
@@ -48,10 +48,10 @@ from etl.run.registry import RunContext, build_stages
 from etl.run.work_folder import WorkFolder
 from etl.stages.base import DROPPED_SCHEMA, Stage, StageResult, Tally, with_lineage
 from etl.stages.dedup.index import load_index, reconcile
-from etl.stages.dedup.semantic import forget_vectors, keep_vectors, vector_counts, vectors_not_kept
 from etl.stages.deidentify.surrogates import load_key
 from etl.stages.ingest import IngestStage, plan_files
 from etl.store import Store
+from etl.version import __version__
 
 logger = logging.getLogger("etl")
 
@@ -61,10 +61,10 @@ def config_hash(config: PipelineConfig) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _keep_vectors() -> None:
+def _keep_vectors(cache: VectorCache) -> None:
     """A work folder that cannot take the vectors costs the next run time, not this run its result."""
     try:
-        keep_vectors()
+        cache.keep()
     except OSError as exc:
         logger.warning(describe_os_error(exc, "cannot keep the sentence vectors in the work folder:"))
 
@@ -101,7 +101,8 @@ def run_pipeline(
         context = _context(config, target, work_folder, planned, catalog, key, notices, full or stages is not None)
         # sentence vectors kept by the last run (not for a run of chosen stages, which keeps no cache);
         # per executor, as Ray's actors may compute other last float bits than this process
-        forget_vectors(work_folder.vectors / config.executor if stages is None else None)
+        vectors = VectorCache(work_folder.vectors / config.executor if stages is None else None)
+        context.embedder = Embedder(vectors, context.executor)
         return _run_stages(stages or build_stages, context, hooks, keeps_cache=stages is None)
 
 
@@ -164,25 +165,26 @@ def _run_stages(
                 incremental.save(carry, fresh, skip={e["file"] for e in summary.source_errors})
             if summary.invariant_errors:
                 break
-        _keep_vectors()
+        _keep_vectors(context.embedder.cache)
     except BaseException as exc:
         failure = exc
         raise
     finally:
-        _close(summary, context.executor, dropped, run_dir, clock, failure)
+        _close(summary, context, dropped, clock, failure)
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary
 
 
-def _close(summary: RunSummary, executor, dropped: list, run_dir: Path, clock: float, failure) -> None:
-    summary.embeddings = vector_counts()
-    if not_kept := vectors_not_kept():
+def _close(summary: RunSummary, context: RunContext, dropped: list, clock: float, failure) -> None:
+    run_dir, vectors = context.run_dir, context.embedder.cache
+    summary.embeddings = vectors.counts()
+    if not_kept := vectors.not_kept():
         summary.notices.append(
             "sentence vectors not kept for the next run: on this machine a text's vector changes in its last "
             f"bits with the size of the batch it is embedded in, so a kept one could change a decision ({', '.join(not_kept)})"
         )
-    executor.close()
+    context.executor.close()
     try:
         all_dropped = pl.concat(dropped) if dropped else DROPPED_SCHEMA.to_frame()
         all_dropped.write_parquet(run_dir / "dropped.parquet")
@@ -228,14 +230,7 @@ def _run_stage(
         tally = Tally(tally.rows_in + n, tally.kept + n, tally.dropped, tally.handed_on + n)
     stage_dropped = with_lineage(result.dropped, frame, stage)
     dropped.append(stage_dropped)
-    output = run_dir / "stages" / f"{number:02d}_{stage.name}.parquet"
-    result.kept.write_parquet(output)
-    if result.stats is not None:
-        result.stats.write_parquet(output.with_suffix(".stats.parquet"))
-    written = {}
-    for name, rows in stage.run_outputs().items():
-        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        rows.write_parquet(written.setdefault(name, run_dir / f"{name}.parquet"))
+    output, written = _write_outputs(stage, result, number, run_dir)
     report = StageReport(
         stage=stage.name,
         unit=stage.unit,
@@ -259,6 +254,20 @@ def _run_stage(
         if isinstance(getattr(summary, name, None), dict):
             getattr(summary, name)["file"] = str(path)
     return result.kept
+
+
+def _write_outputs(stage: Stage, result: StageResult, number: int, run_dir: Path) -> tuple[Path, dict[str, Path]]:
+    """What the stage kept (the next stage's input), its per-row stats, and its run outputs (the
+    quarantine, set-aside rows), in the run folder: (kept file, run output name -> file)."""
+    output = run_dir / "stages" / f"{number:02d}_{stage.name}.parquet"
+    result.kept.write_parquet(output)
+    if result.stats is not None:
+        result.stats.write_parquet(output.with_suffix(".stats.parquet"))
+    written = {}
+    for name, rows in stage.run_outputs().items():
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        rows.write_parquet(written.setdefault(name, run_dir / f"{name}.parquet"))
+    return output, written
 
 
 def _rejoin(whole: pl.DataFrame, result: StageResult, bypass: pl.DataFrame, id_column: str) -> StageResult:

@@ -207,6 +207,16 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
     console.print(
         f"accounting: {summary.rows_in:,} in = {summary.rows_kept:,} kept + {summary.rows_dropped:,} dropped: {holds}"
     )
+    _print_inputs(console, summary)
+    _print_quarantine(console, quarantine_lines)
+    _print_examples(console, summary)
+    if summary.publish:
+        _print_published(console, summary)
+    console.print(f"run folder: {summary.run_dir}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_inputs(console: Console, summary: RunSummary) -> None:
+    """Notices, the files read, the vectors embedded, files not in UTF-8 or with a byte-order mark."""
     for notice in summary.notices:
         console.print(f"[yellow]notice[/yellow] {escape(notice)}", highlight=False, soft_wrap=True)
     if summary.inputs:
@@ -220,52 +230,60 @@ def print_summary(console: Console, summary: RunSummary, quarantine_lines: list[
             console.print(
                 f"[yellow]notice[/yellow] {kind}: byte-order mark removed from {_some(tally['bom_stripped'])}"
             )
-    if quarantine_lines:
-        console.print(
-            f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):",
-            soft_wrap=True,
-        )
-        for line in quarantine_lines[:25]:
-            console.print(f"  {line}")
-        if len(quarantine_lines) > 25:
-            console.print(f"  ... and {len(quarantine_lines) - 25} more")
+
+
+def _print_quarantine(console: Console, quarantine_lines: list[str]) -> None:
+    if not quarantine_lines:
+        return
+    console.print(
+        f"quarantined {len(quarantine_lines)} malformed row(s) (raw text kept in quarantine.parquet, not shown):",
+        soft_wrap=True,
+    )
+    for line in quarantine_lines[:25]:
+        console.print(f"  {line}")
+    if len(quarantine_lines) > 25:
+        console.print(f"  ... and {len(quarantine_lines) - 25} more")
+
+
+def _print_examples(console: Console, summary: RunSummary) -> None:
+    """Examples per task and split, what augmentation and synthesis made, what was set aside."""
     if summary.examples:
         tasks = ", ".join(
             f"{task} {sum(splits.values()):,} ({splits.get('train', 0):,}/{splits.get('eval', 0):,})"
             for task, splits in summary.examples.items()
         )
         console.print(f"examples (train/eval): {tasks}", soft_wrap=True)
-    if summary.augmentation.get("variants"):
-        made = "; ".join(
-            f"{task} " + ", ".join(f"{method} {n:,}" for method, n in sorted(methods.items()))
-            for task, methods in sorted(summary.augmentation["variants"].items())
-        )
-        console.print(f"augmented (train only): {made}", soft_wrap=True)
-    if summary.synthesis.get("examples"):
-        made = "; ".join(
-            f"{task} " + ", ".join(f"{intent} {n:,}" for intent, n in sorted(intents.items()))
-            for task, intents in sorted(summary.synthesis["examples"].items())
-        )
-        console.print(f"synthesised from the catalog (train only): {made}", soft_wrap=True)
+    made = (
+        ("augmented (train only)", summary.augmentation.get("variants")),
+        ("synthesised from the catalog (train only)", summary.synthesis.get("examples")),
+    )
+    for title, per_task in made:
+        if per_task:
+            line = "; ".join(
+                f"{task} " + ", ".join(f"{kind} {n:,}" for kind, n in sorted(kinds.items()))
+                for task, kinds in sorted(per_task.items())
+            )
+            console.print(f"{title}: {line}", soft_wrap=True)
     for name, count in summary.set_aside.items():
         console.print(f"set aside: {count:,} conversations ({name}) for a later preference dataset")
-    if summary.publish:
-        p = summary.publish
-        if p["published"]:
-            console.print(
-                f"[green]published[/green] {summary.dataset} {p['version']} at {escape(str(p['path']))} "
-                f"(fingerprint {p['fingerprint'][:12]})",
-                soft_wrap=True,
-            )
-        else:
-            console.print(
-                f"nothing new to publish: {p['version']} already holds fingerprint {p['fingerprint'][:12]} "
-                f"({escape(str(p['path']))})",
-                soft_wrap=True,
-            )
-        for line in report_pages(Path(p["path"])):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"run folder: {summary.run_dir}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_published(console: Console, summary: RunSummary) -> None:
+    p = summary.publish
+    if p["published"]:
+        console.print(
+            f"[green]published[/green] {summary.dataset} {p['version']} at {escape(str(p['path']))} "
+            f"(fingerprint {p['fingerprint'][:12]})",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"nothing new to publish: {p['version']} already holds fingerprint {p['fingerprint'][:12]} "
+            f"({escape(str(p['path']))})",
+            soft_wrap=True,
+        )
+    for line in report_pages(Path(p["path"])):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def report_pages(version: Path) -> list[str]:

@@ -38,7 +38,7 @@ from selectolax.lexbor import LexborHTMLParser
 from etl.config import CleanConfig
 from etl.records import record_text
 from etl.stages.base import Filter, Progress, Rule
-from etl.stages.langid import detect_languages
+from etl.text.langid import detect_languages
 
 # A tag (<p>, </b>, <br/>, <!-- -->) or an entity (&amp; &#39;): worth an HTML parse.
 HTML_HINT = r"<[A-Za-z/!][^>]*>|&(?:[A-Za-z]{2,8}|#\d{2,5}|#x[0-9A-Fa-f]{2,4});"

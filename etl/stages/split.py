@@ -55,7 +55,7 @@ import polars as pl
 from etl.config import SplitConfig
 from etl.errors import QualityGateError
 from etl.stages.base import HERE, Filter, Progress, Rule
-from etl.stages.dedup.minhash import components
+from etl.text.clusters import components
 
 DECONTAMINATED = "rephrases_other_split"
 

@@ -55,28 +55,45 @@ def card_header(examples: pl.DataFrame) -> dict:
 def render_card(
     dataset: str, version: str, parent: str | None, fingerprint: str, examples: pl.DataFrame, manifest: dict
 ) -> str:
-    header = yaml.safe_dump(card_header(examples), sort_keys=False, allow_unicode=True)
     counts = examples.group_by("task", "split").len().sort("task", "split")
-    table = "\n".join(f"| {t} | {s} | {n:,} |" for t, s, n in counts.iter_rows())
-    tasks = "\n".join(
-        f"- `{task}`: {TASK_PURPOSE.get(task, task)}" for task in sorted(examples["task"].unique().to_list())
+    return CARD.format(
+        header=yaml.safe_dump(card_header(examples), sort_keys=False, allow_unicode=True),
+        dataset=dataset,
+        version=version,
+        tasks="\n".join(
+            f"- `{task}`: {TASK_PURPOSE.get(task, task)}" for task in sorted(examples["task"].unique().to_list())
+        ),
+        labels=", ".join(LABELS),
+        table="\n".join(f"| {t} | {s} | {n:,} |" for t, s, n in counts.iter_rows()),
+        prompts="\n".join(f"- `{task}`: {prompt}" for task, prompt in sorted(manifest.get("prompts", {}).items())),
+        grounded=_grounding_line(manifest.get("grounding") or {}),
+        parent=parent or "none (first version)",
+        run_id=manifest["run_id"],
+        created_at=manifest["created_at"],
+        code_version=manifest["code_version"],
+        fingerprint=fingerprint,
+        inputs=len(manifest["inputs"]),
+        stages="\n".join(
+            f"| {s['stage']} | {s['rows_in']:,} | {s['kept']:,} | "
+            + (", ".join(f"{r} {n}" for r, n in s["dropped_by_reason"].items()) or "-")
+            + " |"
+            for s in manifest["counts"]["stages"]
+        ),
     )
-    prompts = "\n".join(f"- `{task}`: {prompt}" for task, prompt in sorted(manifest.get("prompts", {}).items()))
-    grounding = manifest.get("grounding") or {}
-    grounded = (
+
+
+def _grounding_line(grounding: dict) -> str:
+    if not grounding.get("tasks"):
+        return "No example carries catalog entries in its prompt (closed book)."
+    return (
         f"Examples of {', '.join(f'`{t}`' for t in grounding['tasks'])} carry after that prompt the catalog "
         f"entries their question is about (at most {grounding['max_entries']}, found by `{grounding['retriever']}`); "
         "`etl eval` finds them the same way at answer time."
-        if grounding.get("tasks")
-        else "No example carries catalog entries in its prompt (closed book)."
     )
-    stages = "\n".join(
-        f"| {s['stage']} | {s['rows_in']:,} | {s['kept']:,} | "
-        + (", ".join(f"{r} {n}" for r, n in s["dropped_by_reason"].items()) or "-")
-        + " |"
-        for s in manifest["counts"]["stages"]
-    )
-    return f"""---
+
+
+# the card's text; {{ }} are literal braces
+CARD = """---
 {header}---
 
 # {dataset} {version}
@@ -93,7 +110,7 @@ ds = datasets.load_dataset("<path to this folder>", "menu_qa")   # DatasetDict: 
 
 {tasks}
 
-`review_sentiment` examples carry a `label` column ({", ".join(LABELS)}), so a
+`review_sentiment` examples carry a `label` column ({labels}), so a
 model can be scored with accuracy, precision, recall and F1. `recommendation`
 examples carry the `dish` recommended and the `constraints` it was checked
 against: every dish is in the catalog and fits every constraint.
@@ -116,10 +133,10 @@ examples in both train and eval.
 
 ## Lineage
 
-- parent version: {parent or "none (first version)"}
-- run: `{manifest["run_id"]}`, created {manifest["created_at"]}, code {manifest["code_version"]}
+- parent version: {parent}
+- run: `{run_id}`, created {created_at}, code {code_version}
 - fingerprint: `{fingerprint}` (sha256 over the examples)
-- inputs: {len(manifest["inputs"])} files, each with its sha256 in `manifest.json`
+- inputs: {inputs} files, each with its sha256 in `manifest.json`
 - every example has `record_id`, which leads back to its raw unit (`source`, file, line) in the run folder
 
 ## Curation
@@ -136,3 +153,4 @@ Malformed raw rows are quarantined by the run, never published.
   data found by type, duplicate cluster sizes, lengths per task, variants and synthesised shares, with charts
 - [Great Expectations Data Docs](quality/data_docs/index.html) and the suites' results in `quality/validations/`
 """
+

@@ -159,23 +159,50 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222;padding:0 1em}"
+    "h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}"
+    "table{border-collapse:collapse;font-size:.85em;margin:.8em 0}td,th{border:1px solid #ddd;padding:3px 8px;"
+    "text-align:left;vertical-align:top}th{background:#f4f4f4}.meta{color:#555}img{max-width:100%}"
+)
+
+
 def render(dataset: str, version: str, fingerprint: str, examples: pl.DataFrame, summary) -> str:
-    stages = [s for s in summary.stages]
-    found = {
-        name.removeprefix("found_"): n
-        for s in stages
-        if s.stage == "deidentify"
-        for name, n in sorted(s.counts.items(), key=lambda item: -item[1])
-        if name.startswith("found_")
-    }
-    dedup = next((s for s in stages if s.stage == "dedup"), None)
+    stages = list(summary.stages)
     # the run's totals are summed after publishing; here they come from the stage reports
     rows_in = stages[0].rows_in if stages else 0
     rows_dropped = sum(s.dropped for s in stages if s.unit != "examples")
-    clusters = cluster_sizes(stages)
     share, share_rows = share_chart(examples, summary.augmentation, summary.synthesis)
+    drops = [
+        [s.stage, s.unit, f"{s.rows_in:,}", f"{s.kept:,}", f"{s.dropped:,}"]
+        + [", ".join(f"{r} {n:,}" for r, n in s.dropped_by_reason.items()) or "-"]
+        for s in stages
+    ]
+    sections = [
+        f"<h1>{html.escape(dataset)} {html.escape(version)}: curation report</h1>",
+        f"<p class=meta>fingerprint <code>{html.escape(fingerprint)}</code> &middot; run {html.escape(summary.run_id)}"
+        f" &middot; {rows_in:,} raw rows in, {rows_in - rows_dropped:,} records kept, {rows_dropped:,} raw rows and"
+        f" records dropped (each with a stage and a reason) &middot; {examples.height:,} examples published</p>",
+        "<h2>Examples per task</h2>" + _table(["task", "train", "eval"], _per_task(examples)),
+        "<h2>Quality gates</h2>" + _quality_section(summary.quality or {}),
+        "<h2>Rows through the stages</h2>" + funnel_chart(stages),
+        _table(["stage", "unit", "in", "kept", "dropped", "dropped by reason"], drops),
+        "<h2>Personal data found and replaced, by type</h2>" + _found_section(stages),
+        "<h2>Duplicate clusters</h2>" + _cluster_section(stages),
+        "<h2>Length per task</h2>" + length_chart(examples),
+        "<h2>Variants and synthesised examples in train</h2>"
+        + share
+        + _table(["task", "train", "variants and synthesised", "share", "by method"], share_rows),
+    ]
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(dataset)} {html.escape(version)}"
+        f" curation report</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>\n"
+    )
+
+
+def _per_task(examples: pl.DataFrame) -> list[list[str]]:
     counts = examples.group_by("task", "split").len()
-    per_task = [
+    return [
         [
             task,
             f"{counts.filter((pl.col('task') == task) & (pl.col('split') == 'train'))['len'].sum():,}",
@@ -183,11 +210,9 @@ def render(dataset: str, version: str, fingerprint: str, examples: pl.DataFrame,
         ]
         for task in sorted(set(counts["task"]))
     ]
-    drops = [
-        [s.stage, s.unit, f"{s.rows_in:,}", f"{s.kept:,}", f"{s.dropped:,}"]
-        + [", ".join(f"{r} {n:,}" for r, n in s.dropped_by_reason.items()) or "-"]
-        for s in stages
-    ]
+
+
+def _quality_section(quality: dict) -> str:
     suites = [
         [
             name,
@@ -196,47 +221,36 @@ def render(dataset: str, version: str, fingerprint: str, examples: pl.DataFrame,
             str(r["expectations"]),
             "; ".join(r["failed"]) or "-",
         ]
-        for name, r in (summary.quality or {}).items()
+        for name, r in quality.items()
     ]
     # each suite's result page: GX renders it on the server side, so it reads offline too
     pages = " &middot; ".join(
         f'<a href="{html.escape(r["page"])}">{html.escape(name)} results</a>'
-        for name, r in (summary.quality or {}).items()
+        for name, r in quality.items()
         if r.get("page")
     )
-    sections = [
-        f"<h1>{html.escape(dataset)} {html.escape(version)}: curation report</h1>",
-        f"<p class=meta>fingerprint <code>{html.escape(fingerprint)}</code> &middot; run {html.escape(summary.run_id)}"
-        f" &middot; {rows_in:,} raw rows in, {rows_in - rows_dropped:,} records kept, {rows_dropped:,} raw rows and"
-        f" records dropped (each with a stage and a reason) &middot; {examples.height:,} examples published</p>",
-        "<h2>Examples per task</h2>" + _table(["task", "train", "eval"], per_task),
-        "<h2>Quality gates</h2>"
-        + (_table(["suite", "outcome", "severity", "expectations", "failed"], suites) if suites else "<p>not run</p>")
-        + f'<p><a href="data_docs/index.html">Great Expectations Data Docs</a> &middot; {pages}</p>',
-        "<h2>Rows through the stages</h2>" + funnel_chart(stages),
-        _table(["stage", "unit", "in", "kept", "dropped", "dropped by reason"], drops),
-        "<h2>Personal data found and replaced, by type</h2>"
-        + (bar_chart(found, "spans replaced") if found else "<p>none found</p>"),
-        "<h2>Duplicate clusters</h2>"
-        + (
-            f"<p>{dedup.dropped_by_reason.get('exact_duplicate', 0):,} exact and "
-            f"{dedup.dropped_by_reason.get('near_duplicate', 0):,} near duplicates dropped; clusters by size:</p>"
-            if dedup
-            else ""
-        )
-        + (bar_chart(clusters, "clusters") if clusters else "<p>no cluster of two or more records</p>"),
-        "<h2>Length per task</h2>" + length_chart(examples),
-        "<h2>Variants and synthesised examples in train</h2>"
-        + share
-        + _table(["task", "train", "variants and synthesised", "share", "by method"], share_rows),
-    ]
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222;padding:0 1em}"
-        "h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ddd}"
-        "table{border-collapse:collapse;font-size:.85em;margin:.8em 0}td,th{border:1px solid #ddd;padding:3px 8px;"
-        "text-align:left;vertical-align:top}th{background:#f4f4f4}.meta{color:#555}img{max-width:100%}"
+    table = _table(["suite", "outcome", "severity", "expectations", "failed"], suites) if suites else "<p>not run</p>"
+    return table + f'<p><a href="data_docs/index.html">Great Expectations Data Docs</a> &middot; {pages}</p>'
+
+
+def _found_section(stages: list) -> str:
+    found = {
+        name.removeprefix("found_"): n
+        for s in stages
+        if s.stage == "deidentify"
+        for name, n in sorted(s.counts.items(), key=lambda item: -item[1])
+        if name.startswith("found_")
+    }
+    return bar_chart(found, "spans replaced") if found else "<p>none found</p>"
+
+
+def _cluster_section(stages: list) -> str:
+    dedup = next((s for s in stages if s.stage == "dedup"), None)
+    clusters = cluster_sizes(stages)
+    dropped = (
+        f"<p>{dedup.dropped_by_reason.get('exact_duplicate', 0):,} exact and "
+        f"{dedup.dropped_by_reason.get('near_duplicate', 0):,} near duplicates dropped; clusters by size:</p>"
+        if dedup
+        else ""
     )
-    return (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(dataset)} {html.escape(version)}"
-        f" curation report</title><style>{style}</style></head><body>{''.join(sections)}</body></html>\n"
-    )
+    return dropped + (bar_chart(clusters, "clusters") if clusters else "<p>no cluster of two or more records</p>")

@@ -9,7 +9,8 @@ import numpy as np
 import polars as pl
 
 from etl.stages.base import HERE, Parallel
-from etl.stages.dedup.minhash import normalise, pairs_frame, unique_pairs
+from etl.stages.dedup.minhash import pairs_frame, unique_pairs
+from etl.text.normalise import normalise
 
 
 def exact_hashes(texts: pl.Series) -> np.ndarray:

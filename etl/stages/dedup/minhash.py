@@ -56,10 +56,9 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from etl.stages.base import HERE, Parallel
+from etl.text.normalise import normalise
 
 MAX32 = np.uint64(0xFFFFFFFF)
 POLY = np.uint64(1_000_003)
@@ -89,11 +88,6 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     a = (rng.integers(0, 1 << 31, size=num_perm, dtype=np.uint64) * 2 + 1).astype(np.uint32)
     b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64).astype(np.uint32)
     return a, b
-
-
-def normalise(texts: pl.Series) -> pl.Series:
-    """Lower case; every run of characters that are not letters or digits becomes one space."""
-    return texts.str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars()
 
 
 def word_hashes_and_docs(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -349,14 +343,6 @@ def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, chunk: int = 200_000) 
         part = pairs[start : start + chunk]
         out[start : start + chunk] = (sig[part[:, 0]] == sig[part[:, 1]]).mean(axis=1)
     return out
-
-
-def components(n_docs: int, pairs: np.ndarray) -> np.ndarray:
-    """Cluster label per text: connected components of the verified pairs."""
-    if len(pairs) == 0:
-        return np.arange(n_docs)
-    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n_docs, n_docs))
-    return connected_components(graph, directed=False)[1]
 
 
 @dataclass

@@ -34,7 +34,8 @@ from etl.records import record_text
 from etl.stages.base import HERE, Filter, Parallel, Progress, Rule
 from etl.stages.dedup.exact import exact_hashes, spread_equal_pairs
 from etl.stages.dedup.index import INDEX_FILE, INDEX_SCHEMA, load_index
-from etl.stages.dedup.minhash import MinHashLSH, components, spread_pairs
+from etl.stages.dedup.minhash import MinHashLSH, spread_pairs
+from etl.text.clusters import components
 
 __all__ = ["INDEX_FILE", "DedupStage", "load_index"]
 

@@ -181,7 +181,7 @@ class DeidentifyStage(Stage):
             1 if frame is not None and n_turns < PARALLEL_MIN_TURNS else self.config.workers or os.cpu_count() or 1
         )
         # known customer and agent names are matched only inside their own record (see
-        # etl.stages.deidentify.engine.known_value_hits), never added to a global list: a display name
+        # etl.stages.deidentify.spans.known_value_hits), never added to a global list: a display name
         # like "Dog Food Lover" must not make "dog food" personal data everywhere
         self.pool = WorkerPool(WorkerSetup(self.config, self.catalog, self.key), workers).__enter__()
         self.finished = False

@@ -53,6 +53,25 @@ class ReviewRow(BaseModel):
         return value or None
 
 
+def _add_row(result: ReadResult, values: dict[str, str], start: int, source: SourceMapping, raw: str) -> None:
+    """One review row validated and added to `result`, or rejected with the field at fault."""
+    try:
+        row = ReviewRow.model_validate(_canonical(values, start, source.spec))
+    except (ValidationError, ValueError) as exc:
+        detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else _value_problem(exc)
+        result.reject(start, "invalid_field", detail, raw)
+        return
+    meta = {
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "rating": row.rating,
+        "item": row.item,
+        "store": row.store,
+        "customer_name": row.customer_name,
+        "customer_email": row.customer_email,
+    }
+    result.add(start, row.review_id, [{"role": "user", "text": row.text}], meta, raw)
+
+
 def read_reviews(path: Path, source_file: str, source: SourceMapping | None = None) -> ReadResult:
     source = source or SourceMapping("reviews", ReviewSource(path=source_file))
     decoded = decode_file(path)
@@ -95,21 +114,7 @@ def read_reviews(path: Path, source_file: str, source: SourceMapping | None = No
         if len(fields) != len(header):
             result.reject(start, "wrong_column_count", f"expected {len(header)} fields, found {len(fields)}", raw)
             continue
-        try:
-            row = ReviewRow.model_validate(_canonical({n: fields[i] for n, i in where.items()}, start, source.spec))
-        except (ValidationError, ValueError) as exc:
-            detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else _value_problem(exc)
-            result.reject(start, "invalid_field", detail, raw)
-            continue
-        meta = {
-            "created_at": row.created_at.isoformat() if row.created_at else None,
-            "rating": row.rating,
-            "item": row.item,
-            "store": row.store,
-            "customer_name": row.customer_name,
-            "customer_email": row.customer_email,
-        }
-        result.add(start, row.review_id, [{"role": "user", "text": row.text}], meta, raw)
+        _add_row(result, {n: fields[i] for n, i in where.items()}, start, source, raw)
     if result.units == 0:
         result.fail_file("empty_file", "the file has a header but no rows", EMPTY_FIX, ",".join(header))
     result.check_some_rows("rows")

@@ -36,13 +36,14 @@ import polars as pl
 
 from etl.catalog import Catalog
 from etl.config import SynthesisConfig
+from etl.embeddings import EMBED_BATCH, Embedder
 from etl.example import EXAMPLE_SCHEMA
 from etl.stages.base import Progress, Stage, StageResult, Tally
-from etl.stages.dedup.minhash import normalise
 from etl.stages.synthesis.grounding import Grounding
 from etl.stages.synthesis.menu_questions import Candidate, comparisons, dish_questions
 from etl.stages.synthesis.recommendations import recommendations
 from etl.stages.tasks.common import BuildContext, example
+from etl.text.normalise import normalise
 
 TASKS = ("menu_qa", "recommendation")
 
@@ -63,8 +64,10 @@ class SynthesisStage(Stage):
         embedding_model: str | None = None,
         precision: str = "auto",
         prompts: dict[str, str] | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.config, self.catalog, self.catalog_name = config, catalog, catalog_name
+        self.embedder = embedder or Embedder()  # the run's, from the registry
         self.context = BuildContext(catalog, system_prompt.format(business=catalog.business), prompts or {})
         self.tasks = [t for t in TASKS if t in tasks]
         self.embedding_model, self.precision = embedding_model, precision
@@ -158,9 +161,7 @@ class SynthesisStage(Stage):
         at_risk = [c for c in candidates if c.task in tasks]
         if not at_risk:
             return candidates
-        from etl.stages.dedup.semantic import EMBED_BATCH, embed
-
-        vectors = embed(
+        vectors = self.embedder(
             [c.question for c in at_risk] + evals["text"].to_list(), self.embedding_model, EMBED_BATCH, self.precision
         )
         asked, held_out = vectors[: len(at_risk)], vectors[len(at_risk) :]

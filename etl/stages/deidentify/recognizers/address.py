@@ -8,7 +8,7 @@ from functools import lru_cache
 import regex
 from presidio_analyzer import Pattern, RecognizerResult
 
-from etl.stages.deidentify.names import RARE_ZIPF
+from etl.stages.deidentify.name_cues import RARE_ZIPF
 from etl.stages.deidentify.recognizers.address_parts import (
     CONNECTOR,
     LETTERS,

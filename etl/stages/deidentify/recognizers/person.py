@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
-from etl.stages.deidentify.names import PERSON_VERB_AFTER, RARE_ZIPF, SIGN_OFF, SIGNATURE_NAME
+from etl.stages.deidentify.name_cues import PERSON_VERB_AFTER, RARE_ZIPF, SIGN_OFF, SIGNATURE_NAME
 from etl.text.people import blocked_words, name_lexicon
 
 INTRO = re.compile(

@@ -10,17 +10,17 @@ After a run, the vectors it used are written to the work folder:
 
 The text itself is not stored, only its digest. The model key covers what a
 vector depends on: the model's files, the compute type, the device, the
-libraries that run it and `embed`'s own code, so any change to them embeds
+libraries that run it and `encode_padded`'s own code, so any change to them embeds
 again. A run keeps only the vectors it used, so the folder holds one night's
 texts at most, and `etl purge-runs --cache` removes it.
 
-A vector read back is bit for bit the one this run would compute: `embed`
+A vector read back is bit for bit the one this run would compute: `encode_padded`
 pads each text to its own rounded length, and on most machines a text's
-vector is then the same in any batch (semantic.token_batches). So a fresh
+vector is then the same in any batch (model.token_batches). So a fresh
 work folder and one with a long history publish the same fingerprint from the
 same inputs, and `--full` (which reads the same vectors) the same as an
 incremental run. Where a machine's kernels make a vector depend on the size of
-its batch (a CPU with AMX), `semantic.batch_invariant` finds it at the first
+its batch (a CPU with AMX), `model.batch_invariant` finds it at the first
 use and no vector is kept or read: every run embeds again, in the batches a
 full run uses, and the run's notices say so.
 """

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from etl.generator import content, voice
-from etl.generator.catalog import BUSINESS, menu_document, stores_document
-from etl.generator.content import DISH_NAMES, STORE_NAMES, Planted
+from . import content, voice
+from .catalog import BUSINESS, menu_document, stores_document
+from .content import DISH_NAMES, STORE_NAMES, Planted
 
 REVIEW_COLUMNS = ["review_id", "created_at", "customer_name", "customer_email", "rating", "item", "store", "text"]
 EPOCH = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -527,7 +527,7 @@ def _readme(scale: int, seed: int, counts: dict[str, int], planted: Planted, pii
 
 Made by `etl sample-data --out sample_data --scale {scale} --seed {seed}`; every name, e-mail,
 phone number, address and card number is invented. Do not edit by hand: change the
-generator (`etl/generator/`) and write the files again.
+generator (`sample_data/generator/`, in the source checkout) and write the files again.
 
 | file | rows |
 |---|---|

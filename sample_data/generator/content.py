@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from etl.generator import voice
-from etl.generator.catalog import BUSINESS, DISHES, STORES
+from . import voice
+from .catalog import BUSINESS, DISHES, STORES
 
 DISH_NAMES = [d[0] for d in DISHES]
 STORE_NAMES = [s[0] for s in STORES]

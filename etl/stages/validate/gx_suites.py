@@ -288,8 +288,8 @@ def write_data_docs(results: list[SuiteResult], suites: dict, folder: Path) -> P
     return folder / "index.html"
 
 
-# Data Docs' CDN files and the local copies that stand in for them (etl/data_docs_assets/README.md).
-ASSETS = PACKAGE / "data_docs_assets"
+# Data Docs' CDN files and the local copies that stand in for them (data_docs_assets/README.md beside this file).
+ASSETS = Path(__file__).resolve().parent / "data_docs_assets"
 VENDORED = {
     "jquery-": "js/jquery.min.js",
     "popper.min.js": "js/popper.min.js",

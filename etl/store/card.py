@@ -153,4 +153,3 @@ Malformed raw rows are quarantined by the run, never published.
   data found by type, duplicate cluster sizes, lengths per task, variants and synthesised shares, with charts
 - [Great Expectations Data Docs](quality/data_docs/index.html) and the suites' results in `quality/validations/`
 """
-

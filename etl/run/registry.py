@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.catalog import Catalog
+from etl.catalog import Catalog, load_catalog
 from etl.config import PipelineConfig
 from etl.embeddings import Embedder
 from etl.run.accounts import RunSummary
@@ -19,11 +19,13 @@ from etl.stages.augment import AugmentStage
 from etl.stages.base import HERE, Parallel, Stage
 from etl.stages.clean import CleanStage
 from etl.stages.dedup import DedupStage
+from etl.stages.dedup.index import load_index, reconcile
 from etl.stages.dedup.semantic import SemanticDedupStage
 from etl.stages.deidentify import DeidentifyStage
+from etl.stages.deidentify.surrogates import load_key
 from etl.stages.format import FormatStage
 from etl.stages.ground import GroundStage
-from etl.stages.ingest import IngestStage
+from etl.stages.ingest import IngestStage, plan_files
 from etl.stages.publish import PublishStage
 from etl.stages.split import SplitStage
 from etl.stages.synthesis import SynthesisStage
@@ -170,3 +172,32 @@ def build_stages(ctx: RunContext) -> list[Stage]:
         ctx.run_dir / "quality" if ctx.run_dir and "validate" in stages else None,
     )
     return [*stages.values(), publish]
+
+
+# ------------------------------------------------------------------ what the stages need before a run
+
+
+def prepare_inputs(config: PipelineConfig) -> tuple[list, Catalog, bytes, list[str]]:
+    """(planned files, catalog, pseudonym key, notices), before any folder is made: a missing
+    source or catalog fails here, in seconds."""
+    planned = plan_files(config)
+    catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
+    notices: list[str] = []
+    key = load_key(config.deidentify, warn=notices.append)
+    if "ORDER_NUMBER" in config.deidentify.entities and not config.deidentify.order_number_patterns:
+        notices.append(
+            "deidentify.order_number_patterns is empty, so order numbers are not looked for and are published as "
+            "they are; list your format (etl init proposes the ones it sees in the exports)"
+        )
+    return planned, catalog, key, notices
+
+
+def published_index(config: PipelineConfig, store: Store, latest: str | None) -> tuple[pl.DataFrame, str | None]:
+    """The latest version's dedup index, reconciled with tonight's dedup settings, and a notice
+    when it had to be rebuilt."""
+    return reconcile(load_index(store.path(latest) if latest else None), config.dedup, latest)
+
+
+def first_input(planned: list) -> pl.DataFrame:
+    """What the first stage (ingest) reads: the planned files, one row each."""
+    return IngestStage.planned_frame(planned)

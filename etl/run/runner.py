@@ -37,19 +37,15 @@ from pathlib import Path
 
 import polars as pl
 
-from etl.catalog import load_catalog
 from etl.config import PipelineConfig
 from etl.embeddings import Embedder, VectorCache
 from etl.errors import EtlError, InvariantError, StoreAccessError, describe_os_error
 from etl.run import incremental
 from etl.run.accounts import ProgressHooks, RunSummary, StageReport  # noqa: F401 (re-exported)
 from etl.run.executors import LocalExecutor, make_executor
-from etl.run.registry import RunContext, build_stages
+from etl.run.registry import RunContext, build_stages, first_input, prepare_inputs, published_index
 from etl.run.work_folder import WorkFolder
 from etl.stages.base import DROPPED_SCHEMA, Stage, StageResult, Tally, with_lineage
-from etl.stages.dedup.index import load_index, reconcile
-from etl.stages.deidentify.surrogates import load_key
-from etl.stages.ingest import IngestStage, plan_files
 from etl.store import Store
 from etl.version import __version__
 
@@ -83,15 +79,7 @@ def run_pipeline(
     `full` (or a custom stage list, which may not de-identify as the cache promises)."""
     hooks = hooks or ProgressHooks()
     # fail fast on a missing source or catalog, before any folder is made
-    planned = plan_files(config)
-    catalog = load_catalog(config.catalog_file("menu"), config.catalog_file("stores"))
-    notices: list[str] = []
-    key = load_key(config.deidentify, warn=notices.append)
-    if "ORDER_NUMBER" in config.deidentify.entities and not config.deidentify.order_number_patterns:
-        notices.append(
-            "deidentify.order_number_patterns is empty, so order numbers are not looked for and are published as "
-            "they are; list your format (etl init proposes the ones it sees in the exports)"
-        )
+    planned, catalog, key, notices = prepare_inputs(config)
     target = Store(config.store_dir(store), config.dataset)
     work_folder = WorkFolder(config.work_root(target.root, work), config.dataset)
     # the lock is held for the whole run: a second run fails in seconds, not after its work
@@ -109,8 +97,7 @@ def run_pipeline(
 def _context(config, target: Store, work_folder: WorkFolder, planned, catalog, key, notices, full) -> RunContext:
     """Tonight's run folder and summary, and what the stages are built from."""
     latest = target.latest()
-    stored = load_index(target.path(latest) if latest else None)
-    published, rebuilt = reconcile(stored, config.dedup, latest)
+    published, rebuilt = published_index(config, target, latest)
     try:
         work_folder.purge_runs(keep=config.keep_runs - 1)  # retention, counting tonight's
         run_id, run_dir = work_folder.new_run()
@@ -151,7 +138,7 @@ def _run_stages(
     """The stage loop, then the run's record (dropped rows, totals, summary.json) whatever happened."""
     summary, run_dir, carry = context.summary, context.run_dir, context.carry
     clock = time.perf_counter()
-    frame, dropped, carried_ids = IngestStage.planned_frame(context.planned), [], None
+    frame, dropped, carried_ids = first_input(context.planned), [], None
     failure: BaseException | None = None
     try:
         for number, stage in enumerate(build(context), start=1):

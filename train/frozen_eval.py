@@ -33,6 +33,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.catalog import Catalog
+from etl.embeddings import Embedder
 from etl.errors import ConfigError
 from train.frozen_questions import SEED, FrozenItem, menu_items, normal_review, recommendation_items, sentiment_items
 
@@ -122,8 +123,7 @@ def train_questions(examples: pl.DataFrame, task: str) -> list[str]:
 def closest_train(items: list[FrozenItem], examples: pl.DataFrame, semantic) -> list[float]:
     """Each item's highest cosine with a train question of its task (the semantic dedup model);
     0 for tasks whose questions are not compared (review_sentiment is checked by text)."""
-    from etl.stages.dedup.semantic import embed
-
+    embed = Embedder()
     closest = [0.0] * len(items)
     for task in ("menu_qa", "recommendation"):
         rows = [i for i, item in enumerate(items) if item.task == task]

@@ -201,3 +201,32 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     assert "removed the incremental cache" in done.output and not (work / config.dataset / "cache").exists()
     assert ("removed the kept sentence vectors" in done.output) == keeps
     assert not (work / config.dataset / "vectors").exists()
+
+
+def test_the_cache_code_hash_covers_every_module_the_per_record_stages_import():
+    """Carried records are what the per-record stages made of a file when it was read: an edit
+    to any code they run (the name lexicons included) must re-read every file, or a night would
+    publish records de-identified by older rules than a full run's."""
+    import grimp
+
+    from etl.run import incremental
+
+    graph = grimp.build_graph("etl", cache_dir=None)
+    per_record = ("etl.records", "etl.stages.ingest", "etl.stages.clean", "etl.stages.deidentify")
+    roots = [m for m in graph.modules if m.startswith(per_record)]
+    used = set(roots).union(*(graph.find_upstream_modules(r) for r in roots))
+    # settings reach the cache key as values (stage_key), not as code; the rest run nothing
+    not_code = ("etl.config", "etl.errors", "etl.example", "etl.stages.base", "etl.version")
+    etl_folder = Path(incremental.__file__).resolve().parents[1]
+    uncovered = []
+    for module in sorted(used):
+        if module.startswith(not_code) or module == "etl":
+            continue
+        file = Path(*module.split(".")[1:])
+        covered = any(
+            part == str(file) + ".py" or str(file).startswith(part.removesuffix(".py")) for part in incremental._CODE
+        )
+        if not covered:
+            uncovered.append(module)
+    assert uncovered == []
+    assert all((etl_folder / part).exists() for part in incremental._CODE)

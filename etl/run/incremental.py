@@ -37,8 +37,20 @@ from etl.store import file_sha256
 from etl.version import __version__
 
 # the code whose output the cache holds: readers, cleaning, language id, de-identification
-# (lexicons included); an edit to any of it, released or not, re-reads every file
-_CODE = ("records.py", "stages/ingest", "stages/clean.py", "text/langid.py", "stages/deidentify")
+# and the name and phrase lexicons it reads, the catalog's loader; an edit to any of it,
+# released or not, re-reads every file (tests/test_operations.py checks the list against
+# what those stages import)
+_CODE = (
+    "records.py",
+    "catalog.py",
+    "stages/ingest",
+    "stages/clean.py",
+    "stages/deidentify",
+    "text/langid.py",
+    "text/people.py",
+    "text/phrases.py",
+    "text/lexicons",
+)
 
 
 def code_hash() -> str:

@@ -33,6 +33,9 @@ META = pl.Struct(
         "customer_phone": pl.Utf8,
         "agent_name": pl.Utf8,
         "encoding": pl.Utf8,
+        # chats: the turns a human agent wrote (the bot's and the agent's are both "assistant");
+        # an agent replying right after a thumbs-down bot answer corrects it (preference data)
+        "agent_turns": pl.List(pl.Int32),
     }
 )
 

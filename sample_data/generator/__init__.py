@@ -275,15 +275,28 @@ def _chat_object(rng: random.Random, number: int, planted: Planted, turns=None, 
     if feedback["rating"] == "down":
         bot = [m for m in messages if m["role"] == "bot"]
         if bot:
-            rng.choice(bot)["text"] = rng.choice(
+            useless = rng.choice(
                 [
                     "Sorry, I didn't understand that. Can you rephrase?",
                     "Please check our FAQ page for more information.",
                     "I can only help with orders. Please call the store.",
                 ]
             )
+            judged = rng.choice(bot)  # drawn after the answer, as the sample always drew them
+            answer, judged["text"] = judged["text"], useless
+            _agent_takes_over(number, messages, judged, answer)
         feedback["comment"] = rng.choice([None, "bot was useless", "didn't answer my question", "had to call instead"])
     return _chat_dict(number, start, customer, messages, feedback)
+
+
+def _agent_takes_over(number: int, messages: list[dict], judged: dict, answer: str) -> None:
+    """In about half the thumbs-down chats a human agent steps in right after the bot's useless
+    answer and gives the answer it should have given (a preference pair of the first kind). Its own
+    seeded draw, so the rest of the sample is the same as before agents took over."""
+    if random.Random(f"agent-takes-over:{number}").random() < 0.5:
+        at = messages.index(judged)
+        ts = judged["ts"]
+        messages.insert(at + 1, {"role": "agent", "text": answer, "ts": ts})
 
 
 def _chat_dict(number: int, start: datetime, customer: voice.Person, messages: list[dict], feedback: dict) -> dict:

@@ -141,6 +141,7 @@ class DedupStage(Filter):
         """Per record of tonight: its cluster, whether it represents it, and what the rules read."""
         n_new = df.height
         rating = df["meta"].struct.field("rating").fill_null(0).cast(pl.Int32)
+        rated_down = df["meta"].struct.field("thumbs").fill_null("") == "down"
         published_ids = self.published["record_id"].implode()
         nodes = pl.DataFrame(
             {
@@ -149,12 +150,16 @@ class DedupStage(Filter):
                 "record_id": pl.concat([df["record_id"], prior["record_id"]]),
                 "length": pl.concat([texts.str.len_chars(), pl.Series([0] * prior.height, dtype=pl.UInt32)]),
                 "rating": pl.concat([rating, pl.Series([0] * prior.height, dtype=pl.Int32)]),
+                "rated_down": pl.concat([rated_down, pl.Series([False] * prior.height)]),
                 "hash": np.concatenate([hashes, prior["exact_hash"].to_numpy().astype(np.uint64)]),
             }
         ).with_columns(pl.col("record_id").is_in(published_ids).alias("published"))
-        # the representative: a published record first, then the longest text, the best rating, the smallest id
+        # the representative: a published record first, then one no customer rated down (format sets
+        # a thumbs-down chat aside, and it would take its cluster's good copies with it), then the
+        # longest text, the best rating, the smallest id
         ranked = nodes.sort(
-            ["label", "published", "length", "rating", "record_id"], descending=[False, True, True, True, False]
+            ["label", "published", "rated_down", "length", "rating", "record_id"],
+            descending=[False, True, False, True, True, False],
         )
         heads = (
             ranked.group_by("label", maintain_order=True)

@@ -262,6 +262,7 @@ def _add(result: ReadResult, number: int, conversation: Callable[[], dict], raw:
         "customer_name": chat.customer.name,
         "customer_email": chat.customer.email,
         "customer_phone": chat.customer.phone,
+        "agent_turns": [i for i, m in enumerate(chat.messages) if m.role == "agent"] or None,
     }
     result.add(number, chat.conversation_id, turns, meta, raw)
 

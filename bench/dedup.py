@@ -208,9 +208,9 @@ def semantic_benchmark(n: int, seed: int) -> None:
     from etl.catalog import load_catalog
     from etl.config import SemanticConfig
     from etl.embeddings import Embedder
-    from etl.stages.dedup.question_facts import QuestionFacts
     from etl.stages.dedup.semantic import neighbour_pairs, rephrasing_labels
     from etl.text.clusters import components
+    from etl.text.question_facts import QuestionFacts
 
     embed = Embedder()
 

@@ -129,7 +129,7 @@ def test_semantic_dedup_groups_rephrasings_not_different_dishes():
 
 def _sample_question_facts():
     from etl.catalog import load_catalog
-    from etl.stages.dedup.question_facts import QuestionFacts
+    from etl.text.question_facts import QuestionFacts
 
     return QuestionFacts(load_catalog(SAMPLE / "menu.yaml", SAMPLE / "stores.yaml"))
 
@@ -156,7 +156,7 @@ def test_semantic_dedup_never_groups_questions_that_ask_for_different_facts():
 
 
 def test_question_facts_tell_days_places_numbers_and_negations_apart():
-    from etl.stages.dedup.question_facts import conflict
+    from etl.text.question_facts import conflict
 
     facts = _sample_question_facts().of
     different = [
@@ -179,7 +179,7 @@ def test_question_facts_tell_days_places_numbers_and_negations_apart():
 def test_a_cluster_that_joins_conflicting_questions_through_a_vague_one_is_split():
     import numpy as np
 
-    from etl.stages.dedup.question_facts import split_conflicting
+    from etl.text.question_facts import split_conflicting
 
     vegan, vegetarian, vague = frozenset({"word:vegan"}), frozenset({"word:vegetarian"}), frozenset()
     labels = split_conflicting(np.array([0, 0, 0, 1, 1]), [vegan, vegetarian, vague, vegan, vegan])

@@ -1,5 +1,5 @@
 """The facts a customer turn states: augmentation must never change them, and semantic
-dedup never groups two questions that state different ones (etl/stages/dedup/question_facts.py).
+dedup never groups two questions that state different ones (etl/text/question_facts.py).
 
 Catalog terms (dish names and the words of ingredients, allergens and diet
 tags) and the words of a food and drink lexicon (off-catalog drinks and flavours:

@@ -9,7 +9,7 @@ GPU when there is one). Neighbours are searched without an all-pairs matrix
 over the corpus, as SemDeDup does: k-means splits the embeddings into blocks
 of about `block_size`, and only pairs inside a block are compared (cosine of
 normalised vectors). Pairs at or above the threshold are edges unless the two
-questions state different facts (question_facts.py: "a vegan meal" and "a
+questions state different facts (etl/text/question_facts.py: "a vegan meal" and "a
 vegetarian meal" score 0.909); connected components are clusters of rephrasings,
 split where members still conflict. Every example of a cluster gets one
 `dup_cluster`, the smallest of its kept members' (so the split keeps them together), and at most
@@ -28,8 +28,8 @@ from etl.config import SemanticConfig
 from etl.embeddings import Embedder
 from etl.embeddings.model import load_model
 from etl.stages.base import Filter, Progress, Rule
-from etl.stages.dedup.question_facts import QuestionFacts, consistent_pairs, split_conflicting
 from etl.text.clusters import components
+from etl.text.question_facts import QuestionFacts, consistent_pairs, split_conflicting
 
 SOURCE_PRIORITY = {"faq": 0, "catalog": 1, "chat": 2, "call": 3, "review": 4}
 

@@ -42,3 +42,37 @@ TASK_EXTRAS = {"review_sentiment": ["label"], "recommendation": ["dish", "constr
 
 def task_columns(task: str) -> list[str]:
     return BASE_COLUMNS + TASK_EXTRAS.get(task, [])
+
+
+# ------------------------------------------------------------------ preference data (DPO and KTO)
+
+# TRL's conversational preference format: `prompt` (system prompt, then the conversation up to
+# the judged turn), `chosen` and `rejected` (one assistant message each); etl/stages/preference/
+PAIR_KINDS = ("agent_correction", "thumbs_contrast", "fact_changed")
+PAIR_SCHEMA = pl.Schema(
+    {
+        "id": pl.Utf8,
+        "prompt": pl.List(MESSAGE),
+        "chosen": pl.List(MESSAGE),
+        "rejected": pl.List(MESSAGE),
+        "source": pl.Utf8,
+        "record_id": pl.Utf8,
+        "pair_kind": pl.Utf8,
+        "synthetic": pl.Boolean,  # made up from the catalog (fact_changed), never in eval
+        "split": pl.Utf8,
+    }
+)
+# TRL's unpaired format for KTO: every rated answer, `label` True when the customer liked it
+KTO_SCHEMA = pl.Schema(
+    {
+        "id": pl.Utf8,
+        "prompt": pl.List(MESSAGE),
+        "completion": pl.List(MESSAGE),
+        "label": pl.Boolean,
+        "source": pl.Utf8,
+        "record_id": pl.Utf8,
+        "split": pl.Utf8,
+    }
+)
+# the configs a version publishes besides its tasks, and their schemas
+EXTRA_CONFIGS = {"preference": PAIR_SCHEMA, "kto": KTO_SCHEMA}

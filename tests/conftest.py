@@ -16,12 +16,13 @@ SAMPLE = REPO / "sample_data"
 
 def without_model_stages(config: Path) -> Path:
     """The pipeline at `config` with the stages that load the sentence-embedding model switched
-    off (semantic dedup, augmentation, synthesis): for tests about running and publishing that
+    off (semantic dedup, augmentation, synthesis, preference pairs): for tests about running and publishing that
     run the pipeline several times (each load costs seconds), not about those stages."""
     settings = yaml.safe_load(config.read_text(encoding="utf-8"))
     settings.setdefault("dedup", {}).setdefault("semantic", {})["enabled"] = False
     settings.setdefault("augment", {})["enabled"] = False
     settings.setdefault("synthesis", {})["enabled"] = False
+    settings.setdefault("preference", {})["enabled"] = False
     config.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     return config
 

@@ -142,7 +142,8 @@ def test_a_suite_set_to_warn_publishes_and_says_so(sample_copy, tmp_path):
 def test_the_sample_version_holds_validation_results_and_data_docs(sample_run):
     quality_dir = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest")) / "quality"
     assert (quality_dir / "data_docs" / "index.html").is_file()
-    for name in gx_suites.SUITES:
+    suites = (*gx_suites.SUITES, gx_suites.PREFERENCE)  # the sample has preference pairs
+    for name in suites:
         result = json.loads((quality_dir / "validations" / f"{name}.json").read_text())
         assert result["success"] is True and result["suite_name"] == name
         page = sample_run.quality[name]["page"]
@@ -157,14 +158,14 @@ def test_the_sample_version_holds_validation_results_and_data_docs(sample_run):
     report = (quality_dir / "report.html").read_text()
     assert "data:image/png;base64," in report and report.count("<img") == 5
     assert f"{sample_run.rows_in:,} raw rows in" in report
-    assert len(list((quality_dir / "data_docs" / "validations").rglob("*.html"))) == 3
+    assert len(list((quality_dir / "data_docs" / "validations").rglob("*.html"))) == len(suites)
 
 
 def test_data_docs_open_offline(sample_run):
     """Every script and stylesheet of every Data Docs page is in the site itself (no CDN, no remote logo)."""
     site = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest")) / "quality" / "data_docs"
     pages = list(site.rglob("*.html"))
-    assert len(pages) == 7  # index, 3 suites, 3 validation results
+    assert len(pages) == 9  # index, 4 suites, 4 validation results (the sample has preference pairs)
     for page in pages:
         html = page.read_text()
         loaded = re.findall(r'<script[^>]*\bsrc="([^"]+)"|<link[^>]*\bhref="([^"]+)"|<img[^>]*\bsrc="([^"]+)"', html)

@@ -31,10 +31,11 @@ def test_invariant_holds_and_summary_adds_up(sample_run):
         "split",
         "augment",
         "synthesize",
+        "preference",
         "validate",
         "publish",
     ]
-    assert [s["unit"] for s in stages] == ["raw rows"] + ["records"] * 4 + ["examples"] * 6
+    assert [s["unit"] for s in stages] == ["raw rows"] + ["records"] * 4 + ["examples"] * 7
     for stage in stages:
         assert stage["rows_in"] == stage["kept"] + stage["dropped"]
         assert sum(stage["dropped_by_reason"].values()) == stage["dropped"]

@@ -17,6 +17,7 @@ from etl.config.common import DATASET_NAME
 from etl.config.examples import AUGMENT_DEFAULTS, AugmentConfig, FormatConfig, GroundingConfig, SynthesisConfig
 from etl.config.loading import load_config, load_yaml_model
 from etl.config.pipeline import PipelineConfig
+from etl.config.preference import PreferenceConfig
 from etl.config.sources import CHAT_FIELDS, REVIEW_FIELDS, ChatSource, FileSource, ReviewSource
 from etl.config.stages import (
     DEFAULT_ENTITIES,
@@ -51,6 +52,7 @@ __all__ = [
     "SemanticConfig",
     "SplitConfig",
     "SynthesisConfig",
+    "PreferenceConfig",
     "ValidateConfig",
     "load_config",
     "load_yaml_model",

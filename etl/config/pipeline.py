@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field
 
 from etl.config.common import DATASET_NAME, Strict
 from etl.config.examples import AugmentConfig, FormatConfig, SynthesisConfig
+from etl.config.preference import PreferenceConfig
 from etl.config.sources import CatalogFiles, FileSource, Sources
 from etl.config.stages import (
     CleanConfig,
@@ -66,6 +67,8 @@ class PipelineConfig(Strict):
     # Rewritten variants of train examples (off by default; the sample turns it on).
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    # preference pairs and rated answers from thumbs and agent corrections (etl/stages/preference/)
+    preference: PreferenceConfig = Field(default_factory=PreferenceConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
     # Writing the version into the store.
     publish: PublishConfig = Field(default_factory=PublishConfig)

@@ -51,6 +51,8 @@ class RunSummary:
     augmentation: dict = field(default_factory=dict)
     # examples synthesised from the catalog per task and intent, rejections by reason
     synthesis: dict = field(default_factory=dict)
+    # preference pairs per kind and split, KTO balance, why candidates gave no pair (etl/stages/preference/)
+    preference: dict = field(default_factory=dict)
     # catalog entries put into prompts: settings, retrieval code, examples grounded per task (etl/stages/ground.py)
     grounding: dict = field(default_factory=dict)
     # per quality suite: success, severity, expectations run, failures (etl/stages/validate/stage.py)

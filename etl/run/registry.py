@@ -26,6 +26,7 @@ from etl.stages.deidentify.surrogates import load_key
 from etl.stages.format import FormatStage
 from etl.stages.ground import GroundStage
 from etl.stages.ingest import IngestStage, plan_files
+from etl.stages.preference import PreferenceStage
 from etl.stages.publish import PublishStage
 from etl.stages.split import SplitStage
 from etl.stages.synthesis import SynthesisStage
@@ -136,6 +137,27 @@ def _ground(ctx: RunContext):
     return GroundStage(grounding, ctx.catalog) if grounding.tasks else None
 
 
+def _preference(ctx: RunContext, stages: dict[str, Stage]):
+    """Reads the rated chats the format stage saw and the sides the split stage gave, through
+    callables: the stage imports neither."""
+    config = ctx.config
+    if not config.preference.enabled or "format" not in stages:
+        return None
+    form, split = stages["format"], stages.get("split")
+    empty = pl.DataFrame(schema={"record_id": pl.Utf8, "split": pl.Utf8})
+    return PreferenceStage(
+        config.preference,
+        ctx.catalog,
+        config.format.prompts_for(ctx.catalog.business)["customer_service"],
+        config.preference.eval_share if config.preference.eval_share is not None else config.split.eval_share,
+        rated=lambda: form.rated,
+        record_splits=lambda: split.record_splits if split is not None else empty,
+        embedder=_embedder(ctx),
+        model=config.dedup.semantic.model,
+        precision=config.dedup.semantic.precision,
+    )
+
+
 def _validate(ctx: RunContext):
     if not ctx.config.validate_.enabled:
         return None
@@ -161,6 +183,13 @@ STAGES: dict[str, Callable[[RunContext], Stage | None]] = {
 def build_stages(ctx: RunContext) -> list[Stage]:
     """Every stage of a run, publish last (it reads the dedup and split stages' outputs)."""
     stages = {name: stage for name, factory in STAGES.items() if (stage := factory(ctx)) is not None}
+    # preference reads two earlier stages' outputs, and validate checks its pairs: placed before validate
+    if (preference := _preference(ctx, stages)) is not None:
+        validate = stages.pop("validate", None)
+        stages["preference"] = preference
+        if validate is not None:
+            validate.preference = preference
+            stages["validate"] = validate
     publish = PublishStage(
         ctx.config,
         ctx.store,
@@ -170,6 +199,7 @@ def build_stages(ctx: RunContext) -> list[Stage]:
         stages.get("dedup"),
         stages.get("split"),
         ctx.run_dir / "quality" if ctx.run_dir and "validate" in stages else None,
+        stages.get("preference"),
     )
     return [*stages.values(), publish]
 

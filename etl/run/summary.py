@@ -265,7 +265,7 @@ def _print_examples(console: Console, summary: RunSummary) -> None:
             )
             console.print(f"{title}: {line}", soft_wrap=True)
     for name, count in summary.set_aside.items():
-        console.print(f"set aside: {count:,} conversations ({name}) for a later preference dataset")
+        console.print(f"set aside: {count:,} conversations ({name}) for the preference pairs")
 
 
 def _print_published(console: Console, summary: RunSummary) -> None:

@@ -2,9 +2,9 @@
 
 Record-level accounting: a record is kept when at least one example is built
 from it. Conversations whose bot answers a customer rated "down" are not
-examples of good answers: they are set aside (written to the run folder for a
-later preference dataset) and counted as dropped with the reason
-`feedback_down`. Examples whose customer side is shorter than their task's
+examples of good answers: they are set aside (written to the run folder; the
+preference stage pairs their judged answers) and counted as dropped with the
+reason `feedback_down`. Examples whose customer side is shorter than their task's
 minimum (`format.min_customer_words`) are not kept; a record left with none is
 dropped as `too_short_for_task`. A chat or call in which the business never
 answers the customer is dropped as `no_business_reply`; any other record no
@@ -33,6 +33,8 @@ class FormatStage(Stage):
     def __init__(self, config: FormatConfig, catalog: Catalog) -> None:
         self.config, self.catalog = config, catalog
         self.set_aside = pl.DataFrame()
+        # every chat a customer rated, up or down: the preference stage's input
+        self.rated = pl.DataFrame()
         self.records_used = 0
 
     def total_work(self, df: pl.DataFrame) -> int:
@@ -59,6 +61,7 @@ class FormatStage(Stage):
         only_short = unused["record_id"].is_in(built_from)
         self.records_used = usable.height - unused.height
         self.set_aside = df.filter(rated_down)
+        self.rated = df.filter(df["meta"].struct.field("thumbs").is_in(["up", "down"]))
         dropped = pl.concat(
             [
                 drop_frame(

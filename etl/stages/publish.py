@@ -42,7 +42,9 @@ class PublishStage(Stage):
         dedup: DedupStage | None,
         split: SplitStage | None,
         quality_dir: Path | None = None,
+        preference=None,  # the preference stage (its pairs and KTO rows), when the run builds them
     ) -> None:
+        self.preference = preference
         # the validate stage's results and Data Docs, copied into the version's quality/
         self.quality_dir = quality_dir
         self.config, self.store, self.planned, self.summary = config, store, planned, summary
@@ -65,7 +67,8 @@ class PublishStage(Stage):
 
         def write_extras(folder: Path, version: str, parent: str | None, fingerprint: str) -> None:
             (folder / "README.md").write_text(
-                render_card(self.config.dataset, version, parent, fingerprint, frame, manifest), encoding="utf-8"
+                render_card(self.config.dataset, version, parent, fingerprint, frame, manifest, self.extras()),
+                encoding="utf-8",
             )
             (folder / "quality").mkdir()
             report = {
@@ -85,11 +88,19 @@ class PublishStage(Stage):
                 (folder / "dedup").mkdir()
                 write_index(index.with_columns(pl.col("version").fill_null(version)), folder / INDEX_FILE, params)
 
-        self.outcome = self.store.publish(frame, write_extras, manifest, lock_timeout=self.config.publish.lock_timeout)
+        self.outcome = self.store.publish(
+            frame, write_extras, manifest, lock_timeout=self.config.publish.lock_timeout, extras=self.extras()
+        )
         progress(1)
         return StageResult(
             kept=frame, dropped=pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})
         )
+
+    def extras(self) -> dict[str, pl.DataFrame]:
+        """The configs published beside the tasks: `preference` (DPO pairs) and `kto`."""
+        if self.preference is None:
+            return {}
+        return {"preference": self.preference.pairs, "kto": self.preference.kto}
 
     def manifest(self) -> dict:
         summary = self.summary
@@ -110,6 +121,7 @@ class PublishStage(Stage):
                 "set_aside": summary.set_aside,
                 "augmentation": summary.augmentation,
                 "synthesis": summary.synthesis,
+                "preference": summary.preference,
                 "quality": summary.quality,
                 "quarantined": summary.quarantine.get("rows", 0),
                 # records read per source kind: the next run compares against them

@@ -25,18 +25,23 @@ TASK_PURPOSE = {
 }
 
 
-def card_header(examples: pl.DataFrame) -> dict:
+def card_header(examples: pl.DataFrame, extras: dict[str, pl.DataFrame] | None = None) -> dict:
+    """One config per task, then one per extra table (`preference`, `kto`) that has rows."""
+    parts = [
+        (task, examples.filter(pl.col("task") == task).select(task_columns(task)))
+        for task in sorted(examples["task"].unique().to_list())
+    ]
+    parts += [(name, rows) for name, rows in (extras or {}).items() if rows.height]
     configs, infos = [], []
-    for task in sorted(examples["task"].unique().to_list()):
-        part = examples.filter(pl.col("task") == task).select(task_columns(task))
+    for name, part in parts:
         splits = [s for s in ("train", "eval") if part.filter(pl.col("split") == s).height]
         counts = {s: part.filter(pl.col("split") == s).height for s in splits}
         sizes = {s: part.filter(pl.col("split") == s).to_arrow().nbytes for s in splits}
         configs.append(
             {
-                "config_name": task,
+                "config_name": name,
                 "data_files": [
-                    {"split": s, "path": f"data/{task}/{SHARD.format(split=s).replace('00000-of-00001', '*')}"}
+                    {"split": s, "path": f"data/{name}/{SHARD.format(split=s).replace('00000-of-00001', '*')}"}
                     for s in splits
                 ],
             }
@@ -44,7 +49,7 @@ def card_header(examples: pl.DataFrame) -> dict:
         features = datasets.Features.from_arrow_schema(part.head(0).to_arrow().schema)
         infos.append(
             {
-                "config_name": task,
+                "config_name": name,
                 "features": features._to_yaml_list(),
                 "splits": [{"name": s, "num_bytes": sizes[s], "num_examples": counts[s]} for s in splits],
             }
@@ -53,11 +58,18 @@ def card_header(examples: pl.DataFrame) -> dict:
 
 
 def render_card(
-    dataset: str, version: str, parent: str | None, fingerprint: str, examples: pl.DataFrame, manifest: dict
+    dataset: str,
+    version: str,
+    parent: str | None,
+    fingerprint: str,
+    examples: pl.DataFrame,
+    manifest: dict,
+    extras: dict[str, pl.DataFrame] | None = None,
 ) -> str:
     counts = examples.group_by("task", "split").len().sort("task", "split")
     return CARD.format(
-        header=yaml.safe_dump(card_header(examples), sort_keys=False, allow_unicode=True),
+        header=yaml.safe_dump(card_header(examples, extras), sort_keys=False, allow_unicode=True),
+        preference=_preference_lines(manifest["counts"].get("preference") or {}),
         dataset=dataset,
         version=version,
         tasks="\n".join(
@@ -79,6 +91,26 @@ def render_card(
             + " |"
             for s in manifest["counts"]["stages"]
         ),
+    )
+
+
+def _preference_lines(figures: dict) -> str:
+    pairs = figures.get("pairs") or {}
+    if not any(pairs.values()) and not (figures.get("kto") or {}).get("desirable"):
+        return "This version has no preference data: no chat in its inputs was rated."
+    rows = "\n".join(
+        f"| {kind} | {sides.get('train', 0):,} | {sides.get('eval', 0):,} |" for kind, sides in pairs.items()
+    )
+    kto = figures.get("kto") or {}
+    skipped = ", ".join(f"{reason} {n:,}" for reason, n in (figures.get("not_paired") or {}).items()) or "none"
+    return (
+        "Config `preference` (TRL's conversational preference format: `prompt`, `chosen`, `rejected`, plus "
+        "`pair_kind`, `source`, `record_id`, `split`) and config `kto` (`prompt`, `completion`, `label`).\n\n"
+        "| pair kind | train | eval |\n|---|---|---|\n"
+        + rows
+        + f"\n\n`fact_changed` pairs are made up from the catalog (`synthetic`), train only. KTO rows: "
+        f"{kto.get('desirable', 0):,} desirable, {kto.get('undesirable', 0):,} undesirable. Candidates that gave "
+        f"no pair: {skipped}."
     )
 
 
@@ -109,6 +141,10 @@ ds = datasets.load_dataset("<path to this folder>", "menu_qa")   # DatasetDict: 
 ## Tasks
 
 {tasks}
+
+## Preference data
+
+{preference}
 
 `review_sentiment` examples carry a `label` column ({labels}), so a
 model can be scored with accuracy, precision, recall and F1. `recommendation`

@@ -193,6 +193,7 @@ def render(dataset: str, version: str, fingerprint: str, examples: pl.DataFrame,
         "<h2>Variants and synthesised examples in train</h2>"
         + share
         + _table(["task", "train", "variants and synthesised", "share", "by method"], share_rows),
+        "<h2>Preference data</h2>" + _preference_section(summary.preference or {}),
     ]
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(dataset)} {html.escape(version)}"
@@ -231,6 +232,25 @@ def _quality_section(quality: dict) -> str:
     )
     table = _table(["suite", "outcome", "severity", "expectations", "failed"], suites) if suites else "<p>not run</p>"
     return table + f'<p><a href="data_docs/index.html">Great Expectations Data Docs</a> &middot; {pages}</p>'
+
+
+def _preference_section(figures: dict) -> str:
+    """Pairs per kind and side, the KTO balance, and why the other candidates gave no pair."""
+    if not figures:
+        return "<p>not built (preference.enabled is off)</p>"
+    pairs = [
+        [kind, f"{sides.get('train', 0):,}", f"{sides.get('eval', 0):,}"] for kind, sides in figures["pairs"].items()
+    ]
+    kto = figures["kto"]
+    ratio = f"{kto['ratio']}:1" if kto.get("ratio") is not None else "-"
+    reasons = [[reason, f"{n:,}"] for reason, n in (figures.get("not_paired") or {}).items()]
+    return (
+        _table(["pair kind", "train", "eval"], pairs)
+        + f"<p>{figures.get('rated_down_chats_paired', 0):,} of {figures.get('rated_down_chats', 0):,} thumbs-down "
+        f"chats gave a pair &middot; KTO rows: {kto['desirable']:,} desirable, {kto['undesirable']:,} undesirable "
+        f"({ratio}; TRL advises weighting to between 1:1 and 4:3)</p>"
+        + (_table(["no pair, because", "candidates"], reasons) if reasons else "")
+    )
 
 
 def _found_section(stages: list) -> str:

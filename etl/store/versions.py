@@ -37,7 +37,7 @@ import polars as pl
 
 from etl.config import DATASET_NAME
 from etl.errors import ConfigError, StoreAccessError, StoreError, StoreLockedError, describe_os_error
-from etl.example import task_columns
+from etl.example import EXTRA_CONFIGS, task_columns
 
 __all__ = ["PublishOutcome", "Store", "StoreError", "fingerprint", "file_sha256"]
 
@@ -54,15 +54,23 @@ class PublishOutcome:
     path: Path
 
 
-def fingerprint(examples: pl.DataFrame) -> str:
-    """sha256 over every example's content, in a fixed order, independent of file encoding."""
-    ordered = examples.sort("task", "split", "id")
+def fingerprint(examples: pl.DataFrame, extras: dict[str, pl.DataFrame] | None = None) -> str:
+    """sha256 over every example's content, in a fixed order, independent of file encoding, then
+    over each non-empty extra config's rows (preference pairs, KTO rows) under its name: a version
+    without them keeps the fingerprint it had before they existed."""
     digest = hashlib.sha256()
-    columns = sorted(ordered.columns)
-    for row in ordered.select(columns).iter_rows():
+    _digest_rows(digest, examples.sort("task", "split", "id"))
+    for name, rows in sorted((extras or {}).items()):
+        if rows.height:
+            digest.update(f"\x1econfig:{name}\n".encode())
+            _digest_rows(digest, rows.sort("split", "id"))
+    return digest.hexdigest()
+
+
+def _digest_rows(digest, ordered: pl.DataFrame) -> None:
+    for row in ordered.select(sorted(ordered.columns)).iter_rows():
         digest.update(json.dumps(row, ensure_ascii=False, default=str).encode())
         digest.update(b"\n")
-    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -137,14 +145,23 @@ class Store:
         return json.loads((self.path(version) / "manifest.json").read_text())
 
     def examples(self, version: str | None = "latest") -> pl.DataFrame:
-        """Every example of a version, all tasks and splits, as one frame."""
-        files = sorted((self.path(version) / "data").glob("*/*.parquet"))
+        """Every example of a version, all tasks and splits, as one frame (not the extra configs)."""
+        files = self._task_files(version)
         return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed") if files else pl.DataFrame()
 
     def example_ids(self, version: str | None = "latest") -> set[str]:
         """The ids of every example of a version (reads one column)."""
-        files = sorted((self.path(version) / "data").glob("*/*.parquet"))
+        files = self._task_files(version)
         return set(pl.concat([pl.read_parquet(f, columns=["id"]) for f in files])["id"].to_list()) if files else set()
+
+    def extra(self, name: str, version: str | None = "latest") -> pl.DataFrame:
+        """An extra config of a version (`preference`, `kto`), both splits; empty with its schema if it has none."""
+        files = sorted((self.path(version) / "data" / name).glob("*.parquet"))
+        return pl.concat([pl.read_parquet(f) for f in files]) if files else EXTRA_CONFIGS[name].to_frame()
+
+    def _task_files(self, version: str | None) -> list[Path]:
+        files = sorted((self.path(version) / "data").glob("*/*.parquet"))
+        return [f for f in files if f.parent.name not in EXTRA_CONFIGS]
 
     def find_fingerprint(self, value: str) -> str | None:
         for version in self.versions():
@@ -184,14 +201,23 @@ class Store:
         finally:
             lock.release()
 
-    def publish(self, examples: pl.DataFrame, write_extras, manifest: dict, lock_timeout: float = 0) -> PublishOutcome:
+    def publish(
+        self,
+        examples: pl.DataFrame,
+        write_extras,
+        manifest: dict,
+        lock_timeout: float = 0,
+        extras: dict[str, pl.DataFrame] | None = None,
+    ) -> PublishOutcome:
         """Publish `examples` as the next version unless one already holds their fingerprint.
 
         `write_extras(folder, version, parent, fingerprint)` writes the dataset card and quality
         files into the temporary folder; `manifest` gets version, parent and
-        fingerprint added and is written last.
+        fingerprint added and is written last. `extras` are configs beside the tasks
+        (`data/<name>/<split>-...parquet`), part of the fingerprint.
         """
-        value = fingerprint(examples)
+        extras = {name: rows for name, rows in (extras or {}).items() if rows.height}
+        value = fingerprint(examples, extras)
         with self.lock(lock_timeout):
             self._remove_leftovers()
             existing = self.find_fingerprint(value)
@@ -203,7 +229,7 @@ class Store:
             version = f"v{max((_number(v) for v in self.versions()), default=0) + 1}"
             temporary = self.dir / f".tmp-{version}-{secrets.token_hex(4)}"
             temporary.mkdir()
-            self._write_data(temporary, examples)
+            self._write_data(temporary, examples, extras)
             _checkpoint("data_written")
             write_extras(temporary, version, parent, value)
             _checkpoint("card_written")
@@ -296,11 +322,17 @@ class Store:
                 found += [(s["version"], str(path)) for s in sources if s.get("dataset") == self.dataset]
         return found
 
-    def _write_data(self, folder: Path, examples: pl.DataFrame) -> None:
-        for (task, split), part in examples.sort("id").group_by(["task", "split"], maintain_order=True):
-            target = folder / "data" / task / SHARD.format(split=split)
+    def _write_data(self, folder: Path, examples: pl.DataFrame, extras: dict[str, pl.DataFrame]) -> None:
+        parts = [
+            (task, split, part.select(task_columns(task)))
+            for (task, split), part in examples.sort("id").group_by(["task", "split"], maintain_order=True)
+        ]
+        for name, rows in extras.items():
+            parts += [(name, split, part) for (split,), part in rows.sort("id").group_by("split", maintain_order=True)]
+        for config, split, part in parts:
+            target = folder / "data" / config / SHARD.format(split=split)
             target.parent.mkdir(parents=True, exist_ok=True)
-            part.select(task_columns(task)).write_parquet(target)
+            part.write_parquet(target)
             _fsync_file(target)
 
     def _move_latest(self, version: str) -> None:

@@ -38,6 +38,8 @@ from pathlib import Path
 import polars as pl
 
 SUITES = ("ingest", "deidentified", "published")
+# the preference pairs' suite, run when a version has pairs (a suites_dir without it uses ours)
+PREFERENCE = "preference"
 PACKAGE = Path(__file__).resolve().parents[2]  # etl/
 EXAMPLES_SHOWN = 3
 
@@ -111,6 +113,26 @@ def published_batch(examples: pl.DataFrame, allowed: list[str]) -> pl.DataFrame:
         task_synthesised_share=(synthesised & train).sum().over("task") / train.sum().over("task").clip(1),
     )
     return frame
+
+
+def preference_batch(pairs: pl.DataFrame, allowed: list[str]) -> pl.DataFrame:
+    """One row a preference pair (etl/stages/preference/): what `preference.json` reads."""
+
+    def joined(column: str) -> pl.Expr:
+        return pl.col(column).list.eval(pl.element().struct.field("content")).list.join("\n")
+
+    return pairs.select(
+        "id",
+        "pair_kind",
+        "split",
+        prompt_roles=pl.col("prompt").list.eval(pl.element().struct.field("role")).list.join(","),
+        chosen_chars=joined("chosen").str.strip_chars().str.len_chars(),
+        rejected_chars=joined("rejected").str.strip_chars().str.len_chars(),
+        chosen_differs=joined("chosen").str.strip_chars() != joined("rejected").str.strip_chars(),
+        synthetic_in_eval=pl.col("synthetic") & (pl.col("split") != "train"),
+        sides_of_record=pl.col("split").n_unique().over("record_id"),
+        text=blank(pl.concat_str([joined("prompt"), joined("chosen"), joined("rejected")], separator="\n"), allowed),
+    )
 
 
 # ------------------------------------------------------------------ validation

@@ -58,9 +58,12 @@ class ValidateStage(Stage):
         self.results: list[gx_suites.SuiteResult] = []
         self.suites: dict = {}
         self.pages: dict[str, str | None] = {}
+        # the preference stage, when the run builds pairs (the registry sets it): its pairs are
+        # checked by the preference suite, and the ones a per-row rule fails leave the version
+        self.preference = None
 
     def total_work(self, frame: pl.DataFrame) -> int:
-        return len(gx_suites.SUITES)
+        return len(gx_suites.SUITES)  # the preference suite, when it runs, rides on the last step
 
     def setup(self, frame: pl.DataFrame) -> None:
         folder = (
@@ -69,6 +72,9 @@ class ValidateStage(Stage):
             else gx_suites.default_suites_dir()
         )
         self.suites = {name: gx_suites.load_suite(suite_file(folder, name)) for name in gx_suites.SUITES}
+        own = folder / f"{gx_suites.PREFERENCE}.json"
+        pairs_suite = own if own.is_file() else gx_suites.default_suites_dir() / f"{gx_suites.PREFERENCE}.json"
+        self.suites[gx_suites.PREFERENCE] = gx_suites.load_suite(pairs_suite)
 
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
         parameters = suite_parameters(self.config, list(self.config.format.tasks))
@@ -88,11 +94,26 @@ class ValidateStage(Stage):
             drops, kept = pl.concat([drops, more]), kept.filter(~pl.col("id").is_in(more["id"].implode()))
             published = self._check("published", gx_suites.published_batch(kept, self.allowed), parameters)
         progress(1)
-        self.results = [ingest, leaky, published]
+        self.results = [ingest, leaky, published] + self._check_pairs(parameters)
         self._write_results()
-        self._stop_if_too_many(drops, frame.height, [ingest, leaky, published])
+        self._stop_if_too_many(drops, frame.height, self.results)
         self._report(drops)
         return StageResult(kept=kept, dropped=drops)
+
+    def _check_pairs(self, parameters: dict) -> list[gx_suites.SuiteResult]:
+        """The preference suite on the version's pairs; a pair a per-row rule fails is dropped
+        from them (counted under `gate:<rule>`), then the suite runs again on the rest."""
+        if self.preference is None or self.preference.pairs.height == 0:
+            return []
+        result = self._check(
+            gx_suites.PREFERENCE, gx_suites.preference_batch(self.preference.pairs, self.allowed), parameters
+        )
+        if droppable(result):
+            for rule, ids in result.failing_rows.items():
+                self.preference.drop(ids, f"gate:{rule}")
+            batch = gx_suites.preference_batch(self.preference.pairs, self.allowed)
+            result = self._check(gx_suites.PREFERENCE, batch, parameters)
+        return [result]
 
     def _check(self, name: str, batch: pl.DataFrame, parameters: dict) -> gx_suites.SuiteResult:
         severity = self.config.validate_.severity.get(name, "fail")

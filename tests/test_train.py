@@ -372,3 +372,78 @@ def test_the_general_check_counts_an_answer_that_states_the_reference():
     assert figures["answer_contained"]["value"] == 2 / 3 and figures["answer_contained"]["n"] == 3
     # containment is by whole words: "10" is not stated by "1066"
     assert score_general(["In 1066."], ["10"])["_per_item"] == [False]
+
+
+# ------------------------------------------------------------------ DPO and KTO on top of the SFT adapter
+
+
+def _held_out_pairs(store: Path):
+    """The version's DPO data with a seeded half of its thumbs pairs held out as eval pairs (the
+    sample's own eval split holds one or two: too few to see a rate move)."""
+    import hashlib
+
+    from train.preference import read_preference
+
+    data = read_preference(DATASET, store, "dpo")
+    pairs = Store(store, DATASET).extra("preference").filter(pl.col("split") == "train")
+    half = pairs["id"].map_elements(lambda i: hashlib.sha256(i.encode()).digest()[0] % 2 == 0, return_dtype=pl.Boolean)
+    held = pairs.filter(half & (pl.col("pair_kind") != "fact_changed"))
+    data.train = pairs.filter(~pl.col("id").is_in(held["id"].implode())).select("prompt", "chosen", "rejected")
+    data.eval_pairs = held.select("prompt", "chosen", "rejected").to_dicts() + data.eval_pairs
+    return data
+
+
+def test_dpo_on_top_of_the_sft_adapter_raises_reward_accuracy_on_held_out_pairs(trained, store, tmp_path):
+    from train.preference import train_preference
+
+    _, sft = trained
+    data = _held_out_pairs(store)
+    assert len(data.eval_pairs) >= 4 and data.train.height >= 10
+    config = TrainConfig(**FAST, max_steps=30, learning_rate=3e-3)
+    manifest = train_preference("dpo", config, sft, tmp_path / "dpo", data, progress=False)
+    before, after = manifest["preference"]["before"], manifest["preference"]["after"]
+    # at step 0 the policy is its reference: every implicit reward is 0, so the accuracy is 0
+    assert before["reward_accuracy"]["value"] == 0.0 and before["mean_margin"]["value"] == 0.0
+    assert after["reward_accuracy"]["value"] > 0.5 and after["mean_margin"]["value"] > 0
+    assert manifest["train_loss"]["last"] < manifest["train_loss"]["first"]
+    assert manifest["chain"][-1]["adapter"] == str(sft) and manifest["reference"]["adapter"] == str(sft)
+    # the folder holds the policy adapter alone: TRL's frozen reference copy is not saved
+    saved = json.loads((tmp_path / "dpo" / "adapter_config.json").read_text())
+    assert saved["base_model_name_or_path"] and not (tmp_path / "dpo" / "ref").exists()
+
+
+def test_etl_train_method_dpo_and_kto_on_the_cli_name_both_datasets(trained, store, tmp_path):
+    _, sft = trained
+    settings = tmp_path / "train.yaml"
+    settings.write_text("max_steps: 4\nbatch_size: 4\nmax_seq_length: 160\nlogging_steps: 1\n")
+    for method in ("dpo", "kto"):
+        out = tmp_path / method
+        result = CliRunner().invoke(
+            app,
+            [
+                "train",
+                "--method",
+                method,
+                "--from",
+                str(sft),
+                "--dataset",
+                DATASET,
+                "--out",
+                str(out),
+                "--store",
+                str(store),
+                "--train-config",
+                str(settings),
+                "--quiet",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        manifest = json.loads((out / "training_manifest.json").read_text())
+        fingerprint = Store(store, DATASET).manifest("latest")["fingerprint"]
+        assert manifest["method"] == method and manifest["sources"][0]["fingerprint"] == fingerprint
+        assert manifest["reference"]["sources"][0]["fingerprint"] == fingerprint  # the SFT adapter's data
+        assert manifest["steps"] == 4
+    kto = json.loads((tmp_path / "kto" / "training_manifest.json").read_text())["hyperparameters"]["kto_weights"]
+    assert kto["weighted_balance"] == 1.0 and kto["undesirable_weight"] > 1
+    result = CliRunner().invoke(app, ["train", "--method", "dpo", "--dataset", DATASET, "--out", str(tmp_path / "x")])
+    assert result.exit_code != 0 and "--from" in result.output

@@ -28,6 +28,16 @@ class LoraSettings(_Strict):
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
+class PreferenceSettings(_Strict):
+    """`etl train --method dpo|kto` (train/preference.py)."""
+
+    beta: float = Field(0.1, gt=0, description="how far the policy may move from the SFT reference (TRL's beta)")
+    desirable_weight: float | None = Field(None, gt=0, description="kto: weight of liked answers (null: 1)")
+    undesirable_weight: float | None = Field(
+        None, gt=0, description="kto: weight of disliked answers (null: liked rows / disliked rows, a 1:1 balance)"
+    )
+
+
 class MixtureSource(_Strict):
     """One source of training examples: tasks of a published version, or a folder `datasets.load_dataset` reads.
 
@@ -90,6 +100,8 @@ class TrainConfig(_Strict):
     )
     logging_steps: int = Field(10, ge=1, description="log the training loss every N optimizer steps")
     mixture: list[MixtureSource] = Field(default_factory=list)
+    # DPO and KTO on top of an SFT adapter
+    preference: PreferenceSettings = PreferenceSettings()
 
 
 def load_train_config(path: str | Path | None) -> TrainConfig:

@@ -64,7 +64,7 @@ def train_adapter(
     transformers.set_seed(config.seed)
     if not config.mixture:
         raise ConfigError("nothing to train on: pass --dataset (and --tasks), or list sources under `mixture:`.")
-    previous = _previous(from_adapter, config) if from_adapter is not None else None
+    previous = previous_manifest(from_adapter, config) if from_adapter is not None else None
     sources = [read_source(s, store_root) for s in config.mixture]
     tokenizer = load_tokenizer(base_model)
     template = ensure_chat_template(tokenizer)
@@ -73,7 +73,7 @@ def train_adapter(
     if len(train_set) == 0:
         raise ConfigError("no training example has an assistant turn left after truncation; raise max_seq_length.")
     eval_sets = _eval_sets(sources, tokenizer, config)
-    device, dtype, precision, checkpointing = _device_settings(config)
+    device, dtype, precision, checkpointing = device_settings(config)
     model, parameters = _prepared_model(base_model, dtype, config, checkpointing, from_adapter)
 
     work = out / ".checkpoints"
@@ -120,10 +120,10 @@ def _prepared_model(base_model: str, dtype, config: TrainConfig, checkpointing: 
 
 def _chain(previous: dict | None, from_adapter: Path | None) -> list[dict]:
     """The adapters this one continues, oldest first: what each was trained on."""
-    return [*previous.get("chain", []), _chain_entry(from_adapter, previous)] if previous else []
+    return [*previous.get("chain", []), chain_entry(from_adapter, previous)] if previous else []
 
 
-def _device_settings(config: TrainConfig) -> tuple[str, object, str, bool]:
+def device_settings(config: TrainConfig) -> tuple[str, object, str, bool]:
     """(device, torch dtype of the frozen base, precision name, gradient checkpointing on)."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype, precision = _precision(config, device)
@@ -209,7 +209,7 @@ def _precision(config: TrainConfig, device: str) -> tuple[torch.dtype, str]:
     return (torch.bfloat16 if frozen_bf16 else torch.float32), choice
 
 
-def _previous(adapter: Path, config: TrainConfig) -> dict:
+def previous_manifest(adapter: Path, config: TrainConfig) -> dict:
     """The training manifest of the adapter a run continues; a folder with no adapter is refused."""
     if not (adapter / "adapter_config.json").is_file():
         raise ConfigError(f"--from {adapter}: no adapter_config.json there; pass a folder `etl train --out` wrote.")
@@ -218,7 +218,7 @@ def _previous(adapter: Path, config: TrainConfig) -> dict:
     return read_manifest(adapter)
 
 
-def _chain_entry(adapter: Path, manifest: dict) -> dict:
+def chain_entry(adapter: Path, manifest: dict) -> dict:
     return {
         "adapter": str(adapter),
         "base_model": manifest.get("base_model"),

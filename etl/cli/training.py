@@ -26,7 +26,7 @@ eval_app = typer.Typer(
 models_app = typer.Typer(help="Models to try the loop with, made from packages on disk (nothing downloaded).")
 
 # what `pip install -e '.[train]'` brings (pyproject.toml), by module name
-TRAIN_EXTRA = ("peft", "accelerate", "sacrebleu")
+TRAIN_EXTRA = ("peft", "accelerate", "sacrebleu", "trl")
 
 
 def require_train_extra(command: str) -> None:
@@ -70,14 +70,26 @@ def train(
         Path | None,
         typer.Option("--from", help="An adapter to continue (its base model unless --base-model names one)."),
     ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="sft: instruction examples; dpo / kto: the version's preference / kto config on top of the "
+            "SFT adapter --from names (TRL)."
+        ),
+    ] = "sft",
     quiet: QuietOption = False,
 ) -> None:
-    """Train a LoRA adapter: `etl train --dataset healthy-bites@v1 --tasks menu_qa --base-model DIR --out DIR`."""
+    """Train a LoRA adapter: `etl train --dataset healthy-bites@v1 --tasks menu_qa --base-model DIR --out DIR`;
+    then `etl train --method dpo --from DIR --dataset healthy-bites --out DIR2`."""
     if ctx.invoked_subcommand is not None:
         return
     require_train_extra("train")
     from train.config import MixtureSource, load_train_config
     from train.trainer import base_of, train_adapter
+
+    if method != "sft":
+        _train_preference(method, dataset, tasks, from_adapter, out, train_config, store, config or pipeline, quiet)
+        return
 
     if base_model is None and from_adapter is not None:
         base_model = base_of(from_adapter)
@@ -93,6 +105,35 @@ def train(
     root = store_root(store, config) if uses_store else Path(".")
     manifest = train_adapter(settings, base_model, out, root, progress=not quiet, from_adapter=from_adapter).manifest
     _print_training(manifest, out)
+
+
+def _train_preference(method, dataset, tasks, from_adapter, out, train_config, store, config, quiet) -> None:
+    """`etl train --method dpo|kto`: TRL on top of the SFT adapter, the version's preference data."""
+    require_train_extra("train --method " + method)
+    from train.config import load_train_config
+    from train.preference import METHODS, read_preference, train_preference
+
+    if method not in METHODS:
+        raise ConfigError(f"--method {method}: use sft, {' or '.join(METHODS)}.")
+    if from_adapter is None or dataset is None or out is None:
+        raise ConfigError(
+            f"etl train --method {method} needs --from (the SFT adapter it starts from and is measured against), "
+            "--dataset (the version whose preference data it learns) and --out."
+        )
+    if tasks:
+        raise ConfigError(f"--tasks selects SFT tasks; --method {method} trains on the version's pairs.")
+    settings = load_train_config(train_config)
+    root = store_root(store, _pipeline_not_training_yaml(config))
+    data = read_preference(dataset, root, method)
+    manifest = train_preference(method, settings, from_adapter, out, data, progress=not quiet)
+    before, after = manifest["preference"]["before"], manifest["preference"]["after"]
+    console.print(
+        f"{method} from {from_adapter}: {manifest['steps']} steps, loss {manifest['train_loss']['first']:.4f} -> "
+        f"{manifest['train_loss']['last']:.4f}; on {after['pairs']} eval pairs: prefers chosen "
+        f"{before['prefers_chosen']['value']:.3f} -> {after['prefers_chosen']['value']:.3f}, reward accuracy "
+        f"{after['reward_accuracy']['value']:.3f}, mean margin {after['mean_margin']['value']:.4f}"
+    )
+    console.print(f"adapter, tokenizer and training_manifest.json in {out}")
 
 
 def _pipeline_not_training_yaml(config: Path | None) -> Path | None:

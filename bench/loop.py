@@ -22,6 +22,12 @@ chain     the nightly chain: a copy of the grounded corpus gets a night's review
           on purpose (learning rate 0.05); each evaluated on v1's first 60 frozen questions a
           task (adapter only) and promoted: the continued one is compared with the grounded
           one, the spoiled one must be refused (exit 9), and so must a folder with no adapter;
+dpo       preference data on top of the grounded adapter: a later, larger corpus (`etl sample-data
+          --scale 3`, grounded, `preference.eval_share: 0.5` so that enough pairs are held out)
+          published with its preference pairs; `etl train --method dpo --from` the grounded adapter
+          (3 epochs, learning rate 1e-4, batch 4, beta 0.1); the SFT adapter and the DPO adapter on
+          the same frozen menu questions (menu_qa fact accuracy, invented-dish share) and the DPO
+          run's held-out pairs (prefers chosen, reward accuracy, mean margin);
 augment   the grounded version published without augmented variants, an adapter trained on it
           for exactly as many steps as main's grounded adapter, evaluated the same way: what
           the variants add at the same training budget.
@@ -86,12 +92,16 @@ def etl(*args: str, expect: tuple[int, ...] = (0,)) -> subprocess.CompletedProce
     return done
 
 
-def publish(work: Path, name: str, changes: dict) -> Path:
-    """The sample corpus in WORK/name with `changes` merged into its pipeline.yaml, published."""
+def publish(work: Path, name: str, changes: dict, scale: int = 1) -> Path:
+    """The sample corpus (or `etl sample-data --scale`'s) in WORK/name with `changes` merged into
+    its pipeline.yaml, published."""
     folder = work / name
     if not (folder / "store" / DATASET / "latest").is_file():
         shutil.rmtree(folder, ignore_errors=True)
-        shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("store", "store-work"))
+        if scale == 1:
+            shutil.copytree(SAMPLE, folder, ignore=shutil.ignore_patterns("store", "store-work"))
+        else:
+            etl("sample-data", "--out", str(folder), "--scale", str(scale))
         config = folder / "pipeline.yaml"
         settings = yaml.safe_load(config.read_text())
         for section, values in changes.items():
@@ -249,6 +259,48 @@ def chain(work: Path, grounded_adapter: Path, settings: dict) -> None:
     print(f"v2's chain: {len(chain_of)} adapter(s) before it, trained on versions {trained_on}")
 
 
+def dpo(work: Path, grounded_adapter: Path, grounded: dict, settings: dict, limit: int | None) -> None:
+    """DPO on top of the grounded SFT adapter, and both adapters on the same frozen menu questions."""
+    changes = {
+        "format": {"grounding": {"tasks": ["menu_qa", "recommendation"]}},
+        "preference": {"eval_share": 0.5},
+    }
+    config = publish(work, "dpo-corpus", changes, scale=3)
+    same_frozen_set(work / "grounded", work / "dpo-corpus")
+    out = work / "adapters" / "grounded-dpo"
+    if not (out / "training_manifest.json").is_file():
+        train_yaml = work / "train-dpo.yaml"
+        dpo_settings = {**settings, "epochs": 3, "learning_rate": 1e-4, "batch_size": 4, "logging_steps": 1}
+        train_yaml.write_text(yaml.safe_dump({**dpo_settings, "preference": {"beta": 0.1}}, sort_keys=False))
+        etl(
+            "train", "--method", "dpo", "--from", str(grounded_adapter), "--dataset", DATASET, "--out", str(out),
+            "--train-config", str(train_yaml), "--config", str(config), "--quiet",
+        )  # fmt: skip
+    manifest = json.loads((out / "training_manifest.json").read_text())
+    after = evaluate(work, out, config, "auto", limit, "--tasks", "menu_qa", "--no-base")
+    assert after["eval_set"]["frozen"]["fingerprint"] == grounded["eval_set"]["frozen"]["fingerprint"]
+    source = manifest["sources"][0]
+    print(
+        f"\nDPO from the grounded adapter: {source['train_rows']} train pairs of {source['version']} "
+        f"({source['fingerprint'][:12]}), {manifest['steps']} steps, {manifest['seconds']:.0f} s, loss "
+        f"{floor(manifest['train_loss']['first'], 4)} -> {floor(manifest['train_loss']['last'], 4)}\n"
+    )
+    sft, tuned = grounded["tasks"]["menu_qa"], after["tasks"]["menu_qa"]
+    print("| figure | SFT (grounded) | SFT + DPO |\n|---|---|---|")
+    for name in ("fact_accuracy", "invented_dish_share"):
+        print(f"| menu_qa {name} | {interval(sft[name])} | {interval(tuned[name])} |")
+    before, trained = manifest["preference"]["before"], manifest["preference"]["after"]
+    n = manifest["preference"]["eval_pairs"]
+    for name in ("prefers_chosen", "reward_accuracy", "mean_margin"):
+        print(f"| {name} ({n} held-out pairs) | {interval(before[name])} | {interval(trained[name])} |")
+
+
+def interval(figure: dict) -> str:
+    if not figure.get("n"):
+        return "-"
+    return f"{floor(figure['value'])} ({floor(figure['low'])}-{floor(figure['high'])}), n={figure['n']}"
+
+
 def train_from(work: Path, name: str, previous: Path, config: Path, settings: dict) -> Path:
     out = work / "chain" / "adapters" / name
     if not (out / "training_manifest.json").is_file():
@@ -319,6 +371,8 @@ def main() -> None:
         )
     if "chain" in parts:
         chain(work, grounded_adapter, settings)
+    if "dpo" in parts:
+        dpo(work, grounded_adapter, grounded, settings, args.limit)
     if "main" in parts:
         closed_config = publish(work, "closed", {})
         closed = evaluate(work, train(work, "closed", closed_config, settings), closed_config, "off", args.limit)

@@ -36,6 +36,9 @@ META = pl.Struct(
         # chats: the turns a human agent wrote (the bot's and the agent's are both "assistant");
         # an agent replying right after a thumbs-down bot answer corrects it (preference data)
         "agent_turns": pl.List(pl.Int32),
+        # a reward file's rated answer (sources.chats columns.rated_turn): `thumbs` rates this
+        # turn alone; null: the rating is the whole conversation's
+        "judged_turn": pl.Int32,
     }
 )
 

@@ -3,6 +3,9 @@ sides, the KTO rows, and the Great Expectations suite that guards them."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import datasets
 import polars as pl
 import pytest
@@ -199,3 +202,82 @@ def test_the_preference_suite_blocks_a_made_up_pair_in_eval_and_a_record_on_two_
     for rows in ([_pair("ok"), made_up], two_sides):
         result = gx_suites.validate("preference", gx_suites.preference_batch(_planted(rows), []), suite, {}, "fail")
         assert not result.success and result.blocking
+
+
+REWARD = Path(__file__).parent / "data" / "realtext" / "taskmaster4_reward_sample.jsonl"
+
+
+def _reward_records():
+    """The real reward rows read by config mapping alone, as bench/preference_real.py maps them."""
+    from etl.config import ChatSource
+    from etl.stages.ingest.chats import read_chats
+    from etl.stages.ingest.common import SourceMapping
+
+    spec = ChatSource(
+        path="reward.jsonl",
+        columns={"messages": "context", "rated_turn": "generation", "feedback_rating": "reward"},
+        values={
+            "role": {"agent": "bot", "user": "customer", "api": "system"},
+            "feedback_rating": {"1.0": "up", "0.0": "down"},
+        },
+        skip_messages_without_text=True,
+    )
+    return read_chats(REWARD, "reward.jsonl", SourceMapping("chats", spec))
+
+
+def test_a_reward_file_rates_one_turn_and_is_read_by_mapping_alone():
+    lines = [json.loads(line) for line in REWARD.read_text().splitlines()]
+    result = _reward_records()
+    assert result.quarantine == [] and len(result.records) == len(lines)  # one record a rated turn
+    for line, record in zip(lines, result.records):
+        generation = json.loads(line["generation"])
+        judged = record["meta"]["judged_turn"]
+        assert record["meta"]["thumbs"] == ("up" if line["reward"] == 1.0 else "down")
+        if "text" in generation:  # the rated reply is the record's last turn, said by the business
+            assert judged == len(record["turns"]) - 1
+            assert record["turns"][judged] == {"role": "assistant", "text": generation["text"]}
+        else:  # a rated API call: rated, but no reply to judge
+            assert judged == -1
+        # API calls and their results are left out; every turn has text
+        assert all(t["text"] for t in record["turns"])
+
+
+def test_real_ratings_of_one_context_pair_and_every_rated_reply_is_a_kto_row():
+    read = _reward_records().records
+    records = records_frame(read)
+    built = _pairs(records.to_dicts())
+    lines = [json.loads(line) for line in REWARD.read_text().splitlines()]
+    replies = [r for r in lines if "text" in json.loads(r["generation"])]
+    kto_ids = {row["id"] for row in built.kto}  # the stage keeps one row an id
+    assert len(kto_ids) == len({(r["context"], json.loads(r["generation"])["text"], r["reward"]) for r in replies})
+    assert built.not_paired["rated_turn_not_a_reply"] == len(lines) - len(replies)
+    # the first context: one good reply, six bad ones (three the same words): each bad one pairs with the good
+    contexts = {}
+    for r in replies:
+        contexts.setdefault(r["context"], []).append(r)
+    first = next(iter(contexts.values()))
+    good = next(json.loads(r["generation"])["text"] for r in first if r["reward"] == 1.0)
+    bad = {json.loads(r["generation"])["text"] for r in first if r["reward"] == 0.0}
+    bad_records = {record["record_id"] for line, record in zip(lines, read) if line in first and line["reward"] == 0.0}
+    mine = [p for p in built.pairs if p["record_id"] in bad_records]
+    assert {p["rejected"][0]["content"] for p in mine} == bad and {p["chosen"][0]["content"] for p in mine} == {good}
+    assert all(p["pair_kind"] == "thumbs_contrast" for p in built.pairs)
+
+
+def test_rated_turns_of_one_real_conversation_are_not_near_duplicates_of_each_other():
+    """Taskmaster-4 rates several replies to one context: MinHash sees the shared context, not the
+    rated answers; each rating is kept, only an exact copy (same context, same answer) goes."""
+    from etl.config import DedupConfig
+    from etl.stages.dedup import DedupStage
+
+    records = records_frame(_reward_records().records)
+    replies = records.filter(pl.col("meta").struct.field("judged_turn") >= 0)
+    result = DedupStage(DedupConfig()).apply(replies, lambda n: None)
+    texts = replies.select(
+        "record_id", text=pl.col("turns").list.eval(pl.element().struct.field("text")).list.join("\n")
+    )
+    distinct = texts.unique("text").height
+    assert result.kept.height == distinct and set(result.dropped["reason"]) <= {"exact_duplicate"}
+    # without the reward-file rule the shared contexts would have merged them
+    plain = replies.with_columns(pl.col("meta").struct.with_fields(pl.lit(None, dtype=pl.Int32).alias("judged_turn")))
+    assert DedupStage(DedupConfig()).apply(plain, lambda n: None).kept.height < distinct

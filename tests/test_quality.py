@@ -178,7 +178,7 @@ def test_data_docs_open_offline(sample_run):
 def test_etl_validate_passes_a_version_and_fails_a_folder_with_a_violation(sample_run, tmp_path):
     runner = CliRunner()
     ok = runner.invoke(app, ["validate", sample_run.dataset, "--store", sample_run.store_dir])
-    assert ok.exit_code == 0 and "passed" in ok.output
+    assert ok.exit_code == 0 and "passed" in ok.output and "suite preference" in ok.output
     version = Path(Store(sample_run.store_dir, sample_run.dataset).path("latest"))
     frame = pl.read_parquet(version / "data" / "menu_qa" / "train-00000-of-00001.parquet")
     broken = frame.with_columns(split=pl.lit("holdout"))

@@ -284,6 +284,12 @@ def test_etl_eval_answers_the_frozen_set_with_the_base_and_the_adapter_in_one_co
     assert set(manifest["tasks"]["menu_qa"]["by_style"]) <= {"exact", "lower", "partial", "misspelt", "described"}
     assert manifest["seconds"]["base"]["menu_qa"] > 0 and manifest["seconds"]["adapter"]["menu_qa"] > 0
     assert "_per_item" not in json.dumps(manifest)
+    # the version's eval preference pairs, scored by both models' log-probabilities
+    pairs = Store(store, DATASET).extra("preference", "v1").filter(pl.col("split") == "eval").height
+    preference = manifest["preference"]
+    assert preference["pairs"] == pairs > 0 and set(preference["prefers_chosen"]) == {"base", "adapter"}
+    assert preference["prefers_chosen"]["base"]["n"] == pairs and preference["implicit_reward"]["against"] == "base"
+    assert "preference pairs" in result.output
     page = (adapter / "eval.html").read_text()
     assert "base against adapter" in page and "sampled answers" in page and "<script" not in page
     # the page shows questions and answers: none matches a personal-data pattern of the published suite

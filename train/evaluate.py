@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 from etl.catalog import Catalog, load_catalog
 from etl.config import PipelineConfig
 from etl.errors import ConfigError
@@ -48,6 +50,7 @@ from train.metrics import (
     sentiment_label,
     share,
 )
+from train.preference_figures import preference_figures
 
 EVAL_MANIFEST = "eval_manifest.json"
 EVAL_PAGE = "eval.html"
@@ -138,6 +141,8 @@ class Answerer:
 
     name: str  # "base" or "adapter"
     answer: Callable[[list[list[dict]], int, Callable[[int], None]], list[str]]
+    # pairs -> {"chosen": [log p], "rejected": [log p]} (train/preference_figures.py); None: not scored
+    score: Callable[[list[dict]], dict[str, list[float]]] | None = None
 
 
 def evaluate(
@@ -197,7 +202,34 @@ def evaluate(
         out["retrieval"] = retrieval
     if len(answerers) > 1:
         out |= _compared(items, results, answerers[0].name, answerers[-1].name)
+    if preference := _preference_figures(store, version, answerers):
+        out["preference"] = preference
     return out, {"answers": answers, "items": items, "catalog": catalog, "results": results}
+
+
+def _preference_figures(store: Store, version: str, answerers: list[Answerer]) -> dict | None:
+    """On the version's eval preference pairs: the share each answerer gives the chosen answer
+    the higher log-probability, and the last answerer's implicit reward (accuracy, mean margin)
+    against the first (the base model: a DPO adapter's own reference, its SFT adapter, is in
+    its training manifest)."""
+    scored = [a for a in answerers if a.score is not None]
+    pairs = store.extra("preference", version).filter(pl.col("split") == "eval")
+    if not scored or pairs.height == 0:
+        return None
+    rows = pairs.select("prompt", "chosen", "rejected").to_dicts()
+    logps = {a.name: a.score(rows) for a in scored}
+    figures = {name: preference_figures(lp, lp, 1.0)["prefers_chosen"] for name, lp in logps.items()}
+    out = {"pairs": pairs.height, "prefers_chosen": figures}
+    if len(scored) > 1:
+        first, last = scored[0].name, scored[-1].name
+        against = preference_figures(logps[last], logps[first], 1.0)
+        out["implicit_reward"] = {
+            "of": last,
+            "against": first,
+            "beta": 1.0,
+            **{k: against[k] for k in ("reward_accuracy", "mean_margin")},
+        }
+    return out
 
 
 def _compared(items: dict, results: dict, first: str, last: str) -> dict:
@@ -278,6 +310,11 @@ class ModelAnswerers:
         from train.generate import generate_replies
 
         return generate_replies(self.model, self.tokenizer, prompts, max_new_tokens, self.batch_size, progress)
+
+    def score(self, pairs: list[dict]) -> dict[str, list[float]]:
+        from train.preference_figures import model_logps
+
+        return model_logps(self.model, self.tokenizer, pairs, max_length=1024)
 
     def with_adapter(self, adapter: str) -> None:
         from peft import PeftModel

@@ -275,18 +275,24 @@ def _answerers(models, adapter: Path | None, base: bool) -> list:
     """The base model (unless --no-base with an adapter), then the adapter, loaded on first use."""
     from train.evaluate import Answerer, check_adapter
 
-    answerers = [Answerer("base", models.answer)] if adapter is None or base else []
+    answerers = [Answerer("base", models.answer, models.score)] if adapter is None or base else []
     if adapter is None:
         return answerers
     check_adapter(adapter)
 
-    def adapted(prompts, tokens, advance):
+    def merged():
         if not getattr(models, "adapted", False):
             models.with_adapter(str(adapter))
             models.adapted = True
-        return models.answer(prompts, tokens, advance)
+        return models
 
-    return [*answerers, Answerer("adapter", adapted)]
+    def adapted(prompts, tokens, advance):
+        return merged().answer(prompts, tokens, advance)
+
+    def adapted_score(pairs):
+        return merged().score(pairs)
+
+    return [*answerers, Answerer("adapter", adapted, adapted_score)]
 
 
 class _bars:
@@ -327,6 +333,19 @@ def _print_eval(manifest: dict) -> None:
         if diff:
             shown.append(f"difference {diff['value']:+.3f} (95% {diff['low']:+.3f} to {diff['high']:+.3f})")
         console.print(f"{task}: {metric} " + "; ".join(shown))
+    if preference := manifest.get("preference"):
+        shown = [
+            f"{who} {f['value']:.3f} (95% {f['low']:.3f}-{f['high']:.3f})"
+            for who, f in preference["prefers_chosen"].items()
+        ]
+        reward = preference.get("implicit_reward")
+        if reward:
+            accuracy, margin = reward["reward_accuracy"], reward["mean_margin"]
+            shown.append(
+                f"{reward['of']} against {reward['against']}: reward accuracy {accuracy['value']:.3f} "
+                f"(95% {accuracy['low']:.3f}-{accuracy['high']:.3f}), mean margin {margin['value']:.3f}"
+            )
+        console.print(f"preference pairs ({preference['pairs']} eval): prefers chosen " + "; ".join(shown))
 
 
 @eval_app.command("freeze")

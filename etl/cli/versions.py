@@ -163,7 +163,7 @@ def validate(
     the defaults and no allowed contacts."""
     from etl.catalog import load_catalog
     from etl.stages.validate import gx_suites
-    from etl.stages.validate.stage import check_frame, read_parquet_folder
+    from etl.stages.validate.stage import check_frame, check_pairs, read_parquet_folder
 
     if (ref is None) == (data is None):
         raise ConfigError("give either DATASET[@VERSION] or --data PATH (not both).")
@@ -181,12 +181,18 @@ def validate(
     else:
         frame, what, gate = _published(ref, store, config)
         suite = "published"
-    result = check_frame(frame, suite, settings, catalog, gate)
-    if not result.success:
-        raise QualityGateError(
-            f"{what}: suite {suite} failed:\n  " + "\n  ".join(f.describe() for f in result.failures)
-        )
-    console.print(f"[green]passed[/green] {what}: suite {suite}, {result.evaluated} expectations", soft_wrap=True)
+    results = [(suite, check_frame(frame, suite, settings, catalog, gate))]
+    if ref is not None:  # a version's preference pairs, when it has any
+        target, name = open_version(ref, store, config)
+        if (pairs := target.extra("preference", name)).height:
+            results.append((gx_suites.PREFERENCE, check_pairs(pairs, gate)))
+    for name, result in results:
+        if not result.success:
+            raise QualityGateError(
+                f"{what}: suite {name} failed:\n  " + "\n  ".join(f.describe() for f in result.failures)
+            )
+    checked = ", ".join(f"suite {name}, {result.evaluated} expectations" for name, result in results)
+    console.print(f"[green]passed[/green] {what}: {checked}", soft_wrap=True)
 
 
 def _published(ref: str, store: Path | None, config: Path | None):

@@ -22,6 +22,7 @@ CHAT_FIELDS = (
     "ts",
     "feedback_rating",
     "feedback_comment",
+    "rated_turn",
 )
 
 
@@ -73,6 +74,9 @@ class ChatColumns(Strict):
     feedback_rating: str | None = None
     # the customer's comment on that rating
     feedback_comment: str | None = None
+    # a reward file rates one answer, not the conversation: the judged message (after `messages`,
+    # which then hold the turns before it); the rating is that answer's alone
+    rated_turn: str | None = None
 
 
 class ReviewValues(Strict):
@@ -112,6 +116,8 @@ class ChatSource(FileSource):
     date_format: str | None = None
     # the export's values that are not ours, per field
     values: ChatValues = Field(default_factory=ChatValues)
+    # leave out messages with no text (a tool call, its result) instead of rejecting the conversation
+    skip_messages_without_text: bool = False
 
 
 class Sources(Strict):

@@ -71,7 +71,8 @@ class CleanStage(Filter):
             else turns
         )
         empty = turns.filter(pl.col("text").str.len_chars() == 0).group_by("record_id").len("empty_turns")
-        records = regroup_turns(frame, turns.filter(pl.col("text").str.len_chars() > 0))
+        kept = turns.filter(pl.col("text").str.len_chars() > 0)
+        records = renumber_turn_meta(regroup_turns(frame, kept), kept)
         progress(frame.height // 2)
         return records.join(empty, on="record_id", how="left", maintain_order="left").with_columns(
             pl.col("empty_turns").fill_null(0)
@@ -115,6 +116,37 @@ def regroup_turns(df: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
         .join(grouped, on="record_id", how="left", maintain_order="left")
         .with_columns(pl.col("turns").fill_null(pl.lit([], dtype=df.schema["turns"])))
     )
+
+
+def renumber_turn_meta(records: pl.DataFrame, kept: pl.DataFrame) -> pl.DataFrame:
+    """`meta.agent_turns` and `meta.judged_turn` name turns by position: once empty turns are
+    removed they name the same turns' new positions. A judged turn that was removed becomes -1
+    (rated, but nothing left to judge), never null (null: the rating is the conversation's)."""
+    meta = records["meta"].struct.unnest()
+    if meta["agent_turns"].is_null().all() and meta["judged_turn"].is_null().all():
+        return records
+    moved = kept.select("record_id", "turn_no").with_columns(pl.int_range(pl.len()).over("record_id").alias("new"))
+    agents = (
+        records.select("record_id", turn_no=pl.col("meta").struct.field("agent_turns"))
+        .explode("turn_no")
+        .drop_nulls()
+        .join(moved, on=["record_id", "turn_no"], how="inner")
+        .group_by("record_id")
+        .agg(pl.col("new").sort().cast(pl.Int32).alias("agent_turns"))
+    )
+    judged = (
+        records.select("record_id", turn_no=pl.col("meta").struct.field("judged_turn"))
+        .drop_nulls()
+        .join(moved, on=["record_id", "turn_no"], how="left")
+        .select("record_id", judged_turn=pl.col("new").fill_null(-1).cast(pl.Int32))
+    )
+    renumbered = (
+        records.select("record_id")
+        .join(agents, on="record_id", how="left", maintain_order="left")
+        .join(judged, on="record_id", how="left", maintain_order="left")
+    )
+    meta = meta.with_columns(agent_turns=renumbered["agent_turns"], judged_turn=renumbered["judged_turn"])
+    return records.with_columns(meta=pl.struct(meta).cast(records.schema["meta"]))
 
 
 def normalise_texts(turns: pl.DataFrame, config: CleanConfig) -> pl.DataFrame:

@@ -81,7 +81,9 @@ class DedupStage(Filter):
             if prior.height
             else sig
         )
-        pairs = self._pairs(all_hashes, all_sig, minhash)
+        judged = np.zeros(len(all_hashes), dtype=bool)
+        judged[: frame.height] = frame["meta"].struct.field("judged_turn").is_not_null().to_numpy()
+        pairs = self._pairs(all_hashes, all_sig, minhash, judged)
         self.pairs_verified = len(pairs)
         labels = components(len(all_hashes), pairs)
         progress(1)
@@ -128,12 +130,18 @@ class DedupStage(Filter):
     def run_outputs(self) -> dict[str, pl.DataFrame]:
         return {"dedup_index": self.index}
 
-    def _pairs(self, hashes: np.ndarray, sig: np.ndarray, minhash: MinHashLSH) -> np.ndarray:
+    def _pairs(self, hashes: np.ndarray, sig: np.ndarray, minhash: MinHashLSH, judged: np.ndarray) -> np.ndarray:
+        """Exact and near-duplicate edges. Two rated turns of a reward file (`judged`) are near
+        duplicates by their shared conversation, not by what was rated: each is its own judgment,
+        so only an exact copy of one (the same conversation, the same answer) is a duplicate."""
         edges = []
         if self.config.exact:
             edges.append(spread_equal_pairs(hashes, self.parallel))
         if self.config.near:
-            edges.append(minhash.similar_pairs(sig, partial(spread_pairs, parallel=self.parallel))[0])
+            near = minhash.similar_pairs(sig, partial(spread_pairs, parallel=self.parallel))[0]
+            if len(near) and judged.any():
+                near = near[~(judged[near[:, 0]] & judged[near[:, 1]])]
+            edges.append(near)
         edges = [e for e in edges if len(e)]
         return np.concatenate(edges).astype(np.int64) if edges else np.empty((0, 2), dtype=np.int64)
 

@@ -67,6 +67,10 @@ DEFAULT_PATHS = {
     "feedback_rating": "feedback.rating",
     "feedback_comment": "feedback.comment",
 }
+# the key a rated turn is marked with among the messages (never a key of an export's own)
+RATED = "\x00rated"
+# the role of a rated answer that was a tool call, not text (never a role an export can name)
+TOOL_CALL = "\x00tool"
 # an OpenAI-style message says `content`; many exports call the conversation `id`
 FALLBACK_PATHS = {"text": ("content", "body", "message"), "conversation_id": ("id",)}
 
@@ -78,9 +82,11 @@ class Customer(BaseModel):
 
 
 class Message(BaseModel):
-    role: Literal["customer", "bot", "agent"]
+    # TOOL_CALL only for a rated tool call the reader left out (skip_messages_without_text)
+    role: Literal["customer", "bot", "agent", "\x00tool"]
     text: str
     ts: datetime | None = None
+    rated: bool = False  # the turn a reward file's rating judges (columns.rated_turn)
 
 
 class Feedback(BaseModel):
@@ -138,7 +144,25 @@ def _read_conversations(text: str, source: SourceMapping, result: ReadResult) ->
         if not isinstance(obj, dict):
             result.reject(number, "invalid_schema", "(row): a line must be a JSON object", line)
             continue
-        _add(result, number, partial(_conversation, obj, field_value(obj, "messages", source), number, source), line)
+        _add(result, number, partial(_conversation, obj, _messages_of(obj, source), number, source), line)
+
+
+def _messages_of(obj: dict, source: SourceMapping) -> Any:
+    """The conversation's messages (a list, or a JSON list written as a string), then the rated
+    turn when `columns.rated_turn` names one, marked so the record knows which turn was judged."""
+    messages = _decoded(field_value(obj, "messages", source))
+    if "rated_turn" not in source.mapped or not isinstance(messages, list):
+        return messages
+    rated = _decoded(field_value(obj, "rated_turn", source))
+    return [*messages, {**rated, RATED: True}] if isinstance(rated, dict) else messages
+
+
+def _decoded(value: Any) -> Any:
+    """A list or object an export wrote as a JSON string ("[{\"role\": ...}]") is read as one."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        decoded, problem = parse_json(value)
+        return value if problem else decoded
+    return value
 
 
 def _read_rows(path: Path, text: str, source: SourceMapping, result: ReadResult) -> None:
@@ -230,8 +254,13 @@ def _turns(messages: list, source: SourceMapping) -> list[dict]:
         role = _role(field_value(message, "role", source), source.spec)
         if role == "system" and skip_system:
             continue
+        text = field_value(message, "text", source)
+        if text in (None, "") and source.spec.skip_messages_without_text:
+            if message.get(RATED):  # the rated answer was a tool call: rated, but no reply to judge
+                turns.append({"role": TOOL_CALL, "text": "", "ts": None, "rated": True})
+            continue
         ts = parse_time(field_value(message, "ts", source), source.spec.date_format)
-        turns.append({"role": role, "text": field_value(message, "text", source), "ts": ts})
+        turns.append({"role": role, "text": text, "ts": ts, "rated": bool(message.get(RATED))})
     return turns
 
 
@@ -253,7 +282,7 @@ def _add(result: ReadResult, number: int, conversation: Callable[[], dict], raw:
         )
         result.reject(number, "invalid_schema", detail, raw)
         return
-    turns = [{"role": ROLE_MAP[m.role], "text": m.text} for m in chat.messages]
+    turns = [{"role": ROLE_MAP[m.role], "text": m.text} for m in chat.messages if m.role != TOOL_CALL]
     feedback = chat.feedback or Feedback()
     meta = {
         "created_at": chat.started_at.isoformat() if chat.started_at else None,
@@ -263,8 +292,20 @@ def _add(result: ReadResult, number: int, conversation: Callable[[], dict], raw:
         "customer_email": chat.customer.email,
         "customer_phone": chat.customer.phone,
         "agent_turns": [i for i, m in enumerate(chat.messages) if m.role == "agent"] or None,
+        "judged_turn": _judged_turn(chat),
     }
-    result.add(number, chat.conversation_id, turns, meta, raw)
+    # a reward file rates several turns of one conversation: each rated turn is its own record
+    key = chat.conversation_id if meta["judged_turn"] is None else f"{chat.conversation_id}@{meta['judged_turn']}"
+    result.add(number, key, turns, meta, raw)
+
+
+def _judged_turn(chat: ChatLog) -> int | None:
+    """The rated turn's position among the record's turns; -1 when the rated answer was a tool
+    call (left out: nothing to judge); None when the rating is the conversation's."""
+    rated = next((i for i, m in enumerate(chat.messages) if m.rated), None)
+    if rated is None:
+        return None
+    return -1 if chat.messages[rated].role == TOOL_CALL else rated
 
 
 def column_of(obj: dict, name: str, source: SourceMapping) -> str:

@@ -14,6 +14,12 @@ find it, and each gives a pair kind:
    disliked (`answer_also_rated_up`), and neither was an answer to a turn too
    short to compare by ("ok thanks").
 
+A reward file rates one answer, not a conversation (`sources.chats` with
+`columns.rated_turn`: `meta.judged_turn`): its judged turn is known, it is a
+KTO row whatever it pairs with, and a disliked one pairs first with a liked
+answer to the very same conversation, else as a `thumbs_contrast` above; a
+rated tool call is no reply to judge (`rated_turn_not_a_reply`).
+
 Every answer in a chat rated up is a desirable KTO row; every judged turn an
 undesirable one. A thumbs-down chat where neither signal finds the judged
 turn gives nothing (`judged_turn_not_found`): guessing would teach the model
@@ -92,6 +98,15 @@ def agent_corrections(row: dict) -> list[tuple[Answer, str]]:
     return [(bot_answers[j - 1], turns[j]["text"]) for j in sorted(agent) if j - 1 in bot_answers]
 
 
+def rated_answers(row: dict) -> list[Answer]:
+    """The answers a thumb rates: every answer of a conversation rated as a whole, or the one
+    answer a reward file rated (`meta.judged_turn`; none when it was a tool call or answers no
+    customer turn)."""
+    judged = row["meta"].get("judged_turn")
+    answers = answers_of(row)
+    return answers if judged is None else [a for a in answers if a.turn == judged]
+
+
 def build_conversation_pairs(
     rated: pl.DataFrame,
     sides: dict[str, str],
@@ -102,81 +117,116 @@ def build_conversation_pairs(
     embed: Embed,
 ) -> ConversationPairs:
     """Pairs of the first two kinds and the KTO rows, from the rated chats (de-identified)."""
-    out = ConversationPairs()
+    builder = PairBuilder(sides, config, eval_share, system_prompt, facts, embed)
     rows = rated.sort("record_id").to_dicts()
-    up = [r for r in rows if r["meta"]["thumbs"] == "up"]
-    down = [r for r in rows if r["meta"]["thumbs"] == "down"]
-    liked = [a for r in up for a in answers_of(r) if a.text.strip()]
-    for a in liked:
-        out.kto.append(
-            kto_row(a, system_prompt, True, sides.get(a.record_id) or side_of(a.record_id, eval_share, config.seed))
-        )
+    builder.like([r for r in rows if r["meta"]["thumbs"] == "up"])
+    for row in (r for r in rows if r["meta"]["thumbs"] == "down"):
+        builder.dislike(row)
+    return builder.out
 
-    judged: list[tuple[Answer, str, dict, str]] = []  # (rejected answer, chosen text, pair fields, kind)
-    for row in down:
-        side = side_of(row["record_id"], eval_share, config.seed)
+
+@dataclass
+class PairBuilder:
+    sides: dict[str, str]
+    config: PreferenceConfig
+    eval_share: float
+    system_prompt: str
+    facts: QuestionFacts
+    embed: Embed
+    out: ConversationPairs = field(default_factory=ConversationPairs)
+    liked: list[Answer] = field(default_factory=list)
+    same_prompt: dict[tuple, list[Answer]] = field(default_factory=dict)
+
+    def side(self, record_id: str) -> str:
+        return self.sides.get(record_id) or side_of(record_id, self.eval_share, self.config.seed)
+
+    def like(self, rows: list[dict]) -> None:
+        """Every rated answer of the thumbs-up records: desirable KTO rows, and the chosen side."""
+        for row in rows:
+            answers = [a for a in rated_answers(row) if a.text.strip()]
+            self.out.not_paired["rated_turn_not_a_reply"] += not answers
+            self.liked += answers
+        for a in self.liked:
+            self.out.kto.append(kto_row(a, self.system_prompt, True, self.side(a.record_id)))
+            self.same_prompt.setdefault(a.before, []).append(a)
+
+    def dislike(self, row: dict) -> None:
+        """One thumbs-down record: its pairs, and its disliked answers as undesirable KTO rows."""
+        side = self.side(row["record_id"])
+        fields = {"record_id": row["record_id"], "split": side}
+        if row["meta"].get("judged_turn") is not None:
+            found, disliked = self._rated_answer(row, fields)
+        else:
+            found = self._whole_conversation(row, fields)
+            disliked = list({a.turn: a for a, *_ in found}.values())
+        self.out.kto += [kto_row(a, self.system_prompt, False, side) for a in disliked]
+        self.out.down_chats += 1
+        self.out.down_chats_paired += bool(found)
+        for rejected, chosen, kind in found:
+            if rejected.text.strip() == chosen.strip():
+                self.out.not_paired["same_answer"] += 1
+            else:
+                self.out.pairs.append(pair_row(rejected, chosen, self.system_prompt, kind, fields))
+
+    def _rated_answer(self, row: dict, fields: dict) -> tuple[list, list[Answer]]:
+        """A reward file's rated answer is known: an undesirable row whatever it pairs with; it
+        pairs first with a liked answer to the very same conversation, else as a contrast."""
+        answers = rated_answers(row)
+        if not answers:
+            self.out.not_paired["rated_turn_not_a_reply"] += 1
+            return [], []
+        answer = answers[0]
+        partner = next(
+            (a for a in self.same_prompt.get(answer.before, []) if a.text.strip() != answer.text.strip()), None
+        )
+        if partner is not None:
+            return [(answer, partner.text, "thumbs_contrast")], answers
+        return self._contrasts([answer], fields["split"]), answers
+
+    def _whole_conversation(self, row: dict, fields: dict) -> list:
+        """A conversation rated as a whole: an agent correction or a contrast finds the answer
+        that was disliked; without either, nothing is guessed."""
         corrected = agent_corrections(row)
-        for bot, agent_text in corrected:
-            judged.append((bot, agent_text, {"record_id": row["record_id"], "split": side}, "agent_correction"))
+        found = [(bot, agent_text, "agent_correction") for bot, agent_text in corrected]
         taken = {bot.turn for bot, _ in corrected}
         candidates = [a for a in answers_of(row) if not a.by_agent and a.turn not in taken]
-        judged += contrasts(candidates, liked, sides, side, config, eval_share, facts, embed, out.not_paired)
-        found = {a.record_id for a, *_ in judged}
-        out.down_chats += 1
-        out.down_chats_paired += row["record_id"] in found
-        if row["record_id"] not in found:
-            out.not_paired["judged_turn_not_found"] += 1
+        found += self._contrasts(candidates, fields["split"])
+        if not found:
+            self.out.not_paired["judged_turn_not_found"] += 1
+        return found
 
-    for rejected, chosen, fields, kind in judged:
-        if rejected.text.strip() == chosen.strip():
-            out.not_paired["same_answer"] += 1
-            continue
-        out.pairs.append(pair_row(rejected, chosen, system_prompt, kind, fields))
-        out.kto.append(kto_row(rejected, system_prompt, False, fields["split"]))
-    return out
-
-
-def contrasts(
-    candidates: list[Answer],
-    liked: list[Answer],
-    sides: dict[str, str],
-    side: str,
-    config: PreferenceConfig,
-    eval_share: float,
-    facts: QuestionFacts,
-    embed: Embed,
-    not_paired: Counter,
-) -> list[tuple[Answer, str, dict, str]]:
-    """thumbs_contrast pairs for one down chat's bot answers: the closest liked answer to the
-    same question, stating the same facts, on the same side."""
-    liked_texts = {a.text.strip() for a in liked}
-    usable = []
-    for a in candidates:
-        if len(a.customer.split()) < config.min_customer_words:
-            not_paired["customer_turn_too_short"] += 1
-        elif a.text.strip() in liked_texts:
-            not_paired["answer_also_rated_up"] += 1
-        else:
-            usable.append(a)
-    pool = [a for a in liked if len(a.customer.split()) >= config.min_customer_words]
-    if not usable or not pool:
-        not_paired["no_close_thumbs_up_turn"] += len(usable)
-        return []
-    vectors = embed([a.customer for a in usable] + [a.customer for a in pool])
-    scores = vectors[: len(usable)] @ vectors[len(usable) :].T
-    pool_facts = [facts.of(a.customer) for a in pool]
-    found = []
-    for i, a in enumerate(usable):
-        own = facts.of(a.customer)
-        order = np.argsort(-scores[i], kind="stable")
-        match = next((pool[j] for j in order if scores[i, j] >= config.similarity and pool_facts[j] == own), None)
-        if match is None:
-            not_paired["no_close_thumbs_up_turn"] += 1
-        elif (sides.get(match.record_id) or side_of(match.record_id, eval_share, config.seed)) != side:
-            not_paired["spans_splits"] += 1
-        else:
-            found.append((a, match.text, {"record_id": a.record_id, "split": side}, "thumbs_contrast"))
-    return found
+    def _contrasts(self, candidates: list[Answer], side: str) -> list:
+        """thumbs_contrast pairs for a down record's bot answers: the closest liked answer to the
+        same question, stating the same facts, on the same side."""
+        not_paired, config = self.out.not_paired, self.config
+        liked_texts = {a.text.strip() for a in self.liked}
+        usable = []
+        for a in candidates:
+            if len(a.customer.split()) < config.min_customer_words:
+                not_paired["customer_turn_too_short"] += 1
+            elif a.text.strip() in liked_texts:
+                not_paired["answer_also_rated_up"] += 1
+            else:
+                usable.append(a)
+        pool = [a for a in self.liked if len(a.customer.split()) >= config.min_customer_words]
+        if not usable or not pool:
+            not_paired["no_close_thumbs_up_turn"] += len(usable)
+            return []
+        vectors = self.embed([a.customer for a in usable] + [a.customer for a in pool])
+        scores = vectors[: len(usable)] @ vectors[len(usable) :].T
+        pool_facts = [self.facts.of(a.customer) for a in pool]
+        found = []
+        for i, a in enumerate(usable):
+            own = self.facts.of(a.customer)
+            order = np.argsort(-scores[i], kind="stable")
+            match = next((pool[j] for j in order if scores[i, j] >= config.similarity and pool_facts[j] == own), None)
+            if match is None:
+                not_paired["no_close_thumbs_up_turn"] += 1
+            elif self.side(match.record_id) != side:
+                not_paired["spans_splits"] += 1
+            else:
+                found.append((a, match.text, "thumbs_contrast"))
+        return found
 
 
 def messages(system_prompt: str, before: tuple[tuple[str, str], ...]) -> list[dict]:

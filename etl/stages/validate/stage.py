@@ -360,3 +360,11 @@ def read_parquet_folder(data: Path) -> tuple[pl.DataFrame, list[Path]]:
             f"--data {data}: the files' columns do not fit together ({shapes}); "
             "a version's data/ files all share one schema."
         ) from None
+
+
+def check_pairs(pairs: pl.DataFrame, gate: dict | None) -> gx_suites.SuiteResult:
+    """The preference suite on a published version's pairs (`etl validate DATASET@VERSION`), with
+    the business's own contacts the version was published with."""
+    suite = gx_suites.load_suite(gx_suites.default_suites_dir() / f"{gx_suites.PREFERENCE}.json")
+    allowed = list((gate or {}).get("allowed") or [])
+    return gx_suites.validate(gx_suites.PREFERENCE, gx_suites.preference_batch(pairs, allowed), suite, {}, "fail")

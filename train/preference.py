@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-import torch
 
 from etl.errors import ConfigError, StoreError
 from etl.store import Store
@@ -30,7 +29,14 @@ from train.config import TrainConfig
 from train.data import ensure_chat_template
 from train.model_card import model_card
 from train.preference_figures import model_logps, preference_figures
-from train.trainer import chain_entry, device_settings, load_model, load_tokenizer, previous_manifest
+from train.trainer import (
+    chain_entry,
+    device_settings,
+    load_model,
+    load_tokenizer,
+    previous_manifest,
+    shared_arguments,
+)
 from train.training_record import MANIFEST, code_version, json_default, peak_memory
 
 METHODS = ("dpo", "kto")
@@ -155,28 +161,11 @@ def _kto_weights(config: TrainConfig, lineage: dict) -> dict:
 def _trainer(method, model, tokenizer, config: TrainConfig, data, precision, work: Path, progress: bool, weights):
     import datasets
 
-    common = dict(
-        output_dir=str(work),
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
+    common = shared_arguments(config, precision, work, progress) | dict(
         beta=config.preference.beta,
         max_length=config.max_seq_length,
-        bf16=precision == "bf16",
-        seed=config.seed,
-        data_seed=config.seed,
-        logging_steps=config.logging_steps,
-        logging_first_step=True,
         save_strategy="no",
         eval_strategy="no",
-        report_to="none",
-        disable_tqdm=not progress,
-        use_cpu=not torch.cuda.is_available(),
-        dataloader_pin_memory=torch.cuda.is_available(),
     )
     train_set = datasets.Dataset.from_list(data.train.to_dicts())
     if method == "dpo":

@@ -282,16 +282,8 @@ def _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpoi
     evaluate = bool(eval_sets)
     stop_early = evaluate and config.early_stopping_patience is not None
     args = TrainingArguments(
-        output_dir=str(work),
-        per_device_train_batch_size=config.batch_size,
+        **shared_arguments(config, precision, work, progress),
         per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay,
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
         eval_strategy="steps" if evaluate else "no",
         eval_steps=config.eval_steps,
         # the best adapter so far is kept so early stopping can go back to it
@@ -302,20 +294,11 @@ def _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpoi
         load_best_model_at_end=stop_early,
         metric_for_best_model="eval_loss" if stop_early else None,
         greater_is_better=False if stop_early else None,
-        bf16=precision == "bf16",
         fp16=precision == "fp16",
-        seed=config.seed,
-        data_seed=config.seed,
-        logging_steps=config.logging_steps,
-        logging_first_step=True,
-        report_to="none",
         remove_unused_columns=False,
         train_sampling_strategy="group_by_length",
         length_column_name="length",
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=not progress,
-        use_cpu=not torch.cuda.is_available(),
-        dataloader_pin_memory=torch.cuda.is_available(),
     )
     callbacks = [StepTimer()]
     if stop_early:
@@ -328,6 +311,31 @@ def _trainer(model, tokenizer, config, train_set, eval_sets, precision, checkpoi
         eval_dataset=_combined(eval_sets) if evaluate else None,
         processing_class=tokenizer,
         callbacks=callbacks,
+    )
+
+
+def shared_arguments(config: TrainConfig, precision: str, work: Path, progress: bool) -> dict:
+    """What every trainer here is given from the training config (SFT's Trainer, TRL's DPO and
+    KTO trainers): batch, schedule, precision, seeds, logging, where it runs."""
+    return dict(
+        output_dir=str(work),
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        bf16=precision == "bf16",
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        report_to="none",
+        disable_tqdm=not progress,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
 
 

@@ -281,3 +281,16 @@ def test_rated_turns_of_one_real_conversation_are_not_near_duplicates_of_each_ot
     # without the reward-file rule the shared contexts would have merged them
     plain = replies.with_columns(pl.col("meta").struct.with_fields(pl.lit(None, dtype=pl.Int32).alias("judged_turn")))
     assert DedupStage(DedupConfig()).apply(plain, lambda n: None).kept.height < distinct
+
+
+def test_etl_show_lists_the_pairs_per_kind_and_the_kto_balance(sample_run):
+    from typer.testing import CliRunner
+
+    from etl.cli import app
+
+    result = CliRunner().invoke(app, ["show", sample_run.dataset, "--store", sample_run.store_dir])
+    assert result.exit_code == 0, result.output
+    pairs = sample_run.preference["pairs"]["agent_correction"]
+    assert "preference pairs" in result.output and f"{pairs.get('train', 0)}" in result.output
+    kto = sample_run.preference["kto"]
+    assert f"kto rows: {kto['desirable']:,} desirable, {kto['undesirable']:,} undesirable" in result.output

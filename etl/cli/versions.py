@@ -104,6 +104,21 @@ def show(ref: VersionArgument, store: StoreOption = None, config: ConfigOption =
     )
     for key, title, kind, what in made:
         _print_made(counts.get(key) or {}, key, title, kind, what)
+    if preference := counts.get("preference"):
+        console.print(_pairs_table(preference["pairs"]))
+        kto = preference["kto"]
+        console.print(f"kto rows: {kto['desirable']:,} desirable, {kto['undesirable']:,} undesirable")
+        if preference.get("not_paired"):
+            console.print("no pair: " + ", ".join(f"{k} {v}" for k, v in preference["not_paired"].items()))
+
+
+def _pairs_table(pairs: dict) -> Table:
+    table = Table(title="preference pairs")
+    for column in ("pair kind", "train", "eval"):
+        table.add_column(column, justify="left" if column == "pair kind" else "right")
+    for kind, splits in pairs.items():
+        table.add_row(kind, f"{splits.get('train', 0):,}", f"{splits.get('eval', 0):,}")
+    return table
 
 
 def _examples_table(examples: dict) -> Table:

@@ -91,6 +91,10 @@ def train_preference(
     if method not in METHODS:
         raise ConfigError(f"--method {method}: use one of {', '.join(METHODS)}.")
     transformers.set_seed(config.seed)
+    if not progress:  # TRL tokenises through datasets, whose bars would print under --quiet
+        import datasets
+
+        datasets.disable_progress_bars()
     previous = previous_manifest(sft_adapter, config)
     base_model = previous["base_model"]
     tokenizer = load_tokenizer(str(sft_adapter))

@@ -3,7 +3,8 @@
     run.py       etl run (--dry-run), etl purge-runs        the nightly job and its work folder
     versions.py  etl versions, show, validate, diff, gc, pin  reading and keeping the store
     project.py   etl init, etl sample-data                    starting out
-    training.py  etl train (merge), eval (freeze), promote, models demo   the model side
+    training.py  etl train (merge, --method dpo|kto), promote, models demo   the model side
+    evaluation.py  etl eval (freeze)                         base and adapter on the eval set
     common.py    consoles, errors and exit codes, the options every command shares
 
 A new command goes in its family's module and is registered below.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import typer
 
-from etl.cli import project, run, training, versions
+from etl.cli import evaluation, project, run, training, versions
 from etl.cli.common import handled
 
 app = typer.Typer(
@@ -38,6 +39,6 @@ for name, command in (
 ):
     app.command(name)(handled(command))
 app.add_typer(training.train_app, name="train")
-app.add_typer(training.eval_app, name="eval")
+app.add_typer(evaluation.eval_app, name="eval")
 app.command("promote")(handled(training.promote))
 app.add_typer(training.models_app, name="models")

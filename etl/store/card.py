@@ -171,7 +171,7 @@ examples in both train and eval.
 
 - parent version: {parent}
 - run: `{run_id}`, created {created_at}, code {code_version}
-- fingerprint: `{fingerprint}` (sha256 over the examples)
+- fingerprint: `{fingerprint}` (sha256 over the examples, then the preference and kto rows)
 - inputs: {inputs} files, each with its sha256 in `manifest.json`
 - every example has `record_id`, which leads back to its raw unit (`source`, file, line) in the run folder
 

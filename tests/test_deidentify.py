@@ -48,7 +48,10 @@ def published_texts(sample_run) -> str:
     texts = []
     for path in files:
         frame = pl.read_parquet(path)
-        texts += [m["content"] for messages in frame["messages"].to_list() for m in messages]
+        # the task examples' messages, and the preference pairs' and KTO rows' messages too
+        columns = [c for c in ("messages", "prompt", "chosen", "rejected", "completion") if c in frame.columns]
+        assert columns, path
+        texts += [m["content"] for column in columns for messages in frame[column].to_list() for m in messages]
     return "\n".join(texts)
 
 

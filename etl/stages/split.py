@@ -46,7 +46,6 @@ Earlier records are never merged into units for the same reason."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 import numpy as np
@@ -56,6 +55,7 @@ from etl.config import SplitConfig
 from etl.errors import QualityGateError
 from etl.stages.base import HERE, Filter, Progress, Rule
 from etl.text.clusters import components
+from etl.text.seeded import seeded_fraction
 
 DECONTAMINATED = "rephrases_other_split"
 
@@ -63,11 +63,6 @@ DECONTAMINATED = "rephrases_other_split"
 # reach the same call of `aggregate`, which groups by that key (and maybe more) itself.
 # Here (`Parallel.group_by`), one call over all rows; the Ray executor's shuffles the rows by key over a cluster.
 GroupBy = Callable[[pl.DataFrame, str, Callable[[pl.DataFrame], pl.DataFrame]], pl.DataFrame]
-
-
-def unit_bucket(key: str, seed: int) -> float:
-    """A number in [0, 1) that depends only on the seed and the unit key."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big") / 2**64
 
 
 class SplitStage(Filter):
@@ -233,7 +228,7 @@ def _place_by_quota(
     target = {t: max(eval_share * n, 1.0 if u >= 2 else 0.0) for t, n, u, _ in per_task.iter_rows()}
     in_eval = {t: e for t, _, _, e in per_task.iter_rows()}
     open_units = units.filter(pl.col("follows").is_null())
-    buckets = pl.Series("bucket", [unit_bucket(k, seed) for k in open_units["key"].to_list()], dtype=pl.Float64)
+    buckets = pl.Series("bucket", [seeded_fraction(seed, k) for k in open_units["key"].to_list()], dtype=pl.Float64)
     open_units = open_units.with_columns(buckets).sort("bucket", "key")
     in_open = side.filter(pl.col("unit").is_in(open_units["unit"].implode())).select("unit", "task")
     # sorted, so a unit's gain sums its tasks in one order in any run

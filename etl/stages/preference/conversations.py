@@ -43,6 +43,7 @@ import polars as pl
 
 from etl.config import PreferenceConfig
 from etl.text.question_facts import QuestionFacts
+from etl.text.seeded import seeded_fraction
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> normalised vectors, one row a text
 
@@ -75,8 +76,7 @@ class ConversationPairs:
 
 def side_of(record_id: str, eval_share: float, seed: int) -> str:
     """A record the split stage never placed: eval for a seeded share of ids."""
-    draw = int.from_bytes(hashlib.sha256(f"{seed}:{record_id}".encode()).digest()[:8], "big") / 2**64
-    return "eval" if draw < eval_share else "train"
+    return "eval" if seeded_fraction(seed, record_id) < eval_share else "train"
 
 
 def answers_of(row: dict) -> list[Answer]:

@@ -11,20 +11,16 @@ same pairs.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 import polars as pl
 
 from etl.catalog import Catalog
 from etl.stages.preference.conversations import pair_id
+from etl.text.seeded import seeded_int
 
 PRICE = re.compile(r"\$\d+(?:\.\d{2})?")
 CALORIES = re.compile(r"\b(\d{2,4})(\s*(?:calories|kcal|cal)\b)", re.IGNORECASE)
-
-
-def draw(seed: int, *keys: str) -> int:
-    return int.from_bytes(hashlib.sha256(":".join([str(seed), *keys]).encode()).digest()[:8], "big")
 
 
 def changed_answers(answer: str, catalog: Catalog) -> list[str]:
@@ -59,7 +55,7 @@ def fact_changed_pairs(examples: pl.DataFrame, catalog: Catalog, seed: int, limi
         & pl.col("parent_id").is_null()
         & (pl.col("messages").list.len() == 3)
     ).select("id", "messages", "source", "record_id")
-    ordered = sorted(single.iter_rows(named=True), key=lambda r: draw(seed, r["id"]))
+    ordered = sorted(single.iter_rows(named=True), key=lambda r: seeded_int(seed, r["id"]))
     pairs: list[dict] = []
     for row in ordered:
         system, user, assistant = row["messages"]
@@ -68,7 +64,7 @@ def fact_changed_pairs(examples: pl.DataFrame, catalog: Catalog, seed: int, limi
         changes = changed_answers(assistant["content"], catalog)
         if not changes:
             continue
-        rejected = changes[draw(seed, row["id"], "change") % len(changes)]
+        rejected = changes[seeded_int(seed, row["id"], "change") % len(changes)]
         prompt = [system, user]
         pairs.append(
             {

@@ -180,12 +180,27 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
         (3, "duplicate_of_published"),
     ]
     assert second.invariant_holds
+    # each stage says what it took from the last run and what it computed tonight
+    reuse = {r.stage: r.reuse for r in second.stages}
+    carried = second.inputs["records_carried"]
+    assert reuse["clean"]["records"] == {"reused": carried, "computed": 4}
+    assert reuse["deidentify"]["records"]["reused"] == carried
+    # every train parent's rewrites come from the memo (the new reviews' task gets no variants)
+    first_rewrites = next(r.reuse for r in first.stages if r.stage == "augment")["rewrites"]
+    assert first_rewrites["reused"] == 0 and first_rewrites["computed"] > 100
+    assert reuse["augment"]["rewrites"] == {"reused": first_rewrites["computed"], "computed": 0}
+    assert (work / config.dataset / "memo").stat().st_mode & 0o777 == 0o700
 
-    # reading every file again publishes nothing new: the same fingerprint
+    # reading every file again publishes nothing new: the same fingerprint, though --full
+    # trusts nothing the last run kept but the vectors (which are bit for bit tonight's)
     full = run_pipeline(config, store=store, work=work, full=True)
     assert full.inputs["mode"] == "full" and "reviews_2026_12.csv" in full.inputs["files_read"]
     assert full.publish == second.publish | {"published": False}
     assert full.embeddings["embedded"] == (0 if keeps else first.embeddings["embedded"])
+    assert next(r.reuse for r in full.stages if r.stage == "augment")["rewrites"] == {
+        "reused": 0,
+        "computed": first_rewrites["computed"],
+    }
 
     # a file taken out of the sources takes its examples with it: v1's data again
     (sample_copy / "reviews_2026_12.csv").unlink()
@@ -203,6 +218,7 @@ def test_a_second_run_reads_only_the_new_file_and_full_gives_the_same_fingerprin
     assert "removed the incremental cache" in done.output and not (work / config.dataset / "cache").exists()
     assert ("removed the kept sentence vectors" in done.output) == keeps
     assert not (work / config.dataset / "vectors").exists()
+    assert "removed what stages kept" in done.output and not (work / config.dataset / "memo").exists()
 
 
 def test_the_cache_code_hash_covers_every_module_the_per_record_stages_import():

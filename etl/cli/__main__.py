@@ -1,5 +1,5 @@
 """`python -m etl.cli ...`: the same command, for tests and benchmarks that run it from a checkout."""
 
-from etl.cli import app
+from etl.cli import main
 
-app()
+main()

@@ -197,7 +197,8 @@ def purge_runs(
         bool,
         typer.Option(
             "--cache",
-            help="Also remove the incremental cache and the kept sentence vectors (the next run reads and embeds everything).",
+            help="Also remove the incremental cache, the kept sentence vectors and what stages kept "
+            "(the next run reads, embeds and computes everything).",
         ),
     ] = False,
 ) -> None:
@@ -215,3 +216,5 @@ def purge_runs(
         console.print(f"removed the incremental cache {folder.cache}; the next run reads every input file")
     if folder.purge_vectors():
         console.print(f"removed the kept sentence vectors {folder.vectors}; the next run embeds every text")
+    if folder.purge_memo():
+        console.print(f"removed what stages kept {folder.memo}; the next run computes everything")

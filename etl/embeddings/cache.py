@@ -15,7 +15,7 @@ from etl.embeddings.model import (
     default_model_path,
     encode_padded,
     filler_text,
-    load_model,
+    model_device,
     token_batches,
 )
 from etl.embeddings.vector_store import StoredVectors
@@ -70,7 +70,7 @@ class VectorCache:
         return sorted(
             f"{name or 'the default model'} ({dtype})"
             for (name, dtype) in self._vectors
-            if not batch_invariant(name, dtype)
+            if not self._invariant(name, dtype)
         )
 
     def keep(self) -> None:
@@ -79,22 +79,28 @@ class VectorCache:
             return
         written = set()
         for cache_key, known in self._vectors.items():
-            if batch_invariant(*cache_key):
+            if self._invariant(*cache_key):
                 path = self._stored_for(*cache_key)[0]
                 vector_store.write(path, known)
                 written.add(path)
         vector_store.prune(self.folder, written)
 
+    def _invariant(self, model_name: str | None, dtype: str) -> bool:
+        """Whether a text's vector is the same in any batch here: known without loading the model
+        when the last run kept vectors, which it did only where its probe held on a machine of
+        the same identity (the model key names the CPU); otherwise probed (batch_invariant)."""
+        if (model_name, dtype) in self._stored and self._stored[(model_name, dtype)][1].index:
+            return True
+        return batch_invariant(model_name, dtype)
+
     def _stored_for(self, model_name: str | None, dtype: str) -> tuple[Path, StoredVectors]:
-        """Where this model's vectors are kept and what the last run left there (read once a run;
-        nothing where this machine does not give a text the same vector in every batch)."""
+        """Where this model's vectors are kept and what the last run left there (read once a run,
+        without loading the model: a file exists only where `keep` found the machine invariant)."""
         if (model_name, dtype) not in self._stored:
-            device = load_model(model_name).device.type
             key = vector_store.model_key(
-                model_name or default_model_path(), dtype, device, encode_padded, token_batches,
+                model_name or default_model_path(), dtype, model_device(), encode_padded, token_batches,
                 filler_text.__wrapped__,
             )  # fmt: skip
             path = self.folder / f"{key}.npz"
-            kept = StoredVectors.read(path) if batch_invariant(model_name, dtype) else StoredVectors.empty()
-            self._stored[(model_name, dtype)] = (path, kept)
+            self._stored[(model_name, dtype)] = (path, StoredVectors.read(path))
         return self._stored[(model_name, dtype)]

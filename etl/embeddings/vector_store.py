@@ -30,6 +30,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import os
+import platform
 from importlib import metadata
 from pathlib import Path
 
@@ -45,9 +47,24 @@ def digests(texts: list[str]) -> list[bytes]:
     return [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
 
 
+def machine_identity() -> str:
+    """The CPU's model, its instruction sets and the thread count: what decides which matrix
+    kernels compute a vector, and so whether it is the same in any batch (model.batch_invariant).
+    A work folder moved to another kind of machine then embeds again instead of trusting vectors
+    another CPU computed."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+        cpu = "\n".join(dict.fromkeys(line for line in lines if line.startswith(("model name", "flags"))))
+    except OSError:
+        pass  # not Linux: the platform's own name of the processor
+    threads = [os.environ.get(name, "") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")]
+    return f"{cpu}\0{os.cpu_count()}\0{threads}"
+
+
 def model_key(model_path: str, dtype: str, device: str, *embed_code) -> str:
-    """A name for everything a text's vector depends on besides the text."""
-    digest = hashlib.sha256(f"{dtype}\0{device}\0".encode())
+    """A name for everything a text's vector depends on besides the text, the machine included."""
+    digest = hashlib.sha256(f"{dtype}\0{device}\0{machine_identity()}\0".encode())
     for package in ("torch", "transformers", "sentence-transformers"):
         digest.update(f"{package}={metadata.version(package)}\0".encode())
     for code in embed_code:

@@ -23,6 +23,9 @@ class StageReport:
     produces: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     output: str | None = None
+    # what the stage took from earlier runs and what it computed tonight, by what it counts:
+    # {"records": {"reused": 9400, "computed": 95}, "vectors": {...}, "rewrites": {...}}
+    reuse: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from etl.config import PipelineConfig
 from etl.embeddings import Embedder
 from etl.run.accounts import RunSummary
 from etl.run.incremental import CarryPlan
-from etl.stages.augment import AugmentStage
+from etl.stages.augment import AugmentStage, augment_memo
 from etl.stages.base import HERE, Parallel, Stage
 from etl.stages.clean import CleanStage
 from etl.stages.dedup import DedupStage
@@ -52,6 +52,8 @@ class RunContext:
     carry: CarryPlan | None = None  # files read tonight, files taken from the cache
     executor: Parallel | None = None  # where per-record stages and dedup bucketing run (etl/run/executors.py)
     embedder: Embedder | None = None  # the run's sentence embeddings, shared by every stage that embeds
+    memo: Path | None = None  # where stages keep what they computed for the next run (None: nothing kept)
+    full: bool = False  # `etl run --full`: nothing kept is trusted, everything computed again
 
 
 def _ingest(ctx: RunContext):
@@ -111,6 +113,7 @@ def _augment(ctx: RunContext):
         precision=config.dedup.semantic.precision,
         embedder=_embedder(ctx),
         parallel=_parallel(ctx),
+        memo=augment_memo(ctx.memo, config.augment, ctx.catalog, config.base_dir, read=not ctx.full),
     )
 
 

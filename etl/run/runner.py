@@ -91,6 +91,7 @@ def run_pipeline(
         # per executor, as Ray's actors may compute other last float bits than this process
         vectors = VectorCache(work_folder.vectors / config.executor if stages is None else None)
         context.embedder = Embedder(vectors, context.executor)
+        context.memo = work_folder.memo if stages is None else None
         return _run_stages(stages or build_stages, context, hooks, keeps_cache=stages is None)
 
 
@@ -129,6 +130,7 @@ def _context(config, target: Store, work_folder: WorkFolder, planned, catalog, k
         run_dir=run_dir,
         carry=incremental.plan_carry(config, planned, work_folder.cache, key, full),
         executor=make_executor(config.executor, config.ray),
+        full=full,
     )
 
 
@@ -142,7 +144,9 @@ def _run_stages(
     failure: BaseException | None = None
     try:
         for number, stage in enumerate(build(context), start=1):
+            vectors = context.embedder.cache.counts()
             frame = _run_stage(stage, frame, number, run_dir, summary, hooks, dropped, carried_ids, context.executor)
+            _count_vectors(summary.stages[-1], vectors, context.embedder.cache.counts())
             # the stage contract's cache roles (etl/stages/base.py), never a stage's name
             if stage.cache_role == "reads":
                 carried_ids = incremental.carried_ids(frame, carry)
@@ -161,6 +165,13 @@ def _run_stages(
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))
     return summary
+
+
+def _count_vectors(report: StageReport, before: dict[str, int], after: dict[str, int]) -> None:
+    """The sentence vectors a stage read from the last run's and embedded, in its reuse."""
+    used = {"reused": after["kept"] - before["kept"], "computed": after["embedded"] - before["embedded"]}
+    if any(used.values()):
+        report.reuse["vectors"] = used
 
 
 def _close(summary: RunSummary, context: RunContext, dropped: list, clock: float, failure) -> None:
@@ -230,6 +241,12 @@ def _run_stage(
         produces=stage.produces,
         counts=result.counts,
         output=str(output),
+        reuse=stage.reuse()
+        | (
+            {stage.unit: {"reused": bypass.height, "computed": frame.height - bypass.height}}
+            if bypass is not None
+            else {}
+        ),
     )
     summary.invariant_errors += stage_errors(
         report, summary.stages[-1] if summary.stages else None, stage_dropped, result.kept, stage

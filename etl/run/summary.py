@@ -115,7 +115,7 @@ def stage_table(summary: RunSummary) -> Table:
     for report in summary.stages:
         table.add_row(*_stage_cells(report))
         if report.produces:  # format: the stages after it count examples
-            table.add_row(f"[dim]-> {report.produces}[/dim]", "", f"{report.handed_on:,}", "", "", "", "")
+            table.add_row(f"[dim]-> {report.produces}[/dim]", "", f"{report.handed_on:,}", "", "", "", "", "")
             table.add_section()
     table.add_section()
     table.add_row(*_total_cells(summary))
@@ -129,6 +129,7 @@ STAGE_COLUMNS = [
     ("dropped", "right"),
     ("dropped by reason", "left"),
     ("figures (not drops)", "left"),
+    ("reused / computed", "left"),
     ("seconds", "right"),
 ]
 
@@ -144,8 +145,14 @@ def _stage_cells(report) -> list[str]:
         f"{report.dropped:,}",
         reasons,
         figures,
+        reuse_cell(report.reuse),
         f"{report.seconds:.2f}",
     ]
+
+
+def reuse_cell(reuse: dict[str, dict[str, int]]) -> str:
+    """ "records 14,641 / 95; vectors 3,886 / 0": taken from earlier runs / computed tonight."""
+    return "; ".join(f"{what} {n['reused']:,} / {n['computed']:,}" for what, n in reuse.items()) or "-"
 
 
 def _total_cells(summary: RunSummary) -> list[str]:
@@ -156,6 +163,7 @@ def _total_cells(summary: RunSummary) -> list[str]:
         f"{summary.rows_dropped:,}",
         "raw rows and records",
         "-",
+        "-",
         f"{summary.seconds:.2f}",
     ]
 
@@ -165,15 +173,16 @@ def stage_lines(summary: RunSummary) -> list[str]:
     stage, never wrapped, each figure named, so a line can be read or grepped on its own."""
     lines = [f"run {summary.run_id}: {summary.dataset}"]
     for report in summary.stages:
-        stage, rows_in, kept, dropped, reasons, figures, seconds = _stage_cells(report)
+        stage, rows_in, kept, dropped, reasons, figures, reused, seconds = _stage_cells(report)
         line = f"  {stage}: in {rows_in}, kept {kept}, dropped {dropped}"
         line += f" ({reasons})" if reasons != "-" else ""
         line += f"; figures: {figures}" if figures != "-" else ""
+        line += f"; reused / computed: {reused}" if reused != "-" else ""
         lines.append(f"{line}; {seconds} s")
         if report.produces:
             lines.append(f"  -> {report.handed_on:,} {report.produces} built")
     total = _total_cells(summary)
-    lines.append(f"  total: in {total[1]}, kept {total[2]}, dropped {total[3]} (raw rows and records); {total[6]} s")
+    lines.append(f"  total: in {total[1]}, kept {total[2]}, dropped {total[3]} (raw rows and records); {total[7]} s")
     return lines
 
 

@@ -5,6 +5,7 @@
                        (raw customer text: owner-only, never printed)
       cache/           each input file's de-identified records (etl/run/incremental.py)
       vectors/         sentence vectors kept for the next run's semantic dedup
+      memo/            what stages computed, kept for the next run (etl/memo.py)
 
 `<work>` is `work_dir`, by default `<store>-work` beside the store, never inside it.
 This class alone knows the layout; the runner, the incremental cache, semantic dedup's
@@ -37,6 +38,10 @@ class WorkFolder:
     def vectors(self) -> Path:
         return self.folder / "vectors"
 
+    @property
+    def memo(self) -> Path:
+        return self.folder / "memo"
+
     def new_run(self) -> tuple[str, Path]:
         """A fresh, owner-only run folder (with its stages/ folder): (run id, folder)."""
         # microseconds: run ids sort in the order runs started (retention keeps the newest by name)
@@ -67,6 +72,10 @@ class WorkFolder:
     def purge_vectors(self) -> bool:
         """Remove the kept sentence vectors (the next run embeds every text); whether there were any."""
         return _remove(self.vectors)
+
+    def purge_memo(self) -> bool:
+        """Remove what stages kept for the next run (it computes everything); whether there was any."""
+        return _remove(self.memo)
 
 
 def _remove(folder: Path) -> bool:

@@ -122,6 +122,11 @@ class Stage(ABC):
         """What the stage tells the run summary beyond its counts (lists are appended)."""
         return {}
 
+    def reuse(self) -> dict[str, dict[str, int]]:
+        """What the stage took from earlier runs and what it computed, by what it counts
+        ({"rewrites": {"reused": 1862, "computed": 12}}), after `apply`."""
+        return {}
+
 
 class Parallel:
     """Where a stage's parallel work runs: here, in this process, in one call (this class), or

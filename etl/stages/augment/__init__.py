@@ -50,7 +50,8 @@ import polars as pl
 from etl.catalog import Catalog
 from etl.config import AugmentConfig
 from etl.embeddings import EMBED_BATCH, Embedder
-from etl.stages.augment.augmenters import build_augmenter, variant_seed
+from etl.memo import Memo, code_digest, digest, files_digest
+from etl.stages.augment.augmenters import build_augmenter, model_path, variant_seed
 from etl.stages.base import HERE, Parallel, Progress, Stage, StageResult, Tally
 from etl.text.facts import ProtectedFacts
 from etl.text.normalise import normalise
@@ -90,8 +91,11 @@ class AugmentStage(Stage):
         precision: str = "auto",
         embedder: Embedder | None = None,
         parallel: Parallel = HERE,
+        memo: Memo | None = None,
     ) -> None:
         self.config, self.catalog, self.embedding_model, self.base_dir = config, catalog, embedding_model, base_dir
+        # each (parent, method) rewrite kept for the next run (augment_memo); none kept by default
+        self.memo = memo if memo is not None else Memo(None, "augment", {})
         self.precision = precision
         self.embedder = embedder or Embedder()  # the run's (registry); a worker's copy builds its own
         # where the rewriting runs: here, or an executor's (Ray), by `rewrite_jobs`
@@ -103,6 +107,13 @@ class AugmentStage(Stage):
         self.variants = 0
 
     def setup(self, frame: pl.DataFrame) -> None:
+        """A user's model that is not there fails now; the augmenters themselves are built at the
+        first rewrite the memo does not hold (nlpaug's dictionaries take a second to load)."""
+        for m in self.config.methods:
+            if m.method in ("contextual", "word_vectors"):
+                model_path(m.method, m.params, self.base_dir)
+
+    def _build_augmenters(self) -> None:
         self.augmenters = {
             m.method: build_augmenter(m.method, m.params, self.facts, self.base_dir) for m in self.config.methods
         }
@@ -115,6 +126,7 @@ class AugmentStage(Stage):
 
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
         variants = self._variants(frame, progress)
+        self.memo.keep()
         self.variants = len(variants)
         for row in variants:
             method = json.loads(row["augmentation"])["method"]
@@ -136,6 +148,9 @@ class AugmentStage(Stage):
 
     def summary_fields(self) -> dict:
         return {"augmentation": {"variants": self.made, "rejected": self.rejected}}
+
+    def reuse(self) -> dict[str, dict[str, int]]:
+        return {"rewrites": self.memo.counts()}
 
     def _variants(self, frame: pl.DataFrame, progress: Progress) -> list[dict]:
         """Per task, parents in a seeded order are tried in chunks until the task's cap of
@@ -182,8 +197,8 @@ class AugmentStage(Stage):
     def rewrite(self, parent_id: str, texts: list[str], method: str) -> list[str]:
         """A parent's user texts rewritten by one method, seeded by the parent and the method: the
         same result in any process, which is what lets an executor spread the rewriting."""
-        if not self.augmenters:  # apply called outside the runner (tests), which sets up first
-            self.setup(pl.DataFrame())
+        if not self.augmenters:
+            self._build_augmenters()
         seed = variant_seed(self.config.seed, parent_id, method)
         random.seed(seed)
         np.random.seed(seed)
@@ -303,9 +318,28 @@ SPREAD_REWRITE_MIN = 64
 def rewrite_jobs(
     stage: AugmentStage, jobs: list[tuple[str, list[str], str]], parallel: Parallel = HERE
 ) -> list[list[str]]:
-    """(parent id, user texts, method) -> rewritten texts, in order: here, or where `parallel`
-    spreads work, on workers that build the augmenters once each (`Rewriter`). Each job is
-    seeded by its parent and method, so the texts are the same wherever they were made."""
+    """(parent id, user texts, method) -> rewritten texts, in order: from the stage's memo when
+    an earlier run made them, the rest rewritten (`rewrite_new`). Each job is seeded by its
+    parent and method, so a kept rewrite is the one made tonight."""
+    keys = [digest(*job) for job in jobs]
+    kept = [stage.memo.get(key) for key in keys]
+    fresh = iter(rewrite_new(stage, [job for job, texts in zip(jobs, kept) if texts is None], parallel))
+    out = []
+    for key, texts in zip(keys, kept):
+        if texts is None:
+            texts = next(fresh)
+            stage.memo.put(key, texts)
+        out.append(texts)
+    return out
+
+
+def rewrite_new(
+    stage: AugmentStage, jobs: list[tuple[str, list[str], str]], parallel: Parallel = HERE
+) -> list[list[str]]:
+    """Jobs rewritten here, or where `parallel` spreads work, on workers that build the
+    augmenters once each (`Rewriter`)."""
+    if not jobs:
+        return []
     if not parallel.distributed or len(jobs) < SPREAD_REWRITE_MIN:
         return rewrite_here(stage, jobs)
     import pyarrow as pa
@@ -326,7 +360,7 @@ class Rewriter:
 
     def __init__(self, stage: AugmentStage) -> None:
         self.stage = stage
-        stage.setup(pl.DataFrame())
+        stage._build_augmenters()
 
     def __call__(self, batch):
         import pyarrow as pa
@@ -354,3 +388,27 @@ class _LazySimilarities:
             self.values += self.compute(self.candidates[start : start + room + SIMILARITY_SLACK])
         self.position += 1
         return self.values[self.position - 1]
+
+
+def augment_memo(
+    folder: Path | None, config: AugmentConfig, catalog: Catalog, base_dir: Path | None, read: bool = True
+) -> Memo:
+    """The memo of rewrites: a parent's rewrite by one method depends on its id and texts (the
+    key), and on the methods' settings and seed, the catalog's protected facts, a user's model,
+    nlpaug and our rewriting code (the namespace)."""
+    from importlib import metadata
+
+    here = Path(__file__).resolve().parent
+    models = {
+        m.method: files_digest(model_path(m.method, m.params, base_dir))
+        for m in config.methods
+        if m.method in ("contextual", "word_vectors")
+    }
+    namespace = {
+        "config": config.model_dump(mode="json"),
+        "catalog": catalog.model_dump_json(),
+        "models": models,
+        "code": code_digest(here, here.parents[1] / "text"),
+        "libraries": {name: metadata.version(name) for name in ("nlpaug", "faker", "numpy")},
+    }
+    return Memo(folder, "augment", namespace, read)

@@ -80,19 +80,25 @@ def phrase_safe_reserved_aug():
     return PhraseSafeReservedAug
 
 
-def _model_augmenter(method: str, params: dict, facts: ProtectedFacts, base_dir: Path | None):
-    """An augmenter that reads a model of the user's: the path checked first, a clear error if it cannot be read."""
-    import nlpaug.augmenter.word as naw
-
+def model_path(method: str, params: dict, base_dir: Path | None) -> Path:
+    """A model method's `model_path`, relative to the config like every path in it; it must exist."""
     path = Path(params["model_path"]).expanduser()
     if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path  # relative to the config, like every path in it
+        path = base_dir / path
     if not path.exists():
         raise ConfigError(
             f"augment.methods: {method} params.model_path '{path}' does not exist. Point it at "
             + ("a masked language model folder (save_pretrained)" if method == "contextual" else "a word-vectors file")
             + ", or remove the method."
         )
+    return path
+
+
+def _model_augmenter(method: str, params: dict, facts: ProtectedFacts, base_dir: Path | None):
+    """An augmenter that reads a model of the user's: the path checked first, a clear error if it cannot be read."""
+    import nlpaug.augmenter.word as naw
+
+    path = model_path(method, params, base_dir)
     options = {k: v for k, v in params.items() if k not in ("model_path", "model_type")}
     try:
         if method == "contextual":

@@ -26,7 +26,6 @@ import polars as pl
 
 from etl.config import SemanticConfig
 from etl.embeddings import Embedder
-from etl.embeddings.model import load_model
 from etl.stages.base import Filter, Progress, Rule
 from etl.text.clusters import components
 from etl.text.question_facts import QuestionFacts, consistent_pairs, split_conflicting
@@ -93,10 +92,6 @@ class SemanticDedupStage(Filter):
         # ids of the examples the latest version holds: kept first, so new rephrasings
         # never displace published examples (and a rerun is a fixed point)
         self.published_ids = published_ids or set()
-
-    def setup(self, frame: pl.DataFrame) -> None:
-        if frame.filter(pl.col("task").is_in(self.config.tasks)).height:
-            load_model(self.config.model)
 
     def total_work(self, df: pl.DataFrame) -> int:
         return max(df["task"].n_unique(), 1)

@@ -311,5 +311,22 @@ def test_worker_processes_give_the_same_text_without_importing_torch():
         assert stage.apply(frame, lambda n: None).kept.equals(expected)
     finally:
         stage.teardown()
+    # started as a run begins (`prepare`, the CLI's runs): one worker for a night's few new
+    # bytes, loading while the files are read, kept by setup for a small input: the same text
+    early = DeidentifyStage(SAMPLE_CONFIG, CATALOG, b"k" * 32)
+    early.prepare(incoming=2_000)
+    try:
+        started = early.pool
+        assert started.workers == 1 and started.pool is not None  # a process of its own
+        early.setup(frame)
+        assert early.pool is started
+        assert early.apply(frame, lambda n: None).kept.equals(expected)
+    finally:
+        early.teardown()
+    # a night whose every record came from the cache starts nothing and loads nothing
+    idle = DeidentifyStage(SAMPLE_CONFIG, CATALOG, b"k" * 32)
+    idle.prepare(incoming=0)
+    idle.setup(frame.clear())
+    assert idle.pool is None and idle.apply(frame.clear(), lambda n: None).kept.height == 0
     assert not model_needs_torch(SAMPLE_CONFIG.spacy_model)
     assert model_needs_torch("no_such_model")  # unsure: torch stays importable

@@ -15,7 +15,7 @@ from __future__ import annotations
 import typer
 
 from etl.cli import evaluation, project, run, training, versions
-from etl.cli.common import handled
+from etl.cli.common import Process, handled
 
 app = typer.Typer(
     name="etl",
@@ -54,6 +54,7 @@ def main() -> None:
     import os
     import sys
 
+    Process.one_command = True
     try:
         app()
         code = 0

@@ -20,6 +20,15 @@ from etl.errors import ConfigError, EtlError, StoreAccessError, capped, describe
 console = Console(emoji=False)
 errors = Console(stderr=True, emoji=False)
 
+
+class Process:
+    """What kind of process runs the command: `one_command` when it is the `etl` command's own
+    (etl.cli.main), which ends with the command; False when a test or a notebook calls the app
+    and keeps its process (and what it loaded) for more."""
+
+    one_command = False
+
+
 StoreOption = Annotated[
     Path | None, typer.Option("--store", help="Store folder (default: the config's store, $ETL_STORE, or ./store).")
 ]

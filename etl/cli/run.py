@@ -14,7 +14,7 @@ import polars as pl
 import typer
 from rich.markup import escape
 
-from etl.cli.common import Interrupted, console, errors
+from etl.cli.common import Interrupted, Process, console, errors
 from etl.config import PipelineConfig, load_config
 from etl.errors import NOTHING_NEW, ConfigError, EtlError, StoreAccessError
 
@@ -96,7 +96,9 @@ def _publish(pipeline: PipelineConfig, store: Path | None, work: Path | None, fu
     before = target.latest()
     try:
         with JsonLog() if json_logs else RichProgress(console) as hooks:
-            summary = run_pipeline(pipeline, store=store, hooks=hooks, work=work, full=full)
+            summary = run_pipeline(
+                pipeline, store=store, hooks=hooks, work=work, full=full, start_early=Process.one_command
+            )
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_state(target, before)) from None
     except Exception as exc:

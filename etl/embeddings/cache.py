@@ -5,6 +5,7 @@ same customer questions), and the vectors the last run kept in the work folder
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from etl.embeddings import vector_store
 from etl.embeddings.model import (
     batch_invariant,
+    compute_dtype,
     default_model_path,
     encode_padded,
     filler_text,
@@ -32,6 +34,7 @@ class VectorCache:
         self.folder = folder
         self._vectors: dict[tuple[str | None, str], dict[str, np.ndarray]] = {}
         self._stored: dict[tuple[str | None, str], tuple[Path, StoredVectors]] = {}
+        self._types: dict[str, tuple[str, str]] = {}  # precision -> (device, compute type)
         # distinct texts embedded by this run, and those whose vector the last run kept
         self._counts = {"embedded": 0, "kept": 0}
 
@@ -85,6 +88,24 @@ class VectorCache:
                 written.add(path)
         vector_store.prune(self.folder, written)
 
+    def compute_type(self, precision: str) -> tuple[str, str]:
+        """(device, compute type) of the model here for `precision`: probed (with torch) once a
+        machine identity and kept beside the vectors, so a night that embeds nothing needs no torch."""
+        if precision not in self._types:
+            identity = hashlib.sha256(f"{vector_store.machine_identity()}\0{precision}".encode()).hexdigest()[:32]
+            known = vector_store.read_machine(self.folder) if self.folder is not None else {}
+            if identity not in known:
+                device = model_device()
+                known[identity] = [device, compute_dtype(precision, device)]
+                if self.folder is not None:
+                    vector_store.write_machine(self.folder, known)
+            self._types[precision] = tuple(known[identity])
+        return self._types[precision]
+
+    def _device(self) -> str:
+        """Where the model runs here, as `compute_type` found it (it runs first)."""
+        return next(iter(self._types.values()))[0] if self._types else model_device()
+
     def _invariant(self, model_name: str | None, dtype: str) -> bool:
         """Whether a text's vector is the same in any batch here: known without loading the model
         when the last run kept vectors, which it did only where its probe held on a machine of
@@ -98,7 +119,7 @@ class VectorCache:
         without loading the model: a file exists only where `keep` found the machine invariant)."""
         if (model_name, dtype) not in self._stored:
             key = vector_store.model_key(
-                model_name or default_model_path(), dtype, model_device(), encode_padded, token_batches,
+                model_name or default_model_path(), dtype, self._device(), encode_padded, token_batches,
                 filler_text.__wrapped__,
             )  # fmt: skip
             path = self.folder / f"{key}.npz"

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 
 from etl.embeddings.cache import VectorCache
-from etl.embeddings.model import compute_dtype, encode_padded, load_model, model_device
+from etl.embeddings.model import encode_padded, load_model
 
 # texts an embedding block holds when the work is spread (Ray); below SPREAD_EMBED_MIN new
 # texts, starting the spread costs more than embedding them here
@@ -33,7 +33,7 @@ class Embedder:
     ) -> np.ndarray:
         if not texts:
             return np.empty((0, 0), dtype=np.float32)
-        dtype = compute_dtype(precision, model_device())
+        dtype = self.cache.compute_type(precision)[1]
         fresh = self.cache.missing(texts, model_name, dtype)
         if getattr(self.parallel, "distributed", False) and len(fresh) >= SPREAD_EMBED_MIN:
             self.cache.remember(fresh, self._spread(fresh, model_name, batch_size, precision), model_name, dtype)
@@ -48,7 +48,7 @@ class Embedder:
         """The distinct texts, in order, that this run has no vector for yet."""
         if not texts:
             return []
-        return self.cache.missing(texts, model_name, compute_dtype(precision, model_device()))
+        return self.cache.missing(texts, model_name, self.cache.compute_type(precision)[1])
 
     def _spread(self, fresh: list[str], model_name: str | None, batch_size: int, precision: str) -> np.ndarray:
         """The new texts embedded by workers that load the model once each (`TextEmbedder`), in

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import logging
 import os
 import platform
@@ -58,8 +59,10 @@ def machine_identity() -> str:
         cpu = "\n".join(dict.fromkeys(line for line in lines if line.startswith(("model name", "flags"))))
     except OSError:
         pass  # not Linux: the platform's own name of the processor
-    threads = [os.environ.get(name, "") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")]
-    return f"{cpu}\0{os.cpu_count()}\0{threads}"
+    threads = [os.environ.get(name, "") for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")]
+    gpus = Path("/proc/driver/nvidia/gpus")
+    gpus = sorted(p.name for p in gpus.iterdir()) if gpus.is_dir() else []
+    return f"{cpu}\0{os.cpu_count()}\0{threads}\0{gpus}\0torch={metadata.version('torch')}"
 
 
 def model_key(model_path: str, dtype: str, device: str, *embed_code) -> str:
@@ -138,5 +141,28 @@ def prune(folder: Path, keep: set[Path]) -> None:
     """Vectors of other model keys (another model or compute type) are not used again."""
     if folder.is_dir():
         for other in folder.iterdir():
-            if other not in keep:
+            if other not in keep and other.name != MACHINE_FILE:
                 other.unlink()
+
+
+# where the model runs on this machine and in what compute type, by machine identity: known
+# without importing torch (1.3 s) on a night whose texts all have kept vectors
+MACHINE_FILE = "machine.json"
+
+
+def read_machine(folder: Path) -> dict[str, list[str]]:
+    try:
+        return json.loads((folder / MACHINE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_machine(folder: Path, known: dict[str, list[str]]) -> None:
+    try:
+        for place in (folder.parent, folder):  # vectors/ and vectors/<executor>/, owner-only
+            place.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = folder / (MACHINE_FILE + ".partial")
+        partial.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
+        partial.replace(folder / MACHINE_FILE)
+    except OSError as exc:
+        logger.warning("cannot keep what this machine computes in, in %s (%s)", folder, exc.strerror)

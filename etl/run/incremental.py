@@ -49,6 +49,7 @@ _CODE = (
     "text/langid.py",
     "text/people.py",
     "text/phrases.py",
+    "text/stop_words.py",
     "text/lexicons",
 )
 

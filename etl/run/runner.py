@@ -72,11 +72,15 @@ def run_pipeline(
     stages: Callable[[RunContext], list[Stage]] | None = None,
     work: str | Path | None = None,
     full: bool = False,
+    start_early: bool = False,
 ) -> RunSummary:
     """Run every stage (by default the registry's, `etl.run.registry.build_stages`; `stages`
     builds another list from the run's context, ingest first) and publish. Files read by
     an earlier run and unchanged since are taken from the work folder's cache unless
-    `full` (or a custom stage list, which may not de-identify as the cache promises)."""
+    `full` (or a custom stage list, which may not de-identify as the cache promises).
+    `start_early` (the CLI's one-run process) starts the stages' slow loading as the run
+    begins (`Stage.prepare`); a long-lived process (tests, a notebook) keeps what it loaded
+    in-process between runs instead."""
     hooks = hooks or ProgressHooks()
     # fail fast on a missing source or catalog, before any folder is made
     planned, catalog, key, notices = prepare_inputs(config)
@@ -92,7 +96,7 @@ def run_pipeline(
         vectors = VectorCache(work_folder.vectors / config.executor if stages is None else None)
         context.embedder = Embedder(vectors, context.executor)
         context.memo = work_folder.memo if stages is None else None
-        return _run_stages(stages or build_stages, context, hooks, keeps_cache=stages is None)
+        return _run_stages(stages or build_stages, context, hooks, keeps_cache=stages is None, start_early=start_early)
 
 
 def _context(config, target: Store, work_folder: WorkFolder, planned, catalog, key, notices, full) -> RunContext:
@@ -135,15 +139,25 @@ def _context(config, target: Store, work_folder: WorkFolder, planned, catalog, k
 
 
 def _run_stages(
-    build: Callable[[RunContext], list[Stage]], context: RunContext, hooks: ProgressHooks, keeps_cache: bool
+    build: Callable[[RunContext], list[Stage]],
+    context: RunContext,
+    hooks: ProgressHooks,
+    keeps_cache: bool,
+    start_early: bool = False,
 ) -> RunSummary:
     """The stage loop, then the run's record (dropped rows, totals, summary.json) whatever happened."""
     summary, run_dir, carry = context.summary, context.run_dir, context.carry
     clock = time.perf_counter()
     frame, dropped, carried_ids = first_input(context.planned), [], None
     failure: BaseException | None = None
+    stages: list[Stage] = []
     try:
-        for number, stage in enumerate(build(context), start=1):
+        stages = build(context)
+        if start_early:
+            incoming = sum(path.stat().st_size for _, path, _ in carry.read) if carry else 0
+            for stage in stages:
+                stage.prepare(incoming)
+        for number, stage in enumerate(stages, start=1):
             vectors = context.embedder.cache.counts()
             frame = _run_stage(stage, frame, number, run_dir, summary, hooks, dropped, carried_ids, context.executor)
             _count_vectors(summary.stages[-1], vectors, context.embedder.cache.counts())
@@ -161,6 +175,8 @@ def _run_stages(
         failure = exc
         raise
     finally:
+        for stage in stages:  # what `prepare` started for a stage the run never reached
+            stage.teardown()
         _close(summary, context, dropped, clock, failure)
     if summary.invariant_errors:
         raise InvariantError("accounting invariant broken: " + "; ".join(summary.invariant_errors))

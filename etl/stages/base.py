@@ -110,6 +110,13 @@ class Stage(ABC):
     def tally(self, frame: pl.DataFrame, result: StageResult) -> Tally:
         return Tally(frame.height, result.kept.height, result.dropped.height, result.kept.height)
 
+    def prepare(self, incoming: int) -> None:
+        """Called as the run begins (by a one-run process: the CLI), before any stage runs, with
+        the bytes of the input files the run reads (0: every record comes from the cache): start
+        loading what the stage needs whatever its input (worker processes, models) in the
+        background, so that it overlaps the stages before this one. `teardown` releases it."""
+        return None  # optional
+
     def teardown(self) -> None:
         """Release what `setup` took (worker processes); called even when `apply` fails."""
         return None  # optional

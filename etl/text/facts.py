@@ -22,6 +22,7 @@ from functools import cached_property
 from etl.catalog import Catalog
 from etl.text.people import name_lexicon
 from etl.text.phrases import food_and_drink, thesaurus
+from etl.text.stop_words import english_stop_words
 
 # quantities written as words, and the words a diet or allergy question turns on
 NUMBER_WORDS = {
@@ -173,6 +174,4 @@ class ProtectedFacts:
     @cached_property
     def everyday(self) -> set[str]:
         """Capitalised only for starting a sentence or for emphasis: not names."""
-        from spacy.lang.en.stop_words import STOP_WORDS
-
-        return set(STOP_WORDS) | {w for group in thesaurus() for phrase in group for w in phrase.split()}
+        return set(english_stop_words()) | {w for group in thesaurus() for phrase in group for w in phrase.split()}

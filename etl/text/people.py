@@ -11,6 +11,8 @@ import importlib
 import re
 from functools import lru_cache
 
+from etl.text.stop_words import english_stop_words
+
 # Words that are also names ("Will", "Grace", "Rice") are only names when capitalised.
 COMMON_WORDS = {
     "will",
@@ -167,6 +169,4 @@ def name_lexicon(core: bool = False, with_common: bool = False) -> tuple[frozens
 
 @lru_cache(maxsize=1)
 def blocked_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(COMMON_WORDS | set(STOP_WORDS))
+    return frozenset(COMMON_WORDS | english_stop_words())

@@ -36,6 +36,9 @@ from etl.stages.base import Progress, Stage, StageResult, drop_frame
 PERSONAL_META = ["customer_name", "customer_email", "customer_phone", "agent_name", "feedback_comment"]
 # Below this many turns, starting worker processes costs more than it saves.
 PARALLEL_MIN_TURNS = 3000
+# Below this many bytes of new input files, a pool started before reading them has one worker
+# (a review or a chat turn is 100-300 bytes: about PARALLEL_MIN_TURNS turns)
+PARALLEL_MIN_BYTES = 300_000
 CHUNK_RECORDS = 100
 
 
@@ -173,18 +176,34 @@ class DeidentifyStage(Stage):
         # one analyzer in the executor's worker: the executor spreads the batches over cores
         return DeidentifyStage(self.config.model_copy(update={"workers": 1}), self.catalog, self.key)
 
+    def prepare(self, incoming: int) -> None:
+        """Start the worker processes as the run begins, when it reads new files: their loading
+        (presidio, spaCy, the recognizers: 3-4 s on 2 cores) overlaps reading and cleaning the
+        files instead of following it. One worker for a night's few new bytes."""
+        if incoming == 0 or self.pool is not None:
+            return
+        workers = 1 if incoming < PARALLEL_MIN_BYTES else self.config.workers or os.cpu_count() or 1
+        self.pool = WorkerPool(WorkerSetup(self.config, self.catalog, self.key), workers, in_process=False)
+        self.pool.__enter__().start()
+
     def setup(self, frame: pl.DataFrame | None = None) -> None:
         """Start the analyzer (spaCy and the recognizers) on its worker processes; a small
-        input is analysed in this process, where starting workers would cost more than it saves."""
+        input is analysed in this process, where starting workers would cost more than it saves.
+        Workers `prepare` started are kept unless the input needs more of them."""
         n_turns = int(frame["turns"].list.len().sum()) if frame is not None and frame.height else 0
         workers = (
             1 if frame is not None and n_turns < PARALLEL_MIN_TURNS else self.config.workers or os.cpu_count() or 1
         )
+        self.finished = False
+        if self.pool is not None and self.pool.workers >= workers:
+            return
+        self.teardown()
+        if frame is not None and frame.height == 0:
+            return  # nothing to analyse: no analyzer loaded
         # known customer and agent names are matched only inside their own record (see
         # etl.stages.deidentify.spans.known_value_hits), never added to a global list: a display name
         # like "Dog Food Lover" must not make "dog food" personal data everywhere
         self.pool = WorkerPool(WorkerSetup(self.config, self.catalog, self.key), workers).__enter__()
-        self.finished = False
 
     def teardown(self) -> None:
         if self.pool is not None:
@@ -194,6 +213,8 @@ class DeidentifyStage(Stage):
             self.pool = None
 
     def apply(self, df: pl.DataFrame, progress: Progress) -> StageResult:
+        if df.height == 0:  # every record carried from the cache: nothing to load the analyzer for
+            return StageResult(kept=df, dropped=drop_frame(pl.Series([], dtype=pl.Utf8), "pii_residual"))
         chunks = _chunks(df)
         own_pool = self.pool is None
         if own_pool:  # called outside the runner (tests, the API)
@@ -222,13 +243,15 @@ class DeidentifyStage(Stage):
 
 
 class WorkerPool:
-    """The analyzer on `workers` processes (in this process when 1), chunks in, results out in order."""
+    """The analyzer on `workers` processes (in this process when 1, unless not `in_process`),
+    chunks in, results out in order."""
 
-    def __init__(self, setup: WorkerSetup, workers: int) -> None:
+    def __init__(self, setup: WorkerSetup, workers: int, in_process: bool = True) -> None:
         self.setup, self.workers, self.pool = setup, workers, None
+        self.in_process = in_process and workers == 1
 
     def __enter__(self) -> WorkerPool:
-        if self.workers > 1:
+        if not self.in_process:
             # spawn, not fork: the parent runs polars' thread pool, which fork would copy mid-flight
             context = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(
@@ -237,6 +260,13 @@ class WorkerPool:
         else:
             _init_worker(self.setup)
         return self
+
+    def start(self) -> None:
+        """Make the workers start loading now, without waiting for them (the executor starts
+        its processes at the first task)."""
+        if self.pool is not None:
+            for _ in range(self.workers):
+                self.pool.submit(_run_chunk, [("warm-up", ["Hello, this is a warm-up text."], [])])
 
     def warm_up(self) -> None:
         """Make every worker load its models now (benchmarks time the steady state)."""

@@ -65,7 +65,14 @@ class ValidateStage(Stage):
     def total_work(self, frame: pl.DataFrame) -> int:
         return len(gx_suites.SUITES)  # the preference suite, when it runs, rides on the last step
 
-    def setup(self, frame: pl.DataFrame) -> None:
+    def prepare(self, incoming: int) -> None:
+        """Great Expectations and the suites loaded as the run begins (2 s on 2 cores): the
+        main process would otherwise wait idle while the de-identification workers load."""
+        self.setup(None)
+
+    def setup(self, frame: pl.DataFrame | None) -> None:
+        if self.suites:
+            return  # loaded by `prepare`
         folder = (
             self.config.resolve(self.config.validate_.suites_dir)
             if self.config.validate_.suites_dir

@@ -1,0 +1,89 @@
+"""A night costs what is new (issue 53): what a run keeps for the next one, and what a night
+no longer loads. The whole nights (incremental against --full, same fingerprint) are in
+tests/test_operations.py; their cost is measured by bench/nights.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from etl.memo import Memo, digest
+from tests.test_dedup import _real_chat_turns
+
+
+def test_a_memo_keeps_what_a_run_used_and_a_new_namespace_starts_empty(tmp_path, caplog):
+    first = Memo(tmp_path, "augment", {"seed": 1})
+    first.put(digest("p1", ["hi"], "swap"), ["hi there"])
+    first.put(digest("p2", ["bye"], "swap"), ["bye now"])
+    first.keep()
+    assert (tmp_path / "augment").stat().st_mode & 0o777 == 0o700
+
+    night = Memo(tmp_path, "augment", {"seed": 1})
+    assert night.get(digest("p1", ["hi"], "swap")) == ["hi there"]
+    assert night.get(digest("p1", ["hi"], "delete")) is None  # another method: another key
+    night.put(digest("p3", ["ok"], "swap"), ["okay"])
+    night.keep()  # p2 was not used tonight: let go
+    assert night.counts() == {"reused": 1, "computed": 1}
+    kept = Memo(tmp_path, "augment", {"seed": 1})
+    assert kept.get(digest("p2", ["bye"], "swap")) is None and kept.get(digest("p3", ["ok"], "swap")) == ["okay"]
+
+    other = Memo(tmp_path, "augment", {"seed": 2})  # another seed: nothing of the old one
+    assert other.get(digest("p3", ["ok"], "swap")) is None
+    other.keep()
+    assert len(list((tmp_path / "augment").iterdir())) == 1  # the old namespace's file removed
+    # --full reads nothing kept
+    assert Memo(tmp_path, "augment", {"seed": 2}, read=False).get(digest("p3", ["ok"], "swap")) is None
+
+    # a damaged file is computed again, never trusted
+    (path,) = (tmp_path / "augment").iterdir()
+    path.write_bytes(b"not parquet")
+    assert Memo(tmp_path, "augment", {"seed": 2}).get(digest("p3", ["ok"], "swap")) is None
+    assert "cannot be read" in caplog.text
+
+
+def _fresh_process(code: str) -> dict:
+    """What a fresh Python process reports as JSON on its last line (nothing loaded before)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_stop_words_are_spacys_own_without_importing_spacy():
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    report = _fresh_process(
+        "import json, sys\n"
+        "from etl.text.stop_words import english_stop_words\n"
+        "words = english_stop_words()\n"
+        "print(json.dumps({'words': sorted(words), 'spacy': 'spacy' in sys.modules}))"
+    )
+    assert set(report["words"]) == set(STOP_WORDS) and not report["spacy"]
+
+
+def test_a_night_whose_texts_all_have_kept_vectors_loads_neither_the_model_nor_torch(tmp_path):
+    """The vectors, the compute type and the batch-invariance verdict come from the work folder."""
+    from etl.embeddings import Embedder, VectorCache
+    from etl.embeddings.model import batch_invariant, compute_dtype, model_device
+
+    if not batch_invariant(None, compute_dtype("auto", model_device())):
+        pytest.skip("this machine's vectors depend on their batch: none are kept, every run embeds")
+    texts = _real_chat_turns(40)
+    cache = VectorCache(tmp_path)
+    vectors = Embedder(cache)(texts, None, 64)
+    cache.keep()
+    report = _fresh_process(
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from etl.embeddings import Embedder, VectorCache\n"
+        f"texts = json.loads({json.dumps(json.dumps(texts))})\n"
+        f"cache = VectorCache(Path({str(tmp_path)!r}))\n"
+        "vectors = Embedder(cache)(texts, None, 64)\n"
+        "cache.keep()\n"
+        "print(json.dumps({'vectors': vectors.tolist(), 'counts': cache.counts(), 'not_kept': cache.not_kept(),\n"
+        "    'loaded': sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules)}))"
+    )
+    assert report["counts"] == {"embedded": 0, "kept": len(set(texts))} and report["not_kept"] == []
+    assert report["loaded"] == []
+    assert (vectors == report["vectors"]).all()  # bit for bit: float32 through JSON's doubles

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+import polars as pl
 import pytest
 
 from etl.memo import Memo, digest
@@ -87,3 +88,29 @@ def test_a_night_whose_texts_all_have_kept_vectors_loads_neither_the_model_nor_t
     assert report["counts"] == {"embedded": 0, "kept": len(set(texts))} and report["not_kept"] == []
     assert report["loaded"] == []
     assert (vectors == report["vectors"]).all()  # bit for bit: float32 through JSON's doubles
+
+
+def test_texts_a_suite_passed_before_are_not_scanned_again_and_the_outcome_is_the_whole_scans(tmp_path):
+    """A night's gate hands GX the texts the last run's suite passed as "": the same rows, counts
+    and outcome as scanning every text, and a leak in a new text is still caught by its id."""
+    from etl.stages.validate import gx_suites
+    from etl.stages.validate.clean_texts import CleanTexts
+
+    suite = gx_suites.load_suite(gx_suites.default_suites_dir() / "deidentified.json")
+    texts = _real_chat_turns(300)
+    history = pl.DataFrame({"record_id": [f"r{i}" for i in range(len(texts))], "text": texts})
+    first = CleanTexts(tmp_path, "deidentified", suite, [], read=True)
+    assert first.validate(history, {}, "fail").success
+    first.memo.keep()
+
+    tonight = pl.concat(
+        [history, pl.DataFrame({"record_id": ["new1", "new2"], "text": ["write to jane.doe@gmail.com", "thanks!"]})]
+    )
+    night = CleanTexts(tmp_path, "deidentified", suite, [], read=True)
+    scanned = night.validate(tonight, {}, "fail")
+    whole = gx_suites.validate("deidentified", tonight, suite, {}, "fail")
+    assert night.memo.counts() == {"reused": len(set(texts)), "computed": 0}  # a failed suite remembers nothing
+    assert not scanned.success and scanned.failing_rows == whole.failing_rows
+    assert list(scanned.failing_rows.values()) == [["new1"]]
+    assert [r.result["element_count"] for r in scanned.result.results] == [len(texts) + 2]
+    assert [f.describe() for f in scanned.failures] == [f.describe() for f in whole.failures]

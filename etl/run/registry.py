@@ -164,7 +164,7 @@ def _preference(ctx: RunContext, stages: dict[str, Stage]):
 def _validate(ctx: RunContext):
     if not ctx.config.validate_.enabled:
         return None
-    return ValidateStage(ctx.config, ctx.catalog, ctx.summary, ctx.run_dir)
+    return ValidateStage(ctx.config, ctx.catalog, ctx.summary, ctx.run_dir, ctx.memo, read=not ctx.full)
 
 
 # name -> factory (None when the configuration switches the stage off), in run order

@@ -1,15 +1,14 @@
 """Validate: the Great Expectations gate before publishing.
 
 Runs the three suites of `expectations/` (etl/stages/validate/gx_suites.py): `ingest` on the
-ingest stage's output and `deidentified` on the de-identify stage's (both read
-back from the run folder, where the runner wrote them), `published` on the
-examples about to be published. A failing suite whose severity is `fail`
-stops the run before the publish stage: nothing is published, `latest` does
-not move, and the error names each failed expectation with up to three
-failing values, already de-identified and with any leak pattern starred out
-(exit 7). A failing `warn` suite publishes and says so in the run's notices.
-The results and GX's Data Docs are written to the run folder's `quality/`;
-the publish stage copies them into the version.
+ingest stage's output and `deidentified` on the de-identify stage's (both read back from the
+run folder, where the runner wrote them), `published` on the examples about to be published
+(texts an earlier run's suite passed are not scanned again: clean_texts.py). A failing suite
+whose severity is `fail` stops the run before the publish stage: nothing is published,
+`latest` does not move, and the error names each failed expectation with up to three failing
+values, already de-identified and with any leak pattern starred out (exit 7). A failing `warn`
+suite publishes and says so in the run's notices. The results and GX's Data Docs are written
+to the run folder's `quality/`; the publish stage copies them into the version.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from etl.config import PipelineConfig, ValidateConfig
 from etl.errors import ConfigError, QualityGateError, StoreAccessError
 from etl.stages.base import Progress, Stage, StageResult
 from etl.stages.validate import gx_suites
+from etl.stages.validate.clean_texts import CleanTexts
 
 # the suite parameters and the business's own contacts the gate ran with, kept in the version
 GATE_FILE = "gate.json"
@@ -52,9 +52,14 @@ class ValidateStage(Stage):
     unit = "examples"
     id_column = "id"
 
-    def __init__(self, config: PipelineConfig, catalog: Catalog, summary, run_dir: Path) -> None:
+    def __init__(
+        self, config: PipelineConfig, catalog: Catalog, summary, run_dir: Path, memo: Path | None = None, read=True
+    ) -> None:
         self.config, self.summary, self.run_dir = config, summary, run_dir
         self.allowed = business_contacts(config, catalog)
+        # texts each suite's leak patterns passed in an earlier run (CleanTexts), under `memo`
+        self.memo_folder, self.read_memo = memo, read
+        self.clean_texts: dict[str, CleanTexts] = {}
         self.results: list[gx_suites.SuiteResult] = []
         self.suites: dict = {}
         self.pages: dict[str, str | None] = {}
@@ -82,6 +87,10 @@ class ValidateStage(Stage):
         own = folder / f"{gx_suites.PREFERENCE}.json"
         pairs_suite = own if own.is_file() else gx_suites.default_suites_dir() / f"{gx_suites.PREFERENCE}.json"
         self.suites[gx_suites.PREFERENCE] = gx_suites.load_suite(pairs_suite)
+        self.clean_texts = {
+            name: CleanTexts(self.memo_folder, name, suite, self.allowed, self.read_memo)
+            for name, suite in self.suites.items()
+        }
 
     def apply(self, frame: pl.DataFrame, progress: Progress) -> StageResult:
         parameters = suite_parameters(self.config, list(self.config.format.tasks))
@@ -102,6 +111,8 @@ class ValidateStage(Stage):
             published = self._check("published", gx_suites.published_batch(kept, self.allowed), parameters)
         progress(1)
         self.results = [ingest, leaky, published] + self._check_pairs(parameters)
+        for clean in self.clean_texts.values():
+            clean.memo.keep()
         self._write_results()
         self._stop_if_too_many(drops, frame.height, self.results)
         self._report(drops)
@@ -124,7 +135,14 @@ class ValidateStage(Stage):
 
     def _check(self, name: str, batch: pl.DataFrame, parameters: dict) -> gx_suites.SuiteResult:
         severity = self.config.validate_.severity.get(name, "fail")
+        if name in self.clean_texts:
+            return self.clean_texts[name].validate(batch, parameters, severity)
         return gx_suites.validate(name, batch, self.suites[name], parameters, severity)
+
+    def reuse(self) -> dict[str, dict[str, int]]:
+        counts = [c.memo.counts() for c in self.clean_texts.values()]
+        used = {k: sum(c[k] for c in counts) for k in ("reused", "computed")}
+        return {"texts": used} if any(used.values()) else {}
 
     def _row_drops(self, result: gx_suites.SuiteResult, keys: pl.Series, frame: pl.DataFrame) -> pl.DataFrame:
         """The examples a `fail` suite's per-row checks caught (`keys` holds what the suite's ids

@@ -114,9 +114,16 @@ class AugmentStage(Stage):
                 model_path(m.method, m.params, self.base_dir)
 
     def _build_augmenters(self) -> None:
-        self.augmenters = {
-            m.method: build_augmenter(m.method, m.params, self.facts, self.base_dir) for m in self.config.methods
-        }
+        for m in self.config.methods:
+            self._augmenter(m.method)
+
+    def _augmenter(self, method: str):
+        """The method's nlpaug augmenter, built at its first use (a night with a few new parents
+        needs only their methods; the spelling dictionary alone takes half a second)."""
+        if method not in self.augmenters:
+            params = next(m.params for m in self.config.methods if m.method == method)
+            self.augmenters[method] = build_augmenter(method, params, self.facts, self.base_dir)
+        return self.augmenters[method]
 
     def total_work(self, frame: pl.DataFrame) -> int:
         return max(frame.filter(self._eligible()).height, 1)
@@ -197,8 +204,7 @@ class AugmentStage(Stage):
     def rewrite(self, parent_id: str, texts: list[str], method: str) -> list[str]:
         """A parent's user texts rewritten by one method, seeded by the parent and the method: the
         same result in any process, which is what lets an executor spread the rewriting."""
-        if not self.augmenters:
-            self._build_augmenters()
+        self._augmenter(method)  # built before the seed is set: building never moves the seeded draws
         seed = variant_seed(self.config.seed, parent_id, method)
         random.seed(seed)
         np.random.seed(seed)

@@ -12,7 +12,9 @@ files are read), each checked against `etl run --full` on the same inputs.
 
 Every run is an `etl run` subprocess as a user runs it; its wall seconds include starting
 Python and loading models. Peak memory is the run's process tree (workers included), sampled
-every 0.2 s. Stage seconds come from the run's JSON summary. Figures are truncated.
+every 0.2 s. Stage seconds, and what each run took from earlier runs against what it computed
+(records, sentence vectors, rewrites, texts the gate had passed), come from the run's JSON
+summary. Figures are truncated.
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ def stage_seconds(report: dict) -> str:
     return ", ".join(f"{s['stage']} {floor(s['seconds'], 1)}" for s in report["stages"] if s["seconds"] >= 0.5)
 
 
+def reused(report: dict) -> str:
+    """What the run took from earlier runs / computed, summed over stages by what they count."""
+    totals: dict[str, list[int]] = {}
+    for stage in report["stages"]:
+        for what, n in (stage.get("reuse") or {}).items():
+            if stage["stage"] == "deidentify" and what == "records":
+                continue  # the same records as the clean stage's
+            total = totals.setdefault(what, [0, 0])
+            total[0], total[1] = total[0] + n["reused"], total[1] + n["computed"]
+    return ", ".join(f"{what} {r:,}/{c:,}" for what, (r, c) in totals.items()) or "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=20)
@@ -107,15 +121,18 @@ def main() -> None:
     rows = max(1, int(reviews * args.share))
     full = etl_run(config, work / "full.json")
     print(f"scale {args.scale}: {full['summary']['rows_in']:,} raw rows, {reviews:,} reviews; {rows:,} new a night")
-    print("| run | wall s | share of the full run | peak MiB | fingerprint | stage seconds >= 0.5 |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| run | wall s | share of the full run | peak MiB | fingerprint | reused / computed | stage seconds >= 0.5 |"
+    )
+    print("|---|---|---|---|---|---|---|")
 
     def line(name: str, run: dict) -> None:
         publish = run["summary"]["publish"]
         share = run["seconds"] / full["seconds"]
         print(
             f"| {name} | {floor(run['seconds'], 1)} | {floor(share, 3)} | {run['peak'] // 2**20:,} | "
-            f"{publish.get('fingerprint', '')[:12]} (exit {run['exit']}) | {stage_seconds(run['summary'])} |",
+            f"{publish.get('fingerprint', '')[:12]} (exit {run['exit']}) | {reused(run['summary'])} | "
+            f"{stage_seconds(run['summary'])} |",
             flush=True,
         )
 

@@ -153,7 +153,8 @@ def _run_stages(
     stages: list[Stage] = []
     try:
         stages = build(context)
-        if start_early:
+        # under Ray the per-record stages run on its actors: nothing to start here
+        if start_early and not context.executor.distributed:
             incoming = sum(path.stat().st_size for _, path, _ in carry.read) if carry else 0
             for stage in stages:
                 stage.prepare(incoming)
@@ -257,12 +258,7 @@ def _run_stage(
         produces=stage.produces,
         counts=result.counts,
         output=str(output),
-        reuse=stage.reuse()
-        | (
-            {stage.unit: {"reused": bypass.height, "computed": frame.height - bypass.height}}
-            if bypass is not None
-            else {}
-        ),
+        reuse=_reuse(stage, frame, bypass),
     )
     summary.invariant_errors += stage_errors(
         report, summary.stages[-1] if summary.stages else None, stage_dropped, result.kept, stage
@@ -274,6 +270,15 @@ def _run_stage(
         if isinstance(getattr(summary, name, None), dict):
             getattr(summary, name)["file"] = str(path)
     return result.kept
+
+
+def _reuse(stage: Stage, frame: pl.DataFrame, bypass: pl.DataFrame | None) -> dict[str, dict[str, int]]:
+    """What the stage took from earlier runs: its own figures, and the carried records that
+    passed a per-record stage untouched."""
+    carried = (
+        {stage.unit: {"reused": bypass.height, "computed": frame.height - bypass.height}} if bypass is not None else {}
+    )
+    return stage.reuse() | carried
 
 
 def _write_outputs(stage: Stage, result: StageResult, number: int, run_dir: Path) -> tuple[Path, dict[str, Path]]:

@@ -5,6 +5,7 @@ tests/test_operations.py; their cost is measured by bench/nights.py."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -15,7 +16,9 @@ from etl.memo import Memo, digest
 from tests.test_dedup import _real_chat_turns
 
 
-def test_a_memo_keeps_what_a_run_used_and_a_new_namespace_starts_empty(tmp_path, caplog):
+def test_a_memo_keeps_what_a_run_used_and_a_new_namespace_starts_empty(tmp_path, caplog, monkeypatch):
+    # a library an earlier test started (Ray) may have disabled the loggers that existed then
+    monkeypatch.setattr(logging.getLogger("etl"), "disabled", False)
     first = Memo(tmp_path, "augment", {"seed": 1})
     first.put(digest("p1", ["hi"], "swap"), ["hi there"])
     first.put(digest("p2", ["bye"], "swap"), ["bye now"])

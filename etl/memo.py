@@ -31,6 +31,11 @@ import polars as pl
 logger = logging.getLogger("etl")
 
 
+def text_digests(texts: list[str]) -> list[bytes]:
+    """The sha256 of each text (what the vector store and the gate keep instead of the text)."""
+    return [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
+
+
 def digest(*parts: Any) -> bytes:
     """One entry's key: the sha256 of its parts, JSON-encoded (so ("a", "b") and ("ab",) differ)."""
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).digest()
@@ -40,14 +45,16 @@ def digest(*parts: Any) -> bytes:
 CODE_SUFFIXES = (".py", ".txt", ".json", ".yaml")
 
 
-def code_digest(*paths: Path) -> str:
-    """The code (files, or folders of them) whose results a memo holds: an edit to any of it,
-    released or not, starts an empty memo."""
+def code_digest(*paths: Path, root: Path | None = None) -> str:
+    """The code (files, or folders of them) whose results a memo or a cache holds: an edit to
+    any of it, released or not, starts afresh. Each file is named by its path under `root`
+    (by default its folder's parent), so a file moved is a change too."""
     h = hashlib.sha256()
     for path in paths:
+        base = root or (path if path.is_dir() else path.parent).parent
         for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
             if file.is_file() and file.suffix in CODE_SUFFIXES:
-                h.update(file.name.encode() + b"\0" + file.read_bytes())
+                h.update(file.relative_to(base).as_posix().encode() + b"\0" + file.read_bytes())
     return h.hexdigest()
 
 

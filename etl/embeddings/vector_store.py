@@ -38,14 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
+from etl.memo import text_digests as digests  # the sha256 of each text: all a kept vector is looked up by
+
 logger = logging.getLogger("etl")
 
 # small model files (configs, vocabularies) are hashed whole; weights by name and size
 WHOLE_FILE_LIMIT = 1 << 20
-
-
-def digests(texts: list[str]) -> list[bytes]:
-    return [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
 
 
 def machine_identity() -> str:

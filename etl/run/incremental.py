@@ -33,6 +33,7 @@ from pathlib import Path
 import polars as pl
 
 from etl.config import PipelineConfig
+from etl.memo import code_digest
 from etl.store import file_sha256
 from etl.version import __version__
 
@@ -56,16 +57,12 @@ _CODE = (
 
 def code_hash() -> str:
     root = Path(__file__).resolve().parents[1]  # etl/
-    digest = hashlib.sha256(__version__.encode())
-    for part in _CODE:
-        path = root / part
-        # a part moved or renamed would silently leave the hash blind to its edits
+    paths = [root / part for part in _CODE]
+    # a part moved or renamed would silently leave the hash blind to its edits
+    for path in paths:
         if not path.exists():
             raise RuntimeError(f"incremental cache code hash: {path} is gone; update _CODE in {__file__}")
-        for file in sorted(path.rglob("*") if path.is_dir() else [path]):
-            if file.is_file() and file.suffix in (".py", ".txt", ".json"):
-                digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()
+    return hashlib.sha256(f"{__version__}\0{code_digest(*paths, root=root)}".encode()).hexdigest()
 
 
 def stage_key(config: PipelineConfig, key: bytes) -> str:

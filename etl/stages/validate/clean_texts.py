@@ -9,13 +9,12 @@ same patterns. Their sha256 (never the text) is kept in the work folder's memo
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
 import polars as pl
 
-from etl.memo import Memo, code_digest
+from etl.memo import Memo, code_digest, text_digests
 from etl.stages.validate import gx_suites
 
 
@@ -55,7 +54,7 @@ class CleanTexts:
         """Per row, whether its text passed these patterns before; None when the suite reads no text."""
         if not self.usable or "text" not in batch.columns:
             return None
-        keys = [hashlib.sha256((t or "").encode()).digest() for t in batch["text"].to_list()]
+        keys = text_digests([t or "" for t in batch["text"].to_list()])
         known = [self.memo.get(k) is not None for k in keys]
         self.fresh = [k for k, seen in zip(keys, known) if not seen]
         return pl.Series(known, dtype=pl.Boolean)

@@ -120,6 +120,38 @@ def test_vegan_and_vegetarian_never_pair_though_their_questions_score_close():
     ]
 
 
+def test_a_liked_turn_stating_facts_no_disliked_turn_states_is_never_embedded():
+    """It could never be the match (the facts must be equal), so its vector is not computed: at
+    100,000 records the pool embedded 23,516 liked turns for 410 pairs."""
+    chats = [
+        _chat(
+            "up-1", "up", [("user", "Which vegan meal do you suggest this week?"), ("assistant", "The Buddha Bowl.")]
+        ),
+        _chat("up-2", "up", [("user", "Which gluten-free meal do you suggest today?"), ("assistant", "The salmon.")]),
+        _chat("down", "down", [("user", "Which vegan meal would you suggest this week?"), ("assistant", "Call us.")]),
+    ]
+    embedder, embedded = Embedder(), []
+
+    def embed(texts: list[str]):
+        embedded.extend(texts)
+        return embedder(texts, None, 64)
+
+    built = build_conversation_pairs(
+        records_frame(chats),
+        {},
+        PreferenceConfig(),
+        0.0,
+        "You answer for Healthy Bites.",
+        QuestionFacts(CATALOG),
+        embed,
+    )
+    assert [p["chosen"][0]["content"] for p in built.pairs] == ["The Buddha Bowl."]
+    assert sorted(embedded) == [
+        "Which vegan meal do you suggest this week?",
+        "Which vegan meal would you suggest this week?",
+    ]
+
+
 def test_an_agent_stepping_in_corrects_the_bot_and_a_liked_answer_is_never_rejected():
     turns = [
         ("user", "does the Tofu Scramble Bowl have any allergens?"),

@@ -119,20 +119,28 @@ def build_conversation_pairs(
     """Pairs of the first two kinds and the KTO rows, from the rated chats (de-identified)."""
     builder = PairBuilder(sides, config, eval_share, system_prompt, facts, embed)
     rows = rated.sort("record_id").to_dicts()
-    down = [r for r in rows if r["meta"]["thumbs"] == "down"]
-    builder.asked = asked_facts(down, facts, config.min_customer_words)
     builder.like([r for r in rows if r["meta"]["thumbs"] == "up"])
-    for row in down:
-        builder.dislike(row)
+    # two passes: the turns a disliked answer may be contrasted by are known before the liked
+    # ones are embedded, so only the liked turns stating the same facts are (at 100,000 records
+    # every liked turn was: 23,516 texts for 410 pairs)
+    planned = [builder.plan(r) for r in rows if r["meta"]["thumbs"] == "down"]
+    builder.asked = {facts for plan in planned for _, facts in plan.contrasts}
+    for plan in planned:
+        builder.settle(plan)
     return builder.out
 
 
-def asked_facts(down: list[dict], facts: QuestionFacts, min_words: int) -> set[frozenset[str]]:
-    """The facts of every customer turn a thumbs-down chat answered (long enough to compare by):
-    a liked answer pairs only with a turn stating the same facts, so a liked turn stating other
-    facts is never embedded (at 100,000 records the stage embedded 23,516 liked turns for 410
-    pairs)."""
-    return {facts.of(a.customer) for row in down for a in answers_of(row) if len(a.customer.split()) >= min_words}
+@dataclass
+class DownPlan:
+    """A thumbs-down record after the first pass: what was found without a contrast (agent
+    corrections, a liked answer to the very same conversation), the answers a contrast may still
+    find (with their customer turn's facts), and the disliked answers when a reward file named
+    them (None: a whole conversation's, from what is found)."""
+
+    fields: dict
+    found: list
+    contrasts: list[tuple[Answer, frozenset[str]]]
+    disliked: list[Answer] | None
 
 
 @dataclass
@@ -145,9 +153,10 @@ class PairBuilder:
     embed: Embed
     out: ConversationPairs = field(default_factory=ConversationPairs)
     liked: list[Answer] = field(default_factory=list)
+    liked_texts: set[str] = field(default_factory=set)
     same_prompt: dict[tuple, list[Answer]] = field(default_factory=dict)
     pool: LikedPool | None = None  # made on first use (_pool)
-    # the facts of the customer turns a disliked answer may answer (None: any facts)
+    # the facts of the customer turns a contrast is looked for (None: any facts)
     asked: set[frozenset[str]] | None = None
 
     def side(self, record_id: str) -> str:
@@ -162,51 +171,61 @@ class PairBuilder:
         for a in self.liked:
             self.out.kto.append(kto_row(a, self.system_prompt, True, self.side(a.record_id)))
             self.same_prompt.setdefault(a.before, []).append(a)
+        self.liked_texts = {a.text.strip() for a in self.liked}
 
-    def dislike(self, row: dict) -> None:
-        """One thumbs-down record: its pairs, and its disliked answers as undesirable KTO rows."""
-        side = self.side(row["record_id"])
-        fields = {"record_id": row["record_id"], "split": side}
-        if row["meta"].get("judged_turn") is not None:
-            found, disliked = self._rated_answer(row, fields)
-        else:
-            found = self._whole_conversation(row, fields)
+    def plan(self, row: dict) -> DownPlan:
+        """A thumbs-down record's first pass. A reward file's rated answer is known: an
+        undesirable row whatever it pairs with, first with a liked answer to the very same
+        conversation, else as a contrast. A conversation rated as a whole: an agent correction
+        or a contrast finds the answer that was disliked; without either, nothing is guessed."""
+        fields = {"record_id": row["record_id"], "split": self.side(row["record_id"])}
+        if row["meta"].get("judged_turn") is None:
+            corrected = agent_corrections(row)
+            taken = {bot.turn for bot, _ in corrected}
+            candidates = [a for a in answers_of(row) if not a.by_agent and a.turn not in taken]
+            found = [(bot, agent_text, "agent_correction") for bot, agent_text in corrected]
+            return DownPlan(fields, found, self._comparable(candidates), None)
+        answers = rated_answers(row)
+        if not answers:
+            self.out.not_paired["rated_turn_not_a_reply"] += 1
+            return DownPlan(fields, [], [], [])
+        answer = answers[0]
+        partner = next(
+            (a for a in self.same_prompt.get(answer.before, []) if a.text.strip() != answer.text.strip()), None
+        )
+        if partner is not None:
+            return DownPlan(fields, [(answer, partner.text, "thumbs_contrast")], [], answers)
+        return DownPlan(fields, [], self._comparable([answer]), answers)
+
+    def settle(self, plan: DownPlan) -> None:
+        """A thumbs-down record's second pass: its contrasts, its pairs, and its disliked answers
+        as undesirable KTO rows."""
+        found = plan.found + self._contrasts(plan.contrasts, plan.fields["split"])
+        disliked = plan.disliked
+        if disliked is None:
+            self.out.not_paired["judged_turn_not_found"] += not found
             disliked = list({a.turn: a for a, *_ in found}.values())
-        self.out.kto += [kto_row(a, self.system_prompt, False, side) for a in disliked]
+        self.out.kto += [kto_row(a, self.system_prompt, False, plan.fields["split"]) for a in disliked]
         self.out.down_chats += 1
         self.out.down_chats_paired += bool(found)
         for rejected, chosen, kind in found:
             if rejected.text.strip() == chosen.strip():
                 self.out.not_paired["same_answer"] += 1
             else:
-                self.out.pairs.append(pair_row(rejected, chosen, self.system_prompt, kind, fields))
+                self.out.pairs.append(pair_row(rejected, chosen, self.system_prompt, kind, plan.fields))
 
-    def _rated_answer(self, row: dict, fields: dict) -> tuple[list, list[Answer]]:
-        """A reward file's rated answer is known: an undesirable row whatever it pairs with; it
-        pairs first with a liked answer to the very same conversation, else as a contrast."""
-        answers = rated_answers(row)
-        if not answers:
-            self.out.not_paired["rated_turn_not_a_reply"] += 1
-            return [], []
-        answer = answers[0]
-        partner = next(
-            (a for a in self.same_prompt.get(answer.before, []) if a.text.strip() != answer.text.strip()), None
-        )
-        if partner is not None:
-            return [(answer, partner.text, "thumbs_contrast")], answers
-        return self._contrasts([answer], fields["split"]), answers
-
-    def _whole_conversation(self, row: dict, fields: dict) -> list:
-        """A conversation rated as a whole: an agent correction or a contrast finds the answer
-        that was disliked; without either, nothing is guessed."""
-        corrected = agent_corrections(row)
-        found = [(bot, agent_text, "agent_correction") for bot, agent_text in corrected]
-        taken = {bot.turn for bot, _ in corrected}
-        candidates = [a for a in answers_of(row) if not a.by_agent and a.turn not in taken]
-        found += self._contrasts(candidates, fields["split"])
-        if not found:
-            self.out.not_paired["judged_turn_not_found"] += 1
-        return found
+    def _comparable(self, candidates: list[Answer]) -> list[tuple[Answer, frozenset[str]]]:
+        """The bot answers a contrast may find, with their customer turn's facts: not one a
+        liked chat also gave (not what was disliked), nor one to a turn too short to compare by."""
+        out = []
+        for a in candidates:
+            if len(a.customer.split()) < self.config.min_customer_words:
+                self.out.not_paired["customer_turn_too_short"] += 1
+            elif a.text.strip() in self.liked_texts:
+                self.out.not_paired["answer_also_rated_up"] += 1
+            else:
+                out.append((a, self.facts.of(a.customer)))
+        return out
 
     def _pool(self) -> LikedPool:
         """The liked answers a disliked one may pair with: made once a run (made per thumbs-down
@@ -216,35 +235,24 @@ class PairBuilder:
             with_facts = [(a, self.facts.of(a.customer)) for a in long_enough]
             kept = [(a, f) for a, f in with_facts if self.asked is None or f in self.asked]
             vectors = self.embed([a.customer for a, _ in kept]) if kept else np.empty((0, 0), dtype=np.float32)
-            self.pool = LikedPool(
-                answers=[a for a, _ in kept],
-                vectors=vectors,
-                facts=[f for _, f in kept],
-                liked_texts={a.text.strip() for a in self.liked},
-            )
+            self.pool = LikedPool(answers=[a for a, _ in kept], vectors=vectors, facts=[f for _, f in kept])
         return self.pool
 
-    def _contrasts(self, candidates: list[Answer], side: str) -> list:
-        """thumbs_contrast pairs for a down record's bot answers: the closest liked answer to the
-        same question, stating the same facts, on the same side."""
-        not_paired, config, pool = self.out.not_paired, self.config, self._pool()
-        comparable = []
-        for a in candidates:
-            if len(a.customer.split()) < config.min_customer_words:
-                not_paired["customer_turn_too_short"] += 1
-            elif a.text.strip() in pool.liked_texts:
-                not_paired["answer_also_rated_up"] += 1
-            elif (own := self.facts.of(a.customer)) not in pool.stated:
-                # no liked turn states these facts: no match however close, so not embedded
-                not_paired["no_close_thumbs_up_turn"] += 1
-            else:
-                comparable.append((a, own))
+    def _contrasts(self, candidates: list[tuple[Answer, frozenset[str]]], side: str) -> list:
+        """thumbs_contrast pairs for a down record's bot answers (with their turns' facts): the
+        closest liked answer to the same question, stating the same facts, on the same side."""
+        if not candidates:
+            return []
+        not_paired, pool = self.out.not_paired, self._pool()
+        # no liked turn states these facts: no match however close, so not embedded
+        comparable = [(a, own) for a, own in candidates if own in pool.stated]
+        not_paired["no_close_thumbs_up_turn"] += len(candidates) - len(comparable)
         if not comparable:
             return []
         scores = self.embed([a.customer for a, _ in comparable]) @ pool.vectors.T
         found = []
         for i, (a, own) in enumerate(comparable):
-            close = np.flatnonzero(scores[i] >= config.similarity)
+            close = np.flatnonzero(scores[i] >= self.config.similarity)
             order = close[np.argsort(-scores[i][close], kind="stable")]
             match = next((pool.answers[j] for j in order if pool.facts[j] == own), None)
             if match is None:
@@ -259,12 +267,11 @@ class PairBuilder:
 @dataclass
 class LikedPool:
     """The liked answers whose customer turn is long enough to compare by and states facts that
-    some disliked answer's turn states; their turns' vectors and facts; every liked answer's text."""
+    a turn a contrast is looked for states; their turns' vectors and facts."""
 
     answers: list[Answer]
     vectors: np.ndarray
     facts: list[frozenset[str]]
-    liked_texts: set[str]
     stated: set[frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:

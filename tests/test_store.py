@@ -148,6 +148,22 @@ def test_rerun_publishes_nothing_and_one_changed_review_makes_v2(sample_copy, tm
     row = store.examples("v2").filter(pl.col("id") == changed_id)
     assert "Truly the " in row["messages"][0][1]["content"]
 
+    # every shard v1 already held byte for byte is shared with it (one file, two names); only
+    # the changed review's shard is written anew; all read-only
+    shards = sorted(p.relative_to(store.path("v2")) for p in (store.path("v2") / "data").rglob("*.parquet"))
+    written = [s for s in shards if not (store.path("v1") / s).samefile(store.path("v2") / s)]
+    split = row["split"][0]
+    assert written == [Path(f"data/review_sentiment/{split}-00000-of-00001.parquet")]
+    vendored = [p.relative_to(store.path("v2")) for p in (store.path("v2") / "quality").rglob("vendor/**/*.js")]
+    assert vendored and all((store.path("v1") / p).samefile(store.path("v2") / p) for p in vendored)
+    assert not any((store.path("v2") / s).stat().st_mode & 0o222 for s in shards)
+
+    # removing v1 leaves v2 whole: its shared shards are still there, still read-only
+    before = store.examples("v2")
+    assert store.gc(1)["removed"] == ["v1"]
+    assert store.examples("v2").equals(before)
+    assert not any((store.path("v2") / s).stat().st_mode & 0o222 for s in shards)
+
 
 CHECKPOINTS = ["data_written", "card_written", "manifest_written", "renamed", "latest_moved"]
 

@@ -25,7 +25,6 @@ import re
 import secrets
 import shutil
 import signal
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import polars as pl
 from etl.config import DATASET_NAME
 from etl.errors import ConfigError, StoreAccessError, StoreError, StoreLockedError, describe_os_error
 from etl.example import EXTRA_CONFIGS, task_columns
+from etl.store.files import fsync_dir, fsync_file, make_read_only, make_writable, share_unchanged, write_durably
 
 __all__ = ["PublishOutcome", "Store", "StoreError", "fingerprint", "file_sha256"]
 
@@ -233,6 +233,8 @@ class Store:
             _checkpoint("data_written")
             write_extras(temporary, version, parent, value)
             _checkpoint("card_written")
+            if parent is not None:
+                share_unchanged(temporary, self.dir / parent)
             full_manifest = {
                 "version": version,
                 "dataset": self.dataset,
@@ -240,11 +242,11 @@ class Store:
                 "parent": parent,
                 **manifest,
             }
-            _write_durably(temporary / "manifest.json", json.dumps(full_manifest, indent=2, ensure_ascii=False))
+            write_durably(temporary / "manifest.json", json.dumps(full_manifest, indent=2, ensure_ascii=False))
             _checkpoint("manifest_written")
-            _make_read_only(temporary)
+            make_read_only(temporary)
             os.rename(temporary, self.dir / version)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
             _checkpoint("renamed")
             self._move_latest(version)
             _checkpoint("latest_moved")
@@ -269,9 +271,9 @@ class Store:
             pinned = pinned - {name} if remove else pinned | {name}
             ordered = sorted(pinned, key=_number)
             temporary = self.dir / f".pins-{secrets.token_hex(4)}"
-            _write_durably(temporary, json.dumps({"pinned": ordered}, indent=2) + "\n")
+            write_durably(temporary, json.dumps({"pinned": ordered}, indent=2) + "\n")
             os.replace(temporary, self.dir / PINS)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
             return ordered
 
     def gc(self, keep: int, manifest_folders: list[Path] = (), dry_run: bool = False) -> dict[str, list]:
@@ -303,8 +305,8 @@ class Store:
                 for version in removed:
                     hidden = self.dir / f".gc-{version}-{secrets.token_hex(4)}"
                     os.rename(self.dir / version, hidden)
-                    _fsync_dir(self.dir)
-                    _make_writable(hidden)
+                    fsync_dir(self.dir)
+                    make_writable(hidden)
                     shutil.rmtree(hidden)
             return {"removed": removed, "kept": [(v, why) for v, why in reasons.items() if why]}
 
@@ -333,21 +335,21 @@ class Store:
             target = folder / "data" / config / SHARD.format(split=split)
             target.parent.mkdir(parents=True, exist_ok=True)
             part.write_parquet(target)
-            _fsync_file(target)
+            fsync_file(target)
 
     def _move_latest(self, version: str) -> None:
         temporary = self.dir / f".latest-{secrets.token_hex(4)}"
-        _write_durably(temporary, version + "\n")
+        write_durably(temporary, version + "\n")
         os.replace(temporary, self.dir / "latest")
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     def _remove_leftovers(self) -> None:
         """Folders and pointer files of runs that died mid-publish (only ever touched under the lock)."""
         for path in self.dir.glob(".tmp-v*"):
-            _make_writable(path)
+            make_writable(path)
             shutil.rmtree(path, ignore_errors=True)
         for path in self.dir.glob(".gc-v*"):
-            _make_writable(path)
+            make_writable(path)
             shutil.rmtree(path, ignore_errors=True)
         for path in [*self.dir.glob(".latest-*"), *self.dir.glob(".pins-*")]:
             path.unlink(missing_ok=True)
@@ -362,38 +364,3 @@ def _checkpoint(name: str) -> None:
     # power cut would. tests/test_store.py uses it to prove publishing is atomic.
     if os.environ.get("ETL_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _write_durably(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _make_read_only(folder: Path) -> None:
-    for path in sorted(folder.rglob("*"), reverse=True):
-        mode = path.stat().st_mode
-        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-    folder.chmod(folder.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-
-
-def _make_writable(folder: Path) -> None:
-    for path in [folder, *folder.rglob("*")]:
-        try:
-            path.chmod(path.stat().st_mode | stat.S_IWUSR)
-        except OSError:
-            pass

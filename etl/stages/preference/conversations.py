@@ -124,7 +124,7 @@ def build_conversation_pairs(
     # ones are embedded, so only the liked turns stating the same facts are (at 100,000 records
     # every liked turn was: 23,516 texts for 410 pairs)
     planned = [builder.plan(r) for r in rows if r["meta"]["thumbs"] == "down"]
-    builder.asked = {facts for plan in planned for _, facts in plan.contrasts}
+    builder.asked = {stated for plan in planned for _, stated in plan.contrasts}
     for plan in planned:
         builder.settle(plan)
     return builder.out

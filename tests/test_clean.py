@@ -173,6 +173,28 @@ def test_language_filter_keeps_configured_languages(languages, dropped):
     assert "ok thx" in kept_texts(result)
 
 
+def test_models_preloaded_on_a_thread_give_the_same_languages():
+    """A run that reads new files loads lingua's models on a thread as it begins (CleanStage.prepare);
+    the stage's detection then waits for that thread and answers as a detector built on the spot."""
+    from etl.text import langid
+
+    texts = [
+        "The keto bowl was amazing, will order again",
+        "La comida estaba deliciosa y llegó a tiempo",
+        "Das Essen war kalt und die Lieferung kam viel zu spät an",
+    ]
+    candidates = ["fr", "en", "de", "es"]
+    langid._detector.cache_clear()
+    CleanStage(CleanConfig(languages=["en"], candidate_languages=candidates)).prepare(incoming=1)
+    assert tuple(sorted(candidates)) in langid._loading
+    preloaded = langid.detect_languages(texts, candidates)
+    assert langid._loading == {}  # joined and let go
+    langid._detector.cache_clear()
+    assert preloaded == langid.detect_languages(texts, candidates) == ["en", "es", "de"]
+    CleanStage(CleanConfig()).prepare(incoming=0)  # every record from the cache: nothing loaded
+    assert langid._loading == {}
+
+
 def test_empty_turns_are_removed_but_the_conversation_kept():
     result = run(
         [

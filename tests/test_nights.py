@@ -117,3 +117,50 @@ def test_texts_a_suite_passed_before_are_not_scanned_again_and_the_outcome_is_th
     assert list(scanned.failing_rows.values()) == [["new1"]]
     assert [r.result["element_count"] for r in scanned.result.results] == [len(texts) + 2]
     assert [f.describe() for f in scanned.failures] == [f.describe() for f in whole.failures]
+
+
+def test_a_card_whose_schemas_a_run_described_is_written_without_importing_datasets(tmp_path):
+    """The card's features come from the work folder's memo when an earlier run described the
+    same Arrow schemas: the same header, and a night never imports `datasets` (1.3 s)."""
+    from etl.example import EXAMPLE_SCHEMA
+    from etl.store.card import card_header, card_memo
+
+    question = [{"role": "user", "content": "Is the salmon gluten free?"}, {"role": "assistant", "content": "Yes."}]
+    review = [{"role": "user", "content": "Cold food, late delivery."}, {"role": "assistant", "content": "negative"}]
+    examples = (
+        pl.DataFrame(
+            {
+                "id": ["a", "b"],
+                "task": ["menu_qa", "review_sentiment"],
+                "messages": [question, review],
+                "split": ["train", "eval"],
+                "source": ["faq", "review"],
+                "record_id": ["r1", "r2"],
+                "label": [None, "negative"],
+            },
+            schema_overrides={"messages": EXAMPLE_SCHEMA["messages"]},
+        )
+        .with_columns(
+            pl.lit(None, dtype=EXAMPLE_SCHEMA[c]).alias(c)
+            for c in EXAMPLE_SCHEMA
+            if c not in ("id", "task", "messages", "split", "source", "record_id", "label")
+        )
+        .select(list(EXAMPLE_SCHEMA))
+    )
+    examples.write_parquet(tmp_path / "examples.parquet")
+    first = card_memo(tmp_path)
+    described = card_header(examples, memo=first)
+    assert first.counts() == {"reused": 0, "computed": 2}
+    first.keep()
+    report = _fresh_process(
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "import polars as pl\n"
+        "from etl.store.card import card_header, card_memo\n"
+        f"memo = card_memo(Path({str(tmp_path)!r}))\n"
+        f"header = card_header(pl.read_parquet(Path({str(tmp_path)!r}) / 'examples.parquet'), memo=memo)\n"
+        "print(json.dumps({'header': header, 'counts': memo.counts(), 'datasets': 'datasets' in sys.modules}))"
+    )
+    assert report["header"] == described and report["counts"] == {"reused": 2, "computed": 0}
+    assert not report["datasets"]
+    assert card_header(examples) == described  # no memo: what datasets says, as before

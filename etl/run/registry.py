@@ -203,6 +203,8 @@ def build_stages(ctx: RunContext) -> list[Stage]:
         stages.get("split"),
         ctx.run_dir / "quality" if ctx.run_dir and "validate" in stages else None,
         stages.get("preference"),
+        ctx.memo,
+        read_memo=not ctx.full,
     )
     return [*stages.values(), publish]
 

@@ -38,7 +38,7 @@ from selectolax.lexbor import LexborHTMLParser
 from etl.config import CleanConfig
 from etl.records import record_text
 from etl.stages.base import Filter, Progress, Rule
-from etl.text.langid import detect_languages
+from etl.text.langid import detect_languages, preload
 
 # A tag (<p>, </b>, <br/>, <!-- -->) or an entity (&amp; &#39;): worth an HTML parse.
 HTML_HINT = r"<[A-Za-z/!][^>]*>|&(?:[A-Za-z]{2,8}|#\d{2,5}|#x[0-9A-Fa-f]{2,4});"
@@ -59,6 +59,11 @@ class CleanStage(Filter):
 
     def __init__(self, config: CleanConfig) -> None:
         self.config = config
+
+    def prepare(self, incoming: int) -> None:
+        """The language detector's models loaded on a thread as the run begins, when it reads new files."""
+        if incoming:
+            preload(candidate_languages(self.config))
 
     def transform(self, frame: pl.DataFrame, progress: Progress) -> pl.DataFrame:
         """Every turn normalised; turns left empty removed (counted per record in `empty_turns`)."""
@@ -328,12 +333,15 @@ def longest_char_runs(texts: list[str], threshold: int) -> list[int]:
     return runs
 
 
+def candidate_languages(config: CleanConfig) -> list[str]:
+    return sorted(set(config.candidate_languages) | set(config.languages))
+
+
 def _languages(text: pl.Series, n_words: pl.Series, config: CleanConfig) -> list[str | None]:
     """Detected language of records long enough to tell; None for the rest."""
     eligible = (n_words >= config.language_min_words).to_list()
     sample = [t[:500] for t, ok in zip(text.to_list(), eligible) if ok]
-    candidates = sorted(set(config.candidate_languages) | set(config.languages))
-    detected = iter(detect_languages(sample, candidates)) if sample else iter(())
+    detected = iter(detect_languages(sample, candidate_languages(config))) if sample else iter(())
     return [next(detected) if ok else None for ok in eligible]
 
 

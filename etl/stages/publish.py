@@ -23,7 +23,7 @@ from etl.stages.dedup import DedupStage
 from etl.stages.dedup.index import INDEX_FILE, index_params, write_index
 from etl.stages.split import SplitStage
 from etl.store import PublishOutcome, Store, file_sha256, report_page
-from etl.store.card import render_card
+from etl.store.card import card_memo, render_card
 from etl.text.menu_retrieval import base_prompt
 
 
@@ -43,8 +43,11 @@ class PublishStage(Stage):
         split: SplitStage | None,
         quality_dir: Path | None = None,
         preference=None,  # the preference stage (its pairs and KTO rows), when the run builds them
+        memo: Path | None = None,  # the work folder's memo: the card's features by schema
+        read_memo: bool = True,
     ) -> None:
         self.preference = preference
+        self.card_memo = card_memo(memo, read_memo)
         # the validate stage's results and Data Docs, copied into the version's quality/
         self.quality_dir = quality_dir
         self.config, self.store, self.planned, self.summary = config, store, planned, summary
@@ -67,7 +70,9 @@ class PublishStage(Stage):
 
         def write_extras(folder: Path, version: str, parent: str | None, fingerprint: str) -> None:
             (folder / "README.md").write_text(
-                render_card(self.config.dataset, version, parent, fingerprint, frame, manifest, self.extras()),
+                render_card(
+                    self.config.dataset, version, parent, fingerprint, frame, manifest, self.extras(), self.card_memo
+                ),
                 encoding="utf-8",
             )
             (folder / "quality").mkdir()
@@ -91,6 +96,7 @@ class PublishStage(Stage):
         self.outcome = self.store.publish(
             frame, write_extras, manifest, lock_timeout=self.config.publish.lock_timeout, extras=self.extras()
         )
+        self.card_memo.keep()
         progress(1)
         return StageResult(
             kept=frame, dropped=pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})

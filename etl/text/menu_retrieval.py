@@ -32,7 +32,6 @@ from difflib import SequenceMatcher
 from functools import cached_property
 
 import numpy as np
-from wordfreq import zipf_frequency
 
 from etl.catalog import Catalog, Constraint, Dish, needs_in
 
@@ -197,6 +196,10 @@ class MenuRetriever:
         """The name words this question word spells nearly alike (cached: questions share words)."""
         cached = self._spelling.get(word)
         if cached is None:
+            # imported here: the publish stage reads this module's prompts on every run, and a
+            # run without grounding never needs the word lists (0.4 s to import on 2 cores)
+            from wordfreq import zipf_frequency
+
             vocabulary = self._name_words[1]
             # an English word is taken as written ("friend" is no misspelt "fried", "price" no
             # "rice"); only a word English hardly uses may be a misspelt name word

@@ -330,3 +330,45 @@ def test_worker_processes_give_the_same_text_without_importing_torch():
     assert idle.pool is None and idle.apply(frame.clear(), lambda n: None).kept.height == 0
     assert not model_needs_torch(SAMPLE_CONFIG.spacy_model)
     assert model_needs_torch("no_such_model")  # unsure: torch stays importable
+
+
+def test_a_worker_whose_run_is_killed_while_it_is_still_loading_ends_too():
+    """A scheduler's SIGKILL can land while a worker is still importing presidio: the worker must
+    not outlive its run (it would hold the run's stderr open and its models in memory)."""
+    import time
+
+    parent = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\n"
+            "from etl.config import load_config\n"
+            "from etl.run.registry import prepare_inputs\n"
+            "from etl.stages.deidentify import WorkerPool, WorkerSetup\n"
+            "if __name__ == '__main__':\n"
+            f"    config = load_config({str(SAMPLE / 'pipeline.yaml')!r})\n"
+            "    planned, catalog, key, _ = prepare_inputs(config)\n"
+            "    pool = WorkerPool(WorkerSetup(config.deidentify, catalog, key), 1, in_process=False).__enter__()\n"
+            "    pool.start()\n"
+            "    print(*pool.pool._processes, flush=True)\n"
+            "    time.sleep(0.3)\n"
+            "    os._exit(9)\n",  # as a SIGKILL: no clean-up, the worker still importing
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert parent.returncode == 9, parent.stderr
+    (worker,) = [int(pid) for pid in parent.stdout.split()]
+
+    def alive() -> bool:
+        try:
+            state = Path(f"/proc/{worker}/status").read_text()
+        except FileNotFoundError:
+            return False
+        return "State:\tZ" not in state  # a zombie has ended; its reaper may be slow
+
+    deadline = time.monotonic() + 60
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not alive()

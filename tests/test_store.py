@@ -108,8 +108,12 @@ def test_rerun_publishes_nothing_and_one_changed_review_makes_v2(sample_copy, tm
     config = load_config(sample_copy / "pipeline.yaml")
     first = run_pipeline(config, store=store_dir)
     assert first.publish["published"] and first.publish["version"] == "v1"
+    memo = next((Path(first.run_dir).parents[1] / "memo" / "card-features").iterdir())
+    described = pl.read_parquet(memo).height
     again = run_pipeline(config, store=store_dir)
     assert not again.publish["published"] and again.publish["version"] == "v1"
+    # a run that published nothing wrote no card: the card's memo of the last one is kept
+    assert described and pl.read_parquet(memo).height == described
 
     reviews = sample_copy / "reviews.csv"
     text = reviews.read_text(encoding="utf-8")

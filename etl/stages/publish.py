@@ -96,7 +96,8 @@ class PublishStage(Stage):
         self.outcome = self.store.publish(
             frame, write_extras, manifest, lock_timeout=self.config.publish.lock_timeout, extras=self.extras()
         )
-        self.card_memo.keep()
+        if any(self.card_memo.counts().values()):  # a run that published nothing wrote no card: keep the last
+            self.card_memo.keep()
         progress(1)
         return StageResult(
             kept=frame, dropped=pl.DataFrame(schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8})

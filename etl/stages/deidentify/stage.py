@@ -18,11 +18,11 @@ anonymised text.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -329,12 +329,16 @@ def model_needs_torch(model: str) -> bool:
 
 def _exit_with_parent() -> None:
     """A worker whose parent was killed (a scheduler's SIGKILL) would wait forever holding
-    its models in memory: a daemon thread ends it once it has been re-parented."""
-    parent = os.getppid()
+    its models in memory: a daemon thread ends it when the parent is gone. It waits on the
+    parent's sentinel (ready once the parent has died), not on the parent's pid read now: a
+    parent killed while this worker was still importing would otherwise leave it waiting on
+    its new parent, init, forever (and holding the run's stderr open)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        multiprocessing.connection.wait([parent.sentinel])
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
